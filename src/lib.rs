@@ -1,0 +1,1 @@
+//! llmsweep: load-test and compare OpenAI-compatible LLM inference engines.
