@@ -1,0 +1,107 @@
+//! The event bus between the sweep driver and its front ends (TUI, headless printer), and the
+//! control channel back. Nothing else lives here.
+//!
+//! Lifecycle events are never dropped; [`Event::Snapshot`]s may be (sent with `try_send`), so
+//! a lagging UI never slows the measurement.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::results::model::{LevelSummary, Report};
+
+/// Index of an engine in the run's config order (`Report::engines`).
+pub type EngineIdx = usize;
+
+/// Driver → front ends.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The run's skeleton: engines (names, colours), workload and planned levels; no levels run yet.
+    RunStarted { report: Arc<Report> },
+    /// A level's measured phase begins (after its warmup).
+    LevelStarted {
+        engine: EngineIdx,
+        /// Position in `Report::workload.levels`.
+        level_index: usize,
+        /// Concurrency (or req/s in rate mode).
+        level: f64,
+        /// Requests planned for this level.
+        planned: u64,
+    },
+    /// A few times a second while a level runs.
+    Snapshot(Snapshot),
+    /// A level ended (completed, skipped or failed); `summary` is what results.json holds.
+    LevelFinished {
+        engine: EngineIdx,
+        level_index: usize,
+        summary: Arc<LevelSummary>,
+    },
+    /// The driver's state changed.
+    State(RunState),
+    /// Something the user should see: an engine failing, a config oddity, unequal outputs.
+    Warning {
+        engine: Option<EngineIdx>,
+        text: String,
+    },
+    /// Everything is written; the last event on the bus.
+    RunFinished {
+        report: Arc<Report>,
+        /// The folder holding results.json and the exports.
+        out_dir: PathBuf,
+    },
+}
+
+/// Pre-aggregated live numbers of the level in progress. The UI draws these, never samples.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Snapshot {
+    pub engine: EngineIdx,
+    pub level_index: usize,
+    /// Measured time of the level so far, paused time excluded, in milliseconds.
+    pub elapsed_ms: u64,
+    /// Requests finished successfully so far.
+    pub completed: u64,
+    /// Requests failed so far.
+    pub failed: u64,
+    /// Requests in flight now.
+    pub in_flight: u32,
+    /// Requests planned for the level.
+    pub planned: u64,
+    /// Successful requests per second over the last couple of seconds.
+    pub request_throughput: f64,
+    /// Output tokens per second over the last couple of seconds.
+    pub output_throughput: f64,
+    /// TTFT p50 over the level so far, ms (0 before the first success).
+    pub ttft_p50_ms: f64,
+    /// TTFT p99 over the level so far, ms.
+    pub ttft_p99_ms: f64,
+    /// End-to-end latency p50 over the level so far, ms.
+    pub e2el_p50_ms: f64,
+    /// End-to-end latency p99 over the level so far, ms.
+    pub e2el_p99_ms: f64,
+}
+
+/// What the driver is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    /// No new requests start; in-flight ones finish.
+    Paused,
+    /// A skip is cancelling the level's in-flight requests.
+    Skipping,
+    /// Quit or signal: cancelling and writing results.
+    Stopping,
+    Finished,
+}
+
+/// Front ends → driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Resume,
+    TogglePause,
+    /// End the current level now, keeping it as skipped.
+    SkipLevel,
+    /// End the current level and skip the engine's remaining levels.
+    SkipEngine,
+    /// Skip everything left, write every output for what was measured.
+    Abort,
+}

@@ -1,0 +1,3 @@
+//! Results: the serialisable model and writing it to disk as the run goes.
+
+pub mod model;

@@ -1,0 +1,191 @@
+//! The results model: what `results.json` holds and every exporter renders.
+//!
+//! Field names follow `vllm bench serve` where it has one (`mean_ttft_ms`, `p99_itl_ms`,
+//! `request_throughput`, ...), so numbers line up with what users already know.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever a field changes meaning or is removed.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A whole run: metadata, the workload, and per engine per level every aggregate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// `llmsweep <version>` of the writer.
+    pub tool: String,
+    /// Run name: `<name>-<UTC time>`, also the results folder's name.
+    pub run_name: String,
+    /// RFC 3339 UTC time the run started.
+    pub started_at: String,
+    /// RFC 3339 UTC time the run ended; `None` while it is still going.
+    pub finished_at: Option<String>,
+    /// How the run ended so far.
+    pub status: RunStatus,
+    /// True when any engine is the built-in simulator: the numbers model no real hardware.
+    pub simulated: bool,
+    /// Seed of the prompt sequence and of the engines' sampling.
+    pub seed: u64,
+    /// What every engine was sent.
+    pub workload: Workload,
+    /// One entry per engine, in config order.
+    pub engines: Vec<EngineReport>,
+    /// The effective configuration (after all layers), secrets excluded.
+    pub config: serde_json::Value,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Still running (a results.json written after a level).
+    Running,
+    /// Every level ran (some may have been skipped by key).
+    Complete,
+    /// The user quit; the levels left were not run.
+    Aborted,
+    /// A signal ended the run (SIGINT, SIGTERM or SIGHUP).
+    Interrupted,
+}
+
+/// The workload every engine received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    /// `concurrency` (closed loop) or `rate` (open loop, req/s).
+    pub mode: String,
+    /// The sweep's levels, in order (concurrency, or req/s in rate mode).
+    pub levels: Vec<f64>,
+    /// Measured requests per level (warmup excluded).
+    pub requests_per_level: u64,
+    /// Unmeasured requests sent before each level.
+    pub warmup_requests: u64,
+    /// `max_tokens` asked of the engine.
+    pub max_tokens: u32,
+    /// Human description of the prompt source, e.g. `inline pool (4 prompts)`.
+    pub prompt_source: String,
+}
+
+/// One engine's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineReport {
+    /// Display name, unique in a run.
+    pub name: String,
+    /// Endpoint URL.
+    pub url: String,
+    /// Model name sent in requests.
+    pub model: String,
+    /// `chat` or `completions`.
+    pub api: String,
+    /// `#rrggbb`, from config or the default palette.
+    pub color: String,
+    /// True when this engine is the built-in simulator.
+    pub simulated: bool,
+    /// Finished (or cut short) levels, in the order they ran.
+    pub levels: Vec<LevelSummary>,
+    /// Why the engine's remaining levels were not run, if they were not.
+    pub skipped_reason: Option<String>,
+}
+
+/// How a level ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LevelStatus {
+    /// Every planned request ran.
+    Complete,
+    /// Cut short by a key (skip), quit or a signal; the numbers cover what ran.
+    Skipped,
+    /// Most requests failed: the numbers describe failures, not engine speed.
+    Failed,
+}
+
+/// Aggregates of one (engine, level), over successful requests unless a field says otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelSummary {
+    /// The level's value as configured: concurrency, or req/s in rate mode.
+    pub level: f64,
+    /// Requests kept in flight (closed loop) or the cap (rate mode; 0 = none).
+    pub max_concurrency: u32,
+    /// How the level ended.
+    pub status: LevelStatus,
+    /// Level duration in seconds: first send to last completion, paused time and warmup excluded.
+    pub duration: f64,
+    /// Requests that completed successfully.
+    pub completed: u64,
+    /// Requests that failed (any class but cancelled).
+    pub failed: u64,
+    /// Requests cancelled by a skip or quit (not errors).
+    pub cancelled: u64,
+    /// failed / (completed + failed); 0 when nothing finished.
+    pub error_rate: f64,
+    /// Σ prompt tokens over successful requests (from usage).
+    pub total_input_tokens: u64,
+    /// Σ output tokens over successful requests.
+    pub total_output_tokens: u64,
+    /// True when some output counts came from counting chunks (the engine sent no usage).
+    pub output_tokens_estimated: bool,
+    /// Successful requests per second.
+    pub request_throughput: f64,
+    /// Output tokens per second.
+    pub output_throughput: f64,
+    /// Input + output tokens per second.
+    pub total_token_throughput: f64,
+    /// Mean output tokens per successful request.
+    pub mean_output_tokens: f64,
+    /// Time to first token, ms: mean.
+    pub mean_ttft_ms: f64,
+    /// Time to first token, ms: p50.
+    pub median_ttft_ms: f64,
+    /// Time to first token, ms: p90.
+    pub p90_ttft_ms: f64,
+    /// Time to first token, ms: p95.
+    pub p95_ttft_ms: f64,
+    /// Time to first token, ms: p99.
+    pub p99_ttft_ms: f64,
+    /// Time to first token, ms: max.
+    pub max_ttft_ms: f64,
+    /// Time per output token after the first, ms: mean.
+    pub mean_tpot_ms: f64,
+    /// Time per output token after the first, ms: p50.
+    pub median_tpot_ms: f64,
+    /// Time per output token after the first, ms: p90.
+    pub p90_tpot_ms: f64,
+    /// Time per output token after the first, ms: p95.
+    pub p95_tpot_ms: f64,
+    /// Time per output token after the first, ms: p99.
+    pub p99_tpot_ms: f64,
+    /// Time per output token after the first, ms: max.
+    pub max_tpot_ms: f64,
+    /// Inter-token latency (gap between output chunks), ms: mean.
+    pub mean_itl_ms: f64,
+    /// Inter-token latency, ms: p50.
+    pub median_itl_ms: f64,
+    /// Inter-token latency, ms: p90.
+    pub p90_itl_ms: f64,
+    /// Inter-token latency, ms: p95.
+    pub p95_itl_ms: f64,
+    /// Inter-token latency, ms: p99.
+    pub p99_itl_ms: f64,
+    /// Inter-token latency, ms: max.
+    pub max_itl_ms: f64,
+    /// End-to-end request latency, ms: mean.
+    pub mean_e2el_ms: f64,
+    /// End-to-end request latency, ms: p50.
+    pub median_e2el_ms: f64,
+    /// End-to-end request latency, ms: p90.
+    pub p90_e2el_ms: f64,
+    /// End-to-end request latency, ms: p95.
+    pub p95_e2el_ms: f64,
+    /// End-to-end request latency, ms: p99.
+    pub p99_e2el_ms: f64,
+    /// End-to-end request latency, ms: max.
+    pub max_e2el_ms: f64,
+    /// Mean time a request waited in the client for a free slot, ms (rate mode with a cap).
+    pub mean_client_queue_ms: f64,
+    /// Failed requests by error class (`connect`, `http_status`, `malformed_stream`, ...).
+    pub errors: BTreeMap<String, u64>,
+    /// One short example message per error class, secrets redacted.
+    pub error_examples: BTreeMap<String, String>,
+}
