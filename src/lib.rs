@@ -5,6 +5,11 @@
 //! - `events`   — the bus: `Event` (driver → front ends), `Control` (keys → driver), `Snapshot`.
 //! - `results`  — `model` (Report, LevelSummary: serde, vLLM field names), writer.
 
+pub mod client;
 pub mod color;
+pub mod config;
 pub mod events;
+pub mod metrics;
+pub mod plan;
 pub mod results;
+pub mod secret;

@@ -1,0 +1,242 @@
+//! Parsing one SSE `data:` payload of an OpenAI-style stream: does it carry output, usage,
+//! a finish reason, or an error? Pure and allocation-light: text is borrowed, never kept.
+
+use std::borrow::Cow;
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+/// What one chunk told us.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChunkInfo {
+    /// Carries generated output: content, reasoning, a tool call, or completions `text`.
+    /// A role-only chunk (`{"role":"assistant","content":""}`) does not.
+    pub output: bool,
+    /// Some choice has a non-null `finish_reason`.
+    pub finished: bool,
+    /// `usage` when present and sane: (prompt_tokens, completion_tokens).
+    pub usage: Option<Usage>,
+}
+
+/// Token counts from a `usage` object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: u64,
+}
+
+/// A chunk we could not use.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChunkError {
+    /// Not JSON, or not the shape of a chunk.
+    Malformed(String),
+    /// `{"error": ...}` inside a 200 stream: the engine failed mid-request.
+    Engine(String),
+}
+
+/// The result of one `data:` payload.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    Chunk(ChunkInfo),
+    /// `[DONE]`.
+    Done,
+}
+
+/// Largest token count believed; beyond it usage is treated as absent (hostile or broken server).
+const MAX_SANE_TOKENS: f64 = 1e9;
+
+#[derive(Deserialize)]
+struct RawChunk<'a> {
+    #[serde(default, borrow)]
+    choices: Option<Vec<RawChoice<'a>>>,
+    #[serde(default)]
+    usage: Option<RawUsage>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<RawDelta<'a>>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default)]
+    finish_reason: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct RawDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning: Option<Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<Vec<IgnoredAny>>,
+}
+
+#[derive(Deserialize)]
+struct RawUsage {
+    #[serde(default)]
+    prompt_tokens: Option<serde_json::Number>,
+    #[serde(default)]
+    completion_tokens: Option<serde_json::Number>,
+}
+
+fn non_empty(text: &Option<Cow<'_, str>>) -> bool {
+    text.as_deref().is_some_and(|t| !t.is_empty())
+}
+
+fn sane(n: &Option<serde_json::Number>) -> Option<u64> {
+    let value = n.as_ref()?.as_f64()?;
+    (value.is_finite() && (0.0..MAX_SANE_TOKENS).contains(&value) && value.fract() == 0.0)
+        .then_some(value as u64)
+}
+
+/// Parses one `data:` payload.
+pub fn parse(data: &str) -> Result<Parsed, ChunkError> {
+    let data = data.trim();
+    if data == "[DONE]" {
+        return Ok(Parsed::Done);
+    }
+    let raw: RawChunk<'_> = serde_json::from_str(data)
+        .map_err(|e| ChunkError::Malformed(format!("{e}: {}", snippet(data))))?;
+    if let Some(error) = raw.error.filter(|e| !e.is_null()) {
+        let message = error
+            .get("message")
+            .and_then(|m| m.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| error.to_string());
+        return Err(ChunkError::Engine(snippet(&message)));
+    }
+    let mut info = ChunkInfo::default();
+    for choice in raw.choices.iter().flatten() {
+        if non_empty(&choice.text) {
+            info.output = true;
+        }
+        if let Some(delta) = &choice.delta {
+            if non_empty(&delta.content)
+                || non_empty(&delta.reasoning_content)
+                || non_empty(&delta.reasoning)
+                || delta
+                    .tool_calls
+                    .as_ref()
+                    .is_some_and(|calls| !calls.is_empty())
+            {
+                info.output = true;
+            }
+        }
+        if choice.finish_reason.is_some() {
+            info.finished = true;
+        }
+    }
+    if let Some(usage) = raw.usage {
+        if let Some(completion_tokens) = sane(&usage.completion_tokens) {
+            info.usage = Some(Usage {
+                prompt_tokens: sane(&usage.prompt_tokens),
+                completion_tokens,
+            });
+        }
+    }
+    Ok(Parsed::Chunk(info))
+}
+
+/// At most 200 characters of `text`, on one line.
+pub fn snippet(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect();
+    if text.chars().count() > 200 {
+        format!("{one_line}…")
+    } else {
+        one_line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(data: &str) -> ChunkInfo {
+        match parse(data) {
+            Ok(Parsed::Chunk(info)) => info,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn role_only_chunk_is_not_output() {
+        let info = chunk(
+            r#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+        );
+        assert!(!info.output && !info.finished);
+    }
+
+    #[test]
+    fn content_reasoning_tool_calls_and_text_are_output() {
+        assert!(chunk(r#"{"choices":[{"delta":{"content":" hi"}}]}"#).output);
+        assert!(chunk(r#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#).output);
+        assert!(chunk(r#"{"choices":[{"delta":{"reasoning":"hmm"}}]}"#).output);
+        assert!(chunk(r#"{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}"#).output);
+        assert!(chunk(r#"{"choices":[{"text":"a\"b"}]}"#).output);
+        assert!(!chunk(r#"{"choices":[{"text":""}]}"#).output);
+    }
+
+    #[test]
+    fn finish_and_usage() {
+        let info = chunk(r#"{"choices":[{"delta":{"content":""},"finish_reason":"length"}]}"#);
+        assert!(info.finished && !info.output);
+        let info = chunk(
+            r#"{"choices":[],"usage":{"prompt_tokens":12,"total_tokens":44,"completion_tokens":32}}"#,
+        );
+        assert_eq!(
+            info.usage,
+            Some(Usage {
+                prompt_tokens: Some(12),
+                completion_tokens: 32
+            })
+        );
+    }
+
+    #[test]
+    fn insane_usage_is_ignored() {
+        assert_eq!(
+            chunk(r#"{"choices":[],"usage":{"completion_tokens":-3}}"#).usage,
+            None
+        );
+        assert_eq!(
+            chunk(r#"{"choices":[],"usage":{"completion_tokens":1e300}}"#).usage,
+            None
+        );
+        assert_eq!(
+            chunk(r#"{"choices":[],"usage":{"completion_tokens":2.5}}"#).usage,
+            None
+        );
+        let info = chunk(r#"{"choices":[],"usage":{"prompt_tokens":-1,"completion_tokens":3}}"#);
+        assert_eq!(
+            info.usage,
+            Some(Usage {
+                prompt_tokens: None,
+                completion_tokens: 3
+            })
+        );
+    }
+
+    #[test]
+    fn done_error_and_malformed() {
+        assert_eq!(parse("[DONE]"), Ok(Parsed::Done));
+        assert_eq!(
+            parse(r#"{"error":{"message":"out of memory","code":500}}"#),
+            Err(ChunkError::Engine("out of memory".into()))
+        );
+        assert!(matches!(parse("{not json"), Err(ChunkError::Malformed(_))));
+        assert!(matches!(
+            parse(r#"{"choices":"x"}"#),
+            Err(ChunkError::Malformed(_))
+        ));
+    }
+}

@@ -1,0 +1,111 @@
+//! The streaming client: one request to one engine → [`Timings`] or a classified
+//! [`RequestError`]. Every per-request metric of DESIGN §3 is computed here.
+
+pub mod chunk;
+pub mod openai;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use openai::EngineClient;
+
+/// Why a request failed. The `snake_case` names are the keys of `errors` in results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// TCP connect refused or failed, or the connection reset before response headers.
+    Connect,
+    /// Connecting took longer than the connect timeout.
+    TimeoutConnect,
+    /// No output within the first-token timeout (headers included).
+    TimeoutFirstToken,
+    /// A gap between chunks longer than the idle timeout.
+    TimeoutIdle,
+    /// The whole request took longer than the total timeout.
+    TimeoutTotal,
+    /// A non-2xx status.
+    HttpStatus,
+    /// A chunk that is not JSON or not a chunk, or a body that is not SSE.
+    MalformedStream,
+    /// `{"error": ...}` inside a 200 stream.
+    EngineError,
+    /// The stream ended (or the connection dropped) before a finish or `[DONE]`, or had no output.
+    EndedEarly,
+    /// Cancelled by a skip or quit: not an error of the engine.
+    Cancelled,
+}
+
+impl ErrorClass {
+    /// The results key, e.g. `timeout_first_token`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Connect => "connect",
+            ErrorClass::TimeoutConnect => "timeout_connect",
+            ErrorClass::TimeoutFirstToken => "timeout_first_token",
+            ErrorClass::TimeoutIdle => "timeout_idle",
+            ErrorClass::TimeoutTotal => "timeout_total",
+            ErrorClass::HttpStatus => "http_status",
+            ErrorClass::MalformedStream => "malformed_stream",
+            ErrorClass::EngineError => "engine_error",
+            ErrorClass::EndedEarly => "ended_early",
+            ErrorClass::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A failed request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestError {
+    pub class: ErrorClass,
+    /// HTTP status, for [`ErrorClass::HttpStatus`].
+    pub status: Option<u16>,
+    /// One short line, the API key redacted.
+    pub message: String,
+}
+
+impl RequestError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> RequestError {
+        RequestError {
+            class,
+            status: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Client-side timings and counts of one successful request.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Timings {
+    /// Send → first output-carrying chunk, µs.
+    pub ttft_us: u64,
+    /// Send → last output-carrying chunk, µs.
+    pub e2e_us: u64,
+    /// Gaps between consecutive output-carrying chunks, µs.
+    pub itl_us: Vec<u32>,
+    /// `usage.completion_tokens`, or the output chunk count when the engine sent no usage.
+    pub output_tokens: u64,
+    /// True when `output_tokens` was counted from chunks.
+    pub output_tokens_estimated: bool,
+    /// `usage.prompt_tokens`, when given.
+    pub input_tokens: Option<u64>,
+}
+
+impl Timings {
+    /// Time per output token after the first, µs: `(e2e − ttft) / (tokens − 1)`; `None` for < 2 tokens.
+    pub fn tpot_us(&self) -> Option<f64> {
+        (self.output_tokens > 1)
+            .then(|| (self.e2e_us - self.ttft_us) as f64 / (self.output_tokens - 1) as f64)
+    }
+}
+
+/// Per-request time limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// Send → first output chunk; `None` = only the total applies.
+    pub first_token: Option<Duration>,
+    /// Longest gap between chunks; `None` = only the total applies.
+    pub idle: Option<Duration>,
+    pub total: Duration,
+}

@@ -1,0 +1,318 @@
+//! OpenAI-compatible streaming over reqwest + eventsource-stream.
+//!
+//! Each chunk's arrival instant is stamped as its bytes come off the socket, before any
+//! parsing, so parse cost never shows up in TTFT or ITL. Times come from `tokio::time::Instant`
+//! (the system clock normally; the virtual one in tests with paused time).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use bytes::Bytes;
+use eventsource_stream::{EventStreamError, Eventsource};
+use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+
+use super::chunk::{self, ChunkError, Parsed};
+use super::{ErrorClass, RequestError, Timeouts, Timings};
+use crate::secret::Secret;
+
+/// A client for one engine: a connection pool, the URL, headers with the key.
+#[derive(Clone)]
+pub struct EngineClient {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    headers: HeaderMap,
+    timeouts: Timeouts,
+    /// To scrub the key from any error text the server echoes back.
+    key: Option<Secret>,
+    /// Capacity reserved for ITL gaps, so the hot path rarely reallocates.
+    itl_capacity: usize,
+}
+
+impl std::fmt::Debug for EngineClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineClient")
+            .field("url", &self.url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What building a client needs.
+pub struct ClientSpec<'a> {
+    pub url: &'a str,
+    pub key: Option<Secret>,
+    pub headers: &'a [(String, String)],
+    pub timeouts: Timeouts,
+    /// Largest concurrency this client will see: idle connections kept per host.
+    pub max_connections: usize,
+    pub max_tokens: u32,
+}
+
+/// Installs ring as rustls's provider once; reqwest is built without a default one.
+fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl EngineClient {
+    pub fn new(spec: ClientSpec<'_>) -> Result<EngineClient, String> {
+        install_crypto_provider();
+        let url = reqwest::Url::parse(spec.url)
+            .map_err(|e| format!("invalid url {:?}: {e}", spec.url))?;
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        for (name, value) in spec.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid header name {name:?}"))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| format!("invalid value for header {name}"))?;
+            headers.insert(name, value);
+        }
+        if let Some(key) = &spec.key {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+                .map_err(|_| "the API key has characters not allowed in a header".to_string())?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(spec.timeouts.connect)
+            .pool_max_idle_per_host(spec.max_connections.max(1))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(EngineClient {
+            http,
+            url,
+            headers,
+            timeouts: spec.timeouts,
+            key: spec.key,
+            itl_capacity: (spec.max_tokens as usize).min(16_384),
+        })
+    }
+
+    fn redact(&self, text: &str) -> String {
+        match &self.key {
+            Some(key) => key.redact(text),
+            None => text.to_string(),
+        }
+    }
+
+    /// Sends one pre-serialised request body and follows its stream to the end.
+    /// `t0` is stamped here, as the request is handed to the HTTP client.
+    pub async fn send(&self, body: Bytes) -> Result<Timings, RequestError> {
+        let t0 = Instant::now();
+        let total_deadline = t0 + self.timeouts.total;
+        let first_deadline = match self.timeouts.first_token {
+            Some(limit) => (t0 + limit).min(total_deadline),
+            None => total_deadline,
+        };
+        let phase_timeout = |deadline: Instant, phase: ErrorClass| {
+            let class = if deadline >= total_deadline {
+                ErrorClass::TimeoutTotal
+            } else {
+                phase
+            };
+            RequestError::new(
+                class,
+                format!("no answer within {:.1} s", (deadline - t0).as_secs_f64()),
+            )
+        };
+
+        let request = self
+            .http
+            .post(self.url.clone())
+            .headers(self.headers.clone())
+            .body(body);
+        let response = match tokio::time::timeout_at(first_deadline, request.send()).await {
+            Err(_) => return Err(phase_timeout(first_deadline, ErrorClass::TimeoutFirstToken)),
+            Ok(Err(e)) => return Err(self.transport_error(&e, true)),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        if !status.is_success() {
+            let snippet = read_snippet(response).await;
+            return Err(RequestError {
+                class: ErrorClass::HttpStatus,
+                status: Some(status.as_u16()),
+                message: self.redact(&format!("HTTP {}: {}", status.as_u16(), snippet)),
+            });
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !content_type.starts_with("text/event-stream") {
+            let snippet = read_snippet(response).await;
+            return Err(RequestError::new(
+                ErrorClass::MalformedStream,
+                self.redact(&format!(
+                    "not an SSE stream (content-type {content_type:?}): {snippet}"
+                )),
+            ));
+        }
+
+        // Nanoseconds after t0 at which the latest bytes arrived; every event completed by
+        // those bytes arrived then.
+        let arrival_ns = Arc::new(AtomicU64::new(0));
+        let stamp = arrival_ns.clone();
+        let mut events = response
+            .bytes_stream()
+            .map(move |bytes| {
+                stamp.store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                bytes
+            })
+            .eventsource();
+
+        let mut timings = Timings {
+            itl_us: Vec::with_capacity(self.itl_capacity),
+            ..Timings::default()
+        };
+        let mut first_us: Option<u64> = None;
+        let mut last_us = 0u64;
+        let mut output_chunks = 0u64;
+        let mut finished = false;
+        let mut done = false;
+        loop {
+            let deadline = match (first_us, self.timeouts.idle) {
+                (None, _) => first_deadline,
+                (Some(_), Some(idle)) => (Instant::now() + idle).min(total_deadline),
+                (Some(_), None) => total_deadline,
+            };
+            let next = match tokio::time::timeout_at(deadline, events.next()).await {
+                Err(_) => {
+                    let phase = if first_us.is_none() {
+                        ErrorClass::TimeoutFirstToken
+                    } else {
+                        ErrorClass::TimeoutIdle
+                    };
+                    return Err(phase_timeout(deadline, phase));
+                }
+                Ok(next) => next,
+            };
+            let event = match next {
+                None => break,
+                Some(Ok(event)) => event,
+                Some(Err(EventStreamError::Transport(e))) => {
+                    return Err(RequestError::new(
+                        ErrorClass::EndedEarly,
+                        self.redact(&format!(
+                            "connection lost after {output_chunks} output chunks: {e}"
+                        )),
+                    ))
+                }
+                Some(Err(e)) => {
+                    return Err(RequestError::new(
+                        ErrorClass::MalformedStream,
+                        self.redact(&e.to_string()),
+                    ))
+                }
+            };
+            let at_us = arrival_ns.load(Ordering::Relaxed) / 1_000;
+            match chunk::parse(&event.data) {
+                Ok(Parsed::Done) => {
+                    done = true;
+                    break;
+                }
+                Ok(Parsed::Chunk(info)) => {
+                    if info.output {
+                        output_chunks += 1;
+                        match first_us {
+                            None => first_us = Some(at_us),
+                            Some(_) => timings
+                                .itl_us
+                                .push((at_us - last_us).min(u32::MAX as u64) as u32),
+                        }
+                        last_us = at_us;
+                    }
+                    finished |= info.finished;
+                    if let Some(usage) = info.usage {
+                        timings.output_tokens = usage.completion_tokens;
+                        timings.input_tokens = usage.prompt_tokens;
+                        finished = true;
+                    }
+                }
+                Err(ChunkError::Malformed(message)) => {
+                    return Err(RequestError::new(
+                        ErrorClass::MalformedStream,
+                        self.redact(&message),
+                    ))
+                }
+                Err(ChunkError::Engine(message)) => {
+                    return Err(RequestError::new(
+                        ErrorClass::EngineError,
+                        self.redact(&message),
+                    ))
+                }
+            }
+        }
+        let Some(first_us) = first_us else {
+            return Err(RequestError::new(
+                ErrorClass::EndedEarly,
+                "the stream carried no output",
+            ));
+        };
+        if !done && !finished {
+            return Err(RequestError::new(
+                ErrorClass::EndedEarly,
+                format!(
+                    "stream ended after {output_chunks} output chunks without a finish or [DONE]"
+                ),
+            ));
+        }
+        if timings.output_tokens == 0 {
+            timings.output_tokens = output_chunks;
+            timings.output_tokens_estimated = true;
+        }
+        timings.ttft_us = first_us;
+        timings.e2e_us = last_us;
+        Ok(timings)
+    }
+
+    fn transport_error(&self, e: &reqwest::Error, before_headers: bool) -> RequestError {
+        let class = if e.is_connect() && e.is_timeout() {
+            ErrorClass::TimeoutConnect
+        } else if e.is_connect() || before_headers {
+            ErrorClass::Connect
+        } else {
+            ErrorClass::EndedEarly
+        };
+        RequestError::new(class, self.redact(&error_chain(e)))
+    }
+}
+
+/// The error and its sources on one line (reqwest's top-level message alone says little).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    chunk::snippet(&text)
+}
+
+/// Up to 4 KiB of an error body, as a one-line snippet; gives up after 2 s.
+async fn read_snippet(response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    let read = async {
+        while let Some(Ok(bytes)) = stream.next().await {
+            body.extend_from_slice(&bytes);
+            if body.len() >= 4096 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), read).await;
+    chunk::snippet(&String::from_utf8_lossy(&body))
+}

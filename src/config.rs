@@ -1,0 +1,433 @@
+//! Configuration: serde structs, the `config` crate's layering, and `validate()`.
+//!
+//! Layers, lowest first: built-in defaults (serde `default`s) < the TOML file (`bench.toml` or
+//! `--config FILE`) < `LLMSWEEP__SECTION__KEY` environment variables < command-line flags.
+//! Unknown keys are errors. Every error is one line naming the file, key or engine.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::color::Rgb;
+
+/// The whole configuration, after every layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub run: RunConfig,
+    #[serde(default)]
+    pub engines: Vec<EngineConfig>,
+    #[serde(default)]
+    pub sweep: SweepConfig,
+    #[serde(default)]
+    pub request: RequestConfig,
+    #[serde(default)]
+    pub prompts: PromptsConfig,
+}
+
+/// `[run]`: naming and placing the results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Prefix of the results folder name (`<name>-<UTC time>`).
+    pub name: String,
+    /// Parent folder of the results folder.
+    pub out_dir: PathBuf,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            name: "llmsweep".into(),
+            out_dir: PathBuf::from("results"),
+        }
+    }
+}
+
+/// Which OpenAI endpoint shape an engine speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Api {
+    /// `/v1/chat/completions` with `messages`.
+    #[default]
+    Chat,
+    /// `/v1/completions` with `prompt`.
+    Completions,
+}
+
+impl Api {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Chat => "chat",
+            Api::Completions => "completions",
+        }
+    }
+}
+
+/// One `[[engines]]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Display name; unique in a run.
+    pub name: String,
+    /// Full endpoint URL, e.g. `http://127.0.0.1:8000/v1/chat/completions`.
+    pub url: String,
+    /// Model name sent in every request.
+    pub model: String,
+    #[serde(default)]
+    pub api: Api,
+    /// Name of the environment variable holding the API key (never the key itself).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Extra HTTP headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Merged into every request body last (e.g. `ignore_eos = true`).
+    #[serde(default)]
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
+    /// `#rrggbb` or a colour name; default from the palette by position.
+    #[serde(default)]
+    pub color: Option<String>,
+    /// Send `stream_options.include_usage`; set false for servers that reject it.
+    #[serde(default = "yes")]
+    pub stream_usage: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[sweep]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SweepConfig {
+    /// Concurrency levels, run in this order.
+    #[serde(deserialize_with = "levels_from_list_or_text")]
+    pub levels: Vec<u32>,
+    /// Measured requests per level.
+    pub requests_per_level: u64,
+    /// Unmeasured requests before each level (at the level's concurrency).
+    pub warmup_requests: u64,
+    /// Whole-request timeout, seconds.
+    pub timeout_s: f64,
+    /// Connect timeout, seconds.
+    pub connect_timeout_s: f64,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        SweepConfig {
+            levels: vec![1, 2, 4, 8, 16, 32],
+            requests_per_level: 50,
+            warmup_requests: 0,
+            timeout_s: 300.0,
+            connect_timeout_s: 10.0,
+        }
+    }
+}
+
+/// Accepts `[1, 2, 4]` or, from an environment variable or flag, `"1,2,4"`.
+fn levels_from_list_or_text<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Levels {
+        List(Vec<LevelItem>),
+        Text(String),
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum LevelItem {
+        Number(u32),
+        Text(String),
+    }
+    let parse = |text: &str| {
+        text.trim().parse::<u32>().map_err(|_| {
+            serde::de::Error::custom(format!("invalid level {text:?} (expected a whole number)"))
+        })
+    };
+    match Levels::deserialize(de)? {
+        Levels::List(items) => items
+            .into_iter()
+            .map(|item| match item {
+                LevelItem::Number(n) => Ok(n),
+                LevelItem::Text(t) => parse(&t),
+            })
+            .collect(),
+        Levels::Text(text) if text.trim().is_empty() => Ok(Vec::new()),
+        Levels::Text(text) => text.split(',').map(parse).collect(),
+    }
+}
+
+/// `[request]`: generation parameters, identical for every engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestConfig {
+    pub max_tokens: u32,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    /// Seed of the prompt sequence; also sent as the engines' sampling `seed`.
+    pub seed: u64,
+}
+
+impl Default for RequestConfig {
+    fn default() -> Self {
+        RequestConfig {
+            max_tokens: 128,
+            temperature: None,
+            top_p: None,
+            seed: 42,
+        }
+    }
+}
+
+/// `[prompts]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromptsConfig {
+    /// Prompts chosen from at random (seeded) for each request.
+    pub pool: Vec<String>,
+}
+
+impl Default for PromptsConfig {
+    fn default() -> Self {
+        PromptsConfig {
+            pool: DEFAULT_POOL.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+const DEFAULT_POOL: [&str; 6] = [
+    "Explain how continuous batching improves the throughput of an LLM inference server.",
+    "Write a short story about a lighthouse keeper who discovers a message in a bottle.",
+    "Summarise the causes and consequences of the 1929 stock market crash in a few paragraphs.",
+    "Describe, step by step, how to make a sourdough starter from scratch.",
+    "Compare the trade-offs of TCP and QUIC for serving interactive web applications.",
+    "List ten creative uses for an old bicycle and explain each briefly.",
+];
+
+/// A configuration problem, shown to the user as one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// Where the layers come from. `env: None` reads the process environment.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The TOML file; `None` = defaults only.
+    pub file: Option<PathBuf>,
+    /// Environment variables to use instead of the process's (tests).
+    pub env: Option<HashMap<String, String>>,
+    /// Flag overrides, as `("sweep.levels", "1,2,4")`; highest precedence.
+    pub overrides: Vec<(String, String)>,
+}
+
+impl Config {
+    /// Builds the layered config and validates it.
+    pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+        let origin = sources
+            .file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "config".into());
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: origin.clone(),
+            message,
+        };
+        let mut builder = config::Config::builder();
+        // Kept to name engines in messages: `engines[1]` becomes `engine "TGI" (engines[1])`.
+        let mut file_value: Option<toml::Value> = None;
+        if let Some(path) = &sources.file {
+            let text = read_text(path)?;
+            file_value = text.parse::<toml::Table>().ok().map(toml::Value::Table);
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("LLMSWEEP")
+                .prefix_separator("__")
+                .separator("__")
+                .source(sources.env.clone()),
+        );
+        for (key, value) in &sources.overrides {
+            builder = builder
+                .set_override(key.as_str(), value.as_str())
+                .map_err(|e| invalid(e.to_string()))?;
+        }
+        let describe = |e: config::ConfigError| invalid(describe(&e, file_value.as_ref()));
+        let layered = builder.build().map_err(describe)?;
+        let config: Config = layered.try_deserialize().map_err(describe)?;
+        config.validate().map_err(invalid)?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: uniqueness, ranges, URLs, colours. Returns the message.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut names = HashSet::new();
+        for (i, engine) in self.engines.iter().enumerate() {
+            let label = if engine.name.trim().is_empty() {
+                format!("engines[{i}]")
+            } else {
+                format!("engine {:?}", engine.name)
+            };
+            if engine.name.trim().is_empty() {
+                return Err(format!("{label}: `name` is empty"));
+            }
+            if !names.insert(engine.name.as_str()) {
+                return Err(format!("duplicate engine name {:?}", engine.name));
+            }
+            match reqwest::Url::parse(&engine.url) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+                Ok(_) => {
+                    return Err(format!(
+                        "{label}: `url` must be an http:// or https:// URL, got {:?}",
+                        engine.url
+                    ))
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "{label}: `url` {:?} is not a URL ({e})",
+                        engine.url
+                    ))
+                }
+            }
+            if engine.model.trim().is_empty() {
+                return Err(format!("{label}: `model` is empty"));
+            }
+            if let Some(color) = &engine.color {
+                if Rgb::parse(color).is_none() {
+                    return Err(format!(
+                        "{label}: `color` {color:?} is not #rrggbb or a known name (red, green, blue, orange, purple, cyan, vermillion, yellow, magenta, gray)"
+                    ));
+                }
+            }
+            for (key, value) in &engine.headers {
+                if reqwest::header::HeaderName::from_bytes(key.as_bytes()).is_err()
+                    || reqwest::header::HeaderValue::from_str(value).is_err()
+                {
+                    return Err(format!(
+                        "{label}: header {key:?} is not a valid HTTP header"
+                    ));
+                }
+            }
+        }
+        let sweep = &self.sweep;
+        if sweep.levels.is_empty() {
+            return Err("`sweep.levels` is empty".into());
+        }
+        if let Some(bad) = sweep.levels.iter().find(|&&c| c == 0 || c > 100_000) {
+            return Err(format!(
+                "`sweep.levels` has {bad}; levels must be 1..=100000"
+            ));
+        }
+        if sweep.requests_per_level == 0 {
+            return Err("`sweep.requests_per_level` must be at least 1".into());
+        }
+        for (key, value) in [
+            ("sweep.timeout_s", sweep.timeout_s),
+            ("sweep.connect_timeout_s", sweep.connect_timeout_s),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(format!(
+                    "`{key}` must be a positive number of seconds, got {value}"
+                ));
+            }
+        }
+        if self.request.max_tokens == 0 {
+            return Err("`request.max_tokens` must be at least 1".into());
+        }
+        if self.prompts.pool.is_empty() {
+            return Err("`prompts.pool` is empty".into());
+        }
+        Ok(())
+    }
+
+    /// Checks the engines' key variables are set (run time, not for `report`).
+    pub fn check_keys(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+        for engine in &self.engines {
+            if let Some(var) = &engine.api_key_env {
+                match lookup(var) {
+                    Some(key) if !key.is_empty() => {}
+                    _ => {
+                        return Err(format!(
+                            "engine {:?}: api_key_env = {var:?} but ${var} is not set",
+                            engine.name
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    let unreadable = |reason: String| ConfigError::Unreadable {
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| unreadable(io_reason(&e)))?;
+    String::from_utf8(bytes)
+        .map_err(|e| unreadable(format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to())))
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The config crate's messages, made one line, with serde's wording turned into the file's
+/// (`unknown key`, `engines[0].url`) and engines named.
+fn describe(e: &config::ConfigError, file: Option<&toml::Value>) -> String {
+    let text = e.to_string();
+    let mut text = text.lines().next().unwrap_or_default().trim().to_string();
+    text = text.replace("TOML parse error", "TOML syntax error");
+    text = text.replace("unknown field", "unknown key");
+    if let Some(rest) = text.strip_prefix("missing configuration field ") {
+        text = format!("missing key `{}`", rest.trim_matches('"'));
+    }
+    if let Some(rest) = text.strip_prefix("enum Api does not have variant constructor ") {
+        let (value, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+        text = format!("unknown api {value:?} (expected \"chat\" or \"completions\") {tail}");
+    }
+    // `engines[0]url` → `engines[0].url`
+    let mut dotted = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        dotted.push(c);
+        if c == ']' && chars.peek().is_some_and(|n| n.is_ascii_alphabetic()) {
+            dotted.push('.');
+        }
+    }
+    name_engines(dotted.trim(), file)
+}
+
+/// Prefixes a message about `engines[i]` with that engine's name from the file.
+fn name_engines(text: &str, file: Option<&toml::Value>) -> String {
+    let Some(start) = text.find("engines[") else {
+        return text.to_string();
+    };
+    let digits: String = text[start + 8..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    let name = digits.parse::<usize>().ok().and_then(|i| {
+        file?
+            .get("engines")?
+            .get(i)?
+            .get("name")?
+            .as_str()
+            .map(str::to_string)
+    });
+    match name {
+        Some(name) => format!("engine {name:?}: {text}"),
+        None => text.to_string(),
+    }
+}

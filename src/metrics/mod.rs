@@ -1,0 +1,6 @@
+//! Measurement aggregation: one [`sample::Sample`] per request in, histograms per level,
+//! [`crate::events::Snapshot`]s and [`crate::results::model::LevelSummary`]s out.
+
+pub mod recorder;
+pub mod sample;
+pub mod window;

@@ -1,0 +1,100 @@
+//! One finished request, as the worker hands it to the recorder.
+
+use serde::Serialize;
+
+use crate::client::{ErrorClass, RequestError, Timings};
+
+/// One request's outcome. Exactly one per request, never one per token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Position in the level's request sequence.
+    pub request_index: u64,
+    /// Index into the prompt source.
+    pub prompt_index: usize,
+    /// Level-active time at send, ms (paused time excluded).
+    pub sent_at_ms: f64,
+    /// Time waiting in the client for a free slot, µs.
+    pub queue_us: u64,
+    pub result: Result<Timings, RequestError>,
+}
+
+/// A line of `requests.jsonl`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRecord<'a> {
+    pub engine: &'a str,
+    pub level: f64,
+    pub request_index: u64,
+    pub prompt_index: usize,
+    pub sent_at_ms: f64,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e2el_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpot_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_itl_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub output_tokens_estimated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    pub queue_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<ErrorClass>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+}
+
+impl<'a> RequestRecord<'a> {
+    pub fn new(engine: &'a str, level: f64, sample: &'a Sample) -> RequestRecord<'a> {
+        let mut record = RequestRecord {
+            engine,
+            level,
+            request_index: sample.request_index,
+            prompt_index: sample.prompt_index,
+            sent_at_ms: round3(sample.sent_at_ms),
+            ok: sample.result.is_ok(),
+            ttft_ms: None,
+            e2el_ms: None,
+            tpot_ms: None,
+            mean_itl_ms: None,
+            output_tokens: None,
+            output_tokens_estimated: false,
+            input_tokens: None,
+            queue_ms: round3(sample.queue_us as f64 / 1e3),
+            error_class: None,
+            status: None,
+            error: None,
+        };
+        match &sample.result {
+            Ok(t) => {
+                record.ttft_ms = Some(round3(t.ttft_us as f64 / 1e3));
+                record.e2el_ms = Some(round3(t.e2e_us as f64 / 1e3));
+                record.tpot_ms = t.tpot_us().map(|us| round3(us / 1e3));
+                if !t.itl_us.is_empty() {
+                    let sum: u64 = t.itl_us.iter().map(|&g| g as u64).sum();
+                    record.mean_itl_ms = Some(round3(sum as f64 / t.itl_us.len() as f64 / 1e3));
+                }
+                record.output_tokens = Some(t.output_tokens);
+                record.output_tokens_estimated = t.output_tokens_estimated;
+                record.input_tokens = t.input_tokens;
+            }
+            Err(e) => {
+                record.error_class = Some(e.class);
+                record.status = e.status;
+                record.error = Some(&e.message);
+            }
+        }
+        record
+    }
+}
+
+/// Rounds to 3 decimals (µs precision for ms values) so files stay readable.
+pub fn round3(x: f64) -> f64 {
+    (x * 1e3).round() / 1e3
+}
