@@ -8,6 +8,7 @@
 pub mod client;
 pub mod color;
 pub mod config;
+pub mod driver;
 pub mod events;
 pub mod metrics;
 pub mod plan;

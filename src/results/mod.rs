@@ -1,3 +1,4 @@
 //! Results: the serialisable model and writing it to disk as the run goes.
 
 pub mod model;
+pub mod writer;

@@ -1,0 +1,138 @@
+//! Command-line interface (clap derive). Flags are the top configuration layer.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "llmsweep", version, about = "Load-test and compare OpenAI-compatible LLM inference engines, live")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the sweep of bench.toml (or --config FILE) against its engines.
+    Run(RunArgs),
+    /// Run the default sweep against two built-in simulated engines (no GPU needed).
+    Demo(RunArgs),
+    /// Serve a simulated OpenAI-compatible engine on 127.0.0.1.
+    Sim(SimArgs),
+    /// Re-render the chart, CSV and Markdown from saved results.json files.
+    Report(ReportArgs),
+}
+
+/// Options shared by `run` and `demo`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// Config file [default: bench.toml]
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print one line per level instead of the dashboard (implied without a terminal).
+    #[arg(long)]
+    pub headless: bool,
+    /// Parent folder of the results folder [default: results].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Concurrency levels, e.g. 1,2,4,8.
+    #[arg(long, value_name = "LIST")]
+    pub levels: Option<String>,
+    /// Measured requests per level.
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
+    /// Warmup requests before each level.
+    #[arg(long, value_name = "N")]
+    pub warmup: Option<u64>,
+    /// max_tokens for every request.
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u32>,
+    /// Seed of the prompt sequence and sampling.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Close the dashboard as soon as the run ends.
+    #[arg(long)]
+    pub exit_on_finish: bool,
+}
+
+impl RunArgs {
+    /// The flags as config overrides (`section.key`, value).
+    pub fn overrides(&self) -> Vec<(String, String)> {
+        let mut overrides = Vec::new();
+        let mut set = |key: &str, value: Option<String>| {
+            if let Some(value) = value {
+                overrides.push((key.to_string(), value));
+            }
+        };
+        set("sweep.levels", self.levels.clone());
+        set("sweep.requests_per_level", self.requests.map(|n| n.to_string()));
+        set("sweep.warmup_requests", self.warmup.map(|n| n.to_string()));
+        set("request.max_tokens", self.max_tokens.map(|n| n.to_string()));
+        set("request.seed", self.seed.map(|n| n.to_string()));
+        set("run.out_dir", self.out.as_ref().map(|p| p.display().to_string()));
+        overrides
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SimArgs {
+    /// Port on 127.0.0.1 (0 = any free port, printed at start).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Behaviour profile (see --list-profiles).
+    #[arg(long, default_value = "big-batch")]
+    pub profile: String,
+    /// List the profiles and exit.
+    #[arg(long)]
+    pub list_profiles: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Fraction of requests answered with --error-status.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    #[arg(long, default_value_t = 500)]
+    pub error_status: u16,
+    /// Drop the connection after N content chunks (for --drop-rate of requests).
+    #[arg(long)]
+    pub drop_after_tokens: Option<u32>,
+    #[arg(long, default_value_t = 1.0)]
+    pub drop_rate: f64,
+    /// Fraction of requests with one malformed chunk.
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed_rate: f64,
+    /// Stall after N content chunks for --stall-ms.
+    #[arg(long)]
+    pub stall_after_tokens: Option<u32>,
+    #[arg(long, default_value_t = 0)]
+    pub stall_ms: u64,
+    /// Delay before response headers.
+    #[arg(long, default_value_t = 0)]
+    pub first_byte_delay_ms: u64,
+    /// Never send the usage chunk.
+    #[arg(long)]
+    pub no_usage: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ChartArg {
+    /// Throughput, latency, TTFT.
+    #[default]
+    Standard,
+    /// Also output tok/s, TPOT and error rate.
+    Extended,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// results.json files; several are compared on one chart.
+    #[arg(required = true, value_name = "RESULTS.json")]
+    pub inputs: Vec<PathBuf>,
+    /// Output folder [default: the first input's folder].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub chart: ChartArg,
+    /// Also write SVG charts.
+    #[arg(long)]
+    pub svg: bool,
+}

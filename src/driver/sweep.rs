@@ -1,0 +1,362 @@
+//! The sweep: for each engine, for each level, a warmup then the measured requests; results
+//! written after every level and at the end, whatever ends the run.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use super::clock::ActiveClock;
+use super::worker::{self, WorkerCtx};
+use crate::client::openai::ClientSpec;
+use crate::client::{EngineClient, Timeouts};
+use crate::events::{Control, Event, RunState, Snapshot};
+use crate::metrics::recorder::LevelRecorder;
+use crate::metrics::sample::RequestRecord;
+use crate::plan::Plan;
+use crate::results::model::{EngineReport, Report, RunStatus, SCHEMA_VERSION};
+use crate::results::writer::ResultsWriter;
+
+/// How often the recorder publishes a snapshot.
+pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// What a run needs besides the plan.
+pub struct RunOptions {
+    /// The results folder (created).
+    pub out_dir: PathBuf,
+    /// `<name>-<UTC time>`.
+    pub run_name: String,
+    pub events: mpsc::Sender<Event>,
+    pub control: mpsc::Receiver<Control>,
+    /// Set by the signal handler to the signal number before it sends `Control::Abort`.
+    pub signal: Arc<AtomicI32>,
+}
+
+/// How the run ended.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub report: Arc<Report>,
+    pub out_dir: PathBuf,
+    /// Signal number that ended the run, if one did.
+    pub signal: Option<i32>,
+}
+
+/// What ends a level loop early, beyond the level itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Stops {
+    /// Cancel the level in progress (skip, skip engine, abort).
+    level: bool,
+    engine: bool,
+    run: bool,
+}
+
+struct Driver {
+    plan: Arc<Plan>,
+    clients: Vec<EngineClient>,
+    events: mpsc::Sender<Event>,
+    control: mpsc::Receiver<Control>,
+    /// False once every front end has gone: stop polling the channel.
+    control_open: bool,
+    paused: watch::Sender<bool>,
+    stops: Stops,
+    writer: ResultsWriter,
+    report: Report,
+    signal: Arc<AtomicI32>,
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Runs the whole sweep. Errors only when the results folder cannot be written.
+pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome> {
+    let max_level = plan.config.sweep.levels.iter().copied().max().unwrap_or(1) as usize;
+    let sweep = &plan.config.sweep;
+    let timeouts = Timeouts {
+        connect: Duration::from_secs_f64(sweep.connect_timeout_s),
+        first_token: None,
+        idle: None,
+        total: Duration::from_secs_f64(sweep.timeout_s),
+    };
+    let mut clients = Vec::new();
+    for engine in &plan.engines {
+        let client = EngineClient::new(ClientSpec {
+            url: &engine.url,
+            key: engine.key.clone(),
+            headers: &engine.headers,
+            timeouts,
+            max_connections: max_level,
+            max_tokens: plan.config.request.max_tokens,
+        })
+        .map_err(|e| std::io::Error::other(format!("engine {:?}: {e}", engine.name)))?;
+        clients.push(client);
+    }
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        tool: format!("llmsweep {}", env!("CARGO_PKG_VERSION")),
+        run_name: options.run_name.clone(),
+        started_at: now_rfc3339(),
+        finished_at: None,
+        status: RunStatus::Running,
+        simulated: plan.engines.iter().any(|e| e.simulated),
+        seed: plan.seed,
+        workload: plan.workload.clone(),
+        engines: plan
+            .engines
+            .iter()
+            .map(|e| EngineReport {
+                name: e.name.clone(),
+                url: e.url.clone(),
+                model: e.model.clone(),
+                api: e.api.as_str().into(),
+                color: e.color.to_hex(),
+                simulated: e.simulated,
+                levels: Vec::new(),
+                skipped_reason: None,
+            })
+            .collect(),
+        config: plan.config_json(),
+    };
+    let writer = ResultsWriter::create(&options.out_dir)?;
+    writer.write_report(&report)?;
+    let driver = Driver {
+        plan: Arc::new(plan),
+        clients,
+        events: options.events,
+        control: options.control,
+        control_open: true,
+        paused: watch::channel(false).0,
+        stops: Stops::default(),
+        writer,
+        report,
+        signal: options.signal,
+    };
+    driver.run().await
+}
+
+impl Driver {
+    async fn emit(&self, event: Event) {
+        // A front end that has gone must not stop the measurement.
+        let _ = self.events.send(event).await;
+    }
+
+    async fn run(mut self) -> std::io::Result<RunOutcome> {
+        self.emit(Event::RunStarted {
+            report: Arc::new(self.report.clone()),
+        })
+        .await;
+        self.emit(Event::State(RunState::Running)).await;
+        let level_count = self.plan.config.sweep.levels.len();
+        'engines: for engine in 0..self.plan.engines.len() {
+            self.stops.engine = false;
+            for level_index in 0..level_count {
+                self.drain_controls().await;
+                if self.stops.run {
+                    break 'engines;
+                }
+                if self.stops.engine {
+                    self.report.engines[engine].skipped_reason = Some("skipped by the user".into());
+                    continue 'engines;
+                }
+                self.run_level(engine, level_index).await?;
+            }
+        }
+        self.finish().await
+    }
+
+    /// Applies controls that arrived between levels.
+    async fn drain_controls(&mut self) {
+        while self.control_open {
+            match self.control.try_recv() {
+                Ok(control) => self.apply(control, None, None).await,
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.control_open = false,
+            }
+        }
+    }
+
+    /// Applies one control. `cancel` and `clock` are the level's, when one is running.
+    async fn apply(&mut self, control: Control, cancel: Option<&CancellationToken>, clock: Option<&mut ActiveClock>) {
+        let paused = *self.paused.borrow();
+        let control = match control {
+            Control::TogglePause if paused => Control::Resume,
+            Control::TogglePause => Control::Pause,
+            other => other,
+        };
+        match control {
+            Control::Pause if !paused => {
+                self.paused.send_replace(true);
+                if let Some(clock) = clock {
+                    clock.pause();
+                }
+                self.emit(Event::State(RunState::Paused)).await;
+            }
+            Control::Resume if paused => {
+                self.paused.send_replace(false);
+                if let Some(clock) = clock {
+                    clock.resume();
+                }
+                self.emit(Event::State(RunState::Running)).await;
+            }
+            Control::SkipLevel | Control::SkipEngine | Control::Abort => {
+                let state = if control == Control::Abort { RunState::Stopping } else { RunState::Skipping };
+                self.stops.engine |= control != Control::SkipLevel;
+                self.stops.run |= control == Control::Abort;
+                if let Some(cancel) = cancel {
+                    self.stops.level = true;
+                    cancel.cancel();
+                }
+                // Pausing must not hold a skip or quit hostage: release the workers.
+                if paused {
+                    self.paused.send_replace(false);
+                }
+                if cancel.is_some() || control == Control::Abort {
+                    self.emit(Event::State(state)).await;
+                }
+            }
+            Control::Pause | Control::Resume | Control::TogglePause => {}
+        }
+    }
+
+    async fn run_level(&mut self, engine: usize, level_index: usize) -> std::io::Result<()> {
+        let concurrency = self.plan.config.sweep.levels[level_index];
+        let level = concurrency as f64;
+        let warmup = self.plan.config.sweep.warmup_requests;
+        if warmup > 0 {
+            self.phase(engine, level_index, concurrency, warmup, true).await?;
+            if self.stops.level {
+                // Cut during warmup: nothing measured, nothing to keep.
+                self.stops.level = false;
+                self.emit(Event::State(RunState::Running)).await;
+                return Ok(());
+            }
+        }
+        let planned = self.plan.config.sweep.requests_per_level;
+        self.emit(Event::LevelStarted {
+            engine,
+            level_index,
+            level,
+            planned,
+        })
+        .await;
+        let (recorder, duration_s) = self.phase(engine, level_index, concurrency, planned, false).await?;
+        let cut_short = self.stops.level;
+        self.stops.level = false;
+        let summary = recorder.summary(level, concurrency, duration_s, cut_short);
+        self.report.engines[engine].levels.push(summary.clone());
+        self.writer.write_report(&self.report)?;
+        self.emit(Event::LevelFinished {
+            engine,
+            level_index,
+            summary: Arc::new(summary),
+        })
+        .await;
+        if cut_short && !self.stops.run {
+            let state = if *self.paused.borrow() { RunState::Paused } else { RunState::Running };
+            self.emit(Event::State(state)).await;
+        }
+        Ok(())
+    }
+
+    /// Runs `planned` requests at `concurrency` in flight. Returns the recorder and the
+    /// measured duration in seconds (first send → last completion, paused time excluded).
+    async fn phase(
+        &mut self,
+        engine: usize,
+        level_index: usize,
+        concurrency: u32,
+        planned: u64,
+        warmup: bool,
+    ) -> std::io::Result<(LevelRecorder, f64)> {
+        let cancel = CancellationToken::new();
+        let next = Arc::new(AtomicU64::new(0));
+        let workers_count = (concurrency as u64).min(planned) as usize;
+        let (samples_tx, mut samples) = mpsc::channel(workers_count * 2 + 16);
+        let mut clock = ActiveClock::start(*self.paused.borrow());
+        let mut workers = JoinSet::new();
+        for _ in 0..workers_count {
+            workers.spawn(worker::run(WorkerCtx {
+                plan: self.plan.clone(),
+                client: self.clients[engine].clone(),
+                engine,
+                level_index,
+                planned,
+                warmup,
+                next: next.clone(),
+                paused: self.paused.subscribe(),
+                cancel: cancel.clone(),
+                samples: samples_tx.clone(),
+                started: clock.started(),
+            }));
+        }
+        drop(samples_tx);
+        let mut recorder = LevelRecorder::default();
+        let mut last_completion = Duration::ZERO;
+        let mut ticker = tokio::time::interval(SNAPSHOT_INTERVAL);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let level = self.plan.config.sweep.levels[level_index] as f64;
+        loop {
+            tokio::select! {
+                sample = samples.recv() => {
+                    let Some(sample) = sample else { break };
+                    last_completion = clock.active();
+                    if !warmup {
+                        recorder.record(&sample, last_completion.as_millis() as u64);
+                        let record = RequestRecord::new(&self.plan.engines[engine].name, level, &sample);
+                        self.writer.append(&record)?;
+                    }
+                }
+                control = self.control.recv(), if self.control_open => match control {
+                    Some(control) => self.apply(control, Some(&cancel), Some(&mut clock)).await,
+                    None => self.control_open = false,
+                },
+                _ = ticker.tick(), if !warmup => {
+                    let claimed = next.load(Ordering::Relaxed).min(planned);
+                    let snapshot = Snapshot {
+                        engine,
+                        level_index,
+                        in_flight: claimed.saturating_sub(recorder.finished()) as u32,
+                        planned,
+                        ..recorder.snapshot(clock.active_ms())
+                    };
+                    // Snapshots may be dropped when a front end lags; lifecycle events never are.
+                    let _ = self.events.try_send(Event::Snapshot(snapshot));
+                }
+            }
+        }
+        while workers.join_next().await.is_some() {}
+        Ok((recorder, last_completion.as_secs_f64()))
+    }
+
+    async fn finish(mut self) -> std::io::Result<RunOutcome> {
+        let signal = match self.signal.load(Ordering::SeqCst) {
+            0 => None,
+            n => Some(n),
+        };
+        self.report.status = if signal.is_some() {
+            RunStatus::Interrupted
+        } else if self.stops.run {
+            RunStatus::Aborted
+        } else {
+            RunStatus::Complete
+        };
+        self.report.finished_at = Some(now_rfc3339());
+        self.writer.write_report(&self.report)?;
+        let report = Arc::new(self.report.clone());
+        let out_dir = self.writer.dir().to_path_buf();
+        self.emit(Event::State(RunState::Finished)).await;
+        self.emit(Event::RunFinished {
+            report: report.clone(),
+            out_dir: out_dir.clone(),
+        })
+        .await;
+        Ok(RunOutcome { report, out_dir, signal })
+    }
+}

@@ -1,0 +1,69 @@
+//! One in-flight slot: wait while paused → claim the next request → send → one `Sample`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{EngineClient, ErrorClass, RequestError};
+use crate::metrics::sample::Sample;
+use crate::plan::Plan;
+
+/// What every worker of a phase shares.
+#[derive(Clone)]
+pub struct WorkerCtx {
+    pub plan: Arc<Plan>,
+    pub client: EngineClient,
+    pub engine: usize,
+    pub level_index: usize,
+    /// Requests in this phase; workers stop claiming at this count.
+    pub planned: u64,
+    /// Warmup requests draw prompts from a separate sequence.
+    pub warmup: bool,
+    /// The next request index to claim.
+    pub next: Arc<AtomicU64>,
+    pub paused: watch::Receiver<bool>,
+    pub cancel: CancellationToken,
+    pub samples: mpsc::Sender<Sample>,
+    /// Wall-clock start of the phase (for `sent_at_ms`).
+    pub started: Instant,
+}
+
+/// Runs requests until the phase's count is claimed or it is cancelled.
+pub async fn run(mut ctx: WorkerCtx) {
+    loop {
+        while *ctx.paused.borrow_and_update() {
+            tokio::select! {
+                changed = ctx.paused.changed() => if changed.is_err() { return },
+                _ = ctx.cancel.cancelled() => return,
+            }
+        }
+        if ctx.cancel.is_cancelled() {
+            return;
+        }
+        let index = ctx.next.fetch_add(1, Ordering::Relaxed);
+        if index >= ctx.planned {
+            return;
+        }
+        let sequence = if ctx.warmup { u64::MAX - index } else { index };
+        let prompt_index = ctx.plan.prompt_index(ctx.level_index, sequence);
+        let body = ctx.plan.engines[ctx.engine].bodies[prompt_index].clone();
+        let sent_at_ms = ctx.started.elapsed().as_secs_f64() * 1e3;
+        let result = tokio::select! {
+            result = ctx.client.send(body) => result,
+            _ = ctx.cancel.cancelled() => Err(RequestError::new(ErrorClass::Cancelled, "cancelled by skip or quit")),
+        };
+        let sample = Sample {
+            request_index: index,
+            prompt_index,
+            sent_at_ms,
+            queue_us: 0,
+            result,
+        };
+        if ctx.samples.send(sample).await.is_err() {
+            return;
+        }
+    }
+}

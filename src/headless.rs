@@ -1,0 +1,122 @@
+//! The headless front end: one line per finished level, then a final table. Consumes the same
+//! events as the dashboard and measures nothing.
+
+use std::io::Write;
+
+use tokio::sync::mpsc;
+
+use crate::events::Event;
+use crate::results::model::{LevelStatus, LevelSummary, Report};
+
+/// Prints events until the bus closes.
+pub async fn run(mut events: mpsc::Receiver<Event>, mut out: impl Write) {
+    let mut names: Vec<String> = Vec::new();
+    while let Some(event) = events.recv().await {
+        let line = match event {
+            Event::RunStarted { report } => {
+                names = report.engines.iter().map(|e| e.name.clone()).collect();
+                Some(format!(
+                    "llmsweep: run {} — {} engine(s) × levels {:?}, {} requests per level{}",
+                    report.run_name,
+                    names.len(),
+                    report.workload.levels,
+                    report.workload.requests_per_level,
+                    if report.simulated { " (SIMULATED engines)" } else { "" }
+                ))
+            }
+            Event::LevelFinished { engine, summary, .. } => {
+                Some(level_line(names.get(engine).map(String::as_str).unwrap_or("?"), &summary))
+            }
+            Event::Warning { engine, text } => Some(match engine.and_then(|e| names.get(e)) {
+                Some(name) => format!("warning: {name}: {text}"),
+                None => format!("warning: {text}"),
+            }),
+            Event::RunFinished { report, out_dir } => Some(format!(
+                "\n{}\nresults: {}",
+                summary_table(&report),
+                out_dir.display()
+            )),
+            Event::LevelStarted { .. } | Event::Snapshot(_) | Event::State(_) => None,
+        };
+        if let Some(line) = line {
+            // A closed stdout (e.g. a pipe to `head`) must not end the measurement.
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// One line for a finished level.
+pub fn level_line(engine: &str, s: &LevelSummary) -> String {
+    let status = match s.status {
+        LevelStatus::Complete => "",
+        LevelStatus::Skipped => "  [skipped]",
+        LevelStatus::Failed => "  [FAILED]",
+    };
+    format!(
+        "{engine:<20} C={:<4} {:>4} ok {:>3} err ({:>4.1}%) in {:>6.2} s | {:>7.2} req/s {:>8.1} tok/s | TTFT p50 {:>8.1} p99 {:>8.1} ms | E2E p50 {:>8.1} p99 {:>8.1} ms{status}",
+        s.level,
+        s.completed,
+        s.failed,
+        s.error_rate * 100.0,
+        s.duration,
+        s.request_throughput,
+        s.output_throughput,
+        s.median_ttft_ms,
+        s.p99_ttft_ms,
+        s.median_e2el_ms,
+        s.p99_e2el_ms,
+    )
+}
+
+/// The final plain-text table: per engine per level.
+pub fn summary_table(report: &Report) -> String {
+    let mut text = String::new();
+    let header = format!(
+        "{:<22} {:>6} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}  status",
+        "engine", "C", "req/s", "tok/s", "TTFT p50", "TTFT p99", "E2E p50", "E2E p99", "errors"
+    );
+    text.push_str(&header);
+    text.push('\n');
+    text.push_str(&"-".repeat(header.len() + 8));
+    text.push('\n');
+    for engine in &report.engines {
+        if engine.levels.is_empty() {
+            text.push_str(&format!("{:<22} (no levels run)\n", truncate(&engine.name, 22)));
+        }
+        for s in &engine.levels {
+            let status = match s.status {
+                LevelStatus::Complete => "ok",
+                LevelStatus::Skipped => "skipped",
+                LevelStatus::Failed => "FAILED",
+            };
+            text.push_str(&format!(
+                "{:<22} {:>6} {:>9.2} {:>10.1} {:>8.1}ms {:>8.1}ms {:>8.1}ms {:>8.1}ms {:>3} {:>3.0}%  {status}\n",
+                truncate(&engine.name, 22),
+                s.level,
+                s.request_throughput,
+                s.output_throughput,
+                s.median_ttft_ms,
+                s.p99_ttft_ms,
+                s.median_e2el_ms,
+                s.p99_e2el_ms,
+                s.failed,
+                s.error_rate * 100.0,
+            ));
+        }
+    }
+    if report.simulated {
+        text.push_str("(SIMULATED engines: these numbers model no real hardware)\n");
+    }
+    text
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut cut: String = text.chars().take(max - 1).collect();
+        cut.push('…');
+        cut
+    }
+}

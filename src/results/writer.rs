@@ -1,0 +1,59 @@
+//! Writing results as the run goes: `requests.jsonl` appended and flushed per request,
+//! `results.json` replaced atomically after every level, so a crash loses nothing measured.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::model::Report;
+use crate::metrics::sample::RequestRecord;
+
+/// The run's results folder.
+#[derive(Debug)]
+pub struct ResultsWriter {
+    dir: PathBuf,
+    jsonl: BufWriter<File>,
+}
+
+impl ResultsWriter {
+    /// Creates `dir` (and parents) and opens `requests.jsonl` for appending.
+    pub fn create(dir: &Path) -> io::Result<ResultsWriter> {
+        std::fs::create_dir_all(dir)?;
+        let file = OpenOptions::new().create(true).append(true).open(dir.join("requests.jsonl"))?;
+        Ok(ResultsWriter {
+            dir: dir.to_path_buf(),
+            jsonl: BufWriter::new(file),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends one request line and flushes it to the OS.
+    pub fn append(&mut self, record: &RequestRecord<'_>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.jsonl, record)?;
+        self.jsonl.write_all(b"\n")?;
+        self.jsonl.flush()
+    }
+
+    /// Replaces `results.json`.
+    pub fn write_report(&self, report: &Report) -> io::Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(report)?;
+        bytes.push(b'\n');
+        write_atomic(&self.dir.join("results.json"), &bytes)
+    }
+}
+
+/// Writes `path` via a temporary file and a rename, so readers never see half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_data()?;
+    }
+    std::fs::rename(&tmp, path)
+}
