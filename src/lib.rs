@@ -1,16 +1,32 @@
-//! llmsweep: load-test and compare OpenAI-compatible LLM inference engines.
+//! llmsweep: load-test and compare OpenAI-compatible LLM inference engines, live.
 //!
 //! # Layout
-//! - `color`    — engine colours: config names/hex, default palette.
+//! Data flows config → plan → driver → event bus → front end; results go to disk as they come.
+//! - `cli`      — clap definitions: `run`, `demo`, `sim`, `report`; flags are the top config layer.
+//! - `app`      — wiring: load config, start the driver and a front end, signals, exit codes.
+//! - `config`   — serde structs, the `config` crate's layers, `validate()` → `ConfigError`.
+//! - `plan`     — engines × levels × workload, request bodies serialised once.
+//! - `client`   — `openai` (reqwest + eventsource-stream, timings), `chunk` (pure chunk parser).
+//! - `driver`   — the sweep: workers at C in flight, pause/skip/abort, per-level phases.
+//! - `metrics`  — `sample` (one per request), `recorder` (hdrhistograms → snapshot, summary),
+//!   `window` (live rates).
 //! - `events`   — the bus: `Event` (driver → front ends), `Control` (keys → driver), `Snapshot`.
-//! - `results`  — `model` (Report, LevelSummary: serde, vLLM field names), writer.
+//! - `results`  — `model` (Report, LevelSummary: serde, vLLM field names), `writer`.
+//! - `headless` — the line printer on the same events.
+//! - `sim`      — the simulated engine: axum server, continuous-batching scheduler, faults.
+//! - `demo`     — two simulated engines in-process for `llmsweep demo`.
+//! - `color`    — engine colours: config names/hex, default palette.
+//! - `secret`   — the redacting API-key newtype.
 
+pub mod cli;
 pub mod client;
 pub mod color;
 pub mod config;
 pub mod driver;
 pub mod events;
+pub mod headless;
 pub mod metrics;
 pub mod plan;
 pub mod results;
 pub mod secret;
+pub mod sim;

@@ -1,0 +1,162 @@
+//! The simulated engine: a real HTTP server on 127.0.0.1 that speaks the OpenAI streaming
+//! API (`/v1/chat/completions`, `/v1/completions`) in vLLM's chunk shapes and models
+//! *continuous batching*, so the whole product can be run and tested without a GPU.
+//!
+//! # The model
+//! One scheduler task owns the batch ([`scheduler`](self) module) and loops:
+//! 1. **Admit** waiting requests, oldest first, until `max_batch` are running. If at least
+//!    one was admitted, charge one prefill step:
+//!    `prefill_base_us + prefill_us_per_token × Σ prompt tokens admitted`.
+//!    A chat stream sends its role-only chunk at admission, before the prefill completes.
+//! 2. **Decode**: if the batch is non-empty, charge
+//!    `decode_base_us + decode_per_seq_us × batch size`, then every running sequence emits
+//!    one token. Sequences that reached their length leave the batch.
+//! 3. If nothing is running or waiting, sleep until a request arrives.
+//!
+//! Costs advance an absolute deadline (`sleep_until`), so timings don't drift; with zero
+//! costs the loop yields between steps. Time is `tokio::time`, so it also runs under
+//! `tokio::time::pause()`. Per-request speed therefore falls and total throughput rises
+//! with concurrency until `max_batch` is full; beyond that requests queue and TTFT climbs.
+//! Every admission stalls the running sequences for one prefill step (no chunked prefill).
+//!
+//! With the [`FIXED`] profile, a lone request's first content token arrives
+//! 50 ms (prefill) + 10 ms (one decode step) = **60 ms** after admission, each next token
+//! **10 ms** later, so a request for N tokens ends `50 + 10 × N` ms after admission.
+//!
+//! Prompt tokens ≈ `ceil(words × 1.3)` over the chat messages' content or the completions
+//! `prompt`. Output tokens = the profile's `output_tokens`, else `max_completion_tokens` /
+//! `max_tokens`, else 128. Other fields (`temperature`, `ignore_eos`, ...) are ignored.
+//!
+//! # Faults
+//! [`Faults`] injects errors, disconnects, malformed chunks, stalls, slow first bytes,
+//! missing usage and in-stream errors. Which requests are hit is a pure function of the
+//! seed and the request's arrival index ([`Faults::plan`]), so runs are reproducible.
+//!
+//! # Layout
+//! `profiles` (timing constants), `faults` (what goes wrong, for whom), `scheduler` (the
+//! batch loop), `server` (routes, parsing, SSE encoding).
+
+mod faults;
+mod profiles;
+mod scheduler;
+mod server;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use axum::serve::ListenerExt;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use faults::{FaultPlan, Faults};
+pub use profiles::{Profile, FIXED};
+
+/// Everything that defines one simulated engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// Timing model of the engine.
+    pub profile: Profile,
+    /// Faults to inject (none by default).
+    pub faults: Faults,
+    /// Seed of the per-request fault draws: same seed, same faulted request indices.
+    pub seed: u64,
+}
+
+/// Serves the simulator on `listener` until `shutdown` completes.
+///
+/// At shutdown the listener closes, the scheduler stops, and in-flight streams are cut
+/// short (the connection is aborted), so this returns promptly even mid-stream.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    config: SimConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let cancel = CancellationToken::new();
+    let (scheduler, scheduler_task) = scheduler::spawn(config.profile.clone(), cancel.clone());
+    let state = Arc::new(server::AppState {
+        scheduler,
+        faults: config.faults,
+        seed: config.seed,
+        output_tokens: config.profile.output_tokens,
+        next_index: AtomicU64::new(0),
+        cancel: cancel.clone(),
+    });
+    // Without TCP_NODELAY, Nagle's algorithm holds back a small chunk while the previous
+    // one is unacknowledged, adding up to a delayed-ACK timeout (~40 ms) to token gaps.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let signal = {
+        let cancel = cancel.clone();
+        async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = cancel.cancelled() => {}
+            }
+            // Stop the scheduler too, so open streams end and graceful shutdown can finish.
+            cancel.cancel();
+        }
+    };
+    let result = axum::serve(listener, server::router(state))
+        .with_graceful_shutdown(signal)
+        .await;
+    cancel.cancel();
+    let _ = scheduler_task.await;
+    result
+}
+
+/// Binds `127.0.0.1:0` and serves `config` in a spawned task.
+///
+/// Dropping the returned [`SimServer`] (or calling [`SimServer::shutdown`]) stops it.
+pub async fn spawn(config: SimConfig) -> std::io::Result<SimServer> {
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(run(listener, config, async move {
+        // Resolves on send *or* on drop of the sender: dropping the handle stops the server.
+        let _ = stopped.await;
+    }));
+    Ok(SimServer { addr, stop, task })
+}
+
+/// A running simulator started by [`spawn`].
+#[derive(Debug)]
+pub struct SimServer {
+    /// Where it listens (127.0.0.1 and an ephemeral port).
+    addr: SocketAddr,
+    /// Sending or dropping this stops the server.
+    stop: oneshot::Sender<()>,
+    /// The serving task, awaited by [`SimServer::shutdown`].
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl SimServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` with no trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/v1/chat/completions`.
+    pub fn chat_url(&self) -> String {
+        format!("http://{}/v1/chat/completions", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/v1/completions`.
+    pub fn completions_url(&self) -> String {
+        format!("http://{}/v1/completions", self.addr)
+    }
+
+    /// Stops the server and waits until it has stopped (in-flight streams are cut short).
+    pub async fn shutdown(self) {
+        let SimServer { stop, task, .. } = self;
+        let _ = stop.send(());
+        let _ = task.await;
+    }
+}

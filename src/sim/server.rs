@@ -1,0 +1,581 @@
+//! The HTTP face of the simulator: axum routes, request parsing, and the SSE encoding of
+//! what the scheduler produces, in vLLM's chunk shapes, with faults applied on the way out.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::{BufMut, BytesMut};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::faults::{FaultPlan, Faults};
+use super::scheduler::{SchedulerHandle, Step};
+
+/// Output length when the request gives neither `max_completion_tokens` nor `max_tokens`.
+const DEFAULT_MAX_TOKENS: u32 = 128;
+/// Largest output a request may ask for: the simulated context length. Larger requests
+/// get a 400, as a real engine rejects `max_tokens` beyond its context.
+const MAX_OUTPUT_TOKENS: u64 = 1_000_000;
+/// The only model `/v1/models` lists. Requests may name any model; it is echoed back.
+const MODEL_ID: &str = "sim";
+
+/// Deterministic output words: token `i` is `WORDS[i % WORDS.len()]`. None needs JSON
+/// escaping, so chunks are built by concatenation.
+const WORDS: [&str; 32] = [
+    " the",
+    " quick",
+    " brown",
+    " fox",
+    " jumps",
+    " over",
+    " a",
+    " lazy",
+    " dog",
+    " while",
+    " seven",
+    " small",
+    " engines",
+    " hum",
+    " along",
+    " in",
+    " steady",
+    " batches",
+    " and",
+    " every",
+    " token",
+    " arrives",
+    " right",
+    " on",
+    " time",
+    " as",
+    " the",
+    " scheduler",
+    " keeps",
+    " its",
+    " deadline",
+    ".",
+];
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+const MALFORMED: &[u8] = b"data: {not json\n\n";
+const IN_STREAM_ERROR: &[u8] = b"data: {\"error\":{\"message\":\"simulated in-stream error\",\
+\"type\":\"InternalServerError\",\"code\":500}}\n\n";
+
+/// Which OpenAI endpoint a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Chat,
+    Completions,
+}
+
+/// State shared by all handlers.
+pub(crate) struct AppState {
+    pub(crate) scheduler: SchedulerHandle,
+    pub(crate) faults: Faults,
+    pub(crate) seed: u64,
+    /// `Profile::output_tokens`: overrides the request's `max_tokens` when set.
+    pub(crate) output_tokens: Option<u32>,
+    /// Arrival index of the next parsed request; keys the fault draws and the response id.
+    pub(crate) next_index: AtomicU64,
+    /// Fired at shutdown so fault delays don't hold connections open.
+    pub(crate) cancel: CancellationToken,
+}
+
+/// The router: the two OpenAI endpoints, `/health` and `/v1/models`.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/health", get(|| async { StatusCode::OK }))
+        .route("/v1/models", get(models))
+        .with_state(state)
+}
+
+async fn chat(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    handle(&state, Api::Chat, &body).await
+}
+
+async fn completions(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    handle(&state, Api::Completions, &body).await
+}
+
+async fn models() -> Response {
+    json_response(
+        StatusCode::OK,
+        json!({
+            "object": "list",
+            "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "llmsweep-sim"}],
+        }),
+    )
+}
+
+/// What the simulator needs from a request body; every other field is accepted and ignored.
+#[derive(Debug)]
+struct ParsedRequest {
+    /// The request's `model` (echoed back in every chunk).
+    model: String,
+    stream: bool,
+    include_usage: bool,
+    prompt_tokens: u32,
+    /// `None` when the request gives no limit.
+    max_tokens: Option<u32>,
+}
+
+async fn handle(state: &AppState, api: Api, body: &[u8]) -> Response {
+    let req = match parse(api, body) {
+        Ok(req) => req,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
+    };
+    let index = state.next_index.fetch_add(1, Ordering::Relaxed);
+    let plan = state.faults.plan(state.seed, index);
+
+    if !plan.first_byte_delay.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(plan.first_byte_delay) => {}
+            () = state.cancel.cancelled() => return shutting_down(),
+        }
+    }
+    if let Some(status) = plan.error_status {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return error_response(status, "simulated error");
+    }
+
+    let output_tokens = state
+        .output_tokens
+        .or(req.max_tokens)
+        .unwrap_or(DEFAULT_MAX_TOKENS)
+        .max(1);
+    let Some(rx) = state.scheduler.submit(req.prompt_tokens, output_tokens) else {
+        return shutting_down();
+    };
+    let enc = Encoder::new(api, index, req.model);
+    if req.stream {
+        let stream = SseStream {
+            rx,
+            enc,
+            plan,
+            total: output_tokens,
+            sent: 0,
+            stalled: false,
+            include_usage: req.include_usage,
+            prompt_tokens: req.prompt_tokens,
+            phase: Phase::WaitAdmit,
+            cancel: state.cancel.clone(),
+        };
+        let body = futures_util::stream::unfold(stream, |mut s| async move {
+            let item = s.next().await?;
+            Some((item, s))
+        });
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/event-stream")
+            .header(header::CACHE_CONTROL, "no-cache")
+            .body(Body::from_stream(body))
+            .unwrap_or_else(|_| error_response(StatusCode::INTERNAL_SERVER_ERROR, "response"))
+    } else {
+        whole(rx, &enc, output_tokens, req.prompt_tokens).await
+    }
+}
+
+/// Non-streaming: wait for the whole generation, then answer with one JSON object. Only the
+/// `error_rate` and `first_byte_delay_ms` faults apply here.
+async fn whole(mut rx: mpsc::Receiver<Step>, enc: &Encoder, total: u32, prompt: u32) -> Response {
+    let mut tokens = 0u32;
+    while let Some(step) = rx.recv().await {
+        if step == Step::Token {
+            tokens += 1;
+        }
+    }
+    if tokens < total {
+        return shutting_down();
+    }
+    let text: String = (0..total).map(word).collect();
+    let usage = json!({
+        "prompt_tokens": prompt,
+        "total_tokens": u64::from(prompt) + u64::from(total),
+        "completion_tokens": total,
+    });
+    let choice = match enc.api {
+        Api::Chat => json!({
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "logprobs": null,
+            "finish_reason": "length",
+        }),
+        Api::Completions => json!({
+            "index": 0, "text": text, "logprobs": null, "finish_reason": "length",
+        }),
+    };
+    let object = match enc.api {
+        Api::Chat => "chat.completion",
+        Api::Completions => "text_completion",
+    };
+    json_response(
+        StatusCode::OK,
+        json!({
+            "id": enc.id,
+            "object": object,
+            "created": enc.created,
+            "model": enc.model,
+            "choices": [choice],
+            "usage": usage,
+        }),
+    )
+}
+
+fn word(i: u32) -> &'static str {
+    WORDS[i as usize % WORDS.len()]
+}
+
+/// Pulls what the simulator needs out of a body, leniently: unknown fields are ignored,
+/// only what it must interpret is checked.
+fn parse(api: Api, body: &[u8]) -> Result<ParsedRequest, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| "request body must be a JSON object".to_string())?;
+    let model = obj
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or(MODEL_ID)
+        .to_string();
+    let stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let include_usage = obj
+        .get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let words = match api {
+        Api::Chat => chat_words(obj.get("messages"))?,
+        Api::Completions => prompt_words(obj.get("prompt"))?,
+    };
+    // ≈ 1.3 tokens per word, rounded up.
+    let prompt_tokens = u32::try_from(words.saturating_mul(13).div_ceil(10)).unwrap_or(u32::MAX);
+    let max_tokens = match ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|k| obj.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)))
+    {
+        None => None,
+        Some((key, v)) => match v.as_u64() {
+            Some(n) if (1..=MAX_OUTPUT_TOKENS).contains(&n) => Some(n as u32),
+            _ => {
+                return Err(format!(
+                    "{key} must be an integer between 1 and {MAX_OUTPUT_TOKENS}, got {v}"
+                ))
+            }
+        },
+    };
+    Ok(ParsedRequest {
+        model,
+        stream,
+        include_usage,
+        prompt_tokens,
+        max_tokens,
+    })
+}
+
+fn count_words(s: &str) -> u64 {
+    s.split_whitespace().count() as u64
+}
+
+/// Words in chat `messages`: string contents, or the `text` of content parts.
+fn chat_words(messages: Option<&Value>) -> Result<u64, String> {
+    let messages = messages
+        .and_then(Value::as_array)
+        .ok_or_else(|| "`messages` must be a list of messages".to_string())?;
+    let mut words = 0;
+    for m in messages {
+        match m.get("content") {
+            Some(Value::String(s)) => words += count_words(s),
+            Some(Value::Array(parts)) => {
+                for p in parts {
+                    if let Some(t) = p.get("text").and_then(Value::as_str) {
+                        words += count_words(t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(words)
+}
+
+/// Words in a completions `prompt`: a string, a list of strings, or token ids (which count
+/// as tokens; ×10/13 so that the 1.3 factor gives them back).
+fn prompt_words(prompt: Option<&Value>) -> Result<u64, String> {
+    let bad = || "`prompt` must be a string or a list of strings".to_string();
+    match prompt.ok_or_else(bad)? {
+        Value::String(s) => Ok(count_words(s)),
+        Value::Array(items) => {
+            let mut words = 0u64;
+            let mut ids = 0u64;
+            for item in items {
+                match item {
+                    Value::String(s) => words += count_words(s),
+                    Value::Number(_) => ids += 1,
+                    Value::Array(inner) => ids += inner.len() as u64,
+                    _ => return Err(bad()),
+                }
+            }
+            Ok(words + ids * 10 / 13)
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn error_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "BadRequestError",
+        401 => "AuthenticationError",
+        404 => "NotFoundError",
+        429 => "RateLimitError",
+        503 => "ServiceUnavailableError",
+        s if s >= 500 => "InternalServerError",
+        _ => "SimulatedError",
+    }
+}
+
+/// `{"error":{"message","type","code"}}` with `status`, as vLLM sends errors.
+fn error_response(status: StatusCode, message: &str) -> Response {
+    json_response(
+        status,
+        json!({"error": {"message": message, "type": error_type(status), "code": status.as_u16()}}),
+    )
+}
+
+fn shutting_down() -> Response {
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "simulated engine is shutting down",
+    )
+}
+
+fn json_response(status: StatusCode, v: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+/// Builds one request's SSE events. The per-request prefix (id, object, created, model) is
+/// rendered once, so each token costs one allocation and four copies.
+struct Encoder {
+    api: Api,
+    id: String,
+    created: u64,
+    model: String,
+    /// `data: {"id":..,"object":..,"created":..,"model":..,"choices":[`
+    head: Vec<u8>,
+}
+
+impl Encoder {
+    fn new(api: Api, index: u64, model: String) -> Self {
+        let (prefix, object) = match api {
+            Api::Chat => ("chatcmpl-sim-", "chat.completion.chunk"),
+            Api::Completions => ("cmpl-sim-", "text_completion"),
+        };
+        let id = format!("{prefix}{index}");
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        // Serialising a `str` cannot fail; the fallback only avoids a panic path.
+        let model_json = serde_json::to_string(&model).unwrap_or_else(|_| "\"sim\"".into());
+        let head = format!(
+            "data: {{\"id\":\"{id}\",\"object\":\"{object}\",\"created\":{created},\"model\":{model_json},\"choices\":["
+        )
+        .into_bytes();
+        Self {
+            api,
+            id,
+            created,
+            model,
+            head,
+        }
+    }
+
+    fn event(&self, parts: &[&[u8]]) -> Bytes {
+        let len = self.head.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+        let mut b = BytesMut::with_capacity(len);
+        b.put_slice(&self.head);
+        for p in parts {
+            b.put_slice(p);
+        }
+        b.freeze()
+    }
+
+    fn role(&self) -> Bytes {
+        self.event(&[br#"{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}"#, b"\n\n"])
+    }
+
+    fn content(&self, i: u32) -> Bytes {
+        let w = word(i).as_bytes();
+        match self.api {
+            Api::Chat => self.event(&[
+                br#"{"index":0,"delta":{"content":""#,
+                w,
+                br#""},"logprobs":null,"finish_reason":null}]}"#,
+                b"\n\n",
+            ]),
+            Api::Completions => self.event(&[
+                br#"{"index":0,"text":""#,
+                w,
+                br#"","logprobs":null,"finish_reason":null}]}"#,
+                b"\n\n",
+            ]),
+        }
+    }
+
+    fn finish(&self) -> Bytes {
+        match self.api {
+            Api::Chat => self.event(&[
+                br#"{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"length"}]}"#,
+                b"\n\n",
+            ]),
+            Api::Completions => self.event(&[
+                br#"{"index":0,"text":"","logprobs":null,"finish_reason":"length"}]}"#,
+                b"\n\n",
+            ]),
+        }
+    }
+
+    fn usage(&self, prompt: u32, completion: u32) -> Bytes {
+        let total = u64::from(prompt) + u64::from(completion);
+        let tail = format!(
+            "],\"usage\":{{\"prompt_tokens\":{prompt},\"total_tokens\":{total},\"completion_tokens\":{completion}}}}}\n\n"
+        );
+        self.event(&[tail.as_bytes()])
+    }
+}
+
+/// Where a streaming response is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Queued; waiting for the batch to admit it.
+    WaitAdmit,
+    /// Admitted with an in-stream error planned: send the error, then `[DONE]`.
+    InStreamError,
+    /// Streaming content chunks.
+    Tokens,
+    Finish,
+    Usage,
+    Done,
+    /// Nothing more to send.
+    End,
+}
+
+/// One streaming response: turns scheduler steps into SSE events and applies the faults.
+struct SseStream {
+    rx: mpsc::Receiver<Step>,
+    enc: Encoder,
+    plan: FaultPlan,
+    /// Output tokens this request will get.
+    total: u32,
+    /// Content chunks sent so far (a malformed one counts).
+    sent: u32,
+    /// Whether the planned stall already happened.
+    stalled: bool,
+    include_usage: bool,
+    prompt_tokens: u32,
+    phase: Phase,
+    cancel: CancellationToken,
+}
+
+impl SseStream {
+    /// The next body frame; `Err` aborts the connection mid-body (the client sees the
+    /// response cut short, with no terminating chunk); `None` ends it cleanly.
+    async fn next(&mut self) -> Option<io::Result<Bytes>> {
+        loop {
+            match self.phase {
+                Phase::End => return None,
+                Phase::WaitAdmit => match self.rx.recv().await {
+                    Some(Step::Admitted) => {
+                        self.phase = if self.plan.in_stream_error {
+                            Phase::InStreamError
+                        } else {
+                            Phase::Tokens
+                        };
+                        if self.enc.api == Api::Chat {
+                            return Some(Ok(self.enc.role()));
+                        }
+                    }
+                    _ => return self.abort("simulated engine stopped"),
+                },
+                Phase::InStreamError => {
+                    self.phase = Phase::Done;
+                    return Some(Ok(Bytes::from_static(IN_STREAM_ERROR)));
+                }
+                Phase::Tokens => {
+                    if let Some((after, pause)) = self.plan.stall {
+                        if !self.stalled && self.sent >= after.min(self.total) {
+                            self.stalled = true;
+                            if !self.sleep(pause).await {
+                                return self.abort("simulated engine stopped");
+                            }
+                        }
+                    }
+                    if let Some(after) = self.plan.drop_after {
+                        if self.sent >= after.min(self.total) {
+                            return self.abort("simulated disconnect");
+                        }
+                    }
+                    if self.sent >= self.total {
+                        self.phase = Phase::Finish;
+                        continue;
+                    }
+                    match self.rx.recv().await {
+                        Some(Step::Token) => {
+                            let i = self.sent;
+                            self.sent += 1;
+                            if self.plan.malformed && i == self.total / 2 {
+                                return Some(Ok(Bytes::from_static(MALFORMED)));
+                            }
+                            return Some(Ok(self.enc.content(i)));
+                        }
+                        _ => return self.abort("simulated engine stopped"),
+                    }
+                }
+                Phase::Finish => {
+                    self.phase = if self.include_usage && self.plan.usage {
+                        Phase::Usage
+                    } else {
+                        Phase::Done
+                    };
+                    return Some(Ok(self.enc.finish()));
+                }
+                Phase::Usage => {
+                    self.phase = Phase::Done;
+                    return Some(Ok(self.enc.usage(self.prompt_tokens, self.total)));
+                }
+                Phase::Done => {
+                    self.phase = Phase::End;
+                    return Some(Ok(Bytes::from_static(DONE)));
+                }
+            }
+        }
+    }
+
+    fn abort(&mut self, why: &'static str) -> Option<io::Result<Bytes>> {
+        self.phase = Phase::End;
+        Some(Err(io::Error::other(why)))
+    }
+
+    /// Sleeps unless the server shuts down first; `false` if it did.
+    async fn sleep(&self, d: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(d) => true,
+            () = self.cancel.cancelled() => false,
+        }
+    }
+}
