@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "llmsweep", version, about = "Load-test and compare OpenAI-compatible LLM inference engines, live")]
+#[command(
+    name = "llmsweep",
+    version,
+    about = "Load-test and compare OpenAI-compatible LLM inference engines, live"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -65,11 +69,17 @@ impl RunArgs {
             }
         };
         set("sweep.levels", self.levels.clone());
-        set("sweep.requests_per_level", self.requests.map(|n| n.to_string()));
+        set(
+            "sweep.requests_per_level",
+            self.requests.map(|n| n.to_string()),
+        );
         set("sweep.warmup_requests", self.warmup.map(|n| n.to_string()));
         set("request.max_tokens", self.max_tokens.map(|n| n.to_string()));
         set("request.seed", self.seed.map(|n| n.to_string()));
-        set("run.out_dir", self.out.as_ref().map(|p| p.display().to_string()));
+        set(
+            "run.out_dir",
+            self.out.as_ref().map(|p| p.display().to_string()),
+        );
         overrides
     }
 }

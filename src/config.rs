@@ -221,6 +221,8 @@ pub enum ConfigError {
 pub struct Sources {
     /// The TOML file; `None` = defaults only.
     pub file: Option<PathBuf>,
+    /// Inline TOML used instead of a file (the demo's built-in setup), with its origin name.
+    pub text: Option<(String, String)>,
     /// Environment variables to use instead of the process's (tests).
     pub env: Option<HashMap<String, String>>,
     /// Flag overrides, as `("sweep.levels", "1,2,4")`; highest precedence.
@@ -230,11 +232,11 @@ pub struct Sources {
 impl Config {
     /// Builds the layered config and validates it.
     pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
-        let origin = sources
-            .file
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "config".into());
+        let origin = match (&sources.file, &sources.text) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some((name, _))) => name.clone(),
+            (None, None) => "config".into(),
+        };
         let invalid = |message: String| ConfigError::Invalid {
             origin: origin.clone(),
             message,
@@ -242,8 +244,12 @@ impl Config {
         let mut builder = config::Config::builder();
         // Kept to name engines in messages: `engines[1]` becomes `engine "TGI" (engines[1])`.
         let mut file_value: Option<toml::Value> = None;
-        if let Some(path) = &sources.file {
-            let text = read_text(path)?;
+        let text = match (&sources.file, &sources.text) {
+            (Some(path), _) => Some(read_text(path)?),
+            (None, Some((_, text))) => Some(text.clone()),
+            (None, None) => None,
+        };
+        if let Some(text) = text {
             file_value = text.parse::<toml::Table>().ok().map(toml::Value::Table);
             builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
         }

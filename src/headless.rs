@@ -21,12 +21,19 @@ pub async fn run(mut events: mpsc::Receiver<Event>, mut out: impl Write) {
                     names.len(),
                     report.workload.levels,
                     report.workload.requests_per_level,
-                    if report.simulated { " (SIMULATED engines)" } else { "" }
+                    if report.simulated {
+                        " (SIMULATED engines)"
+                    } else {
+                        ""
+                    }
                 ))
             }
-            Event::LevelFinished { engine, summary, .. } => {
-                Some(level_line(names.get(engine).map(String::as_str).unwrap_or("?"), &summary))
-            }
+            Event::LevelFinished {
+                engine, summary, ..
+            } => Some(level_line(
+                names.get(engine).map(String::as_str).unwrap_or("?"),
+                &summary,
+            )),
             Event::Warning { engine, text } => Some(match engine.and_then(|e| names.get(e)) {
                 Some(name) => format!("warning: {name}: {text}"),
                 None => format!("warning: {text}"),
@@ -82,7 +89,10 @@ pub fn summary_table(report: &Report) -> String {
     text.push('\n');
     for engine in &report.engines {
         if engine.levels.is_empty() {
-            text.push_str(&format!("{:<22} (no levels run)\n", truncate(&engine.name, 22)));
+            text.push_str(&format!(
+                "{:<22} (no levels run)\n",
+                truncate(&engine.name, 22)
+            ));
         }
         for s in &engine.levels {
             let status = match s.status {

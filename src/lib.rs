@@ -18,10 +18,12 @@
 //! - `color`    — engine colours: config names/hex, default palette.
 //! - `secret`   — the redacting API-key newtype.
 
+pub mod app;
 pub mod cli;
 pub mod client;
 pub mod color;
 pub mod config;
+pub mod demo;
 pub mod driver;
 pub mod events;
 pub mod headless;

@@ -183,7 +183,12 @@ impl Driver {
     }
 
     /// Applies one control. `cancel` and `clock` are the level's, when one is running.
-    async fn apply(&mut self, control: Control, cancel: Option<&CancellationToken>, clock: Option<&mut ActiveClock>) {
+    async fn apply(
+        &mut self,
+        control: Control,
+        cancel: Option<&CancellationToken>,
+        clock: Option<&mut ActiveClock>,
+    ) {
         let paused = *self.paused.borrow();
         let control = match control {
             Control::TogglePause if paused => Control::Resume,
@@ -206,7 +211,11 @@ impl Driver {
                 self.emit(Event::State(RunState::Running)).await;
             }
             Control::SkipLevel | Control::SkipEngine | Control::Abort => {
-                let state = if control == Control::Abort { RunState::Stopping } else { RunState::Skipping };
+                let state = if control == Control::Abort {
+                    RunState::Stopping
+                } else {
+                    RunState::Skipping
+                };
                 self.stops.engine |= control != Control::SkipLevel;
                 self.stops.run |= control == Control::Abort;
                 if let Some(cancel) = cancel {
@@ -230,7 +239,8 @@ impl Driver {
         let level = concurrency as f64;
         let warmup = self.plan.config.sweep.warmup_requests;
         if warmup > 0 {
-            self.phase(engine, level_index, concurrency, warmup, true).await?;
+            self.phase(engine, level_index, concurrency, warmup, true)
+                .await?;
             if self.stops.level {
                 // Cut during warmup: nothing measured, nothing to keep.
                 self.stops.level = false;
@@ -246,7 +256,9 @@ impl Driver {
             planned,
         })
         .await;
-        let (recorder, duration_s) = self.phase(engine, level_index, concurrency, planned, false).await?;
+        let (recorder, duration_s) = self
+            .phase(engine, level_index, concurrency, planned, false)
+            .await?;
         let cut_short = self.stops.level;
         self.stops.level = false;
         let summary = recorder.summary(level, concurrency, duration_s, cut_short);
@@ -259,7 +271,11 @@ impl Driver {
         })
         .await;
         if cut_short && !self.stops.run {
-            let state = if *self.paused.borrow() { RunState::Paused } else { RunState::Running };
+            let state = if *self.paused.borrow() {
+                RunState::Paused
+            } else {
+                RunState::Running
+            };
             self.emit(Event::State(state)).await;
         }
         Ok(())
@@ -357,6 +373,10 @@ impl Driver {
             out_dir: out_dir.clone(),
         })
         .await;
-        Ok(RunOutcome { report, out_dir, signal })
+        Ok(RunOutcome {
+            report,
+            out_dir,
+            signal,
+        })
     }
 }

@@ -19,7 +19,10 @@ impl ResultsWriter {
     /// Creates `dir` (and parents) and opens `requests.jsonl` for appending.
     pub fn create(dir: &Path) -> io::Result<ResultsWriter> {
         std::fs::create_dir_all(dir)?;
-        let file = OpenOptions::new().create(true).append(true).open(dir.join("requests.jsonl"))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("requests.jsonl"))?;
         Ok(ResultsWriter {
             dir: dir.to_path_buf(),
             jsonl: BufWriter::new(file),

@@ -1,0 +1,235 @@
+//! Wiring for the binary: config → plan → driver + front end, signals, exit codes.
+//! Errors users see are one line; nothing here panics on bad input.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::cli::{Cli, Command, RunArgs, SimArgs};
+use crate::config::{Config, ConfigError, Sources};
+use crate::driver::{self, RunOptions, RunOutcome};
+use crate::events::Control;
+use crate::plan::Plan;
+use crate::sim::{self, Faults, Profile, SimConfig};
+
+/// Exit code for configuration errors.
+pub const EXIT_CONFIG: i32 = 2;
+/// Exit code for other failures.
+pub const EXIT_FAILURE: i32 = 1;
+
+/// Runs a parsed command line; returns the process exit code.
+pub async fn main(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Run(args) => run_command(args).await,
+        Command::Demo(args) => demo_command(args).await,
+        Command::Sim(args) => sim_command(args).await,
+        Command::Report(_) => Err(Failure::Other(anyhow::anyhow!(
+            "report: not available in this build"
+        ))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Config(message)) => {
+            eprintln!("error: {message}");
+            EXIT_CONFIG
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("error: {e:#}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// Why a command failed.
+enum Failure {
+    /// Bad configuration: exit 2.
+    Config(String),
+    Other(anyhow::Error),
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Failure {
+        Failure::Config(e.to_string())
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure::Other(e)
+    }
+}
+
+async fn run_command(args: RunArgs) -> Result<i32, Failure> {
+    let file = args
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("bench.toml"));
+    if args.config.is_none() && !file.exists() {
+        return Err(Failure::Config(
+            "no bench.toml in this folder: pass --config FILE, or try `llmsweep demo`".into(),
+        ));
+    }
+    let config = Config::load(&Sources {
+        file: Some(file.clone()),
+        text: None,
+        env: None,
+        overrides: args.overrides(),
+    })?;
+    if config.engines.is_empty() {
+        return Err(Failure::Config(format!(
+            "{}: no [[engines]] to run",
+            file.display()
+        )));
+    }
+    let plan = Plan::new(config, &|var| std::env::var(var).ok())
+        .map_err(|message| Failure::Config(format!("{}: {message}", file.display())))?;
+    let outcome = run_plan(plan, &args).await?;
+    Ok(exit_code(&outcome))
+}
+
+async fn demo_command(args: RunArgs) -> Result<i32, Failure> {
+    let (plan, servers) = crate::demo::start(args.overrides()).await?;
+    let outcome = run_plan(plan, &args).await?;
+    for server in servers {
+        server.shutdown().await;
+    }
+    Ok(exit_code(&outcome))
+}
+
+fn exit_code(outcome: &RunOutcome) -> i32 {
+    outcome.signal.map(|signal| 128 + signal).unwrap_or(0)
+}
+
+/// `<name>-<UTC time>`, e.g. `demo-20261128T041500Z`.
+fn run_name(prefix: &str) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    format!("{prefix}-{}", now.format(&stamp).unwrap_or_default())
+}
+
+/// Runs a plan with the front end the terminal allows; results land in
+/// `<out_dir>/<name>-<UTC time>/`.
+pub async fn run_plan(plan: Plan, args: &RunArgs) -> anyhow::Result<RunOutcome> {
+    let run_name = run_name(&plan.config.run.name);
+    let out_dir = plan.config.run.out_dir.join(&run_name);
+    let (events_tx, events_rx) = mpsc::channel(1024);
+    let (control_tx, control_rx) = mpsc::channel(64);
+    let signal = Arc::new(AtomicI32::new(0));
+    spawn_signal_handler(signal.clone(), control_tx.clone())?;
+    let driver = tokio::spawn(driver::run(
+        plan,
+        RunOptions {
+            out_dir,
+            run_name,
+            events: events_tx,
+            control: control_rx,
+            signal,
+        },
+    ));
+    let _headless = args.headless || !std::io::stdout().is_terminal();
+    crate::headless::run(events_rx, std::io::stdout()).await;
+    drop(control_tx);
+    let outcome = driver
+        .await
+        .map_err(|e| anyhow::anyhow!("the sweep driver failed: {e}"))??;
+    Ok(outcome)
+}
+
+/// SIGINT, SIGTERM and SIGHUP (an SSH drop) all abort the run cleanly: the driver cancels
+/// what is in flight and writes every result. The signal number decides the exit code.
+fn spawn_signal_handler(
+    signal: Arc<AtomicI32>,
+    control: mpsc::Sender<Control>,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal as listen, SignalKind};
+    let mut interrupt = listen(SignalKind::interrupt())?;
+    let mut terminate = listen(SignalKind::terminate())?;
+    let mut hangup = listen(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            let number = tokio::select! {
+                _ = interrupt.recv() => 2,
+                _ = terminate.recv() => 15,
+                _ = hangup.recv() => 1,
+            };
+            let _ = signal.compare_exchange(0, number, Ordering::SeqCst, Ordering::SeqCst);
+            if control.send(Control::Abort).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn sim_command(args: SimArgs) -> Result<i32, Failure> {
+    if args.list_profiles {
+        for profile in Profile::all() {
+            println!("{:<14} {}", profile.name, profile.about);
+        }
+        return Ok(0);
+    }
+    let profile = Profile::by_name(&args.profile).ok_or_else(|| {
+        let names: Vec<&str> = Profile::all().iter().map(|p| p.name).collect();
+        Failure::Config(format!(
+            "--profile: unknown profile {:?} (one of {})",
+            args.profile,
+            names.join(", ")
+        ))
+    })?;
+    for (flag, rate) in [
+        ("--error-rate", args.error_rate),
+        ("--drop-rate", args.drop_rate),
+        ("--malformed-rate", args.malformed_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(Failure::Config(format!(
+                "{flag} must be between 0 and 1, got {rate}"
+            )));
+        }
+    }
+    let faults = Faults {
+        error_rate: args.error_rate,
+        error_status: args.error_status,
+        drop_after_tokens: args.drop_after_tokens,
+        drop_rate: args.drop_rate,
+        malformed_rate: args.malformed_rate,
+        stall_after_tokens: args.stall_after_tokens,
+        stall_ms: args.stall_ms,
+        first_byte_delay_ms: args.first_byte_delay_ms,
+        no_usage: args.no_usage,
+        ..Faults::default()
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(|e| {
+            Failure::Other(anyhow::anyhow!(
+                "cannot listen on 127.0.0.1:{}: {e}",
+                args.port
+            ))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::Other(e.into()))?;
+    println!(
+        "llmsweep sim: SIMULATED engine, profile {} — http://{addr}/v1/chat/completions (Ctrl-C stops)",
+        profile.name
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    sim::run(
+        listener,
+        SimConfig {
+            profile,
+            faults,
+            seed: args.seed,
+        },
+        shutdown,
+    )
+    .await
+    .map_err(|e| Failure::Other(e.into()))?;
+    Ok(0)
+}
