@@ -527,6 +527,10 @@ impl SseStream {
                     }
                     if let Some(after) = self.plan.drop_after {
                         if self.sent >= after.min(self.total) {
+                            // Return `Pending` once so hyper flushes the chunks it has
+                            // buffered: an error discards them, and the client must see
+                            // exactly `after` content chunks before the cut.
+                            tokio::task::yield_now().await;
                             return self.abort("simulated disconnect");
                         }
                     }
