@@ -10,10 +10,15 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 fn client() -> reqwest::Client {
+    client_with_pool(64)
+}
+
+fn client_with_pool(idle_per_host: usize) -> reqwest::Client {
     // reqwest with `rustls-no-provider` panics at build time without a process default.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
+        .pool_max_idle_per_host(idle_per_host)
         .build()
         .expect("client")
 }
@@ -334,6 +339,16 @@ async fn non_streaming_health_models_and_bad_requests() {
     assert_eq!(v["object"], "text_completion");
     assert_eq!(v["usage"]["completion_tokens"], 2);
     assert_eq!(v["usage"]["prompt_tokens"], 4); // ceil(3 × 1.3)
+    let v: Value = c
+        .post(sim.completions_url())
+        .json(&json!({"prompt": [5, 6, 7], "max_tokens": 1}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["usage"]["prompt_tokens"], 3); // token ids count as themselves
 
     let r = c
         .get(format!("{}/health", sim.base_url()))
@@ -753,4 +768,92 @@ async fn fast_profile_serves_many_concurrent_streams() {
         assert_eq!(s.outputs().len(), tokens as usize);
     }
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+/// Throughput of the zero-cost profile with thousands of streams (the client in the same
+/// process shares the CPU). Run: `cargo test --release --test sim -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark"]
+async fn fast_profile_throughput_benchmark() {
+    let sim = start(fast(), Faults::default(), 1).await;
+    let c = client_with_pool(4096);
+    let (n, tokens) = (2000, 100u32);
+    let t = std::time::Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let c = c.clone();
+            let url = sim.chat_url();
+            tokio::spawn(async move {
+                let resp = c
+                    .post(&url)
+                    .json(&chat_body(tokens, true))
+                    .send()
+                    .await
+                    .expect("send");
+                let mut body = resp.bytes_stream();
+                let mut bytes = 0usize;
+                while let Some(chunk) = body.next().await {
+                    bytes += chunk.expect("chunk").len();
+                }
+                bytes
+            })
+        })
+        .collect();
+    let mut bytes = 0;
+    for task in tasks {
+        bytes += task.await.expect("join");
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let total = f64::from(n * tokens);
+    println!(
+        "{n} streams × {tokens} tokens in {secs:.2} s: {:.0} tokens/s, {:.1} MB/s",
+        total / secs,
+        bytes as f64 / secs / 1e6
+    );
+}
+
+/// The demo sweep's shape: closed-loop levels 1..32, 20 requests each, 64 tokens, against
+/// `fast-prefill` and `big-batch`; prints time, tok/s and median TTFT per level.
+/// Run: `cargo test --release --test sim demo_sweep -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "takes ~20 s"]
+async fn demo_sweep_shape() {
+    let c = client_with_pool(64);
+    let mut total = Duration::ZERO;
+    for name in ["fast-prefill", "big-batch"] {
+        let profile = Profile::by_name(name).expect("profile");
+        let sim = start(profile, Faults::default(), 1).await;
+        let _ = stream(&c, &sim.chat_url(), &chat_body(1, false)).await;
+        for level in [1usize, 2, 4, 8, 16, 32] {
+            let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let t = std::time::Instant::now();
+            let workers: Vec<_> = (0..level)
+                .map(|_| {
+                    let (c, url, next) = (c.clone(), sim.chat_url(), next.clone());
+                    tokio::spawn(async move {
+                        let mut ttfts = Vec::new();
+                        while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 20 {
+                            let s = stream(&c, &url, &chat_body(64, true)).await;
+                            ttfts.push(s.outputs()[0].at);
+                        }
+                        ttfts
+                    })
+                })
+                .collect();
+            let mut ttfts = Vec::new();
+            for w in workers {
+                ttfts.extend(w.await.expect("join"));
+            }
+            let secs = t.elapsed();
+            total += secs;
+            ttfts.sort();
+            println!(
+                "{name:>12} C={level:<2} {:5.2} s {:6.0} tok/s  TTFT p50 {:6.1} ms",
+                secs.as_secs_f64(),
+                20.0 * 64.0 / secs.as_secs_f64(),
+                ttfts[ttfts.len() / 2].as_secs_f64() * 1e3
+            );
+        }
+    }
+    println!("total {:.1} s", total.as_secs_f64());
 }
