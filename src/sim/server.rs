@@ -254,12 +254,16 @@ fn parse(api: Api, body: &[u8]) -> Result<ParsedRequest, String> {
         .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let words = match api {
-        Api::Chat => chat_words(obj.get("messages"))?,
+    let (words, token_ids) = match api {
+        Api::Chat => (chat_words(obj.get("messages"))?, 0),
         Api::Completions => prompt_words(obj.get("prompt"))?,
     };
-    // ≈ 1.3 tokens per word, rounded up.
-    let prompt_tokens = u32::try_from(words.saturating_mul(13).div_ceil(10)).unwrap_or(u32::MAX);
+    // ≈ 1.3 tokens per word, rounded up; token ids count as themselves.
+    let prompt_tokens = words
+        .saturating_mul(13)
+        .div_ceil(10)
+        .saturating_add(token_ids);
+    let prompt_tokens = u32::try_from(prompt_tokens).unwrap_or(u32::MAX);
     let max_tokens = match ["max_completion_tokens", "max_tokens"]
         .iter()
         .find_map(|k| obj.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)))
@@ -309,12 +313,12 @@ fn chat_words(messages: Option<&Value>) -> Result<u64, String> {
     Ok(words)
 }
 
-/// Words in a completions `prompt`: a string, a list of strings, or token ids (which count
-/// as tokens; ×10/13 so that the 1.3 factor gives them back).
-fn prompt_words(prompt: Option<&Value>) -> Result<u64, String> {
-    let bad = || "`prompt` must be a string or a list of strings".to_string();
+/// `(words, token ids)` in a completions `prompt`: a string, a list of strings, or token
+/// ids (a list of integers, or a list of such lists). A list is treated as one prompt.
+fn prompt_words(prompt: Option<&Value>) -> Result<(u64, u64), String> {
+    let bad = || "`prompt` must be a string, a list of strings, or token ids".to_string();
     match prompt.ok_or_else(bad)? {
-        Value::String(s) => Ok(count_words(s)),
+        Value::String(s) => Ok((count_words(s), 0)),
         Value::Array(items) => {
             let mut words = 0u64;
             let mut ids = 0u64;
@@ -326,7 +330,7 @@ fn prompt_words(prompt: Option<&Value>) -> Result<u64, String> {
                     _ => return Err(bad()),
                 }
             }
-            Ok(words + ids * 10 / 13)
+            Ok((words, ids))
         }
         _ => Err(bad()),
     }
@@ -527,6 +531,10 @@ impl SseStream {
                     }
                     if let Some(after) = self.plan.drop_after {
                         if self.sent >= after.min(self.total) {
+                            // Return `Pending` once so hyper flushes the chunks it has
+                            // buffered: an error discards them, and the client must see
+                            // exactly `after` content chunks before the cut.
+                            tokio::task::yield_now().await;
                             return self.abort("simulated disconnect");
                         }
                     }
