@@ -27,8 +27,8 @@ pub const MIN_HEIGHT: u16 = 24;
 
 /// Rows of the body the finished-levels table keeps at least (title, header, 3 rows).
 const TABLE_MIN: u16 = 5;
-/// Tallest engine panel (title, values, 6 sparkline rows).
-const PANEL_MAX: u16 = 8;
+/// Tallest engine panel (title, values, 8 sparkline rows).
+const PANEL_MAX: u16 = 10;
 /// Shortest engine panel (title, values; no sparkline).
 const PANEL_MIN: u16 = 2;
 
@@ -184,15 +184,10 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         }
         spans
     } else if app.is_finished() {
-        let mut spans = vec![Span::raw(format!(
-            " run finished: {engines} engines, {} levels measured",
-            app.levels().len()
-        ))];
-        if let Some(dir) = app.out_dir() {
-            spans.push(Span::raw("  results in "));
-            spans.push(Span::styled(dir.display().to_string(), bold));
-        }
-        spans
+        vec![Span::raw(format!(
+            " run finished: {engines} engines, {} measured",
+            levels_word(app.levels().len())
+        ))]
     } else if let Some(report) = report {
         let list: Vec<String> = report
             .workload
@@ -200,10 +195,14 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
             .iter()
             .map(|l| format::level(*l))
             .collect();
+        let what = if report.workload.mode == "rate" {
+            "rate"
+        } else {
+            "C"
+        };
         vec![Span::raw(format!(
-            " waiting for the first level: {engines} engines × {levels} levels ({} {}), {} requests each",
-            report.workload.mode,
-            list.join(","),
+            " waiting for the first level: {engines} engines, {what} = {}, {} requests each",
+            list.join(" "),
             report.workload.requests_per_level
         ))]
     } else {
@@ -222,12 +221,15 @@ fn render_sparkline_body(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let body = area.height;
-    let mut per = ((body / 2) / n).min(PANEL_MAX);
-    if per < 4 {
-        per = (body.saturating_sub(TABLE_MIN) / n).min(4);
-    }
-    let per = per.max(PANEL_MIN);
-    let visible = (body.saturating_sub(TABLE_MIN) / per).clamp(1, n);
+    // The table asks for a row per planned level (up to half the body); engines get the rest,
+    // shrinking to title + values, then scrolling.
+    let planned_rows = app.report().map_or(0, |r| {
+        (r.engines.len() * r.workload.levels.len()).min(usize::from(u16::MAX / 2)) as u16
+    });
+    let table_want = (planned_rows + 2).clamp(TABLE_MIN, (body / 2).max(TABLE_MIN));
+    let engines_room = body.saturating_sub(table_want);
+    let per = (engines_room / n).clamp(PANEL_MIN, PANEL_MAX);
+    let visible = (engines_room / per).clamp(1, n);
     let focus = app.current().map_or(0, |c| c.engine) as u16;
     let start = focus
         .saturating_sub(visible.saturating_sub(1) / 2)
@@ -351,14 +353,23 @@ fn engine_status(app: &App, engine: usize, state: &EngineState) -> String {
                 .filter(|c| c.engine == engine)
                 .map(|c| level_label(app.report(), c.level))
                 .unwrap_or_default();
-            format!("running {level} · {done} levels done")
+            format!("running {level} · {} done", levels_word(done))
         }
-        EnginePhase::Finished => format!("done · {done} levels"),
+        EnginePhase::Finished => format!("done · {}", levels_word(done)),
     };
     if let Some(reason) = skipped {
         text.push_str(&format!(" · skipped: {reason}"));
     }
     text
+}
+
+/// `1 level`, `3 levels`.
+fn levels_word(count: usize) -> String {
+    if count == 1 {
+        "1 level".to_string()
+    } else {
+        format!("{count} levels")
+    }
 }
 
 /// Rows that fit below a title line and a header row, newest last.
@@ -416,9 +427,11 @@ fn table_block(title: String) -> Block<'static> {
         ]))
 }
 
-fn header_row(names: &[&'static str], left: usize) -> Row<'static> {
+/// A bold header row: the first `left` columns and those from `left_again` on left-aligned, the
+/// numeric ones between right-aligned.
+fn header_row(names: &[&'static str], left: usize, left_again: usize) -> Row<'static> {
     Row::new(names.iter().enumerate().map(|(i, name)| {
-        if i < left {
+        if i < left || i >= left_again {
             Cell::from(*name)
         } else {
             right(*name)
@@ -483,14 +496,14 @@ fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(8),
         Constraint::Length(8),
         Constraint::Length(8),
-        Constraint::Min(11),
+        Constraint::Length(12),
     ];
     let header = [
         "Engine", c_header, "req/s", "tok/s", "TTFT p50", "TTFT p99", "Lat p50", "Lat p99",
         "Errors",
     ];
     Table::new(rows, widths)
-        .header(header_row(&header, 1))
+        .header(header_row(&header, 1, header.len()))
         .column_spacing(1)
         .block(block)
         .render(area, buf);
@@ -563,16 +576,13 @@ fn render_detail(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(8),
         Constraint::Length(5),
         Constraint::Length(5),
-        Constraint::Min(10),
+        Constraint::Fill(1),
     ];
     let header = [
         "Engine", "C", "ITL p50", "ITL p99", "TPOT p50", "TPOT p99", "ok", "fail", "Errors",
     ];
     Table::new(rows, widths)
-        .header(
-            header_row(&header, 1)
-                .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)),
-        )
+        .header(header_row(&header, 1, header.len() - 1))
         .column_spacing(1)
         .block(block)
         .render(area, buf);
@@ -583,17 +593,18 @@ fn render_gauge(app: &App, area: Rect, buf: &mut Buffer) {
     let cur = match app.current() {
         Some(cur) if !app.is_finished() => cur,
         _ => {
-            let text = if app.is_finished() {
-                "run finished"
-            } else {
-                "no level running yet"
+            let line = match app.out_dir() {
+                Some(dir) if app.is_finished() => Line::from(vec![
+                    Span::raw(" results in "),
+                    Span::styled(
+                        dir.display().to_string(),
+                        Style::new().add_modifier(Modifier::BOLD),
+                    ),
+                ]),
+                _ if app.is_finished() => Line::styled(" run finished", dim),
+                _ => Line::styled(" no level running yet", dim),
             };
-            buf.set_line(
-                area.x,
-                area.y,
-                &Line::styled(format!(" {text}"), dim),
-                area.width,
-            );
+            buf.set_line(area.x, area.y, &line, area.width);
             return;
         }
     };
