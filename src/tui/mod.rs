@@ -32,6 +32,7 @@ use tokio::sync::mpsc::{Receiver, Sender};
 use tokio::time::MissedTickBehavior;
 
 use crate::events::{Control, Event};
+use terminal::TtyWriter;
 
 pub use app::{App, Msg, Status, View};
 pub use keys::KeyInput;
@@ -60,7 +61,7 @@ pub async fn run(
     opts: TuiOptions,
 ) -> anyhow::Result<()> {
     let guard = terminal::enter()?;
-    let mut screen = match Terminal::new(CrosstermBackend::new(io::stdout())) {
+    let mut screen = match Terminal::new(CrosstermBackend::new(TtyWriter::stdout())) {
         Ok(screen) => Some(screen),
         Err(_) => {
             terminal::restore_terminal();
@@ -111,7 +112,7 @@ pub async fn run(
 /// Handles one terminal event; returns false once the input stream is gone.
 fn on_terminal_event(
     term: Option<io::Result<TermEvent>>,
-    screen: &mut Option<Terminal<CrosstermBackend<io::Stdout>>>,
+    screen: &mut Option<Terminal<CrosstermBackend<TtyWriter>>>,
     app: &mut App,
     control: &Sender<Control>,
 ) -> bool {
@@ -148,7 +149,7 @@ fn send_control(control: &Sender<Control>, c: Control) {
 }
 
 /// Draws a frame; on a write error gives the terminal up for the rest of the run.
-fn draw(screen: &mut Option<Terminal<CrosstermBackend<io::Stdout>>>, app: &mut App) {
+fn draw(screen: &mut Option<Terminal<CrosstermBackend<TtyWriter>>>, app: &mut App) {
     let Some(terminal) = screen.as_mut() else {
         return;
     };

@@ -54,6 +54,57 @@ pub fn restore_terminal() {
     let _ = disable_raw_mode();
 }
 
+/// Standard output that turns into a sink after its first error.
+///
+/// The first failed write or flush returns the error (so a draw reports it); later ones succeed
+/// without writing. ratatui's `Terminal` shows the cursor when dropped and `eprintln!`s on
+/// failure, which panics when stderr is the same dead terminal: with this writer it never fails
+/// twice.
+#[derive(Debug)]
+pub struct TtyWriter {
+    out: io::Stdout,
+    broken: bool,
+}
+
+impl TtyWriter {
+    pub fn stdout() -> TtyWriter {
+        TtyWriter {
+            out: io::stdout(),
+            broken: false,
+        }
+    }
+
+    /// True once a write or flush failed.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    fn check<T>(&mut self, result: io::Result<T>, ok: T) -> io::Result<T> {
+        if self.broken {
+            return Ok(ok);
+        }
+        result.inspect_err(|_| self.broken = true)
+    }
+}
+
+impl Write for TtyWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.broken {
+            return Ok(buf.len());
+        }
+        let result = self.out.write(buf);
+        self.check(result, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.broken {
+            return Ok(());
+        }
+        let result = self.out.flush();
+        self.check(result, ())
+    }
+}
+
 /// True while the dashboard owns the terminal.
 pub fn is_active() -> bool {
     ACTIVE.load(Ordering::SeqCst)
