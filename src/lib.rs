@@ -12,6 +12,7 @@
 //!   `window` (live rates).
 //! - `events`   — the bus: `Event` (driver → front ends), `Control` (keys → driver), `Snapshot`.
 //! - `results`  — `model` (Report, LevelSummary: serde, vLLM field names), `writer`.
+//! - `tui`      — the live dashboard: pure `App::update`, `impl Widget for &App`, terminal guard.
 //! - `headless` — the line printer on the same events.
 //! - `sim`      — the simulated engine: axum server, continuous-batching scheduler, faults.
 //! - `demo`     — two simulated engines in-process for `llmsweep demo`.
@@ -32,3 +33,4 @@ pub mod plan;
 pub mod results;
 pub mod secret;
 pub mod sim;
+pub mod tui;

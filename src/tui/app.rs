@@ -1,0 +1,454 @@
+//! Dashboard state and its pure update function: bus events, keys and ticks in, controls out.
+//!
+//! No I/O and no clocks live here: the runtime loop passes time in with [`Msg::Tick`], so every
+//! state the dashboard can show is reachable from a test by feeding messages.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::events::{Control, EngineIdx, Event, RunState, Snapshot};
+use crate::results::model::{LevelSummary, Report};
+
+use super::history::EngineHistory;
+use super::keys::KeyInput;
+use super::TuiOptions;
+
+/// What [`App::update`] consumes.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// Something from the driver.
+    Event(Event),
+    /// A key press.
+    Key(KeyInput),
+    /// Time passed; `now_ms` is monotonic milliseconds from any fixed origin.
+    Tick { now_ms: u64 },
+    /// The terminal changed size: redraw.
+    Resize,
+}
+
+/// What the body of the dashboard shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// One panel of sparklines per engine, plus the finished-levels table.
+    Sparklines,
+    /// Per finished level: ITL/TPOT percentiles and the error breakdown.
+    Detail,
+}
+
+/// The run state the header shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Nothing received yet.
+    Starting,
+    Running,
+    Paused,
+    Skipping,
+    Stopping,
+    /// The driver finished (results may still be being written until `RunFinished`).
+    Done,
+}
+
+impl Status {
+    /// Upper-case label for the header.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Starting => "STARTING",
+            Status::Running => "RUNNING",
+            Status::Paused => "PAUSED",
+            Status::Skipping => "SKIPPING",
+            Status::Stopping => "STOPPING",
+            Status::Done => "DONE",
+        }
+    }
+}
+
+/// Where an engine is in the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnginePhase {
+    /// No level started yet.
+    Waiting,
+    /// Its level is the one running.
+    Active,
+    /// It ran and another engine took over (or the run ended).
+    Finished,
+}
+
+/// Per-engine live state.
+#[derive(Debug, Clone)]
+pub struct EngineState {
+    /// Snapshot values over the whole run.
+    pub history: EngineHistory,
+    /// The engine's latest snapshot.
+    pub last: Option<Snapshot>,
+    pub phase: EnginePhase,
+}
+
+/// The level being measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurrentLevel {
+    pub engine: EngineIdx,
+    pub level_index: usize,
+    /// Concurrency, or req/s in rate mode.
+    pub level: f64,
+    pub planned: u64,
+    /// The level's latest snapshot, if one came.
+    pub snapshot: Option<Snapshot>,
+    /// True once its `LevelFinished` came (the next level is warming up).
+    pub finished: bool,
+}
+
+/// A row of the finished-levels table.
+#[derive(Debug, Clone)]
+pub struct FinishedLevel {
+    pub engine: EngineIdx,
+    pub summary: Arc<LevelSummary>,
+}
+
+/// The latest warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub engine: Option<EngineIdx>,
+    pub text: String,
+}
+
+/// All dashboard state.
+#[derive(Debug, Clone)]
+pub struct App {
+    opts: TuiOptions,
+    report: Option<Arc<Report>>,
+    engines: Vec<EngineState>,
+    current: Option<CurrentLevel>,
+    levels: Vec<FinishedLevel>,
+    warning: Option<Warning>,
+    run_state: Option<RunState>,
+    finished: bool,
+    out_dir: Option<PathBuf>,
+    view: View,
+    help: bool,
+    confirm_quit: bool,
+    abort_sent: bool,
+    exit: bool,
+    dirty: bool,
+    now_ms: Option<u64>,
+    started_ms: Option<u64>,
+    finished_ms: Option<u64>,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App::new(TuiOptions::default())
+    }
+}
+
+impl App {
+    /// An empty dashboard, dirty so the first frame draws.
+    pub fn new(opts: TuiOptions) -> App {
+        App {
+            opts,
+            report: None,
+            engines: Vec::new(),
+            current: None,
+            levels: Vec::new(),
+            warning: None,
+            run_state: None,
+            finished: false,
+            out_dir: None,
+            view: View::Sparklines,
+            help: false,
+            confirm_quit: false,
+            abort_sent: false,
+            exit: false,
+            dirty: true,
+            now_ms: None,
+            started_ms: None,
+            finished_ms: None,
+        }
+    }
+
+    /// Applies one message; returns the controls to send to the driver (in order).
+    pub fn update(&mut self, msg: Msg) -> Vec<Control> {
+        match msg {
+            Msg::Event(event) => {
+                self.on_event(event);
+                Vec::new()
+            }
+            Msg::Key(key) => self.on_key(key),
+            Msg::Tick { now_ms } => {
+                self.on_tick(now_ms);
+                Vec::new()
+            }
+            Msg::Resize => {
+                self.dirty = true;
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        self.dirty = true;
+        match event {
+            Event::RunStarted { report } => {
+                self.engines = (0..report.engines.len())
+                    .map(|_| EngineState {
+                        history: EngineHistory::default(),
+                        last: None,
+                        phase: EnginePhase::Waiting,
+                    })
+                    .collect();
+                self.report = Some(report);
+                self.current = None;
+                self.levels.clear();
+                self.run_state.get_or_insert(RunState::Running);
+                self.started_ms = self.now_ms;
+            }
+            Event::LevelStarted {
+                engine,
+                level_index,
+                level,
+                planned,
+            } => {
+                for (idx, state) in self.engines.iter_mut().enumerate() {
+                    if idx == engine {
+                        state.phase = EnginePhase::Active;
+                    } else if state.phase == EnginePhase::Active {
+                        state.phase = EnginePhase::Finished;
+                    }
+                }
+                self.current = Some(CurrentLevel {
+                    engine,
+                    level_index,
+                    level,
+                    planned,
+                    snapshot: None,
+                    finished: false,
+                });
+            }
+            Event::Snapshot(snapshot) => {
+                if let Some(state) = self.engines.get_mut(snapshot.engine) {
+                    state.history.push(&snapshot);
+                    state.last = Some(snapshot);
+                }
+                if let Some(current) = &mut self.current {
+                    if current.engine == snapshot.engine
+                        && current.level_index == snapshot.level_index
+                    {
+                        current.snapshot = Some(snapshot);
+                        current.planned = snapshot.planned;
+                    }
+                }
+            }
+            Event::LevelFinished {
+                engine,
+                level_index,
+                summary,
+            } => {
+                if let Some(current) = &mut self.current {
+                    if current.engine == engine && current.level_index == level_index {
+                        current.finished = true;
+                    }
+                }
+                self.levels.push(FinishedLevel { engine, summary });
+            }
+            Event::State(state) => {
+                self.run_state = Some(state);
+            }
+            Event::Warning { engine, text } => {
+                self.warning = Some(Warning { engine, text });
+            }
+            Event::RunFinished { report, out_dir } => {
+                // The final report is authoritative: rebuild the table from it unless it holds
+                // fewer levels than the events delivered.
+                let rows: Vec<FinishedLevel> = report
+                    .engines
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(engine, e)| {
+                        e.levels.iter().map(move |l| FinishedLevel {
+                            engine,
+                            summary: Arc::new(l.clone()),
+                        })
+                    })
+                    .collect();
+                if rows.len() >= self.levels.len() {
+                    self.levels = rows;
+                }
+                if self.engines.len() < report.engines.len() {
+                    self.engines
+                        .resize_with(report.engines.len(), || EngineState {
+                            history: EngineHistory::default(),
+                            last: None,
+                            phase: EnginePhase::Waiting,
+                        });
+                }
+                for state in &mut self.engines {
+                    if state.phase == EnginePhase::Active {
+                        state.phase = EnginePhase::Finished;
+                    }
+                }
+                self.report = Some(report);
+                self.out_dir = Some(out_dir);
+                self.current = None;
+                self.run_state = Some(RunState::Finished);
+                self.finished = true;
+                self.confirm_quit = false;
+                self.finished_ms = self.now_ms;
+                if self.opts.exit_on_finish {
+                    self.exit = true;
+                }
+            }
+        }
+    }
+
+    fn on_key(&mut self, key: KeyInput) -> Vec<Control> {
+        let was_dirty = self.dirty;
+        self.dirty = true;
+        if self.finished {
+            self.exit = true;
+            return Vec::new();
+        }
+        if key == KeyInput::CtrlC {
+            self.confirm_quit = false;
+            self.abort_sent = true;
+            return vec![Control::Abort];
+        }
+        if self.confirm_quit {
+            match key {
+                KeyInput::Char('y') => {
+                    self.confirm_quit = false;
+                    self.abort_sent = true;
+                    return vec![Control::Abort];
+                }
+                KeyInput::Char('n') | KeyInput::Esc => self.confirm_quit = false,
+                _ => self.dirty = was_dirty,
+            }
+            return Vec::new();
+        }
+        match key {
+            KeyInput::Space | KeyInput::Char('p') => vec![Control::TogglePause],
+            KeyInput::Char('s') => vec![Control::SkipLevel],
+            KeyInput::Char('n') => vec![Control::SkipEngine],
+            KeyInput::Char('q') => {
+                if !self.abort_sent {
+                    self.confirm_quit = true;
+                }
+                Vec::new()
+            }
+            KeyInput::Char('?') => {
+                self.help = !self.help;
+                Vec::new()
+            }
+            KeyInput::Esc => {
+                self.help = false;
+                Vec::new()
+            }
+            KeyInput::Tab => {
+                self.view = match self.view {
+                    View::Sparklines => View::Detail,
+                    View::Detail => View::Sparklines,
+                };
+                Vec::new()
+            }
+            _ => {
+                self.dirty = was_dirty;
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_tick(&mut self, now_ms: u64) {
+        let before = self.elapsed_ms().map(|ms| ms / 1000);
+        self.now_ms = Some(now_ms);
+        if self.report.is_some() && self.started_ms.is_none() {
+            self.started_ms = Some(now_ms);
+        }
+        if self.elapsed_ms().map(|ms| ms / 1000) != before {
+            self.dirty = true;
+        }
+    }
+
+    /// True when the state changed since the last [`App::clear_dirty`]: the loop should redraw.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Marks the state as drawn.
+    pub fn clear_dirty(&mut self) {
+        self.dirty = false;
+    }
+
+    /// True once the dashboard should close: a key after `RunFinished`, or `RunFinished` itself
+    /// with `exit_on_finish`.
+    pub fn should_exit(&self) -> bool {
+        self.exit
+    }
+
+    /// True once `RunFinished` arrived.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The run state for the header.
+    pub fn status(&self) -> Status {
+        if self.finished {
+            return Status::Done;
+        }
+        match self.run_state {
+            None => Status::Starting,
+            Some(RunState::Running) => Status::Running,
+            Some(RunState::Paused) => Status::Paused,
+            Some(RunState::Skipping) => Status::Skipping,
+            Some(RunState::Stopping) => Status::Stopping,
+            Some(RunState::Finished) => Status::Done,
+        }
+    }
+
+    /// The run's report: the skeleton from `RunStarted`, the final one after `RunFinished`.
+    pub fn report(&self) -> Option<&Report> {
+        self.report.as_deref()
+    }
+
+    /// Per-engine live state, in config order.
+    pub fn engines(&self) -> &[EngineState] {
+        &self.engines
+    }
+
+    /// The level being measured, if any.
+    pub fn current(&self) -> Option<&CurrentLevel> {
+        self.current.as_ref()
+    }
+
+    /// Finished levels in the order they ended (engine order after `RunFinished`).
+    pub fn levels(&self) -> &[FinishedLevel] {
+        &self.levels
+    }
+
+    /// The latest warning.
+    pub fn warning(&self) -> Option<&Warning> {
+        self.warning.as_ref()
+    }
+
+    /// The results folder, after `RunFinished`.
+    pub fn out_dir(&self) -> Option<&std::path::Path> {
+        self.out_dir.as_deref()
+    }
+
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    pub fn help_visible(&self) -> bool {
+        self.help
+    }
+
+    /// True while "Quit? y/n" is asked.
+    pub fn confirming_quit(&self) -> bool {
+        self.confirm_quit
+    }
+
+    /// Run time so far (or in total once done), from ticks; `None` before the first tick.
+    pub fn elapsed_ms(&self) -> Option<u64> {
+        let start = self.started_ms?;
+        let end = self.finished_ms.or(self.now_ms)?;
+        Some(end.saturating_sub(start))
+    }
+}

@@ -1,0 +1,77 @@
+//! The plain-text final table printed to the normal screen after the dashboard closes (and by
+//! the headless mode): per engine per level, no ANSI codes.
+
+use std::fmt::Write as _;
+
+use crate::results::model::{LevelStatus, Report};
+
+use super::format;
+
+/// One line per (engine, level): C, req/s, tok/s, TTFT p50/p99 ms, E2E p50/p99 ms, errors;
+/// then a line per engine that was cut short. Ends with a newline.
+pub fn summary_table(report: &Report) -> String {
+    let level_header = if report.workload.mode == "rate" {
+        "rate"
+    } else {
+        "C"
+    };
+    let name_width = report
+        .engines
+        .iter()
+        .map(|e| e.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("Engine".len());
+    let mut out = String::new();
+    let _ = write!(out, "{}", report.run_name);
+    if report.simulated {
+        out.push_str("  (SIMULATED: the numbers model no real hardware)");
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "{:<name_width$}  {:>6}  {:>8}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  Errors",
+        "Engine", level_header, "req/s", "tok/s", "TTFT p50", "TTFT p99", "E2E p50", "E2E p99",
+    );
+    let _ = writeln!(
+        out,
+        "{:<name_width$}  {:>6}  {:>8}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}",
+        "", "", "", "", "ms", "ms", "ms", "ms",
+    );
+    for engine in &report.engines {
+        if engine.levels.is_empty() {
+            let _ = writeln!(out, "{:<name_width$}  (no levels run)", engine.name);
+        }
+        for level in &engine.levels {
+            let mut errors = if level.failed == 0 {
+                "0".to_string()
+            } else {
+                format!("{} ({})", level.failed, format::percent(level.error_rate))
+            };
+            match level.status {
+                LevelStatus::Complete => {}
+                LevelStatus::Skipped => errors.push_str(" skipped"),
+                LevelStatus::Failed => errors.push_str(" FAILED"),
+            }
+            let _ = writeln!(
+                out,
+                "{:<name_width$}  {:>6}  {:>8.2}  {:>8.1}  {:>9}  {:>9}  {:>9}  {:>9}  {}",
+                engine.name,
+                format::level(level.level),
+                level.request_throughput,
+                level.output_throughput,
+                format::ms_plain(level.median_ttft_ms),
+                format::ms_plain(level.p99_ttft_ms),
+                format::ms_plain(level.median_e2el_ms),
+                format::ms_plain(level.p99_e2el_ms),
+                errors,
+            );
+        }
+    }
+    for engine in &report.engines {
+        if let Some(reason) = &engine.skipped_reason {
+            let _ = writeln!(out, "{}: remaining levels skipped: {reason}", engine.name);
+        }
+    }
+    out
+}

@@ -1,0 +1,715 @@
+//! The dashboard: `App::update` unit tests, insta snapshots of `TestBackend` renders, a
+//! no-panic sweep over terminal sizes, and the plain-text summary table.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use llmsweep::events::{Control, Event, RunState, Snapshot};
+use llmsweep::results::model::{
+    EngineReport, LevelStatus, LevelSummary, Report, RunStatus, Workload, SCHEMA_VERSION,
+};
+use llmsweep::tui::history::{Metric, HISTORY_CAP};
+use llmsweep::tui::{summary_table, App, KeyInput, Msg, Status, TuiOptions, View};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+const LEVELS: [f64; 3] = [1.0, 8.0, 32.0];
+
+fn engine(name: &str, color: &str) -> EngineReport {
+    EngineReport {
+        name: name.to_string(),
+        url: "http://127.0.0.1:8000/v1".to_string(),
+        model: "sim-model".to_string(),
+        api: "chat".to_string(),
+        color: color.to_string(),
+        simulated: true,
+        levels: Vec::new(),
+        skipped_reason: None,
+    }
+}
+
+/// A run skeleton: "vLLM" (red) and "Friendli" (green), 3 levels, simulated.
+fn report_with(engines: Vec<EngineReport>) -> Report {
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: "llmsweep 0.1.0".to_string(),
+        run_name: "demo-20250102T030405Z".to_string(),
+        started_at: "2025-01-02T03:04:05Z".to_string(),
+        finished_at: None,
+        status: RunStatus::Running,
+        simulated: true,
+        seed: 42,
+        workload: Workload {
+            mode: "concurrency".to_string(),
+            levels: LEVELS.to_vec(),
+            requests_per_level: 200,
+            warmup_requests: 8,
+            max_tokens: 128,
+            prompt_source: "inline pool (4 prompts)".to_string(),
+        },
+        engines,
+        config: serde_json::json!({}),
+    }
+}
+
+fn report() -> Report {
+    report_with(vec![
+        engine("vLLM", "#d62728"),
+        engine("Friendli", "#2ca02c"),
+    ])
+}
+
+/// A level summary whose numbers depend on the level and a per-engine speed factor.
+fn summary(level: f64, speed: f64, failed: u64, status: LevelStatus) -> LevelSummary {
+    let completed = 200 - failed;
+    let rps = level * 2.5 * speed;
+    let mut errors = BTreeMap::new();
+    let mut error_examples = BTreeMap::new();
+    if failed > 0 {
+        errors.insert("http_status".to_string(), failed - failed / 3);
+        errors.insert("timeout".to_string(), failed / 3);
+        error_examples.insert(
+            "http_status".to_string(),
+            "503 Service Unavailable".to_string(),
+        );
+    }
+    LevelSummary {
+        level,
+        max_concurrency: level as u32,
+        status,
+        duration: completed as f64 / rps,
+        completed,
+        failed,
+        cancelled: 0,
+        error_rate: failed as f64 / 200.0,
+        total_input_tokens: completed * 50,
+        total_output_tokens: completed * 128,
+        output_tokens_estimated: false,
+        request_throughput: rps,
+        output_throughput: rps * 128.0,
+        total_token_throughput: rps * 178.0,
+        mean_output_tokens: 128.0,
+        mean_ttft_ms: 40.0 * level.sqrt() / speed,
+        median_ttft_ms: 38.0 * level.sqrt() / speed,
+        p90_ttft_ms: 60.0 * level.sqrt() / speed,
+        p95_ttft_ms: 70.0 * level.sqrt() / speed,
+        p99_ttft_ms: 95.0 * level.sqrt() / speed,
+        max_ttft_ms: 120.0 * level.sqrt() / speed,
+        mean_tpot_ms: 8.0 + level / 4.0,
+        median_tpot_ms: 7.5 + level / 4.0,
+        p90_tpot_ms: 9.0 + level / 4.0,
+        p95_tpot_ms: 10.0 + level / 4.0,
+        p99_tpot_ms: 12.5 + level / 4.0,
+        max_tpot_ms: 15.0 + level / 4.0,
+        mean_itl_ms: 8.1 + level / 4.0,
+        median_itl_ms: 7.6 + level / 4.0,
+        p90_itl_ms: 9.5 + level / 4.0,
+        p95_itl_ms: 11.0 + level / 4.0,
+        p99_itl_ms: 14.0 + level / 4.0,
+        max_itl_ms: 30.0 + level / 4.0,
+        mean_e2el_ms: 1050.0 * (1.0 + level / 16.0) / speed,
+        median_e2el_ms: 1000.0 * (1.0 + level / 16.0) / speed,
+        p90_e2el_ms: 1300.0 * (1.0 + level / 16.0) / speed,
+        p95_e2el_ms: 1400.0 * (1.0 + level / 16.0) / speed,
+        p99_e2el_ms: 1700.0 * (1.0 + level / 16.0) / speed,
+        max_e2el_ms: 2100.0 * (1.0 + level / 16.0) / speed,
+        mean_client_queue_ms: 0.0,
+        errors,
+        error_examples,
+    }
+}
+
+fn speed(engine: usize) -> f64 {
+    if engine == 0 {
+        1.0
+    } else {
+        1.4
+    }
+}
+
+/// The `i`-th of `n` snapshots of a level: throughput ramps up, latency settles.
+fn snapshot(engine: usize, level_index: usize, i: u64, n: u64) -> Snapshot {
+    let level = LEVELS[level_index];
+    let s = speed(engine);
+    let ramp = ((i + 1) as f64 / n as f64).min(1.0);
+    let wobble = ((i * 7) % 5) as f64 / 20.0;
+    Snapshot {
+        engine,
+        level_index,
+        elapsed_ms: (i + 1) * 250,
+        completed: (200 * (i + 1) / n).min(200),
+        failed: 0,
+        in_flight: level as u32,
+        planned: 200,
+        request_throughput: level * 2.5 * s * (0.5 + ramp / 2.0 + wobble),
+        output_throughput: level * 2.5 * s * 128.0 * (0.5 + ramp / 2.0 + wobble),
+        ttft_p50_ms: 38.0 * level.sqrt() / s * (1.0 + wobble),
+        ttft_p99_ms: 95.0 * level.sqrt() / s,
+        e2el_p50_ms: 1000.0 * (1.0 + level / 16.0) / s * (1.0 + wobble),
+        e2el_p99_ms: 1700.0 * (1.0 + level / 16.0) / s,
+    }
+}
+
+fn feed(app: &mut App, event: Event) -> Vec<Control> {
+    app.update(Msg::Event(event))
+}
+
+fn key(app: &mut App, key: KeyInput) -> Vec<Control> {
+    app.update(Msg::Key(key))
+}
+
+fn run_level(app: &mut App, engine: usize, level_index: usize, snapshots: u64, finish: bool) {
+    feed(
+        app,
+        Event::LevelStarted {
+            engine,
+            level_index,
+            level: LEVELS[level_index],
+            planned: 200,
+        },
+    );
+    for i in 0..snapshots {
+        feed(
+            app,
+            Event::Snapshot(snapshot(engine, level_index, i, snapshots)),
+        );
+    }
+    if finish {
+        let failed = if engine == 0 && level_index == 2 {
+            6
+        } else {
+            0
+        };
+        feed(
+            app,
+            Event::LevelFinished {
+                engine,
+                level_index,
+                summary: Arc::new(summary(
+                    LEVELS[level_index],
+                    speed(engine),
+                    failed,
+                    LevelStatus::Complete,
+                )),
+            },
+        );
+    }
+}
+
+/// RunStarted only (with a tick so the run clock shows).
+fn before_start() -> App {
+    let mut app = App::new(TuiOptions::default());
+    app.update(Msg::Tick { now_ms: 1_000 });
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(report()),
+        },
+    );
+    app
+}
+
+/// Engine 0 finished its 3 levels; engine 1 finished level 1 and is half-way through level 2.
+fn mid_run() -> App {
+    let mut app = before_start();
+    feed(&mut app, Event::State(RunState::Running));
+    run_level(&mut app, 0, 0, 40, true);
+    run_level(&mut app, 0, 1, 40, true);
+    run_level(&mut app, 0, 2, 40, true);
+    run_level(&mut app, 1, 0, 30, true);
+    run_level(&mut app, 1, 1, 20, false);
+    feed(
+        &mut app,
+        Event::Warning {
+            engine: Some(0),
+            text: "3 requests returned 503 at C=32".to_string(),
+        },
+    );
+    app.update(Msg::Tick { now_ms: 84_000 });
+    app
+}
+
+/// The final report: every level of both engines; the last one of Friendli skipped by key.
+fn final_report() -> Report {
+    let mut report = report();
+    for (engine, e) in report.engines.iter_mut().enumerate() {
+        for (i, level) in LEVELS.iter().enumerate() {
+            let failed = if engine == 0 && i == 2 { 6 } else { 0 };
+            let status = if engine == 1 && i == 2 {
+                LevelStatus::Skipped
+            } else {
+                LevelStatus::Complete
+            };
+            e.levels
+                .push(summary(*level, speed(engine), failed, status));
+        }
+    }
+    report.finished_at = Some("2025-01-02T03:09:05Z".to_string());
+    report.status = RunStatus::Complete;
+    report
+}
+
+fn done() -> App {
+    let mut app = mid_run();
+    feed(
+        &mut app,
+        Event::LevelFinished {
+            engine: 1,
+            level_index: 1,
+            summary: Arc::new(summary(8.0, 1.4, 0, LevelStatus::Complete)),
+        },
+    );
+    run_level(&mut app, 1, 2, 10, false);
+    feed(
+        &mut app,
+        Event::LevelFinished {
+            engine: 1,
+            level_index: 2,
+            summary: Arc::new(summary(32.0, 1.4, 0, LevelStatus::Skipped)),
+        },
+    );
+    feed(&mut app, Event::State(RunState::Finished));
+    feed(
+        &mut app,
+        Event::RunFinished {
+            report: Arc::new(final_report()),
+            out_dir: PathBuf::from("results/demo-20250102T030405Z"),
+        },
+    );
+    app.update(Msg::Tick { now_ms: 300_000 });
+    app
+}
+
+/// The buffer as text, one line per row, trailing blanks trimmed.
+fn render(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| frame.render_widget(app, frame.area()))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        let mut line = String::new();
+        for x in 0..buffer.area.width {
+            line.push_str(buffer[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// App::update: keys
+
+#[test]
+fn pause_keys_toggle_pause() {
+    let mut app = mid_run();
+    assert_eq!(
+        key(&mut app, KeyInput::Char('p')),
+        vec![Control::TogglePause]
+    );
+    assert_eq!(key(&mut app, KeyInput::Space), vec![Control::TogglePause]);
+    // The header follows the driver, not the key.
+    assert_eq!(app.status(), Status::Running);
+    feed(&mut app, Event::State(RunState::Paused));
+    assert_eq!(app.status(), Status::Paused);
+}
+
+#[test]
+fn skip_keys() {
+    let mut app = mid_run();
+    assert_eq!(key(&mut app, KeyInput::Char('s')), vec![Control::SkipLevel]);
+    assert_eq!(
+        key(&mut app, KeyInput::Char('n')),
+        vec![Control::SkipEngine]
+    );
+    feed(&mut app, Event::State(RunState::Skipping));
+    assert_eq!(app.status(), Status::Skipping);
+}
+
+#[test]
+fn quit_asks_then_yes_aborts() {
+    let mut app = mid_run();
+    assert_eq!(key(&mut app, KeyInput::Char('q')), vec![]);
+    assert!(app.confirming_quit());
+    // Other keys do nothing while asking; q again does not ask twice.
+    assert_eq!(key(&mut app, KeyInput::Char('s')), vec![]);
+    assert_eq!(key(&mut app, KeyInput::Char('q')), vec![]);
+    assert!(app.confirming_quit());
+    assert_eq!(key(&mut app, KeyInput::Char('y')), vec![Control::Abort]);
+    assert!(!app.confirming_quit());
+    assert!(!app.should_exit(), "the UI waits for RunFinished");
+    // Already quitting: q does not ask again.
+    assert_eq!(key(&mut app, KeyInput::Char('q')), vec![]);
+    assert!(!app.confirming_quit());
+    feed(&mut app, Event::State(RunState::Stopping));
+    assert_eq!(app.status(), Status::Stopping);
+}
+
+#[test]
+fn quit_then_no_or_esc_cancels() {
+    let mut app = mid_run();
+    key(&mut app, KeyInput::Char('q'));
+    assert_eq!(key(&mut app, KeyInput::Char('n')), vec![]);
+    assert!(!app.confirming_quit());
+    key(&mut app, KeyInput::Char('q'));
+    assert_eq!(key(&mut app, KeyInput::Esc), vec![]);
+    assert!(!app.confirming_quit());
+    // n is "skip engine" again once the question is gone.
+    assert_eq!(
+        key(&mut app, KeyInput::Char('n')),
+        vec![Control::SkipEngine]
+    );
+}
+
+#[test]
+fn ctrl_c_aborts_without_asking() {
+    let mut app = mid_run();
+    assert_eq!(key(&mut app, KeyInput::CtrlC), vec![Control::Abort]);
+    assert!(!app.confirming_quit());
+    key(&mut app, KeyInput::Char('q'));
+    assert_eq!(key(&mut app, KeyInput::CtrlC), vec![Control::Abort]);
+    assert!(!app.confirming_quit());
+}
+
+#[test]
+fn help_toggles_and_esc_closes() {
+    let mut app = mid_run();
+    assert_eq!(key(&mut app, KeyInput::Char('?')), vec![]);
+    assert!(app.help_visible());
+    assert_eq!(key(&mut app, KeyInput::Char('?')), vec![]);
+    assert!(!app.help_visible());
+    key(&mut app, KeyInput::Char('?'));
+    assert_eq!(key(&mut app, KeyInput::Esc), vec![]);
+    assert!(!app.help_visible());
+}
+
+#[test]
+fn tab_toggles_view() {
+    let mut app = mid_run();
+    assert_eq!(app.view(), View::Sparklines);
+    assert_eq!(key(&mut app, KeyInput::Tab), vec![]);
+    assert_eq!(app.view(), View::Detail);
+    key(&mut app, KeyInput::Tab);
+    assert_eq!(app.view(), View::Sparklines);
+}
+
+#[test]
+fn unknown_keys_do_nothing_and_do_not_dirty() {
+    let mut app = mid_run();
+    app.clear_dirty();
+    assert_eq!(key(&mut app, KeyInput::Other), vec![]);
+    assert_eq!(key(&mut app, KeyInput::Char('x')), vec![]);
+    assert_eq!(key(&mut app, KeyInput::Enter), vec![]);
+    assert!(!app.is_dirty());
+    key(&mut app, KeyInput::Tab);
+    assert!(app.is_dirty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// App::update: events
+
+#[test]
+fn snapshot_history_grows_and_is_bounded() {
+    let mut app = before_start();
+    run_level(&mut app, 0, 0, 5, false);
+    assert_eq!(app.engines()[0].history.len(), 5);
+    assert!(app.engines()[1].history.is_empty());
+    let total = HISTORY_CAP as u64 + 100;
+    for i in 0..total {
+        feed(&mut app, Event::Snapshot(snapshot(0, 0, i, total)));
+    }
+    let history = &app.engines()[0].history;
+    assert_eq!(history.len(), HISTORY_CAP);
+    let last = snapshot(0, 0, total - 1, total);
+    assert_eq!(
+        history.series(Metric::RequestRate).last(),
+        Some(last.request_throughput)
+    );
+    assert_eq!(
+        history.series(Metric::TtftP50).last(),
+        Some(last.ttft_p50_ms)
+    );
+    // A snapshot of an engine that does not exist is ignored.
+    feed(&mut app, Event::Snapshot(snapshot(0, 0, 0, 1)).clone());
+    feed(
+        &mut app,
+        Event::Snapshot(Snapshot {
+            engine: 7,
+            ..Snapshot::default()
+        }),
+    );
+    assert_eq!(app.engines().len(), 2);
+}
+
+#[test]
+fn finished_engine_keeps_history() {
+    let app = mid_run();
+    assert_eq!(app.engines()[0].history.len(), 120);
+    assert_eq!(app.engines()[1].history.len(), 50);
+    let current = app.current().unwrap();
+    assert_eq!((current.engine, current.level_index), (1, 1));
+    assert_eq!(current.snapshot.unwrap().completed, 200);
+}
+
+#[test]
+fn level_table_fills() {
+    let mut app = before_start();
+    assert!(app.levels().is_empty());
+    run_level(&mut app, 0, 0, 3, true);
+    run_level(&mut app, 0, 1, 3, true);
+    assert_eq!(app.levels().len(), 2);
+    assert_eq!(app.levels()[1].summary.level, 8.0);
+    assert!(app.current().unwrap().finished);
+}
+
+#[test]
+fn latest_warning_is_kept() {
+    let mut app = before_start();
+    assert!(app.warning().is_none());
+    feed(
+        &mut app,
+        Event::Warning {
+            engine: None,
+            text: "first".to_string(),
+        },
+    );
+    feed(
+        &mut app,
+        Event::Warning {
+            engine: Some(1),
+            text: "second".to_string(),
+        },
+    );
+    let warning = app.warning().unwrap();
+    assert_eq!((warning.engine, warning.text.as_str()), (Some(1), "second"));
+    assert!(render(&app, 80, 24).contains("Friendli: second"));
+}
+
+#[test]
+fn run_finished_is_done_then_any_key_exits() {
+    let mut app = done();
+    assert_eq!(app.status(), Status::Done);
+    assert!(app.is_finished());
+    assert!(!app.should_exit());
+    assert_eq!(
+        app.levels().len(),
+        6,
+        "the table is rebuilt from the final report"
+    );
+    assert_eq!(
+        key(&mut app, KeyInput::Char('s')),
+        vec![],
+        "no controls after the run"
+    );
+    assert!(app.should_exit());
+
+    let mut app = done();
+    key(&mut app, KeyInput::Other);
+    assert!(app.should_exit());
+}
+
+#[test]
+fn exit_on_finish_exits_at_once() {
+    let mut app = App::new(TuiOptions {
+        exit_on_finish: true,
+    });
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(report()),
+        },
+    );
+    assert!(!app.should_exit());
+    feed(
+        &mut app,
+        Event::RunFinished {
+            report: Arc::new(final_report()),
+            out_dir: PathBuf::from("out"),
+        },
+    );
+    assert!(app.should_exit());
+}
+
+#[test]
+fn ticks_dirty_only_when_the_clock_display_changes() {
+    let mut app = before_start();
+    app.clear_dirty();
+    app.update(Msg::Tick { now_ms: 1_100 });
+    assert!(!app.is_dirty());
+    app.update(Msg::Tick { now_ms: 2_050 });
+    assert!(app.is_dirty());
+    assert_eq!(app.elapsed_ms(), Some(1_050));
+    app.clear_dirty();
+    app.update(Msg::Resize);
+    assert!(app.is_dirty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renders
+
+#[test]
+fn snapshot_before_start_80x24() {
+    insta::assert_snapshot!(render(&before_start(), 80, 24));
+}
+
+#[test]
+fn snapshot_mid_run_80x24() {
+    insta::assert_snapshot!(render(&mid_run(), 80, 24));
+}
+
+#[test]
+fn snapshot_mid_run_160x48() {
+    insta::assert_snapshot!(render(&mid_run(), 160, 48));
+}
+
+#[test]
+fn snapshot_paused_80x24() {
+    let mut app = mid_run();
+    key(&mut app, KeyInput::Space);
+    feed(&mut app, Event::State(RunState::Paused));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn snapshot_quit_prompt_80x24() {
+    let mut app = mid_run();
+    key(&mut app, KeyInput::Char('q'));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn snapshot_help_80x24() {
+    let mut app = mid_run();
+    key(&mut app, KeyInput::Char('?'));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn snapshot_detail_80x24() {
+    let mut app = mid_run();
+    key(&mut app, KeyInput::Tab);
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn snapshot_done_80x24() {
+    insta::assert_snapshot!(render(&done(), 80, 24));
+}
+
+#[test]
+fn snapshot_done_160x48() {
+    insta::assert_snapshot!(render(&done(), 160, 48));
+}
+
+#[test]
+fn snapshot_too_small_60x20() {
+    insta::assert_snapshot!(render(&mid_run(), 60, 20));
+}
+
+/// Eight engines at 80×24: panels shrink, then scroll to keep the running engine visible.
+#[test]
+fn snapshot_many_engines_80x24() {
+    let colors = [
+        "red",
+        "green",
+        "blue",
+        "orange",
+        "purple",
+        "cyan",
+        "vermillion",
+        "yellow",
+    ];
+    let engines = colors
+        .iter()
+        .enumerate()
+        .map(|(i, c)| engine(&format!("eng-{i}"), c))
+        .collect();
+    let mut app = App::new(TuiOptions::default());
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(report_with(engines)),
+        },
+    );
+    for e in 0..6 {
+        feed(
+            &mut app,
+            Event::LevelStarted {
+                engine: e,
+                level_index: 0,
+                level: 1.0,
+                planned: 200,
+            },
+        );
+        for i in 0..10 {
+            let mut s = snapshot(0, 0, i, 10);
+            s.engine = e;
+            feed(&mut app, Event::Snapshot(s));
+        }
+    }
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn engine_names_use_ansi_colours() {
+    let app = mid_run();
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|frame| frame.render_widget(&app, frame.area()))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let find = |word: &str| {
+        (0..buffer.area.height).find_map(|y| {
+            let line: String = (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect();
+            line.find(word).map(|x| buffer[(x as u16, y)].fg)
+        })
+    };
+    assert_eq!(find("vLLM"), Some(ratatui::style::Color::Red));
+    assert_eq!(find("Friendli"), Some(ratatui::style::Color::Green));
+}
+
+#[test]
+fn renders_at_any_size_without_panicking() {
+    let mut help = mid_run();
+    key(&mut help, KeyInput::Char('?'));
+    let mut detail = mid_run();
+    key(&mut detail, KeyInput::Tab);
+    let states = [
+        App::new(TuiOptions::default()),
+        before_start(),
+        mid_run(),
+        help,
+        detail,
+        done(),
+    ];
+    let widths = [
+        0, 1, 2, 3, 7, 20, 40, 59, 79, 80, 81, 99, 100, 120, 159, 160, 200,
+    ];
+    let heights = [0, 1, 2, 3, 5, 10, 19, 23, 24, 25, 30, 47, 48, 60];
+    for app in &states {
+        for &w in &widths {
+            for &h in &heights {
+                let text = render(app, w, h);
+                assert_eq!(text.lines().count(), h as usize, "{w}×{h}");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary table
+
+#[test]
+fn summary_table_is_plain_text() {
+    let text = summary_table(&final_report());
+    assert!(!text.contains('\x1b'));
+    insta::assert_snapshot!(text);
+}
