@@ -1,7 +1,7 @@
 //! Wiring for the binary: config → plan → driver + front end, signals, exit codes.
 //! Errors users see are one line; nothing here panics on bad input.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use crate::driver::{self, RunOptions, RunOutcome};
 use crate::events::Control;
 use crate::plan::Plan;
 use crate::sim::{self, Faults, Profile, SimConfig};
+use crate::tui::TuiOptions;
 
 /// Exit code for configuration errors.
 pub const EXIT_CONFIG: i32 = 2;
@@ -129,12 +130,36 @@ pub async fn run_plan(plan: Plan, args: &RunArgs) -> anyhow::Result<RunOutcome> 
             signal,
         },
     ));
-    let _headless = args.headless || !std::io::stdout().is_terminal();
-    crate::headless::run(events_rx, std::io::stdout()).await;
+    let dumb_terminal = std::env::var("TERM")
+        .map(|t| t == "dumb" || t.is_empty())
+        .unwrap_or(true);
+    let dashboard = !args.headless && std::io::stdout().is_terminal() && !dumb_terminal;
+    if dashboard {
+        let options = TuiOptions {
+            exit_on_finish: args.exit_on_finish,
+        };
+        if let Err(e) = crate::tui::run(events_rx, control_tx.clone(), options).await {
+            // The dashboard could not run: stop cleanly; everything measured is still written.
+            let _ = control_tx.send(Control::Abort).await;
+            eprintln!("error: the dashboard failed ({e:#}); stopping the run and writing results");
+        }
+    } else {
+        crate::headless::run(events_rx, std::io::stdout()).await;
+    }
     drop(control_tx);
     let outcome = driver
         .await
         .map_err(|e| anyhow::anyhow!("the sweep driver failed: {e}"))??;
+    if dashboard {
+        // The terminal may be gone (SSH drop): a failed print must not lose the exit code.
+        let mut out = std::io::stdout();
+        let _ = writeln!(
+            out,
+            "{}\nresults: {}",
+            crate::tui::summary_table(&outcome.report),
+            outcome.out_dir.display()
+        );
+    }
     Ok(outcome)
 }
 

@@ -6,7 +6,8 @@ use std::io::Write;
 use tokio::sync::mpsc;
 
 use crate::events::Event;
-use crate::results::model::{LevelStatus, LevelSummary, Report};
+use crate::results::model::{LevelStatus, LevelSummary};
+use crate::tui::summary_table;
 
 /// Prints events until the bus closes.
 pub async fn run(mut events: mpsc::Receiver<Event>, mut out: impl Write) {
@@ -74,59 +75,4 @@ pub fn level_line(engine: &str, s: &LevelSummary) -> String {
         s.median_e2el_ms,
         s.p99_e2el_ms,
     )
-}
-
-/// The final plain-text table: per engine per level.
-pub fn summary_table(report: &Report) -> String {
-    let mut text = String::new();
-    let header = format!(
-        "{:<22} {:>6} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}  status",
-        "engine", "C", "req/s", "tok/s", "TTFT p50", "TTFT p99", "E2E p50", "E2E p99", "errors"
-    );
-    text.push_str(&header);
-    text.push('\n');
-    text.push_str(&"-".repeat(header.len() + 8));
-    text.push('\n');
-    for engine in &report.engines {
-        if engine.levels.is_empty() {
-            text.push_str(&format!(
-                "{:<22} (no levels run)\n",
-                truncate(&engine.name, 22)
-            ));
-        }
-        for s in &engine.levels {
-            let status = match s.status {
-                LevelStatus::Complete => "ok",
-                LevelStatus::Skipped => "skipped",
-                LevelStatus::Failed => "FAILED",
-            };
-            text.push_str(&format!(
-                "{:<22} {:>6} {:>9.2} {:>10.1} {:>8.1}ms {:>8.1}ms {:>8.1}ms {:>8.1}ms {:>3} {:>3.0}%  {status}\n",
-                truncate(&engine.name, 22),
-                s.level,
-                s.request_throughput,
-                s.output_throughput,
-                s.median_ttft_ms,
-                s.p99_ttft_ms,
-                s.median_e2el_ms,
-                s.p99_e2el_ms,
-                s.failed,
-                s.error_rate * 100.0,
-            ));
-        }
-    }
-    if report.simulated {
-        text.push_str("(SIMULATED engines: these numbers model no real hardware)\n");
-    }
-    text
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let mut cut: String = text.chars().take(max - 1).collect();
-        cut.push('…');
-        cut
-    }
 }
