@@ -13,6 +13,7 @@
 //! - `events`   — the bus: `Event` (driver → front ends), `Control` (keys → driver), `Snapshot`.
 //! - `results`  — `model` (Report, LevelSummary: serde, vLLM field names), `writer`.
 //! - `tui`      — the live dashboard: pure `App::update`, `impl Widget for &App`, terminal guard.
+//! - `report`   — exporters, pure fns of a Report: chart PNG/SVG, levels.csv, summary.md, merging runs.
 //! - `headless` — the line printer on the same events.
 //! - `sim`      — the simulated engine: axum server, continuous-batching scheduler, faults.
 //! - `demo`     — two simulated engines in-process for `llmsweep demo`.
@@ -30,6 +31,7 @@ pub mod events;
 pub mod headless;
 pub mod metrics;
 pub mod plan;
+pub mod report;
 pub mod results;
 pub mod secret;
 pub mod sim;

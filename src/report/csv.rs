@@ -1,0 +1,179 @@
+//! `levels.csv`: one row per engine × level with every field of
+//! [`LevelSummary`](crate::results::model::LevelSummary), for spreadsheets and pandas.
+//!
+//! Columns are `engine` then the `LevelSummary` fields in declaration order, named as in
+//! `results.json`. Numbers use Rust's shortest round-trip form (`NaN`, `inf` for non-finite);
+//! `errors` is `class:count;class:count`, `error_examples` the JSON object of examples. Fields
+//! are quoted (RFC 4180) when they hold a comma, quote, line break or edge space; lines end in
+//! `\n`.
+
+use std::collections::BTreeMap;
+
+use crate::results::model::{LevelStatus, LevelSummary, Report};
+
+/// The header row, in column order.
+pub const COLUMNS: [&str; 43] = [
+    "engine",
+    "level",
+    "max_concurrency",
+    "status",
+    "duration",
+    "completed",
+    "failed",
+    "cancelled",
+    "error_rate",
+    "total_input_tokens",
+    "total_output_tokens",
+    "output_tokens_estimated",
+    "request_throughput",
+    "output_throughput",
+    "total_token_throughput",
+    "mean_output_tokens",
+    "mean_ttft_ms",
+    "median_ttft_ms",
+    "p90_ttft_ms",
+    "p95_ttft_ms",
+    "p99_ttft_ms",
+    "max_ttft_ms",
+    "mean_tpot_ms",
+    "median_tpot_ms",
+    "p90_tpot_ms",
+    "p95_tpot_ms",
+    "p99_tpot_ms",
+    "max_tpot_ms",
+    "mean_itl_ms",
+    "median_itl_ms",
+    "p90_itl_ms",
+    "p95_itl_ms",
+    "p99_itl_ms",
+    "max_itl_ms",
+    "mean_e2el_ms",
+    "median_e2el_ms",
+    "p90_e2el_ms",
+    "p95_e2el_ms",
+    "p99_e2el_ms",
+    "max_e2el_ms",
+    "mean_client_queue_ms",
+    "errors",
+    "error_examples",
+];
+
+/// Renders `levels.csv`: the header then one row per engine × level, engines in report order
+/// and levels in the order they ran.
+pub fn levels_csv(report: &Report) -> Vec<u8> {
+    let mut out = String::new();
+    push_row(&mut out, COLUMNS.iter().map(|c| c.to_string()));
+    for engine in &report.engines {
+        for level in &engine.levels {
+            push_row(&mut out, row(&engine.name, level).into_iter());
+        }
+    }
+    out.into_bytes()
+}
+
+fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
+    let status = match l.status {
+        LevelStatus::Complete => "complete",
+        LevelStatus::Skipped => "skipped",
+        LevelStatus::Failed => "failed",
+    };
+    let f = |v: f64| v.to_string();
+    vec![
+        engine.to_string(),
+        f(l.level),
+        l.max_concurrency.to_string(),
+        status.to_string(),
+        f(l.duration),
+        l.completed.to_string(),
+        l.failed.to_string(),
+        l.cancelled.to_string(),
+        f(l.error_rate),
+        l.total_input_tokens.to_string(),
+        l.total_output_tokens.to_string(),
+        l.output_tokens_estimated.to_string(),
+        f(l.request_throughput),
+        f(l.output_throughput),
+        f(l.total_token_throughput),
+        f(l.mean_output_tokens),
+        f(l.mean_ttft_ms),
+        f(l.median_ttft_ms),
+        f(l.p90_ttft_ms),
+        f(l.p95_ttft_ms),
+        f(l.p99_ttft_ms),
+        f(l.max_ttft_ms),
+        f(l.mean_tpot_ms),
+        f(l.median_tpot_ms),
+        f(l.p90_tpot_ms),
+        f(l.p95_tpot_ms),
+        f(l.p99_tpot_ms),
+        f(l.max_tpot_ms),
+        f(l.mean_itl_ms),
+        f(l.median_itl_ms),
+        f(l.p90_itl_ms),
+        f(l.p95_itl_ms),
+        f(l.p99_itl_ms),
+        f(l.max_itl_ms),
+        f(l.mean_e2el_ms),
+        f(l.median_e2el_ms),
+        f(l.p90_e2el_ms),
+        f(l.p95_e2el_ms),
+        f(l.p99_e2el_ms),
+        f(l.max_e2el_ms),
+        f(l.mean_client_queue_ms),
+        errors_field(&l.errors),
+        serde_json::to_string(&l.error_examples).unwrap_or_default(),
+    ]
+}
+
+/// `class:count;class:count`, classes in name order.
+fn errors_field(errors: &BTreeMap<String, u64>) -> String {
+    errors
+        .iter()
+        .map(|(class, count)| format!("{class}:{count}"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn push_row(out: &mut String, fields: impl Iterator<Item = String>) {
+    for (i, field) in fields.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&quote(&field));
+    }
+    out.push('\n');
+}
+
+/// Quotes a field when a reader could misparse it.
+pub(crate) fn quote(field: &str) -> String {
+    let needs =
+        field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ');
+    if needs {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("vLLM"), "vLLM");
+        assert_eq!(quote("a,b"), "\"a,b\"");
+        assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(quote("two\nlines"), "\"two\nlines\"");
+        assert_eq!(quote(" padded"), "\" padded\"");
+    }
+
+    #[test]
+    fn errors_map() {
+        let mut errors = BTreeMap::new();
+        errors.insert("timeout".to_string(), 2);
+        errors.insert("connect".to_string(), 5);
+        assert_eq!(errors_field(&errors), "connect:5;timeout:2");
+        assert_eq!(errors_field(&BTreeMap::new()), "");
+    }
+}

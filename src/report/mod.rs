@@ -1,0 +1,299 @@
+//! Exporters: everything a finished (or partial) [`Report`] is rendered into.
+//!
+//! Every exporter is a pure function of the report — no clock, no environment — so the same
+//! `results.json` always re-renders to byte-identical CSV and Markdown.
+//!
+//! - [`chart`]    — the comparison chart, PNG and SVG (plotters, embedded DejaVu Sans).
+//! - [`csv`]      — `levels.csv`: one row per engine × level, every aggregate.
+//! - [`markdown`] — `summary.md`: run metadata and one table per key metric.
+//! - [`compare`]  — merging several saved runs into one report to compare them.
+//! - `font`       — the embedded DejaVu Sans and its rasteriser.
+//!
+//! This file ties them together: [`write_all`] writes every file of a results folder
+//! atomically, and [`run_report_command`] is `llmsweep report <results.json>...`.
+
+pub mod chart;
+pub mod compare;
+pub mod csv;
+mod font;
+pub mod markdown;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+
+use crate::results::model::{LevelStatus, LevelSummary, Report, SCHEMA_VERSION};
+
+pub use chart::{chart_layout, chart_png, chart_svg, ChartKind, ChartLayout, Rect};
+pub use compare::merge_runs;
+pub use csv::levels_csv;
+pub use markdown::summary_md;
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The embedded chart font could not be loaded (a corrupt build).
+    #[error("the embedded chart font could not be loaded")]
+    Font,
+    /// plotters failed to draw the chart.
+    #[error("drawing the chart failed: {0}")]
+    Draw(String),
+    /// The rendered chart could not be encoded as PNG.
+    #[error("encoding the chart as PNG failed: {0}")]
+    Encode(String),
+    /// Writing an output file failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The file (or folder) being written.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Which optional files [`write_all`] produces besides `chart.png`, `levels.csv`, `summary.md`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportOptions {
+    /// Also write `chart-extended.png` (output tok/s, TPOT, error rate).
+    pub extended: bool,
+    /// Also write an `.svg` next to every `.png`.
+    pub svg: bool,
+}
+
+/// Writes `chart.png` (and `chart-extended.png` / `.svg` files as `opts` asks), `levels.csv` and
+/// `summary.md` into `dir` (created if missing). Every file is written to `<name>.tmp` first and
+/// renamed into place, so a reader never sees a half-written file. Returns the paths written,
+/// charts first.
+pub fn write_all(
+    report: &Report,
+    dir: &Path,
+    opts: &ExportOptions,
+) -> Result<Vec<PathBuf>, ReportError> {
+    fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut kinds = vec![(ChartKind::Standard, "chart")];
+    if opts.extended {
+        kinds.push((ChartKind::Extended, "chart-extended"));
+    }
+    let mut written = Vec::new();
+    for (kind, stem) in kinds {
+        let png = chart_png(report, kind)?;
+        written.push(write_atomic(&dir.join(format!("{stem}.png")), &png)?);
+        if opts.svg {
+            let svg = chart_svg(report, kind)?;
+            written.push(write_atomic(
+                &dir.join(format!("{stem}.svg")),
+                svg.as_bytes(),
+            )?);
+        }
+    }
+    written.push(write_atomic(&dir.join("levels.csv"), &levels_csv(report))?);
+    written.push(write_atomic(&dir.join("summary.md"), &summary_md(report))?);
+    Ok(written)
+}
+
+/// `llmsweep report`: reads one or more `results.json` files (a run folder is accepted for its
+/// `results.json`), merges them with [`merge_runs`] when there are several, and writes every
+/// export into `out` — by default the folder of the first input. Errors are one line and name
+/// the offending file.
+pub fn run_report_command(
+    inputs: &[PathBuf],
+    out: Option<&Path>,
+    opts: &ExportOptions,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let Some(first) = inputs.first() else {
+        return Err(anyhow!("no results.json given"));
+    };
+    let reports = inputs
+        .iter()
+        .map(|path| read_report(path))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let report = match reports.as_slice() {
+        [one] => one.clone(),
+        many => merge_runs(many),
+    };
+    let out = match out {
+        Some(dir) => dir.to_path_buf(),
+        None => default_out_dir(first),
+    };
+    write_all(&report, &out, opts).map_err(|e| anyhow!("{e}"))
+}
+
+/// Reads and parses one `results.json` (or `<dir>/results.json`).
+fn read_report(path: &Path) -> anyhow::Result<Report> {
+    let file = if path.is_dir() {
+        path.join("results.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text =
+        fs::read_to_string(&file).map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?;
+    let report: Report = serde_json::from_str(&text)
+        .map_err(|e| anyhow!("{} is not a valid results.json: {e}", file.display()))?;
+    if report.schema_version > SCHEMA_VERSION {
+        return Err(anyhow!(
+            "{} was written by a newer llmsweep (schema {} > {SCHEMA_VERSION})",
+            file.display(),
+            report.schema_version
+        ));
+    }
+    Ok(report)
+}
+
+/// The folder of `input` (itself when it is a folder; `.` for a bare file name).
+fn default_out_dir(input: &Path) -> PathBuf {
+    if input.is_dir() {
+        return input.to_path_buf();
+    }
+    match input.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Writes `bytes` to `<path>.tmp`, then renames it to `path`.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<PathBuf, ReportError> {
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    let io_err = |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let result = fs::File::create(&tmp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(e));
+    }
+    Ok(path.to_path_buf())
+}
+
+// ---- helpers shared by the exporters -------------------------------------------------------
+
+/// How a level is drawn and ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quality {
+    /// Ran to the end with mostly successes.
+    Good,
+    /// Cut short: the numbers cover what ran.
+    Partial,
+    /// `Failed`, or more than half the requests failed: not a measure of speed.
+    Failed,
+}
+
+/// Classifies a level; `error_rate > 0.5` counts as failed whatever the status says.
+pub(crate) fn quality(level: &LevelSummary) -> Quality {
+    if level.status == LevelStatus::Failed || level.error_rate > 0.5 {
+        Quality::Failed
+    } else if level.status == LevelStatus::Skipped {
+        Quality::Partial
+    } else {
+        Quality::Good
+    }
+}
+
+/// The distinct models of the run, in engine order, joined by `, `.
+pub(crate) fn models(report: &Report) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for engine in &report.engines {
+        if !seen.contains(&engine.model.as_str()) {
+            seen.push(&engine.model);
+        }
+    }
+    seen.join(", ")
+}
+
+/// `2025-11-28T03:33:07Z` → `2025-11-28 03:33 UTC`; anything unexpected is returned as is.
+pub(crate) fn display_time(rfc3339: &str) -> String {
+    let b = rfc3339.as_bytes();
+    let shape_ok = b.len() >= 16
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+        && b[13] == b':'
+        && rfc3339.is_char_boundary(16);
+    if !shape_ok {
+        return rfc3339.to_string();
+    }
+    let date = &rfc3339[..10];
+    let hm = &rfc3339[11..16];
+    let zone = if rfc3339.ends_with('Z') || rfc3339.ends_with('z') {
+        " UTC".to_string()
+    } else {
+        match rfc3339[16..].rfind(['+', '-']) {
+            Some(i) => format!(" UTC{}", &rfc3339[16 + i..]),
+            None => String::new(),
+        }
+    };
+    format!("{date} {hm}{zone}")
+}
+
+/// A level for humans: `4`, `0.5`, `12.25` (at most 3 decimals, no trailing zeros).
+pub(crate) fn fmt_level(level: f64) -> String {
+    if !level.is_finite() {
+        return level.to_string();
+    }
+    let text = format!("{level:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+/// The name of the swept quantity: `concurrency` or `request rate (req/s)`.
+pub(crate) fn level_name(report: &Report) -> &'static str {
+    if report.workload.mode == "rate" {
+        "request rate (req/s)"
+    } else {
+        "concurrency"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_time_shapes() {
+        assert_eq!(display_time("2025-11-28T03:33:07Z"), "2025-11-28 03:33 UTC");
+        assert_eq!(
+            display_time("2025-11-28T03:33:07.123+02:00"),
+            "2025-11-28 03:33 UTC+02:00"
+        );
+        assert_eq!(display_time("yesterday"), "yesterday");
+        assert_eq!(display_time(""), "");
+        assert_eq!(display_time("2025-11-28T03:3é"), "2025-11-28T03:3é");
+    }
+
+    #[test]
+    fn level_formatting() {
+        assert_eq!(fmt_level(4.0), "4");
+        assert_eq!(fmt_level(0.5), "0.5");
+        assert_eq!(fmt_level(2f64.powf(3f64.log2())), "3");
+        assert_eq!(fmt_level(-0.0001), "0");
+        assert_eq!(fmt_level(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn default_out_dir_is_the_input_folder() {
+        assert_eq!(
+            default_out_dir(Path::new("results.json")),
+            PathBuf::from(".")
+        );
+        assert_eq!(
+            default_out_dir(Path::new("runs/a/results.json")),
+            PathBuf::from("runs/a")
+        );
+    }
+}

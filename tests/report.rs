@@ -1,0 +1,669 @@
+//! Exporters: chart PNG/SVG, levels.csv, summary.md, merging runs and `llmsweep report`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use llmsweep::color::PALETTE;
+use llmsweep::report::{
+    chart_layout, chart_png, chart_svg, levels_csv, merge_runs, run_report_command, summary_md,
+    write_all, ChartKind, ExportOptions, Rect,
+};
+use llmsweep::results::model::{
+    EngineReport, LevelStatus, LevelSummary, Report, RunStatus, Workload, SCHEMA_VERSION,
+};
+
+// ---- the fixture ---------------------------------------------------------------------------
+
+const FIXTURE: &str = "tests/fixtures/report/two_engines.json";
+
+fn r3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// A plausible level: `req_s` request throughput, `ttft`/`e2e` medians in ms.
+fn level(level: f64, req_s: f64, ttft: f64, e2e: f64) -> LevelSummary {
+    let requests = 64u64;
+    let out_tokens = 128.0;
+    let tpot = (e2e - ttft) / (out_tokens - 1.0);
+    LevelSummary {
+        level,
+        max_concurrency: level as u32,
+        status: LevelStatus::Complete,
+        duration: r3(requests as f64 / req_s),
+        completed: requests,
+        failed: 0,
+        cancelled: 0,
+        error_rate: 0.0,
+        total_input_tokens: requests * 200,
+        total_output_tokens: requests * out_tokens as u64,
+        output_tokens_estimated: false,
+        request_throughput: r3(req_s),
+        output_throughput: r3(req_s * out_tokens),
+        total_token_throughput: r3(req_s * (out_tokens + 200.0)),
+        mean_output_tokens: out_tokens,
+        mean_ttft_ms: r3(ttft * 1.05),
+        median_ttft_ms: r3(ttft),
+        p90_ttft_ms: r3(ttft * 1.4),
+        p95_ttft_ms: r3(ttft * 1.6),
+        p99_ttft_ms: r3(ttft * 2.0),
+        max_ttft_ms: r3(ttft * 2.3),
+        mean_tpot_ms: r3(tpot * 1.02),
+        median_tpot_ms: r3(tpot),
+        p90_tpot_ms: r3(tpot * 1.15),
+        p95_tpot_ms: r3(tpot * 1.2),
+        p99_tpot_ms: r3(tpot * 1.3),
+        max_tpot_ms: r3(tpot * 1.5),
+        mean_itl_ms: r3(tpot * 1.01),
+        median_itl_ms: r3(tpot),
+        p90_itl_ms: r3(tpot * 1.2),
+        p95_itl_ms: r3(tpot * 1.3),
+        p99_itl_ms: r3(tpot * 1.6),
+        max_itl_ms: r3(tpot * 3.0),
+        mean_e2el_ms: r3(e2e * 1.03),
+        median_e2el_ms: r3(e2e),
+        p90_e2el_ms: r3(e2e * 1.25),
+        p95_e2el_ms: r3(e2e * 1.35),
+        p99_e2el_ms: r3(e2e * 1.6),
+        max_e2el_ms: r3(e2e * 1.9),
+        mean_client_queue_ms: 0.0,
+        errors: BTreeMap::new(),
+        error_examples: BTreeMap::new(),
+    }
+}
+
+fn engine(name: &str, color: &str, levels: Vec<LevelSummary>) -> EngineReport {
+    EngineReport {
+        name: name.to_string(),
+        url: format!("http://127.0.0.1:0/{}", name.to_lowercase()),
+        model: "Qwen/Qwen2.5-7B-Instruct".to_string(),
+        api: "chat".to_string(),
+        color: color.to_string(),
+        simulated: true,
+        levels,
+        skipped_reason: None,
+    }
+}
+
+/// 2 engines × 4 levels: vLLM's level 8 was skipped (cut short), SGLang's level 8 failed.
+fn build_fixture() -> Report {
+    let mut vllm_8 = level(8.0, 21.4, 95.0, 2950.0);
+    vllm_8.status = LevelStatus::Skipped;
+    vllm_8.completed = 40;
+    vllm_8.cancelled = 8;
+    let vllm = engine(
+        "vLLM",
+        "#d62728",
+        vec![
+            level(1.0, 4.1, 38.0, 1720.0),
+            level(2.0, 7.6, 45.0, 1830.0),
+            level(4.0, 13.9, 61.0, 2050.0),
+            vllm_8,
+        ],
+    );
+
+    let mut sglang_4 = level(4.0, 12.2, 70.0, 2240.0);
+    sglang_4.failed = 2;
+    sglang_4.error_rate = r3(2.0 / 66.0);
+    sglang_4.errors.insert("timeout".to_string(), 2);
+    sglang_4.error_examples.insert(
+        "timeout".to_string(),
+        "no token for 30 s, \"read timed out\"".to_string(),
+    );
+    let mut sglang_8 = level(8.0, 1.3, 850.0, 9100.0);
+    sglang_8.status = LevelStatus::Failed;
+    sglang_8.completed = 6;
+    sglang_8.failed = 58;
+    sglang_8.error_rate = r3(58.0 / 64.0);
+    sglang_8.errors.insert("http_status".to_string(), 55);
+    sglang_8.errors.insert("connect".to_string(), 3);
+    sglang_8.error_examples.insert(
+        "http_status".to_string(),
+        "HTTP 503: server overloaded".to_string(),
+    );
+    sglang_8.error_examples.insert(
+        "connect".to_string(),
+        "connection refused (os error 111)".to_string(),
+    );
+    let sglang = engine(
+        "SGLang",
+        "#2ca02c",
+        vec![
+            level(1.0, 4.4, 31.0, 1650.0),
+            level(2.0, 8.1, 40.0, 1760.0),
+            sglang_4,
+            sglang_8,
+        ],
+    );
+
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: "llmsweep 0.1.0".to_string(),
+        run_name: "fixture-20250102T030405Z".to_string(),
+        started_at: "2025-01-02T03:04:05Z".to_string(),
+        finished_at: Some("2025-01-02T03:19:55Z".to_string()),
+        status: RunStatus::Complete,
+        simulated: true,
+        seed: 42,
+        workload: Workload {
+            mode: "concurrency".to_string(),
+            levels: vec![1.0, 2.0, 4.0, 8.0],
+            requests_per_level: 64,
+            warmup_requests: 4,
+            max_tokens: 128,
+            prompt_source: "inline pool (4 prompts)".to_string(),
+        },
+        engines: vec![vllm, sglang],
+        config: serde_json::json!({ "seed": 42, "max_tokens": 128 }),
+    }
+}
+
+fn manifest_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn fixture() -> Report {
+    let path = manifest_path(FIXTURE);
+    let text = fs::read_to_string(&path).expect("fixture exists");
+    serde_json::from_str(&text).expect("fixture parses")
+}
+
+/// The committed JSON is what [`build_fixture`] builds; `LLMSWEEP_UPDATE_FIXTURES=1` rewrites it.
+#[test]
+fn fixture_json_is_up_to_date() {
+    let built = build_fixture();
+    let path = manifest_path(FIXTURE);
+    if std::env::var_os("LLMSWEEP_UPDATE_FIXTURES").is_some() {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut json = serde_json::to_string_pretty(&built).unwrap();
+        json.push('\n');
+        fs::write(&path, json).unwrap();
+    }
+    assert_eq!(fixture(), built);
+}
+
+// ---- CSV and Markdown ----------------------------------------------------------------------
+
+#[test]
+fn levels_csv_snapshot() {
+    let csv = String::from_utf8(levels_csv(&fixture())).unwrap();
+    insta::assert_snapshot!("levels_csv", csv);
+}
+
+#[test]
+fn levels_csv_has_one_row_per_engine_level_and_every_column() {
+    let csv = String::from_utf8(levels_csv(&fixture())).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + 8);
+    let columns = lines[0].split(',').count();
+    assert_eq!(columns, 43);
+    assert!(lines[0].starts_with("engine,level,max_concurrency,status,"));
+    assert!(lines[0].ends_with(",errors,error_examples"));
+    // The failed level's errors, in class order.
+    let failed = lines.iter().find(|l| l.starts_with("SGLang,8,")).unwrap();
+    assert!(failed.contains(",failed,"), "{failed}");
+    assert!(failed.contains(",connect:3;http_status:55,"), "{failed}");
+    // A quote and a comma in an example are quoted per RFC 4180.
+    assert!(csv.contains(r#""{""timeout"":""no token for 30 s, \""read timed out\""""}""#));
+}
+
+#[test]
+fn summary_md_snapshot() {
+    let md = String::from_utf8(summary_md(&fixture())).unwrap();
+    insta::assert_snapshot!("summary_md", md);
+}
+
+#[test]
+fn summary_md_marks_best_ratios_and_statuses() {
+    let md = String::from_utf8(summary_md(&fixture())).unwrap();
+    assert!(md.contains("SIMULATED ENGINES"));
+    assert!(md.contains("## Request throughput (req/s) — higher is better"));
+    assert!(md.contains("## Error rate (%) — lower is better"));
+    // Level 1 request throughput: SGLang 4.40 beats vLLM 4.10.
+    assert!(
+        md.contains("| 1 | 4.10 | **4.40** ★ | SGLang 1.07× vLLM |"),
+        "{md}"
+    );
+    // Level 8: SGLang failed, so vLLM's partial level wins alone.
+    assert!(
+        md.contains("| 8 | **21.40** ★ (skipped) | 1.30 (failed) | vLLM (only valid result) |"),
+        "{md}"
+    );
+    // Latency: lower wins, ratio other / best.
+    assert!(
+        md.contains("| 1 | 38.00 | **31.00** ★ | SGLang 1.23× vLLM |"),
+        "{md}"
+    );
+}
+
+// ---- charts --------------------------------------------------------------------------------
+
+struct Image {
+    width: u32,
+    height: u32,
+    rgb: Vec<u8>,
+}
+
+impl Image {
+    fn decode(png_bytes: &[u8]) -> Image {
+        let decoder = png::Decoder::new(png_bytes);
+        let mut reader = decoder.read_info().expect("PNG header");
+        let mut rgb = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut rgb).expect("PNG data");
+        assert_eq!(info.color_type, png::ColorType::Rgb);
+        assert_eq!(info.bit_depth, png::BitDepth::Eight);
+        rgb.truncate(info.buffer_size());
+        Image {
+            width: info.width,
+            height: info.height,
+            rgb,
+        }
+    }
+
+    fn pixel(&self, x: i32, y: i32) -> (u8, u8, u8) {
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        (self.rgb[i], self.rgb[i + 1], self.rgb[i + 2])
+    }
+
+    /// Pixels in `rect` for which `pred` holds.
+    fn count(&self, rect: Rect, pred: impl Fn((u8, u8, u8)) -> bool) -> usize {
+        let mut n = 0;
+        for y in rect.y.max(0)..(rect.y + rect.h).min(self.height as i32) {
+            for x in rect.x.max(0)..(rect.x + rect.w).min(self.width as i32) {
+                if pred(self.pixel(x, y)) {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    fn count_color(&self, rect: Rect, hex: &str) -> usize {
+        let c = llmsweep::color::Rgb::parse(hex).unwrap();
+        self.count(rect, |p| p == (c.0, c.1, c.2))
+    }
+}
+
+fn is_dark((r, g, b): (u8, u8, u8)) -> bool {
+    (r as u32 + g as u32 + b as u32) < 3 * 90
+}
+
+#[test]
+fn chart_png_renders_each_engine_in_each_panel() {
+    let report = fixture();
+    let png_bytes = chart_png(&report, ChartKind::Standard).unwrap();
+    assert!(
+        png_bytes.len() > 20_000 && png_bytes.len() < 2_000_000,
+        "PNG of {} bytes",
+        png_bytes.len()
+    );
+    let image = Image::decode(&png_bytes);
+    let layout = chart_layout(&report).unwrap();
+    assert_eq!((image.width, image.height), (layout.width, layout.height));
+    assert_eq!((image.width, image.height), (1800, 720));
+    for (i, panel) in layout.panels.iter().enumerate() {
+        for engine in &report.engines {
+            let n = image.count_color(*panel, &engine.color);
+            assert!(n > 100, "panel {i}: {n} pixels of {}", engine.name);
+        }
+        // SGLang's failed level 8: the red ✕ is in every panel.
+        let crosses = image.count_color(*panel, "#c00000");
+        assert!(
+            crosses > 10,
+            "panel {i}: {crosses} pixels of the failed marker"
+        );
+        // Axis labels and the caption.
+        assert!(image.count(*panel, is_dark) > 500, "panel {i} has no text");
+    }
+    // The SIMULATED ENGINES badge.
+    assert!(image.count_color(layout.title, "#c62828") > 2_000);
+    if let Some(dir) = std::env::var_os("LLMSWEEP_DUMP_CHARTS") {
+        fs::write(Path::new(&dir).join("fixture-chart.png"), &png_bytes).unwrap();
+    }
+}
+
+#[test]
+fn extended_chart_and_svg_render() {
+    let report = fixture();
+    let image = Image::decode(&chart_png(&report, ChartKind::Extended).unwrap());
+    let layout = chart_layout(&report).unwrap();
+    for panel in layout.panels {
+        for engine in &report.engines {
+            assert!(image.count_color(panel, &engine.color) > 100);
+        }
+    }
+    for kind in [ChartKind::Standard, ChartKind::Extended] {
+        let svg = chart_svg(&report, kind).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(80)]);
+        assert!(svg.contains("SIMULATED ENGINES"));
+        assert!(svg.contains("vLLM") && svg.contains("SGLang"));
+    }
+}
+
+/// Text comes from the embedded font: the title region has dark (text) pixels.
+fn assert_title_has_text() {
+    let report = fixture();
+    let image = Image::decode(&chart_png(&report, ChartKind::Standard).unwrap());
+    let layout = chart_layout(&report).unwrap();
+    let title = Rect {
+        w: layout.title.w - 360, // left of the SIMULATED badge
+        ..layout.title
+    };
+    let dark = image.count(title, is_dark);
+    assert!(dark > 1_000, "only {dark} dark pixels in the title");
+}
+
+#[test]
+fn title_has_text() {
+    assert_title_has_text();
+}
+
+/// Run by [`title_has_text_without_system_fonts`] in a child process.
+#[test]
+#[ignore = "run in a child process with no system fonts"]
+fn title_has_text_child() {
+    assert_title_has_text();
+}
+
+#[test]
+fn title_has_text_without_system_fonts() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("fonts.conf");
+    fs::write(
+        &conf,
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE fontconfig SYSTEM \"fonts.dtd\">\n<fontconfig></fontconfig>\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "title_has_text_child",
+            "--include-ignored",
+            "--test-threads=1",
+        ])
+        .env("FONTCONFIG_FILE", &conf)
+        .env("FONTCONFIG_PATH", dir.path())
+        .env("XDG_DATA_HOME", dir.path())
+        .env("XDG_DATA_DIRS", dir.path())
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran no test: {stdout}"
+    );
+}
+
+// ---- merging runs and `llmsweep report` ----------------------------------------------------
+
+#[test]
+fn merge_runs_renames_and_recolours() {
+    let a = fixture();
+    let mut b = fixture();
+    b.run_name = "later-run".to_string();
+    b.simulated = false;
+    let mut c = fixture();
+    c.simulated = false;
+
+    let merged = merge_runs(&[c.clone(), b.clone()]);
+    assert!(!merged.simulated);
+    let merged = merge_runs(&[a.clone(), b.clone()]);
+    assert!(merged.simulated);
+    assert_eq!(merged.run_name, a.run_name);
+    assert_eq!(merged.seed, a.seed);
+    let names: Vec<&str> = merged.engines.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "vLLM (fixture-20250102T030405Z)",
+            "SGLang (fixture-20250102T030405Z)",
+            "vLLM (later-run)",
+            "SGLang (later-run)",
+        ]
+    );
+    let colours: Vec<&str> = merged.engines.iter().map(|e| e.color.as_str()).collect();
+    assert_eq!(
+        colours,
+        [
+            "#d62728".to_string(),
+            "#2ca02c".to_string(),
+            PALETTE[2].to_hex(),
+            PALETTE[3].to_hex(),
+        ]
+    );
+
+    // The same run twice still gives unique names; one run is returned unchanged.
+    let twice = merge_runs(&[a.clone(), a.clone()]);
+    assert_eq!(twice.engines[2].name, "vLLM (fixture-20250102T030405Z) #2");
+    assert_eq!(merge_runs(std::slice::from_ref(&a)), a);
+    assert!(merge_runs(&[]).engines.is_empty());
+}
+
+#[test]
+fn report_command_writes_every_file_and_rerenders_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("results.json");
+    fs::copy(manifest_path(FIXTURE), &input).unwrap();
+
+    let opts = ExportOptions::default();
+    let written = run_report_command(std::slice::from_ref(&input), None, &opts).unwrap();
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["chart.png", "levels.csv", "summary.md"]);
+    for path in &written {
+        assert_eq!(path.parent().unwrap(), dir.path());
+    }
+    let first_csv = fs::read(dir.path().join("levels.csv")).unwrap();
+    let first_md = fs::read(dir.path().join("summary.md")).unwrap();
+    let first_png = fs::read(dir.path().join("chart.png")).unwrap();
+
+    let opts = ExportOptions {
+        extended: true,
+        svg: true,
+    };
+    let written = run_report_command(&[dir.path().to_path_buf()], None, &opts).unwrap();
+    assert_eq!(written.len(), 6);
+    assert_eq!(fs::read(dir.path().join("levels.csv")).unwrap(), first_csv);
+    assert_eq!(fs::read(dir.path().join("summary.md")).unwrap(), first_md);
+    assert_eq!(fs::read(dir.path().join("chart.png")).unwrap(), first_png);
+    let leftovers: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+
+    // Several runs into an explicit folder.
+    let out = dir.path().join("compare");
+    let written = run_report_command(&[input.clone(), input], Some(&out), &opts).unwrap();
+    assert!(written.iter().all(|p| p.starts_with(&out) && p.exists()));
+    let md = fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.contains("vLLM (fixture-20250102T030405Z) #2"));
+}
+
+#[test]
+fn report_command_names_the_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.json");
+    fs::write(&bad, "{ \"schema_version\": 1, ").unwrap();
+    let err = run_report_command(std::slice::from_ref(&bad), None, &ExportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&bad.display().to_string()), "{err}");
+    assert!(!err.contains('\n'), "{err}");
+
+    let missing = dir.path().join("nope.json");
+    let err = run_report_command(
+        std::slice::from_ref(&missing),
+        None,
+        &ExportOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(run_report_command(&[], None, &ExportOptions::default()).is_err());
+}
+
+#[test]
+fn write_all_is_atomic_and_lists_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("nested/out");
+    let written = write_all(
+        &fixture(),
+        &out,
+        &ExportOptions {
+            extended: true,
+            svg: false,
+        },
+    )
+    .unwrap();
+    let names: Vec<_> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "chart.png",
+            "chart-extended.png",
+            "levels.csv",
+            "summary.md"
+        ]
+    );
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 4);
+}
+
+// ---- edge cases: never panic ---------------------------------------------------------------
+
+fn render_everything(report: &Report, what: &str) {
+    for kind in [ChartKind::Standard, ChartKind::Extended] {
+        let png_bytes = chart_png(report, kind).unwrap_or_else(|e| panic!("{what}: {e}"));
+        // `LLMSWEEP_DUMP_CHARTS=<dir>` keeps the edge-case charts to look at.
+        if let Some(dir) = std::env::var_os("LLMSWEEP_DUMP_CHARTS") {
+            let name = format!("{what}-{kind:?}.png").replace(' ', "_");
+            fs::write(Path::new(&dir).join(name), &png_bytes).unwrap();
+        }
+        let image = Image::decode(&png_bytes);
+        assert_eq!((image.width, image.height), (1800, 720), "{what}");
+        chart_svg(report, kind).unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+    let _ = levels_csv(report);
+    let _ = summary_md(report);
+}
+
+#[test]
+fn empty_report_renders() {
+    let empty = merge_runs(&[]);
+    render_everything(&empty, "no engines");
+    assert_eq!(
+        String::from_utf8(levels_csv(&empty))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+    let md = String::from_utf8(summary_md(&empty)).unwrap();
+    assert!(md.contains("nothing to compare"));
+}
+
+#[test]
+fn nan_and_odd_values_render() {
+    let base = fixture();
+
+    let mut nan = base.clone();
+    for engine in &mut nan.engines {
+        for l in &mut engine.levels {
+            l.request_throughput = f64::NAN;
+            l.median_e2el_ms = f64::NAN;
+            l.p99_e2el_ms = f64::INFINITY;
+            l.median_ttft_ms = f64::NEG_INFINITY;
+            l.error_rate = f64::NAN;
+            l.output_throughput = f64::NAN;
+        }
+    }
+    nan.engines[0].levels[0].level = f64::NAN;
+    render_everything(&nan, "NaN values");
+    let md = String::from_utf8(summary_md(&nan)).unwrap();
+    assert!(md.contains("n/a"));
+
+    let mut zeros = base.clone();
+    for engine in &mut zeros.engines {
+        for l in &mut engine.levels {
+            let level = l.level;
+            *l = level_zero(level);
+        }
+    }
+    render_everything(&zeros, "all zero");
+
+    let mut one_engine = base.clone();
+    one_engine.engines.truncate(1);
+    render_everything(&one_engine, "one engine");
+
+    let mut no_levels = base.clone();
+    no_levels.engines[1].levels.clear();
+    no_levels.engines[1].skipped_reason = Some("connection refused".to_string());
+    render_everything(&no_levels, "engine without levels");
+
+    let mut one_level = base.clone();
+    for engine in &mut one_level.engines {
+        engine.levels.truncate(1);
+    }
+    one_level.workload.levels.truncate(1);
+    render_everything(&one_level, "one level");
+
+    let mut odd_levels = base.clone();
+    for engine in &mut odd_levels.engines {
+        for (l, value) in engine.levels.iter_mut().zip([3.0, 5.0, 12.0, 100.0]) {
+            l.level = value;
+        }
+    }
+    render_everything(&odd_levels, "levels not powers of two");
+
+    let mut non_positive = base.clone();
+    non_positive.engines[0].levels[0].level = 0.0;
+    non_positive.engines[1].levels[0].level = -1.0;
+    render_everything(&non_positive, "zero and negative levels");
+
+    let mut many = base.clone();
+    for i in 0..10 {
+        let mut e = base.engines[i % 2].clone();
+        e.name = format!("engine number {i} with a rather long name");
+        e.color = "not a colour".to_string();
+        many.engines.push(e);
+    }
+    many.engines[0].model = "x".repeat(300);
+    render_everything(&many, "many engines, long names, bad colours");
+
+    let mut all_failed = base;
+    for engine in &mut all_failed.engines {
+        for l in &mut engine.levels {
+            l.status = LevelStatus::Failed;
+        }
+    }
+    render_everything(&all_failed, "all failed");
+}
+
+fn level_zero(level: f64) -> LevelSummary {
+    let mut l = self::level(level, 1.0, 1.0, 1.0);
+    l.completed = 0;
+    for v in [
+        &mut l.duration,
+        &mut l.request_throughput,
+        &mut l.output_throughput,
+        &mut l.total_token_throughput,
+        &mut l.mean_output_tokens,
+        &mut l.median_ttft_ms,
+        &mut l.p99_ttft_ms,
+        &mut l.median_e2el_ms,
+        &mut l.p99_e2el_ms,
+        &mut l.median_tpot_ms,
+        &mut l.p99_tpot_ms,
+    ] {
+        *v = 0.0;
+    }
+    l
+}
