@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::cli::{Cli, Command, RunArgs, SimArgs};
+use crate::cli::{ChartArg, Cli, Command, ReportArgs, RunArgs, SimArgs};
 use crate::config::{Config, ConfigError, Sources};
 use crate::driver::{self, RunOptions, RunOutcome};
 use crate::events::Control;
 use crate::plan::Plan;
+use crate::report::ExportOptions;
 use crate::sim::{self, Faults, Profile, SimConfig};
 use crate::tui::TuiOptions;
 
@@ -27,9 +28,7 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Run(args) => run_command(args).await,
         Command::Demo(args) => demo_command(args).await,
         Command::Sim(args) => sim_command(args).await,
-        Command::Report(_) => Err(Failure::Other(anyhow::anyhow!(
-            "report: not available in this build"
-        ))),
+        Command::Report(args) => report_command(args),
     };
     match result {
         Ok(code) => code,
@@ -256,5 +255,17 @@ async fn sim_command(args: SimArgs) -> Result<i32, Failure> {
     )
     .await
     .map_err(|e| Failure::Other(e.into()))?;
+    Ok(0)
+}
+
+fn report_command(args: ReportArgs) -> Result<i32, Failure> {
+    let options = ExportOptions {
+        extended: args.chart == ChartArg::Extended,
+        svg: args.svg,
+    };
+    let written = crate::report::run_report_command(&args.inputs, args.out.as_deref(), &options)?;
+    for path in written {
+        println!("{}", path.display());
+    }
     Ok(0)
 }

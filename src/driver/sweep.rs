@@ -19,6 +19,7 @@ use crate::events::{Control, Event, RunState, Snapshot};
 use crate::metrics::recorder::LevelRecorder;
 use crate::metrics::sample::RequestRecord;
 use crate::plan::Plan;
+use crate::report::ExportOptions;
 use crate::results::model::{EngineReport, Report, RunStatus, SCHEMA_VERSION};
 use crate::results::writer::ResultsWriter;
 
@@ -367,6 +368,27 @@ impl Driver {
         self.writer.write_report(&self.report)?;
         let report = Arc::new(self.report.clone());
         let out_dir = self.writer.dir().to_path_buf();
+        // Chart, CSV and Markdown of what was measured; results.json is already safe, so a
+        // failed export is a warning, not a lost run.
+        let export = {
+            let (report, dir) = (report.clone(), out_dir.clone());
+            tokio::task::spawn_blocking(move || {
+                crate::report::write_all(&report, &dir, &ExportOptions::default())
+            })
+            .await
+        };
+        let failure = match export {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(text) = failure {
+            self.emit(Event::Warning {
+                engine: None,
+                text: format!("could not write the chart/CSV/Markdown: {text}"),
+            })
+            .await;
+        }
         self.emit(Event::State(RunState::Finished)).await;
         self.emit(Event::RunFinished {
             report: report.clone(),
