@@ -1,0 +1,199 @@
+//! Config errors: each is one exact line naming the file, key or engine.
+
+use std::collections::HashMap;
+
+use llmsweep::config::{Config, ConfigError, Sources};
+
+const ENGINE: &str = "[[engines]]\nname = \"vLLM\"\nurl = \"http://127.0.0.1:8000/v1/chat/completions\"\nmodel = \"m\"\n";
+
+fn load_with(
+    toml: &str,
+    env: &[(&str, &str)],
+    overrides: &[(&str, &str)],
+) -> Result<Config, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.toml");
+    std::fs::write(&path, toml).unwrap();
+    Config::load(&Sources {
+        file: Some(path),
+        text: None,
+        env: Some(
+            env.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        overrides: overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    })
+    .map_err(|e| {
+        e.to_string()
+            .replace(&dir.path().display().to_string(), "DIR")
+    })
+}
+
+fn error(toml: &str) -> String {
+    load_with(toml, &[], &[]).unwrap_err()
+}
+
+#[test]
+fn the_shipped_bench_toml_loads() {
+    let config = Config::load(&Sources {
+        file: Some("bench.toml".into()),
+        env: Some(HashMap::new()),
+        ..Sources::default()
+    })
+    .unwrap();
+    assert_eq!(config.engines.len(), 2);
+    assert_eq!(config.engines[0].name, "vLLM");
+    assert_eq!(
+        config.engines[1].url,
+        "http://localhost:8001/v1/chat/completions"
+    );
+    assert_eq!(config.sweep.levels, vec![1, 2, 4, 8, 16, 32]);
+}
+
+#[test]
+fn defaults_apply_without_a_file() {
+    let config = Config::load(&Sources {
+        env: Some(HashMap::new()),
+        ..Sources::default()
+    })
+    .unwrap();
+    assert_eq!(config.sweep.levels, vec![1, 2, 4, 8, 16, 32]);
+    assert_eq!(config.sweep.requests_per_level, 50);
+    assert!(config.engines.is_empty());
+}
+
+#[test]
+fn layers_file_then_env_then_flags() {
+    let toml =
+        format!("{ENGINE}[sweep]\nlevels = [1, 2]\nrequests_per_level = 10\nwarmup_requests = 3\n");
+    let config = load_with(
+        &toml,
+        &[
+            ("LLMSWEEP__SWEEP__REQUESTS_PER_LEVEL", "20"),
+            ("LLMSWEEP__SWEEP__LEVELS", "4,8"),
+        ],
+        &[("sweep.levels", "16")],
+    )
+    .unwrap();
+    assert_eq!(config.sweep.warmup_requests, 3, "file");
+    assert_eq!(config.sweep.requests_per_level, 20, "env over file");
+    assert_eq!(config.sweep.levels, vec![16], "flag over env");
+}
+
+#[test]
+fn unknown_key_names_the_file_and_key() {
+    assert_eq!(
+        error(&format!("{ENGINE}[sweep]\nlevls = [1]\n")),
+        "DIR/bench.toml: unknown key `levls`, expected one of `levels`, `requests_per_level`, `warmup_requests`, `timeout_s`, `connect_timeout_s` for key `sweep`"
+    );
+    assert_eq!(
+        error(&format!("{ENGINE}tempreature = 1\n")),
+        "DIR/bench.toml: engine \"vLLM\": unknown key `tempreature`, expected one of `name`, `url`, `model`, `api`, `api_key_env`, `headers`, `extra_body`, `color`, `stream_usage` for key `engines[0]`"
+    );
+    assert_eq!(
+        error(&format!("verbose = true\n{ENGINE}")),
+        "DIR/bench.toml: unknown key `verbose`, expected one of `run`, `engines`, `sweep`, `request`, `prompts`"
+    );
+}
+
+#[test]
+fn missing_url_names_the_engine() {
+    assert_eq!(
+        error("[[engines]]\nname = \"TGI\"\nmodel = \"m\"\n"),
+        "DIR/bench.toml: engine \"TGI\": missing key `engines[0].url`"
+    );
+}
+
+#[test]
+fn duplicate_engine_names() {
+    assert_eq!(
+        error(&format!("{ENGINE}{ENGINE}")),
+        "DIR/bench.toml: duplicate engine name \"vLLM\""
+    );
+}
+
+#[test]
+fn empty_and_bad_levels() {
+    assert_eq!(
+        error(&format!("{ENGINE}[sweep]\nlevels = []\n")),
+        "DIR/bench.toml: `sweep.levels` is empty"
+    );
+    assert_eq!(
+        error(&format!("{ENGINE}[sweep]\nlevels = [0, 4]\n")),
+        "DIR/bench.toml: `sweep.levels` has 0; levels must be 1..=100000"
+    );
+    assert_eq!(
+        error(&format!("{ENGINE}[sweep]\nlevels = \"1,x\"\n")),
+        "DIR/bench.toml: invalid level \"x\" (expected a whole number) for key `sweep.levels`"
+    );
+}
+
+#[test]
+fn wrong_types_and_values() {
+    assert_eq!(
+        error(&format!("{ENGINE}[sweep]\nrequests_per_level = \"ten\"\n")),
+        "DIR/bench.toml: invalid type: string \"ten\", expected an integer for key `sweep.requests_per_level`"
+    );
+    assert_eq!(
+        error(&format!("{ENGINE}api = \"grpc\"\n")),
+        "DIR/bench.toml: engine \"vLLM\": unknown api \"grpc\" (expected \"chat\" or \"completions\") for key `engines[0].api`"
+    );
+    assert_eq!(
+        error("[[engines]]\nname = \"x\"\nurl = \"localhost:8000\"\nmodel = \"m\"\n"),
+        "DIR/bench.toml: engine \"x\": `url` must be an http:// or https:// URL, got \"localhost:8000\""
+    );
+    assert_eq!(
+        error(&format!("{ENGINE}[sweep\n")),
+        "DIR/bench.toml: TOML syntax error at line 5, column 7"
+    );
+}
+
+#[test]
+fn unreadable_file() {
+    let err = Config::load(&Sources {
+        file: Some("/nonexistent/bench.toml".into()),
+        env: Some(HashMap::new()),
+        ..Sources::default()
+    })
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot read config file /nonexistent/bench.toml: no such file"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.toml");
+    std::fs::write(&path, b"name = \"\xff\xfe\"\n").unwrap();
+    let err = Config::load(&Sources {
+        file: Some(path.clone()),
+        env: Some(HashMap::new()),
+        ..Sources::default()
+    })
+    .unwrap_err();
+    assert!(matches!(err, ConfigError::Unreadable { .. }));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot read config file {}: not UTF-8 (byte 8)",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn unset_key_variable_names_engine_and_variable() {
+    let config = load_with(
+        &format!("{ENGINE}api_key_env = \"OPENAI_API_KEY\"\n"),
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        config.check_keys(&|_| None).unwrap_err(),
+        "engine \"vLLM\": api_key_env = \"OPENAI_API_KEY\" but $OPENAI_API_KEY is not set"
+    );
+    assert!(config.check_keys(&|_| Some("sk-1".into())).is_ok());
+}
