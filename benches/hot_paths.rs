@@ -1,0 +1,74 @@
+//! Hot paths of the measurement loop, per call: parsing one SSE chunk, recording one sample,
+//! building one snapshot. `cargo bench --bench hot_paths`; numbers go in BENCHMARKS.md.
+
+use divan::{black_box, Bencher};
+use llmsweep::client::chunk;
+use llmsweep::client::Timings;
+use llmsweep::metrics::recorder::LevelRecorder;
+use llmsweep::metrics::sample::Sample;
+
+fn main() {
+    divan::main();
+}
+
+/// A content chunk exactly as vLLM sends it.
+const CONTENT: &str = r#"{"id":"chatcmpl-ac2f40a5cd6cc8f8","object":"chat.completion.chunk","created":1795838644,"model":"meta-llama/Llama-3.1-8B-Instruct","choices":[{"index":0,"delta":{"content":" throughput"},"logprobs":null,"finish_reason":null,"token_ids":null}]}"#;
+const ROLE: &str = r#"{"id":"chatcmpl-ac2f40a5cd6cc8f8","object":"chat.completion.chunk","created":1795838644,"model":"meta-llama/Llama-3.1-8B-Instruct","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"prompt_token_ids":null}"#;
+const USAGE: &str = r#"{"id":"chatcmpl-ac2f40a5cd6cc8f8","object":"chat.completion.chunk","created":1795838644,"model":"meta-llama/Llama-3.1-8B-Instruct","choices":[],"usage":{"prompt_tokens":128,"total_tokens":256,"completion_tokens":128}}"#;
+const ESCAPED: &str = r#"{"choices":[{"index":0,"delta":{"content":"line\nbreak \"quoted\" \u00e9"},"finish_reason":null}]}"#;
+
+#[divan::bench(args = [CONTENT, ROLE, USAGE, ESCAPED])]
+fn parse_chunk(data: &str) -> bool {
+    matches!(chunk::parse(black_box(data)), Ok(chunk::Parsed::Chunk(info)) if info.output)
+}
+
+fn sample(tokens: u64) -> Sample {
+    Sample {
+        request_index: 7,
+        prompt_index: 3,
+        sent_at_ms: 12.5,
+        queue_us: 0,
+        result: Ok(Timings {
+            ttft_us: 48_000,
+            e2e_us: 48_000 + 10_000 * (tokens - 1),
+            itl_us: (0..tokens - 1).map(|i| 9_500 + (i % 7) as u32 * 150).collect(),
+            output_tokens: tokens,
+            output_tokens_estimated: false,
+            input_tokens: Some(128),
+        }),
+    }
+}
+
+/// One request of 128 tokens into the level's histograms (127 ITL gaps included).
+#[divan::bench]
+fn record_sample_128_tokens(bencher: Bencher) {
+    let s = sample(128);
+    let mut recorder = LevelRecorder::default();
+    let mut now_ms = 0u64;
+    bencher.bench_local(|| {
+        now_ms += 1;
+        recorder.record(black_box(&s), now_ms);
+    });
+}
+
+/// One live snapshot (windowed rates and four percentiles) of a level with 10k samples.
+#[divan::bench]
+fn snapshot_of_10k_samples(bencher: Bencher) {
+    let s = sample(128);
+    let mut recorder = LevelRecorder::default();
+    for ms in 0..10_000 {
+        recorder.record(&s, ms);
+    }
+    bencher.bench_local(|| black_box(recorder.snapshot(black_box(10_000))));
+}
+
+/// The level's full summary (every percentile of four histograms).
+#[divan::bench]
+fn summary_of_10k_samples(bencher: Bencher) {
+    let s = sample(128);
+    let mut recorder = LevelRecorder::default();
+    for ms in 0..10_000 {
+        recorder.record(&s, ms);
+    }
+    bencher.bench_local(|| black_box(recorder.summary(8.0, 8, 10.0, false)));
+}
