@@ -43,7 +43,7 @@ impl RateWindow {
                 tokens += t;
             }
         }
-        let span_s = (now_ms.min(WINDOW_MS).max(BUCKET_MS)) as f64 / 1e3;
+        let span_s = now_ms.clamp(BUCKET_MS, WINDOW_MS) as f64 / 1e3;
         (requests as f64 / span_s, tokens as f64 / span_s)
     }
 }
