@@ -122,7 +122,9 @@ async fn role_only_first_chunk_does_not_set_ttft_on_the_real_clock() {
         .await
         .remove(0);
     assert!(t.ttft_us >= 59_000, "TTFT {} µs", t.ttft_us);
-    assert!(t.e2e_us >= t.ttft_us + 9_000, "{t:?}");
+    // (The gap to the second token is not bounded below: the simulator keeps absolute
+    // deadlines, so a late first token is followed by an early second one.)
+    assert!(t.e2e_us >= 69_000, "{t:?}");
 }
 
 #[tokio::test]
