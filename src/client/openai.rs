@@ -137,11 +137,11 @@ impl EngineClient {
         };
         let status = response.status();
         if !status.is_success() {
-            let snippet = read_snippet(response).await;
+            let snippet = self.redacted_snippet(&read_error_body(response).await);
             return Err(RequestError {
                 class: ErrorClass::HttpStatus,
                 status: Some(status.as_u16()),
-                message: self.redact(&format!("HTTP {}: {}", status.as_u16(), snippet)),
+                message: format!("HTTP {}: {}", status.as_u16(), snippet),
             });
         }
         let content_type = response
@@ -151,7 +151,7 @@ impl EngineClient {
             .unwrap_or("")
             .to_ascii_lowercase();
         if !content_type.starts_with("text/event-stream") {
-            let snippet = read_snippet(response).await;
+            let snippet = self.redacted_snippet(&read_error_body(response).await);
             return Err(RequestError::new(
                 ErrorClass::MalformedStream,
                 self.redact(&format!(
@@ -240,18 +240,7 @@ impl EngineClient {
                         finished = true;
                     }
                 }
-                Err(ChunkError::Malformed(message)) => {
-                    return Err(RequestError::new(
-                        ErrorClass::MalformedStream,
-                        self.redact(&message),
-                    ))
-                }
-                Err(ChunkError::Engine(message)) => {
-                    return Err(RequestError::new(
-                        ErrorClass::EngineError,
-                        self.redact(&message),
-                    ))
-                }
+                Err(error) => return Err(self.chunk_error(error, &event.data)),
             }
         }
         let Some(first_us) = first_us else {
@@ -275,6 +264,26 @@ impl EngineClient {
         timings.ttft_us = first_us;
         timings.e2e_us = last_us;
         Ok(timings)
+    }
+
+    /// `text` with the key redacted, then cut to a snippet: redacting after the cut would
+    /// miss a key straddling it and leak its first characters.
+    fn redacted_snippet(&self, text: &str) -> String {
+        chunk::snippet(&self.redact(text))
+    }
+
+    /// The error for a chunk that failed to parse. The parser cuts messages to a snippet,
+    /// so the key is redacted from the whole chunk first and the chunk parsed again.
+    fn chunk_error(&self, error: ChunkError, data: &str) -> RequestError {
+        let (class, original) = match error {
+            ChunkError::Malformed(message) => (ErrorClass::MalformedStream, message),
+            ChunkError::Engine(message) => (ErrorClass::EngineError, message),
+        };
+        let message = match (&self.key, chunk::parse(&self.redact(data))) {
+            (Some(_), Err(ChunkError::Malformed(m) | ChunkError::Engine(m))) => m,
+            _ => self.redact(&original),
+        };
+        RequestError::new(class, message)
     }
 
     fn transport_error(&self, e: &reqwest::Error, before_headers: bool) -> RequestError {
@@ -301,8 +310,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     chunk::snippet(&text)
 }
 
-/// Up to 4 KiB of an error body, as a one-line snippet; gives up after 2 s.
-async fn read_snippet(response: reqwest::Response) -> String {
+/// Up to 4 KiB of an error body (to be redacted, then cut to a snippet); gives up after 2 s.
+async fn read_error_body(response: reqwest::Response) -> String {
     let mut body = Vec::new();
     let mut stream = response.bytes_stream();
     let read = async {
@@ -314,5 +323,5 @@ async fn read_snippet(response: reqwest::Response) -> String {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), read).await;
-    chunk::snippet(&String::from_utf8_lossy(&body))
+    String::from_utf8_lossy(&body).into_owned()
 }

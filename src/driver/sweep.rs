@@ -243,9 +243,12 @@ impl Driver {
             self.phase(engine, level_index, concurrency, warmup, true)
                 .await?;
             if self.stops.level {
-                // Cut during warmup: nothing measured, nothing to keep.
+                // Cut during warmup: nothing measured, nothing to keep. After a quit the
+                // run is stopping, not running again.
                 self.stops.level = false;
-                self.emit(Event::State(RunState::Running)).await;
+                if !self.stops.run {
+                    self.emit(Event::State(RunState::Running)).await;
+                }
                 return Ok(());
             }
         }

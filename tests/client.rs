@@ -1,0 +1,477 @@
+//! Acceptance of the streaming client over real HTTP on 127.0.0.1: timing accuracy against
+//! the `fixed` simulator profile, token counting, and every error class.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use llmsweep::client::{ErrorClass, RequestError, Timeouts, Timings};
+use llmsweep::sim::{Faults, FIXED};
+
+/// `measured` is within 2 % or 2 ms (whichever is larger) of `expected`, both in ms.
+fn assert_close(what: &str, measured_ms: f64, expected_ms: f64) {
+    let tolerance = (expected_ms * 0.02).max(2.0);
+    assert!(
+        (measured_ms - expected_ms).abs() <= tolerance,
+        "{what}: measured {measured_ms:.3} ms, expected {expected_ms} ms ± {tolerance} ms"
+    );
+}
+
+/// Sends `n` requests one after the other and returns their timings.
+async fn sequential(
+    client: &llmsweep::client::EngineClient,
+    body: bytes::Bytes,
+    n: usize,
+) -> Vec<Timings> {
+    let mut all = Vec::new();
+    for _ in 0..n {
+        let t = tokio::time::timeout(GUARD, client.send(body.clone()))
+            .await
+            .expect("request hung")
+            .unwrap_or_else(|e| panic!("request failed: {e:?}"));
+        all.push(t);
+    }
+    all
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = values.collect();
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// TTFT, TPOT, ITL, E2E and the token count against the `fixed` profile's known timings.
+fn check_fixed(all: &[Timings], max_tokens: u32) {
+    let n = max_tokens as f64;
+    for t in all {
+        assert_eq!(t.output_tokens, max_tokens as u64, "{t:?}");
+        assert!(!t.output_tokens_estimated, "{t:?}");
+        assert_eq!(t.itl_us.len(), max_tokens as usize - 1, "{t:?}");
+    }
+    let ttft = mean(all.iter().map(|t| t.ttft_us as f64 / 1e3));
+    let tpot = mean(all.iter().map(|t| t.tpot_us().expect("tpot") / 1e3));
+    let e2e = mean(all.iter().map(|t| t.e2e_us as f64 / 1e3));
+    let itl = mean(
+        all.iter()
+            .flat_map(|t| t.itl_us.iter().map(|&g| g as f64 / 1e3)),
+    );
+    assert_close("mean TTFT", ttft, 60.0);
+    assert_close("mean TPOT", tpot, 10.0);
+    assert_close("mean ITL", itl, 10.0);
+    assert_close("mean E2E", e2e, 50.0 + 10.0 * n);
+}
+
+// Timing accuracy runs on tokio's paused (virtual) clock: the simulator and the client both
+// use `tokio::time`, the HTTP is real, and the result does not depend on how loaded the
+// machine is. Loopback writes land in the peer's socket before the runtime idles, so the
+// clock only auto-advances to the simulator's next step.
+#[tokio::test(start_paused = true)]
+async fn fixed_profile_chat_measures_ttft_tpot_and_usage_tokens() {
+    let sim = sim(FIXED, Faults::default()).await;
+    let client = client(&sim.chat_url());
+    let all = sequential(&client, body("chat", 20, true), 5).await;
+    check_fixed(&all, 20);
+    for t in &all {
+        // "one two … ten" = 10 words ≈ 13 prompt tokens, from usage.
+        assert_eq!(t.input_tokens, Some(13), "{t:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn fixed_profile_completions_measures_the_same() {
+    let sim = sim(FIXED, Faults::default()).await;
+    let client = client(&sim.completions_url());
+    let all = sequential(&client, body("completions", 20, true), 5).await;
+    check_fixed(&all, 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn role_only_first_chunk_does_not_set_ttft() {
+    // The chat stream's role chunk arrives at admission, ~60 ms before the first content
+    // token; TTFT must be the content's time, not the role chunk's.
+    let sim = sim(FIXED, Faults::default()).await;
+    let client = client(&sim.chat_url());
+    let t = sequential(&client, body("chat", 2, true), 1)
+        .await
+        .remove(0);
+    assert!(
+        t.ttft_us >= 58_000,
+        "TTFT {} µs: the role-only chunk was counted",
+        t.ttft_us
+    );
+    assert_close("TTFT", t.ttft_us as f64 / 1e3, 60.0);
+    // And the first-token timeout is not satisfied by the role chunk either.
+    let strict = client_with(
+        &sim.chat_url(),
+        Timeouts {
+            first_token: Some(Duration::from_millis(30)),
+            ..timeouts()
+        },
+        None,
+    );
+    let e = strict.send(body("chat", 2, true)).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::TimeoutFirstToken, "{e:?}");
+}
+
+#[tokio::test]
+async fn role_only_first_chunk_does_not_set_ttft_on_the_real_clock() {
+    // On the real clock timings can only be late, never early: a TTFT near 0 would mean the
+    // role chunk (sent at admission) was taken for the first token.
+    let sim = sim(FIXED, Faults::default()).await;
+    let t = sequential(&client(&sim.chat_url()), body("chat", 2, true), 1)
+        .await
+        .remove(0);
+    assert!(t.ttft_us >= 59_000, "TTFT {} µs", t.ttft_us);
+    // (The gap to the second token is not bounded below: the simulator keeps absolute
+    // deadlines, so a late first token is followed by an early second one.)
+    assert!(t.e2e_us >= 69_000, "{t:?}");
+}
+
+#[tokio::test]
+async fn no_usage_from_the_server_counts_chunks_and_flags_estimated() {
+    let quick_sim = sim(
+        quick(),
+        Faults {
+            no_usage: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let client = client(&quick_sim.chat_url());
+    let t = sequential(&client, body("chat", 12, true), 1)
+        .await
+        .remove(0);
+    assert_eq!(t.output_tokens, 12, "{t:?}");
+    assert!(t.output_tokens_estimated, "{t:?}");
+    assert_eq!(t.input_tokens, None, "{t:?}");
+}
+
+#[tokio::test]
+async fn stream_usage_false_counts_chunks_and_flags_estimated() {
+    let sim = sim(quick(), Faults::default()).await;
+    let body = body("chat", 9, false);
+    assert!(!String::from_utf8_lossy(&body).contains("include_usage"));
+    for url in [sim.chat_url()] {
+        let t = sequential(&client(&url), body.clone(), 1).await.remove(0);
+        assert_eq!(t.output_tokens, 9, "{t:?}");
+        assert!(t.output_tokens_estimated, "{t:?}");
+    }
+    let t = sequential(
+        &client(&sim.completions_url()),
+        common::body("completions", 9, false),
+        1,
+    )
+    .await
+    .remove(0);
+    assert_eq!((t.output_tokens, t.output_tokens_estimated), (9, true));
+}
+
+/// Sends one chat request to a simulator with `faults` and returns its error.
+async fn fault_error(faults: Faults, timeouts: Timeouts) -> RequestError {
+    let sim = sim(quick(), faults).await;
+    let client = client_with(&sim.chat_url(), timeouts, None);
+    let result = tokio::time::timeout(GUARD, client.send(body("chat", 8, true)))
+        .await
+        .expect("request hung");
+    result.expect_err("the request should fail")
+}
+
+#[tokio::test]
+async fn http_500_and_429_are_http_status_with_a_snippet() {
+    for status in [500u16, 429] {
+        let e = fault_error(
+            Faults {
+                error_rate: 1.0,
+                error_status: status,
+                ..Faults::default()
+            },
+            timeouts(),
+        )
+        .await;
+        assert_eq!(e.class, ErrorClass::HttpStatus, "{e:?}");
+        assert_eq!(e.status, Some(status), "{e:?}");
+        assert!(e.message.contains(&status.to_string()), "{e:?}");
+        assert!(e.message.contains("simulated error"), "{e:?}");
+        assert!(!e.message.contains('\n'), "{e:?}");
+    }
+}
+
+#[tokio::test]
+async fn connection_refused_is_connect() {
+    let url = format!("http://127.0.0.1:{}/v1/chat/completions", closed_port());
+    let e = client(&url).send(body("chat", 4, true)).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Connect, "{e:?}");
+    assert_eq!(e.status, None);
+}
+
+#[tokio::test]
+async fn mid_stream_disconnect_is_ended_early() {
+    for after in [0, 3] {
+        let e = fault_error(
+            Faults {
+                drop_after_tokens: Some(after),
+                drop_rate: 1.0,
+                ..Faults::default()
+            },
+            timeouts(),
+        )
+        .await;
+        assert_eq!(e.class, ErrorClass::EndedEarly, "after {after}: {e:?}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_chunk_is_malformed_stream() {
+    let e = fault_error(
+        Faults {
+            malformed_rate: 1.0,
+            ..Faults::default()
+        },
+        timeouts(),
+    )
+    .await;
+    assert_eq!(e.class, ErrorClass::MalformedStream, "{e:?}");
+}
+
+#[tokio::test]
+async fn in_stream_error_is_engine_error() {
+    let e = fault_error(
+        Faults {
+            in_stream_error_rate: 1.0,
+            ..Faults::default()
+        },
+        timeouts(),
+    )
+    .await;
+    assert_eq!(e.class, ErrorClass::EngineError, "{e:?}");
+    assert!(e.message.contains("simulated in-stream error"), "{e:?}");
+}
+
+#[tokio::test]
+async fn stall_beyond_the_total_timeout_is_timeout_total() {
+    let started = tokio::time::Instant::now();
+    let e = fault_error(
+        Faults {
+            stall_after_tokens: Some(2),
+            stall_ms: 2_000,
+            ..Faults::default()
+        },
+        Timeouts {
+            total: Duration::from_millis(300),
+            ..timeouts()
+        },
+    )
+    .await;
+    assert_eq!(e.class, ErrorClass::TimeoutTotal, "{e:?}");
+    assert!(started.elapsed() < Duration::from_millis(1_500));
+}
+
+#[tokio::test]
+async fn stall_beyond_the_idle_timeout_is_timeout_idle() {
+    let e = fault_error(
+        Faults {
+            stall_after_tokens: Some(2),
+            stall_ms: 2_000,
+            ..Faults::default()
+        },
+        Timeouts {
+            idle: Some(Duration::from_millis(150)),
+            total: Duration::from_secs(5),
+            ..timeouts()
+        },
+    )
+    .await;
+    assert_eq!(e.class, ErrorClass::TimeoutIdle, "{e:?}");
+}
+
+#[tokio::test]
+async fn slow_first_byte_beyond_the_first_token_timeout_is_timeout_first_token() {
+    let e = fault_error(
+        Faults {
+            first_byte_delay_ms: 2_000,
+            ..Faults::default()
+        },
+        Timeouts {
+            first_token: Some(Duration::from_millis(150)),
+            total: Duration::from_secs(5),
+            ..timeouts()
+        },
+    )
+    .await;
+    assert_eq!(e.class, ErrorClass::TimeoutFirstToken, "{e:?}");
+    // With only a total timeout, the same stall before the headers is a total timeout.
+    let e = fault_error(
+        Faults {
+            first_byte_delay_ms: 2_000,
+            ..Faults::default()
+        },
+        Timeouts {
+            total: Duration::from_millis(200),
+            ..timeouts()
+        },
+    )
+    .await;
+    assert_eq!(e.class, ErrorClass::TimeoutTotal, "{e:?}");
+}
+
+#[tokio::test]
+async fn a_json_body_instead_of_sse_is_malformed_stream() {
+    let server = raw_server(|_| {
+        http_response(
+            "200 OK",
+            "application/json",
+            r#"{"id":"x","choices":[{"message":{"content":"hi"}}]}"#,
+        )
+    })
+    .await;
+    let e = client(&server.url)
+        .send(body("chat", 4, true))
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, ErrorClass::MalformedStream, "{e:?}");
+    assert!(e.message.contains("application/json"), "{e:?}");
+}
+
+#[tokio::test]
+async fn api_key_is_sent_as_bearer_and_never_shown() {
+    const KEY: &str = "sk-test-very-secret-0123456789";
+    // The server echoes the Authorization header back in each kind of answer.
+    let server = raw_server(|head| {
+        let auth = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+            .unwrap_or("")
+            .to_string();
+        if head.contains("/v1/chat/completions") && head.contains("x-mode: 401") {
+            http_response(
+                "401 Unauthorized",
+                "application/json",
+                &format!(r#"{{"error":{{"message":"bad key: {auth}"}}}}"#),
+            )
+        } else if head.contains("x-mode: json") {
+            http_response(
+                "200 OK",
+                "application/json",
+                &format!("{{\"echo\":\"{auth}\"}}"),
+            )
+        } else {
+            http_response(
+                "200 OK",
+                "text/event-stream",
+                &format!(
+                    "data: {{\"error\":{{\"message\":\"rejected {auth}\"}}}}\n\ndata: [DONE]\n\n"
+                ),
+            )
+        }
+    })
+    .await;
+
+    for mode in ["401", "json", "sse"] {
+        let client = llmsweep::client::EngineClient::new(llmsweep::client::openai::ClientSpec {
+            url: &server.url,
+            key: Some(llmsweep::secret::Secret::new(KEY.to_string())),
+            headers: &[("x-mode".to_string(), mode.to_string())],
+            timeouts: timeouts(),
+            max_connections: 1,
+            max_tokens: 4,
+        })
+        .expect("client");
+        assert!(!format!("{client:?}").contains(KEY), "{client:?}");
+        let e = client.send(body("chat", 4, true)).await.unwrap_err();
+        let expected = match mode {
+            "401" => ErrorClass::HttpStatus,
+            "json" => ErrorClass::MalformedStream,
+            _ => ErrorClass::EngineError,
+        };
+        assert_eq!(e.class, expected, "{mode}: {e:?}");
+        assert!(
+            e.message.contains("Bearer"),
+            "{mode}: the echo should be visible, only the key hidden: {e:?}"
+        );
+        assert!(!e.message.contains(KEY), "{mode}: key leaked: {e:?}");
+        assert!(!format!("{e:?}").contains(KEY), "{mode}: key leaked: {e:?}");
+        assert!(!format!("{client:?}").contains(KEY));
+    }
+
+    let heads = server.heads.lock().expect("heads").clone();
+    assert_eq!(heads.len(), 3);
+    for head in &heads {
+        let auth: Vec<&str> = head
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+            .collect();
+        assert_eq!(auth.len(), 1, "{head}");
+        assert_eq!(
+            auth[0].split_once(':').map(|(_, v)| v.trim()),
+            Some(format!("Bearer {KEY}").as_str()),
+            "{head}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_key_sends_no_authorization_header() {
+    let server =
+        raw_server(|_| http_response("500 Internal Server Error", "text/plain", "no")).await;
+    let e = client(&server.url)
+        .send(body("chat", 4, true))
+        .await
+        .unwrap_err();
+    assert_eq!((e.class, e.status), (ErrorClass::HttpStatus, Some(500)));
+    let heads = server.heads.lock().expect("heads").clone();
+    assert_eq!(heads.len(), 1);
+    assert!(
+        !heads[0].to_ascii_lowercase().contains("authorization:"),
+        "{}",
+        heads[0]
+    );
+}
+
+#[tokio::test]
+async fn a_key_cut_by_the_snippet_limit_leaks_no_part_of_it() {
+    const KEY: &str = "sk-straddle-ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    // Error texts are cut to 200 characters; put the echoed key across that cut.
+    let pad = "x".repeat(190);
+    let echo = format!("{pad}{KEY} and more text after it");
+    let server = raw_server(move |head| {
+        if head.contains("x-mode: status") {
+            http_response("401 Unauthorized", "text/plain", &echo)
+        } else if head.contains("x-mode: json") {
+            http_response("200 OK", "application/json", &echo)
+        } else if head.contains("x-mode: engine") {
+            let event = format!("data: {{\"error\":{{\"message\":\"{echo}\"}}}}\n\n");
+            http_response("200 OK", "text/event-stream", &event)
+        } else {
+            let event = format!("data: {{{echo}\n\n");
+            http_response("200 OK", "text/event-stream", &event)
+        }
+    })
+    .await;
+    for (mode, class) in [
+        ("status", ErrorClass::HttpStatus),
+        ("json", ErrorClass::MalformedStream),
+        ("engine", ErrorClass::EngineError),
+        ("malformed", ErrorClass::MalformedStream),
+    ] {
+        let client = llmsweep::client::EngineClient::new(llmsweep::client::openai::ClientSpec {
+            url: &server.url,
+            key: Some(llmsweep::secret::Secret::new(KEY.to_string())),
+            headers: &[("x-mode".to_string(), mode.to_string())],
+            timeouts: timeouts(),
+            max_connections: 1,
+            max_tokens: 4,
+        })
+        .expect("client");
+        let e = client.send(body("chat", 4, true)).await.unwrap_err();
+        assert_eq!(e.class, class, "{mode}: {e:?}");
+        // No 8-character piece of the key may show.
+        for start in 0..=KEY.len() - 8 {
+            let piece = &KEY[start..start + 8];
+            assert!(
+                !e.message.contains(piece),
+                "{mode}: {piece:?} of the key leaked: {}",
+                e.message
+            );
+        }
+    }
+}

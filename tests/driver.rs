@@ -1,0 +1,570 @@
+//! Acceptance of the sweep driver, run in-process against simulators on 127.0.0.1: event
+//! order, results files, concurrency, pause, skip, abort, failed levels and signals.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::*;
+use llmsweep::events::{Control, Event, RunState};
+use llmsweep::results::model::{LevelStatus, LevelSummary, Report, RunStatus};
+use llmsweep::sim::{Faults, SimServer};
+use serde_json::Value;
+use tokio::time::Instant;
+
+async fn quick_sim() -> SimServer {
+    sim(quick(), Faults::default()).await
+}
+
+/// Kinds of the lifecycle events (snapshots left out).
+fn lifecycle(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| !matches!(e, Event::Snapshot(_)))
+        .map(kind)
+        .collect()
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// Polls `requests.jsonl` until it has at least `n` lines.
+async fn wait_lines(run: &Run, n: usize) {
+    let deadline = Instant::now() + GUARD;
+    while run.requests().len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {n} requests finished"
+        );
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+}
+
+/// requests.jsonl lines grouped by (engine, level), in request order.
+fn by_level(lines: &[Value]) -> BTreeMap<(String, u64), Vec<Value>> {
+    let mut groups: BTreeMap<(String, u64), Vec<Value>> = BTreeMap::new();
+    for line in lines {
+        let key = (
+            line["engine"].as_str().expect("engine").to_string(),
+            line["level"].as_f64().expect("level") as u64,
+        );
+        groups.entry(key).or_default().push(line.clone());
+    }
+    for group in groups.values_mut() {
+        group.sort_by_key(|l| l["request_index"].as_u64());
+    }
+    groups
+}
+
+/// Every request line is counted in its level's summary, and every counted request has a line.
+fn assert_lines_match_summaries(report: &Report, lines: &[Value]) {
+    let groups = by_level(lines);
+    let mut counted = 0;
+    for engine in &report.engines {
+        for level in &engine.levels {
+            let key = (engine.name.clone(), level.level as u64);
+            let group = groups.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+            let ok = group.iter().filter(|l| l["ok"] == true).count() as u64;
+            let cancelled = group
+                .iter()
+                .filter(|l| l["error_class"] == "cancelled")
+                .count() as u64;
+            let failed = group.len() as u64 - ok - cancelled;
+            assert_eq!(
+                (ok, failed, cancelled),
+                (level.completed, level.failed, level.cancelled),
+                "{key:?}"
+            );
+            counted += group.len();
+        }
+    }
+    assert_eq!(counted, lines.len(), "lines outside any reported level");
+}
+
+fn assert_exports(run: &Run) {
+    for file in ["results.json", "chart.png", "levels.csv", "summary.md"] {
+        let meta = std::fs::metadata(run.out_dir.join(file))
+            .unwrap_or_else(|e| panic!("{file} missing: {e}"));
+        assert!(meta.len() > 0, "{file} is empty");
+    }
+}
+
+fn level_of(report: &Report, engine: usize, index: usize) -> &LevelSummary {
+    &report.engines[engine].levels[index]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn happy_path_two_engines_two_levels() {
+    let (a, b) = (quick_sim().await, quick_sim().await);
+    let plan = sweep_plan(
+        &[("alpha", a.chat_url()), ("beta", b.chat_url())],
+        &[1, 2],
+        6,
+        5,
+    );
+    let mut run = Run::start(plan);
+    let (events, outcome) = run.finish().await;
+
+    // Event order.
+    assert_eq!(
+        lifecycle(&events),
+        strs(&[
+            "RunStarted",
+            "State(Running)",
+            "LevelStarted(0,0)",
+            "LevelFinished(0,0)",
+            "LevelStarted(0,1)",
+            "LevelFinished(0,1)",
+            "LevelStarted(1,0)",
+            "LevelFinished(1,0)",
+            "LevelStarted(1,1)",
+            "LevelFinished(1,1)",
+            "State(Finished)",
+            "RunFinished",
+        ])
+    );
+    // Snapshots only inside their own level.
+    let mut current = None;
+    for event in &events {
+        match event {
+            Event::LevelStarted {
+                engine,
+                level_index,
+                planned,
+                ..
+            } => {
+                assert_eq!(*planned, 6);
+                current = Some((*engine, *level_index));
+            }
+            Event::LevelFinished { .. } => current = None,
+            Event::Snapshot(s) => {
+                assert_eq!(Some((s.engine, s.level_index)), current, "{s:?}");
+                assert!(s.completed + s.failed <= 6, "{s:?}");
+            }
+            _ => {}
+        }
+    }
+
+    // results.json: every engine × level, complete.
+    let report = run.report();
+    assert_eq!(report.status, RunStatus::Complete);
+    assert!(report.finished_at.is_some());
+    assert!(!report.simulated);
+    assert_eq!(report.workload.levels, vec![1.0, 2.0]);
+    assert_eq!(report.engines.len(), 2);
+    for engine in &report.engines {
+        assert!(!engine.simulated);
+        assert_eq!(engine.skipped_reason, None);
+        assert_eq!(engine.levels.len(), 2, "{}", engine.name);
+        for (level, expected) in engine.levels.iter().zip([1.0, 2.0]) {
+            assert_eq!(level.level, expected);
+            assert_eq!(level.status, LevelStatus::Complete);
+            assert_eq!(
+                (level.completed, level.failed, level.cancelled),
+                (6, 0, 0),
+                "{}",
+                engine.name
+            );
+            assert_eq!(level.total_output_tokens, 30);
+            assert!(!level.output_tokens_estimated);
+            assert_eq!(level.error_rate, 0.0);
+            assert!(level.errors.is_empty());
+            assert!(level.duration > 0.0);
+            assert!(level.request_throughput > 0.0);
+            // quick(): TTFT ≈ 4 ms, E2E ≈ 12 ms for 5 tokens; timings can only be late.
+            assert!(level.mean_ttft_ms >= 3.5, "{}", level.mean_ttft_ms);
+            assert!(level.mean_e2el_ms >= level.mean_ttft_ms);
+        }
+    }
+    // The outcome is what was written.
+    assert_eq!(*outcome.report, report);
+    assert_eq!(outcome.signal, None);
+    assert_eq!(outcome.out_dir, run.out_dir);
+    assert_exports(&run);
+
+    // requests.jsonl: one line per measured request, same prompt sequence for both engines.
+    let lines = run.requests();
+    assert_eq!(lines.len(), 2 * 2 * 6);
+    assert!(lines.iter().all(|l| l["ok"] == true));
+    assert_lines_match_summaries(&report, &lines);
+    let groups = by_level(&lines);
+    for level in [1, 2] {
+        let prompts = |engine: &str| -> Vec<u64> {
+            let group = &groups[&(engine.to_string(), level)];
+            let indices: Vec<u64> = group
+                .iter()
+                .map(|l| l["request_index"].as_u64().expect("request_index"))
+                .collect();
+            assert_eq!(
+                indices,
+                (0..6).collect::<Vec<_>>(),
+                "{engine} level {level}"
+            );
+            group
+                .iter()
+                .map(|l| l["prompt_index"].as_u64().expect("prompt_index"))
+                .collect()
+        };
+        assert_eq!(prompts("alpha"), prompts("beta"), "level {level}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_never_sees_more_than_the_level_in_flight() {
+    let server = counting_server(4, Duration::from_millis(10)).await;
+    let levels = [1u32, 2, 4];
+    let per_level = 8;
+    let mut run = Run::start(sweep_plan(
+        &[("counted", server.url.clone())],
+        &levels,
+        per_level,
+        4,
+    ));
+    let (events, _) = run.finish().await;
+
+    // Levels run one after the other, so arrivals [8k, 8k + 8) belong to level k.
+    let arrivals = server
+        .in_flight_at_arrival
+        .lock()
+        .expect("arrivals")
+        .clone();
+    assert_eq!(arrivals.len(), levels.len() * per_level as usize);
+    for (k, &level) in levels.iter().enumerate() {
+        let group = &arrivals[k * per_level as usize..(k + 1) * per_level as usize];
+        let max = group.iter().copied().max().unwrap_or(0);
+        assert!(max <= level as usize, "level {level}: {group:?}");
+        assert_eq!(
+            max, level as usize,
+            "level {level} never reached: {group:?}"
+        );
+    }
+    for event in &events {
+        if let Event::Snapshot(s) = event {
+            assert!(s.in_flight <= levels[s.level_index], "{s:?}");
+        }
+    }
+    let report = run.report();
+    for (level, expected) in report.engines[0].levels.iter().zip(levels) {
+        assert_eq!(level.max_concurrency, expected);
+        assert_eq!(level.completed, per_level);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_stops_new_requests_and_is_excluded_from_the_duration() {
+    let sim = quick_sim().await;
+    // Level 1, 12 requests of ~18 ms each: ~220 ms unpaused.
+    let mut run = Run::start(sweep_plan(&[("e", sim.chat_url())], &[1], 12, 8));
+    run.until(|e| matches!(e, Event::LevelStarted { .. })).await;
+    let level_started = Instant::now();
+    wait_lines(&run, 3).await;
+
+    run.send(Control::Pause).await;
+    let paused_at = Instant::now();
+    run.until(|e| matches!(e, Event::State(RunState::Paused)))
+        .await;
+    // The one in-flight request finishes; then nothing more.
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let settled = run.requests().len();
+    tokio::time::sleep(Duration::from_millis(240)).await;
+    let later = run.requests().len();
+    assert_eq!(settled, later, "requests finished while paused");
+    assert!(later < 12, "the level ended before the pause took effect");
+    // Snapshots taken while paused show nothing in flight and no progress.
+    let mut during = Vec::new();
+    while let Ok(event) = run.events.try_recv() {
+        during.push(event);
+    }
+    assert!(
+        !during
+            .iter()
+            .any(|e| matches!(e, Event::LevelFinished { .. })),
+        "{:?}",
+        lifecycle(&during)
+    );
+    let snapshots: Vec<_> = during
+        .iter()
+        .filter_map(|e| match e {
+            Event::Snapshot(s) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    let last = snapshots.last().expect("no snapshot while paused");
+    assert_eq!(last.in_flight, 0, "{last:?}");
+    assert_eq!(last.completed as usize, later, "{last:?}");
+    let paused_for = paused_at.elapsed();
+
+    run.send(Control::Resume).await;
+    run.until(|e| matches!(e, Event::State(RunState::Running)))
+        .await;
+    let rest = run
+        .until(|e| matches!(e, Event::LevelFinished { .. }))
+        .await;
+    let wall = level_started.elapsed();
+    let Some(Event::LevelFinished { summary, .. }) = rest.last() else {
+        unreachable!()
+    };
+    assert_eq!(summary.status, LevelStatus::Complete);
+    assert_eq!(summary.completed, 12);
+    assert!(paused_for >= Duration::from_millis(300));
+    let duration = Duration::from_secs_f64(summary.duration);
+    assert!(
+        duration + Duration::from_millis(250) < wall,
+        "duration {duration:?} should exclude the ~{paused_for:?} pause (wall {wall:?})"
+    );
+    let (_, outcome) = run.finish().await;
+    assert_eq!(outcome.report.status, RunStatus::Complete);
+    assert_eq!(run.requests().len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_level_keeps_the_partial_level_and_runs_the_next() {
+    let sim = quick_sim().await;
+    // Level 2 first, so requests are surely in flight when the skip lands.
+    let mut run = Run::start(sweep_plan(&[("e", sim.chat_url())], &[2, 1], 10, 20));
+    run.until(|e| matches!(e, Event::LevelStarted { .. })).await;
+    wait_lines(&run, 2).await;
+    run.send(Control::SkipLevel).await;
+    let (events, outcome) = run.finish().await;
+
+    let kinds = lifecycle(&events);
+    let skipping = kinds.iter().position(|k| k == "State(Skipping)");
+    let finished0 = kinds.iter().position(|k| k == "LevelFinished(0,0)");
+    let started1 = kinds.iter().position(|k| k == "LevelStarted(0,1)");
+    assert!(
+        skipping < finished0 && finished0 < started1 && skipping.is_some(),
+        "{kinds:?}"
+    );
+
+    let report = run.report();
+    assert_eq!(report.status, RunStatus::Complete);
+    assert_eq!(*outcome.report, report);
+    let skipped = level_of(&report, 0, 0);
+    assert_eq!(skipped.status, LevelStatus::Skipped);
+    assert!(skipped.cancelled >= 1, "{skipped:?}");
+    assert_eq!(skipped.failed, 0, "{skipped:?}");
+    assert!(skipped.errors.is_empty(), "{:?}", skipped.errors);
+    assert_eq!(skipped.error_rate, 0.0);
+    assert!(skipped.completed >= 2 && skipped.completed + skipped.cancelled < 10);
+    let next = level_of(&report, 0, 1);
+    assert_eq!(next.status, LevelStatus::Complete);
+    assert_eq!(next.completed, 10);
+    assert_lines_match_summaries(&report, &run.requests());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_engine_skips_its_remaining_levels_and_moves_on() {
+    let (a, b) = (quick_sim().await, quick_sim().await);
+    let mut run = Run::start(sweep_plan(
+        &[("first", a.chat_url()), ("second", b.chat_url())],
+        &[2, 1, 3],
+        6,
+        20,
+    ));
+    run.until(|e| matches!(e, Event::LevelStarted { .. })).await;
+    wait_lines(&run, 1).await;
+    run.send(Control::SkipEngine).await;
+    let (events, _) = run.finish().await;
+
+    let kinds = lifecycle(&events);
+    assert!(!kinds.iter().any(|k| k == "LevelStarted(0,1)"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "LevelFinished(1,2)"), "{kinds:?}");
+    let report = run.report();
+    assert_eq!(report.status, RunStatus::Complete);
+    let first = &report.engines[0];
+    assert_eq!(first.levels.len(), 1);
+    assert_eq!(first.levels[0].status, LevelStatus::Skipped);
+    assert_eq!(first.levels[0].failed, 0);
+    assert!(first.skipped_reason.is_some());
+    let second = &report.engines[1];
+    assert_eq!(second.skipped_reason, None);
+    assert_eq!(second.levels.len(), 3);
+    assert!(second
+        .levels
+        .iter()
+        .all(|l| l.status == LevelStatus::Complete && l.completed == 6));
+    assert_lines_match_summaries(&report, &run.requests());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_ends_promptly_and_writes_everything_measured() {
+    let (a, b) = (quick_sim().await, quick_sim().await);
+    let mut run = Run::start(sweep_plan(
+        &[("first", a.chat_url()), ("second", b.chat_url())],
+        &[1, 2],
+        10,
+        20,
+    ));
+    run.until(|e| matches!(e, Event::LevelStarted { level_index: 1, .. }))
+        .await;
+    wait_lines(&run, 12).await;
+    run.send(Control::Abort).await;
+    let aborted_at = Instant::now();
+    let (events, outcome) = run.finish().await;
+    let took = aborted_at.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "RunFinished {took:?} after Abort"
+    );
+
+    let kinds = lifecycle(&events);
+    assert!(kinds.contains(&"State(Stopping)".to_string()), "{kinds:?}");
+    assert_eq!(kinds.last().map(String::as_str), Some("RunFinished"));
+    assert!(
+        !kinds.iter().any(|k| k.starts_with("LevelStarted(1")),
+        "{kinds:?}"
+    );
+
+    let report = run.report();
+    assert_eq!(report.status, RunStatus::Aborted);
+    assert_eq!(*outcome.report, report);
+    assert_eq!(outcome.signal, None);
+    assert!(report.finished_at.is_some());
+    let first = &report.engines[0];
+    assert_eq!(first.levels.len(), 2);
+    assert_eq!(first.levels[0].status, LevelStatus::Complete);
+    assert_eq!(first.levels[0].completed, 10);
+    assert_eq!(first.levels[1].status, LevelStatus::Skipped);
+    assert_eq!(first.levels[1].failed, 0);
+    assert!(report.engines[1].levels.is_empty());
+    let lines = run.requests();
+    assert!(lines.len() >= 12);
+    assert_lines_match_summaries(&report, &lines);
+    assert_exports(&run);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_level_where_every_request_fails_is_failed_never_fast() {
+    let bad = sim(
+        quick(),
+        Faults {
+            error_rate: 1.0,
+            error_status: 503,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let good = quick_sim().await;
+    let mut plan = sweep_plan(
+        &[("bad", bad.chat_url()), ("good", good.chat_url())],
+        &[2],
+        6,
+        5,
+    );
+    plan.engines[1].simulated = true;
+    let mut run = Run::start(plan);
+    let (_, outcome) = run.finish().await;
+
+    let report = run.report();
+    assert_eq!(*outcome.report, report);
+    assert!(report.simulated, "an engine was marked simulated");
+    assert!(!report.engines[0].simulated && report.engines[1].simulated);
+    let failed = level_of(&report, 0, 0);
+    assert_eq!(failed.status, LevelStatus::Failed);
+    assert_eq!((failed.completed, failed.failed), (0, 6));
+    assert_eq!(failed.error_rate, 1.0);
+    assert_eq!(
+        failed.errors,
+        BTreeMap::from([("http_status".to_string(), 6)])
+    );
+    assert!(failed.error_examples["http_status"].contains("503"));
+    assert_eq!(failed.request_throughput, 0.0);
+    assert_eq!(failed.output_throughput, 0.0);
+    assert_eq!(failed.total_token_throughput, 0.0);
+    assert_eq!(failed.mean_ttft_ms, 0.0);
+    let ok = level_of(&report, 1, 0);
+    assert_eq!(ok.status, LevelStatus::Complete);
+    assert!(ok.request_throughput > failed.request_throughput);
+    assert!(ok.output_throughput > failed.output_throughput);
+
+    let lines = run.requests();
+    assert_lines_match_summaries(&report, &lines);
+    let statuses: BTreeSet<(String, u64)> = lines
+        .iter()
+        .filter(|l| l["engine"] == "bad")
+        .map(|l| {
+            (
+                l["error_class"].as_str().unwrap_or("").to_string(),
+                l["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(statuses, BTreeSet::from([("http_status".to_string(), 503)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signal_then_abort_is_interrupted() {
+    let sim = quick_sim().await;
+    let mut run = Run::start(sweep_plan(&[("e", sim.chat_url())], &[1, 2], 50, 20));
+    run.until(|e| matches!(e, Event::LevelStarted { .. })).await;
+    wait_lines(&run, 1).await;
+    run.signal.store(15, Ordering::SeqCst);
+    run.send(Control::Abort).await;
+    let (_, outcome) = run.finish().await;
+
+    assert_eq!(outcome.signal, Some(15));
+    assert_eq!(outcome.report.status, RunStatus::Interrupted);
+    let report = run.report();
+    assert_eq!(report.status, RunStatus::Interrupted);
+    assert_eq!(report.engines[0].levels.len(), 1);
+    assert_eq!(report.engines[0].levels[0].status, LevelStatus::Skipped);
+    assert_lines_match_summaries(&report, &run.requests());
+    assert_exports(&run);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warmup_requests_are_sent_but_not_measured() {
+    let server = counting_server(2, Duration::from_millis(2)).await;
+    let mut plan = sweep_plan(&[("e", server.url.clone())], &[1, 2], 4, 2);
+    plan.config.sweep.warmup_requests = 3;
+    plan.workload.warmup_requests = 3;
+    let mut run = Run::start(plan);
+    run.until(|e| matches!(e, Event::LevelStarted { .. })).await;
+    // The measured phase starts only once the warmup is done.
+    assert!(server.in_flight_at_arrival.lock().expect("arrivals").len() >= 3);
+    let (_, outcome) = run.finish().await;
+    assert_eq!(outcome.report.status, RunStatus::Complete);
+    assert_eq!(
+        server.in_flight_at_arrival.lock().expect("arrivals").len(),
+        2 * (3 + 4)
+    );
+    let lines = run.requests();
+    assert_eq!(lines.len(), 2 * 4);
+    assert_lines_match_summaries(&outcome.report, &lines);
+    for level in &outcome.report.engines[0].levels {
+        assert_eq!((level.completed, level.status), (4, LevelStatus::Complete));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_during_warmup_stops_without_resuming() {
+    let server = counting_server(20, Duration::from_millis(5)).await;
+    let mut plan = sweep_plan(&[("e", server.url.clone())], &[1, 2], 4, 20);
+    plan.config.sweep.warmup_requests = 50;
+    plan.workload.warmup_requests = 50;
+    let mut run = Run::start(plan);
+    run.until(|e| matches!(e, Event::State(RunState::Running)))
+        .await;
+    let deadline = Instant::now() + GUARD;
+    while server.in_flight_at_arrival.lock().expect("arrivals").len() < 2 {
+        assert!(Instant::now() < deadline, "warmup never started");
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    run.send(Control::Abort).await;
+    let (events, outcome) = run.finish().await;
+    let kinds = lifecycle(&events);
+    assert_eq!(
+        kinds,
+        strs(&["State(Stopping)", "State(Finished)", "RunFinished"]),
+        "nothing may claim the run is running again after a quit"
+    );
+    assert_eq!(outcome.report.status, RunStatus::Aborted);
+    assert!(outcome.report.engines[0].levels.is_empty());
+    assert!(
+        run.requests().is_empty(),
+        "warmup requests are not recorded"
+    );
+}
