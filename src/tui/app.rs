@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::events::{Control, EngineIdx, Event, RunState, Snapshot};
-use crate::results::model::{LevelSummary, Report};
+use crate::results::model::{LevelSummary, Report, RunStatus};
 
 use super::history::EngineHistory;
 use super::keys::KeyInput;
@@ -256,6 +256,7 @@ impl App {
                 self.warning = Some(Warning { engine, text });
             }
             Event::RunFinished { report, out_dir } => {
+                let interrupted = report.status == RunStatus::Interrupted;
                 // The final report is authoritative: rebuild the table from it unless it holds
                 // fewer levels than the events delivered.
                 let rows: Vec<FinishedLevel> = report
@@ -292,7 +293,9 @@ impl App {
                 self.finished = true;
                 self.confirm_quit = false;
                 self.finished_ms = self.now_ms;
-                if self.opts.exit_on_finish {
+                // A signal (SIGTERM from a supervisor, SIGINT from `kill`) ends the process: do
+                // not wait for a key that may never come.
+                if self.opts.exit_on_finish || interrupted {
                     self.exit = true;
                 }
             }
@@ -377,7 +380,7 @@ impl App {
     }
 
     /// True once the dashboard should close: a key after `RunFinished`, or `RunFinished` itself
-    /// with `exit_on_finish`.
+    /// with `exit_on_finish` or after a signal (status `interrupted`).
     pub fn should_exit(&self) -> bool {
         self.exit
     }
