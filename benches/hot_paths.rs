@@ -31,7 +31,9 @@ fn sample(tokens: u64) -> Sample {
         result: Ok(Timings {
             ttft_us: 48_000,
             e2e_us: 48_000 + 10_000 * (tokens - 1),
-            itl_us: (0..tokens - 1).map(|i| 9_500 + (i % 7) as u32 * 150).collect(),
+            itl_us: (0..tokens - 1)
+                .map(|i| 9_500 + (i % 7) as u32 * 150)
+                .collect(),
             output_tokens: tokens,
             output_tokens_estimated: false,
             input_tokens: Some(128),
