@@ -57,6 +57,12 @@ pub struct RunArgs {
     /// Close the dashboard as soon as the run ends.
     #[arg(long)]
     pub exit_on_finish: bool,
+    /// Charts to write at the end: standard, or extended (adds tok/s, TPOT, error rate).
+    #[arg(long, value_enum)]
+    pub chart: Option<ChartArg>,
+    /// Also write the charts as SVG.
+    #[arg(long)]
+    pub svg: bool,
 }
 
 impl RunArgs {

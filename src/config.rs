@@ -35,6 +35,20 @@ pub struct RunConfig {
     pub name: String,
     /// Parent folder of the results folder.
     pub out_dir: PathBuf,
+    /// `standard` (throughput, latency, TTFT) or `extended` (adds a second figure with output
+    /// tok/s, TPOT and error rate).
+    pub chart: ChartKindConfig,
+    /// Also write the charts as SVG.
+    pub svg: bool,
+}
+
+/// Which charts a run writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ChartKindConfig {
+    #[default]
+    Standard,
+    Extended,
 }
 
 impl Default for RunConfig {
@@ -42,6 +56,8 @@ impl Default for RunConfig {
         RunConfig {
             name: "llmsweep".into(),
             out_dir: PathBuf::from("results"),
+            chart: ChartKindConfig::Standard,
+            svg: false,
         }
     }
 }

@@ -15,6 +15,7 @@ use super::clock::ActiveClock;
 use super::worker::{self, WorkerCtx};
 use crate::client::openai::ClientSpec;
 use crate::client::{EngineClient, Timeouts};
+use crate::config::ChartKindConfig;
 use crate::events::{Control, Event, RunState, Snapshot};
 use crate::metrics::recorder::LevelRecorder;
 use crate::metrics::sample::RequestRecord;
@@ -373,12 +374,14 @@ impl Driver {
         let out_dir = self.writer.dir().to_path_buf();
         // Chart, CSV and Markdown of what was measured; results.json is already safe, so a
         // failed export is a warning, not a lost run.
+        let options = ExportOptions {
+            extended: self.plan.config.run.chart == ChartKindConfig::Extended,
+            svg: self.plan.config.run.svg,
+        };
         let export = {
             let (report, dir) = (report.clone(), out_dir.clone());
-            tokio::task::spawn_blocking(move || {
-                crate::report::write_all(&report, &dir, &ExportOptions::default())
-            })
-            .await
+            tokio::task::spawn_blocking(move || crate::report::write_all(&report, &dir, &options))
+                .await
         };
         let failure = match export {
             Ok(Ok(_)) => None,
