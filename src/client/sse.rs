@@ -69,6 +69,9 @@ impl Guard {
         }
         for &b in bytes {
             self.pending += 1;
+            if self.pending > MAX_EVENT_BYTES {
+                return Err(Violation::TooLarge);
+            }
             match b {
                 b'\n' if self.after_cr => self.after_cr = false,
                 b'\n' | b'\r' => {
@@ -84,9 +87,6 @@ impl Guard {
                     self.after_cr = false;
                 }
             }
-        }
-        if self.pending > MAX_EVENT_BYTES {
-            return Err(Violation::TooLarge);
         }
         Ok(())
     }
@@ -158,7 +158,7 @@ where
 }
 
 /// The client's whole pipeline from body chunks to SSE events: [`guard`], then
-/// eventsource-stream.
+/// eventsource-stream. Ends after the first error.
 pub fn events<S, B, E>(
     body: S,
     on_bytes: impl FnMut() + Send,
@@ -167,7 +167,17 @@ where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]>,
 {
-    guard(body, on_bytes).eventsource()
+    // Fused at the first error: eventsource-stream may add one of its own after it (for a
+    // character the end of the stream cut in half).
+    guard(body, on_bytes)
+        .eventsource()
+        .scan(false, |failed, item| {
+            let out = (!*failed).then(|| {
+                *failed = item.is_err();
+                item
+            });
+            ready(out)
+        })
 }
 
 #[cfg(test)]
