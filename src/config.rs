@@ -130,6 +130,14 @@ pub struct SweepConfig {
     pub timeout_s: f64,
     /// Connect timeout, seconds.
     pub connect_timeout_s: f64,
+    /// Send → first output token (response headers included), seconds; unset = only
+    /// `timeout_s` applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_token_timeout_s: Option<f64>,
+    /// Longest gap between chunks once output has started, seconds; unset = only
+    /// `timeout_s` applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_s: Option<f64>,
 }
 
 impl Default for SweepConfig {
@@ -140,9 +148,14 @@ impl Default for SweepConfig {
             warmup_requests: 0,
             timeout_s: 300.0,
             connect_timeout_s: 10.0,
+            first_token_timeout_s: None,
+            idle_timeout_s: None,
         }
     }
 }
+
+/// Largest timeout accepted, seconds (one week).
+pub const MAX_TIMEOUT_S: f64 = 604_800.0;
 
 /// Accepts `[1, 2, 4]` or, from an environment variable or flag, `"1,2,4"`.
 fn levels_from_list_or_text<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<u32>, D::Error> {
@@ -350,12 +363,16 @@ impl Config {
             return Err("`sweep.requests_per_level` must be at least 1".into());
         }
         for (key, value) in [
-            ("sweep.timeout_s", sweep.timeout_s),
-            ("sweep.connect_timeout_s", sweep.connect_timeout_s),
+            ("sweep.timeout_s", Some(sweep.timeout_s)),
+            ("sweep.connect_timeout_s", Some(sweep.connect_timeout_s)),
+            ("sweep.first_token_timeout_s", sweep.first_token_timeout_s),
+            ("sweep.idle_timeout_s", sweep.idle_timeout_s),
         ] {
-            if !(value.is_finite() && value > 0.0) {
+            let Some(value) = value else { continue };
+            // Also bounded above, so `Duration::from_secs_f64` can never panic on it.
+            if !(value.is_finite() && value > 0.0 && value <= MAX_TIMEOUT_S) {
                 return Err(format!(
-                    "`{key}` must be a positive number of seconds, got {value}"
+                    "`{key}` must be a positive number of seconds (at most {MAX_TIMEOUT_S}), got {value}"
                 ));
             }
         }

@@ -102,7 +102,10 @@ pub fn parse(data: &str) -> Result<Parsed, ChunkError> {
         return Ok(Parsed::Done);
     }
     let raw: RawChunk<'_> = serde_json::from_str(data)
-        .map_err(|e| ChunkError::Malformed(format!("{e}: {}", snippet(data))))?;
+        // serde's message may quote the offending value whole (newlines and all): cut it too.
+        .map_err(|e| {
+            ChunkError::Malformed(format!("{}: {}", snippet(&e.to_string()), snippet(data)))
+        })?;
     if let Some(error) = raw.error.filter(|e| !e.is_null()) {
         let message = error
             .get("message")

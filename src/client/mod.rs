@@ -3,6 +3,7 @@
 
 pub mod chunk;
 pub mod openai;
+pub mod sse;
 
 use std::time::Duration;
 

@@ -11,11 +11,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use bytes::Bytes;
-use eventsource_stream::{EventStreamError, Eventsource};
+use eventsource_stream::EventStreamError;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
 use super::chunk::{self, ChunkError, Parsed};
+use super::sse::{self, BodyError};
 use super::{ErrorClass, RequestError, Timeouts, Timings};
 use crate::secret::Secret;
 
@@ -137,7 +138,7 @@ impl EngineClient {
         };
         let status = response.status();
         if !status.is_success() {
-            let snippet = self.redacted_snippet(&read_error_body(response).await);
+            let snippet = self.redacted_snippet(&read_error_body(response, total_deadline).await);
             return Err(RequestError {
                 class: ErrorClass::HttpStatus,
                 status: Some(status.as_u16()),
@@ -151,7 +152,7 @@ impl EngineClient {
             .unwrap_or("")
             .to_ascii_lowercase();
         if !content_type.starts_with("text/event-stream") {
-            let snippet = self.redacted_snippet(&read_error_body(response).await);
+            let snippet = self.redacted_snippet(&read_error_body(response, total_deadline).await);
             return Err(RequestError::new(
                 ErrorClass::MalformedStream,
                 self.redact(&format!(
@@ -164,13 +165,12 @@ impl EngineClient {
         // those bytes arrived then.
         let arrival_ns = Arc::new(AtomicU64::new(0));
         let stamp = arrival_ns.clone();
-        let mut events = response
-            .bytes_stream()
-            .map(move |bytes| {
-                stamp.store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                bytes
-            })
-            .eventsource();
+        // Stamped before any check or parsing; the guard caps an event at 1 MiB and rejects
+        // bytes that are not UTF-8, so a hostile stream cannot grow the parser's buffers.
+        let events = sse::events(response.bytes_stream(), move || {
+            stamp.store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        });
+        let mut events = std::pin::pin!(events);
 
         let mut timings = Timings {
             itl_us: Vec::with_capacity(self.itl_capacity),
@@ -201,12 +201,18 @@ impl EngineClient {
             let event = match next {
                 None => break,
                 Some(Ok(event)) => event,
-                Some(Err(EventStreamError::Transport(e))) => {
+                Some(Err(EventStreamError::Transport(BodyError::Transport(e)))) => {
                     return Err(RequestError::new(
                         ErrorClass::EndedEarly,
                         self.redact(&format!(
                             "connection lost after {output_chunks} output chunks: {e}"
                         )),
+                    ))
+                }
+                Some(Err(EventStreamError::Transport(e))) => {
+                    return Err(RequestError::new(
+                        ErrorClass::MalformedStream,
+                        format!("{e} (after {output_chunks} output chunks)"),
                     ))
                 }
                 Some(Err(e)) => {
@@ -310,18 +316,24 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     chunk::snippet(&text)
 }
 
-/// Up to 4 KiB of an error body (to be redacted, then cut to a snippet); gives up after 2 s.
-async fn read_error_body(response: reqwest::Response) -> String {
+/// Largest part of an error body read for its snippet.
+const SNIPPET_BYTES: usize = 4096;
+
+/// Up to 4 KiB of an error body (to be redacted, then cut to a snippet); gives up after 2 s
+/// or at `deadline` (the request's total), whichever comes first.
+async fn read_error_body(response: reqwest::Response, deadline: Instant) -> String {
     let mut body = Vec::new();
     let mut stream = response.bytes_stream();
     let read = async {
         while let Some(Ok(bytes)) = stream.next().await {
-            body.extend_from_slice(&bytes);
-            if body.len() >= 4096 {
+            let room = SNIPPET_BYTES - body.len();
+            body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            if body.len() >= SNIPPET_BYTES {
                 break;
             }
         }
     };
-    let _ = tokio::time::timeout(Duration::from_secs(2), read).await;
+    let give_up = (Instant::now() + Duration::from_secs(2)).min(deadline);
+    let _ = tokio::time::timeout_at(give_up, read).await;
     String::from_utf8_lossy(&body).into_owned()
 }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::clock::ActiveClock;
 use super::worker::{self, WorkerCtx};
 use crate::client::openai::ClientSpec;
-use crate::client::{EngineClient, Timeouts};
+use crate::client::{EngineClient, ErrorClass, Timeouts};
 use crate::config::ChartKindConfig;
 use crate::events::{Control, Event, RunState, Snapshot};
 use crate::metrics::recorder::LevelRecorder;
@@ -26,6 +26,10 @@ use crate::results::writer::ResultsWriter;
 
 /// How often the recorder publishes a snapshot.
 pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Consecutive connect failures (refused, or connect timeout) after which an engine is
+/// taken as down: its level is cut and its remaining levels skipped.
+pub const UNREACHABLE_AFTER: u32 = 5;
 
 /// What a run needs besides the plan.
 pub struct RunOptions {
@@ -83,8 +87,8 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
     let sweep = &plan.config.sweep;
     let timeouts = Timeouts {
         connect: Duration::from_secs_f64(sweep.connect_timeout_s),
-        first_token: None,
-        idle: None,
+        first_token: sweep.first_token_timeout_s.map(Duration::from_secs_f64),
+        idle: sweep.idle_timeout_s.map(Duration::from_secs_f64),
         total: Duration::from_secs_f64(sweep.timeout_s),
     };
     let mut clients = Vec::new();
@@ -164,7 +168,9 @@ impl Driver {
                     break 'engines;
                 }
                 if self.stops.engine {
-                    self.report.engines[engine].skipped_reason = Some("skipped by the user".into());
+                    self.report.engines[engine]
+                        .skipped_reason
+                        .get_or_insert_with(|| "skipped by the user".into());
                     continue 'engines;
                 }
                 self.run_level(engine, level_index).await?;
@@ -323,11 +329,22 @@ impl Driver {
         let mut ticker = tokio::time::interval(SNAPSHOT_INTERVAL);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let level = self.plan.config.sweep.levels[level_index] as f64;
+        let mut connect_failures = 0u32;
         loop {
             tokio::select! {
                 sample = samples.recv() => {
                     let Some(sample) = sample else { break };
                     last_completion = clock.active();
+                    match &sample.result {
+                        Err(e) if matches!(e.class, ErrorClass::Connect | ErrorClass::TimeoutConnect) => {
+                            connect_failures += 1;
+                            if connect_failures == UNREACHABLE_AFTER && !self.stops.engine {
+                                self.engine_unreachable(engine, &e.message, &cancel).await;
+                            }
+                        }
+                        Err(e) if e.class == ErrorClass::Cancelled => {}
+                        _ => connect_failures = 0,
+                    }
                     if !warmup {
                         recorder.record(&sample, last_completion.as_millis() as u64);
                         let record = RequestRecord::new(&self.plan.engines[engine].name, level, &sample);
@@ -354,6 +371,26 @@ impl Driver {
         }
         while workers.join_next().await.is_some() {}
         Ok((recorder, last_completion.as_secs_f64()))
+    }
+
+    /// The engine looks down: cut the level (kept, it will come out failed) and skip the
+    /// engine's remaining levels, saying why.
+    async fn engine_unreachable(
+        &mut self,
+        engine: usize,
+        example: &str,
+        cancel: &CancellationToken,
+    ) {
+        let reason = format!("engine unreachable: {example}");
+        self.report.engines[engine].skipped_reason = Some(reason.clone());
+        self.stops.level = true;
+        self.stops.engine = true;
+        cancel.cancel();
+        self.emit(Event::Warning {
+            engine: Some(engine),
+            text: reason,
+        })
+        .await;
     }
 
     async fn finish(mut self) -> std::io::Result<RunOutcome> {

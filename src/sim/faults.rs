@@ -41,6 +41,15 @@ pub struct Faults {
     /// get `data: {"error":{...,"code":500}}` and then `data: [DONE]` (as vLLM ends a stream
     /// whose generation failed) and no content.
     pub in_stream_error_rate: f64,
+    /// Fraction of requests whose connection is closed right after the request was read,
+    /// with no response at all (not even headers): a crashed or overloaded front end.
+    pub reset_before_headers_rate: f64,
+    /// Fraction of requests answered `200 OK` with an `application/json` completion body
+    /// instead of an SSE stream (a server that ignores `"stream": true`).
+    pub non_sse_rate: f64,
+    /// Pad the first content event of every streaming request to this many bytes (its JSON
+    /// stays valid): above 1 MiB, a client must cut it off rather than buffer it.
+    pub huge_event_bytes: Option<usize>,
 }
 
 /// What happens to one request: [`Faults`] resolved for one arrival index.
@@ -60,6 +69,12 @@ pub struct FaultPlan {
     pub first_byte_delay: Duration,
     /// Whether a usage chunk may be sent (when the request asks for one).
     pub usage: bool,
+    /// Close the connection without any response.
+    pub reset_before_headers: bool,
+    /// Answer 200 with a JSON body instead of a stream.
+    pub non_sse: bool,
+    /// Pad the first content event to this many bytes.
+    pub huge_event: Option<usize>,
 }
 
 /// Salts keeping each knob's draw independent of the others.
@@ -67,6 +82,8 @@ const SALT_ERROR: u64 = 0x6572_726f_7200_0001;
 const SALT_DROP: u64 = 0x6472_6f70_0000_0002;
 const SALT_MALFORMED: u64 = 0x6d61_6c66_0000_0003;
 const SALT_IN_STREAM: u64 = 0x696e_7374_0000_0004;
+const SALT_RESET: u64 = 0x7273_7420_0000_0005;
+const SALT_NON_SSE: u64 = 0x6e73_7365_0000_0006;
 
 impl Faults {
     /// Resolves the faults for the request with arrival index `index` under `seed`.
@@ -91,6 +108,9 @@ impl Faults {
             in_stream_error: hit(self.in_stream_error_rate, SALT_IN_STREAM),
             first_byte_delay: Duration::from_millis(self.first_byte_delay_ms),
             usage: !self.no_usage,
+            reset_before_headers: hit(self.reset_before_headers_rate, SALT_RESET),
+            non_sse: hit(self.non_sse_rate, SALT_NON_SSE),
+            huge_event: self.huge_event_bytes,
         }
     }
 }
@@ -127,6 +147,25 @@ mod tests {
     }
 
     #[test]
+    fn new_knobs_draw_independently() {
+        let f = Faults {
+            reset_before_headers_rate: 0.5,
+            non_sse_rate: 0.5,
+            ..Faults::default()
+        };
+        let resets: Vec<bool> = (0..64).map(|i| f.plan(9, i).reset_before_headers).collect();
+        let non_sse: Vec<bool> = (0..64).map(|i| f.plan(9, i).non_sse).collect();
+        assert_ne!(resets, non_sse);
+        assert_eq!(
+            resets,
+            (0..64)
+                .map(|i| f.plan(9, i).reset_before_headers)
+                .collect::<Vec<_>>()
+        );
+        assert!(resets.iter().any(|&r| r) && resets.iter().any(|&r| !r));
+    }
+
+    #[test]
     fn extremes_and_defaults() {
         let all = Faults {
             error_rate: 1.0,
@@ -143,6 +182,7 @@ mod tests {
             assert_eq!(q.error_status, None);
             assert_eq!(q.drop_after, None);
             assert!(!q.malformed && !q.in_stream_error && q.usage && q.stall.is_none());
+            assert!(!q.reset_before_headers && !q.non_sse && q.huge_event.is_none());
         }
     }
 }

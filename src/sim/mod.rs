@@ -29,13 +29,16 @@
 //!
 //! # Faults
 //! [`Faults`] injects errors, disconnects, malformed chunks, stalls, slow first bytes,
-//! missing usage and in-stream errors. Which requests are hit is a pure function of the
+//! missing usage, in-stream errors, connections closed before any response, non-SSE
+//! bodies and oversized events. Which requests are hit is a pure function of the
 //! seed and the request's arrival index ([`Faults::plan`]), so runs are reproducible.
 //!
 //! # Layout
 //! `profiles` (timing constants), `faults` (what goes wrong, for whom), `scheduler` (the
-//! batch loop), `server` (routes, parsing, SSE encoding).
+//! batch loop), `server` (routes, parsing, SSE encoding), `conn` (the listener, whose
+//! connections a handler can kill).
 
+mod conn;
 mod faults;
 mod profiles;
 mod scheduler;
@@ -45,7 +48,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -83,11 +85,7 @@ pub async fn run(
         next_index: AtomicU64::new(0),
         cancel: cancel.clone(),
     });
-    // Without TCP_NODELAY, Nagle's algorithm holds back a small chunk while the previous
-    // one is unacknowledged, adding up to a delayed-ACK timeout (~40 ms) to token gaps.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    let listener = conn::SimListener::new(listener);
     let signal = {
         let cancel = cancel.clone();
         async move {
@@ -99,7 +97,8 @@ pub async fn run(
             cancel.cancel();
         }
     };
-    let result = axum::serve(listener, server::router(state))
+    let app = server::router(state).into_make_service_with_connect_info::<conn::Conn>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(signal)
         .await;
     cancel.cancel();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::conn::Conn;
 use super::faults::{FaultPlan, Faults};
 use super::scheduler::{SchedulerHandle, Step};
 
@@ -100,12 +101,20 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn chat(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    handle(&state, Api::Chat, &body).await
+async fn chat(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
+    body: Bytes,
+) -> Response {
+    handle(&state, &conn, Api::Chat, &body).await
 }
 
-async fn completions(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    handle(&state, Api::Completions, &body).await
+async fn completions(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
+    body: Bytes,
+) -> Response {
+    handle(&state, &conn, Api::Completions, &body).await
 }
 
 async fn models() -> Response {
@@ -130,7 +139,7 @@ struct ParsedRequest {
     max_tokens: Option<u32>,
 }
 
-async fn handle(state: &AppState, api: Api, body: &[u8]) -> Response {
+async fn handle(state: &AppState, conn: &Conn, api: Api, body: &[u8]) -> Response {
     let req = match parse(api, body) {
         Ok(req) => req,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
@@ -144,9 +153,26 @@ async fn handle(state: &AppState, api: Api, body: &[u8]) -> Response {
             () = state.cancel.cancelled() => return shutting_down(),
         }
     }
+    if plan.reset_before_headers {
+        // The response below is never written: the connection refuses it and closes.
+        conn.kill();
+        return shutting_down();
+    }
     if let Some(status) = plan.error_status {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return error_response(status, "simulated error");
+    }
+    if plan.non_sse && req.stream {
+        // A server that ignores `"stream": true`: one JSON object, no events.
+        return json_response(
+            StatusCode::OK,
+            json!({
+                "id": format!("sim-{index}"),
+                "object": "chat.completion",
+                "model": req.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": word(0)}, "finish_reason": "stop"}],
+            }),
+        );
     }
 
     let output_tokens = state
@@ -441,6 +467,24 @@ impl Encoder {
         }
     }
 
+    /// Content chunk `i` with a `"pad"` string field making the whole event `size` bytes
+    /// (or its natural size, if larger). Still valid JSON.
+    fn padded_content(&self, i: u32, size: usize) -> Bytes {
+        let w = word(i).as_bytes();
+        let text_key: &[u8] = match self.api {
+            Api::Chat => br#"{"index":0,"delta":{"content":""#,
+            Api::Completions => br#"{"index":0,"text":""#,
+        };
+        let close: &[u8] = match self.api {
+            Api::Chat => br#""},"logprobs":null,"finish_reason":null,"pad":""#,
+            Api::Completions => br#"","logprobs":null,"finish_reason":null,"pad":""#,
+        };
+        let tail: &[u8] = b"\"}]}\n\n";
+        let natural = self.head.len() + text_key.len() + w.len() + close.len() + tail.len();
+        let pad = vec![b'x'; size.saturating_sub(natural)];
+        self.event(&[text_key, w, close, &pad, tail])
+    }
+
     fn finish(&self) -> Bytes {
         match self.api {
             Api::Chat => self.event(&[
@@ -548,6 +592,9 @@ impl SseStream {
                             self.sent += 1;
                             if self.plan.malformed && i == self.total / 2 {
                                 return Some(Ok(Bytes::from_static(MALFORMED)));
+                            }
+                            if let (Some(size), 0) = (self.plan.huge_event, i) {
+                                return Some(Ok(self.enc.padded_content(i, size)));
                             }
                             return Some(Ok(self.enc.content(i)));
                         }
