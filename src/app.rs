@@ -203,11 +203,18 @@ async fn sim_command(args: SimArgs) -> Result<i32, Failure> {
             names.join(", ")
         ))
     })?;
-    for (flag, rate) in [
+    let rates = [
         ("--error-rate", args.error_rate),
         ("--drop-rate", args.drop_rate),
         ("--malformed-rate", args.malformed_rate),
-    ] {
+        ("--in-stream-error-rate", args.in_stream_error_rate),
+        (
+            "--reset-before-headers-rate",
+            args.reset_before_headers_rate,
+        ),
+        ("--non-sse-rate", args.non_sse_rate),
+    ];
+    for (flag, rate) in rates {
         if !(0.0..=1.0).contains(&rate) {
             return Err(Failure::Config(format!(
                 "{flag} must be between 0 and 1, got {rate}"
@@ -224,7 +231,10 @@ async fn sim_command(args: SimArgs) -> Result<i32, Failure> {
         stall_ms: args.stall_ms,
         first_byte_delay_ms: args.first_byte_delay_ms,
         no_usage: args.no_usage,
-        ..Faults::default()
+        in_stream_error_rate: args.in_stream_error_rate,
+        reset_before_headers_rate: args.reset_before_headers_rate,
+        non_sse_rate: args.non_sse_rate,
+        huge_event_bytes: args.huge_event_bytes,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

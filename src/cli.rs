@@ -127,6 +127,18 @@ pub struct SimArgs {
     /// Never send the usage chunk.
     #[arg(long)]
     pub no_usage: bool,
+    /// Fraction of requests answered with `data: {"error": ...}` inside the stream.
+    #[arg(long, default_value_t = 0.0)]
+    pub in_stream_error_rate: f64,
+    /// Fraction of connections closed after reading the request, before any response.
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_before_headers_rate: f64,
+    /// Fraction of requests answered 200 with a JSON body instead of a stream.
+    #[arg(long, default_value_t = 0.0)]
+    pub non_sse_rate: f64,
+    /// Pad the first content event of every request to this many bytes.
+    #[arg(long)]
+    pub huge_event_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
