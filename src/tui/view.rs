@@ -184,8 +184,12 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         }
         spans
     } else if app.is_finished() {
+        let ran = app
+            .report()
+            .map(|r| r.engines.iter().filter(|e| !e.levels.is_empty()).count())
+            .unwrap_or(0);
         vec![Span::raw(format!(
-            " run finished: {engines} engines, {} measured",
+            " run finished: {ran} of {engines} engines run, {} measured",
             levels_word(app.levels().len())
         ))]
     } else if let Some(report) = report {
