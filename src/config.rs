@@ -502,10 +502,15 @@ impl Config {
         }
         match sweep.mode {
             SweepMode::Concurrency => {
+                if let Some(bad) = sweep.levels.iter().find(|&&c| c.fract() != 0.0) {
+                    return Err(format!(
+                        "`sweep.levels` has {bad}; concurrency levels are whole numbers (mode = \"rate\" takes req/s)"
+                    ));
+                }
                 if let Some(bad) = sweep
                     .levels
                     .iter()
-                    .find(|&&c| !(1.0..=100_000.0).contains(&c) || c.fract() != 0.0)
+                    .find(|&&c| !(1.0..=100_000.0).contains(&c))
                 {
                     return Err(format!(
                         "`sweep.levels` has {bad}; levels must be 1..=100000"
