@@ -25,6 +25,8 @@ pub struct Config {
     pub request: RequestConfig,
     #[serde(default)]
     pub prompts: PromptsConfig,
+    #[serde(default)]
+    pub slo: SloConfig,
 }
 
 /// `[run]`: naming and placing the results.
@@ -119,12 +121,20 @@ fn yes() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SweepConfig {
-    /// Concurrency levels, run in this order.
+    /// `concurrency` (closed loop, the default) or `rate` (open loop, req/s).
+    pub mode: SweepMode,
+    /// The levels, run in this order: requests in flight (whole numbers) or req/s in rate mode.
     #[serde(deserialize_with = "levels_from_list_or_text")]
-    pub levels: Vec<u32>,
-    /// Measured requests per level.
-    pub requests_per_level: u64,
-    /// Unmeasured requests before each level (at the level's concurrency).
+    pub levels: Vec<f64>,
+    /// Measured requests per level. With `duration_s` too, whichever comes first ends the
+    /// level; with neither, [`DEFAULT_REQUESTS_PER_LEVEL`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests_per_level: Option<u64>,
+    /// Measured seconds per level (paused time excluded): no new request starts after it,
+    /// in-flight ones finish and count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// Unmeasured requests before each level (at the level's concurrency or rate).
     pub warmup_requests: u64,
     /// Whole-request timeout, seconds.
     pub timeout_s: f64,
@@ -138,18 +148,35 @@ pub struct SweepConfig {
     /// `timeout_s` applies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout_s: Option<f64>,
+    /// Rate mode: shape of the gamma inter-arrival distribution; 1.0 = Poisson arrivals.
+    /// Lower is burstier (CV = 1/sqrt(burstiness)).
+    pub burstiness: f64,
+    /// Rate mode: cap on requests in flight (0 = none). A request that finds the cap full
+    /// waits in the client and is counted as a late start.
+    pub max_concurrency: u32,
+    /// `sequential` (every level of an engine, then the next engine) or `interleaved`
+    /// (level 1 on every engine, then level 2, ...).
+    pub order: SweepOrder,
 }
+
+/// Used when neither `requests_per_level` nor `duration_s` is set.
+pub const DEFAULT_REQUESTS_PER_LEVEL: u64 = 50;
 
 impl Default for SweepConfig {
     fn default() -> Self {
         SweepConfig {
-            levels: vec![1, 2, 4, 8, 16, 32],
-            requests_per_level: 50,
+            mode: SweepMode::Concurrency,
+            levels: vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+            requests_per_level: None,
+            duration_s: None,
             warmup_requests: 0,
             timeout_s: 300.0,
             connect_timeout_s: 10.0,
             first_token_timeout_s: None,
             idle_timeout_s: None,
+            burstiness: 1.0,
+            max_concurrency: 0,
+            order: SweepOrder::Sequential,
         }
     }
 }
@@ -157,8 +184,59 @@ impl Default for SweepConfig {
 /// Largest timeout accepted, seconds (one week).
 pub const MAX_TIMEOUT_S: f64 = 604_800.0;
 
-/// Accepts `[1, 2, 4]` or, from an environment variable or flag, `"1,2,4"`.
-fn levels_from_list_or_text<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<u32>, D::Error> {
+impl SweepConfig {
+    /// Measured requests per level: the configured count, unlimited when only `duration_s`
+    /// is set, [`DEFAULT_REQUESTS_PER_LEVEL`] when neither is.
+    pub fn request_limit(&self) -> Option<u64> {
+        match (self.requests_per_level, self.duration_s) {
+            (Some(n), _) => Some(n),
+            (None, Some(_)) => None,
+            (None, None) => Some(DEFAULT_REQUESTS_PER_LEVEL),
+        }
+    }
+}
+
+/// How load is applied at a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepMode {
+    /// Closed loop: the level's number of requests always in flight.
+    #[default]
+    Concurrency,
+    /// Open loop: requests sent at the level's rate (req/s) on a seeded arrival schedule.
+    Rate,
+}
+
+impl SweepMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SweepMode::Concurrency => "concurrency",
+            SweepMode::Rate => "rate",
+        }
+    }
+}
+
+/// The order (engine, level) pairs run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepOrder {
+    #[default]
+    Sequential,
+    Interleaved,
+}
+
+impl SweepOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SweepOrder::Sequential => "sequential",
+            SweepOrder::Interleaved => "interleaved",
+        }
+    }
+}
+
+/// Accepts `[1, 2, 4]` or, from an environment variable or flag, `"1,2,4"`. Whole numbers
+/// are checked later, in concurrency mode only (rate mode takes fractional req/s).
+fn levels_from_list_or_text<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<f64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Levels {
@@ -168,13 +246,17 @@ fn levels_from_list_or_text<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<u32>
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum LevelItem {
-        Number(u32),
+        Number(f64),
         Text(String),
     }
     let parse = |text: &str| {
-        text.trim().parse::<u32>().map_err(|_| {
-            serde::de::Error::custom(format!("invalid level {text:?} (expected a whole number)"))
-        })
+        text.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("invalid level {text:?} (expected a number)"))
+            })
     };
     match Levels::deserialize(de)? {
         Levels::List(items) => items
@@ -211,23 +293,116 @@ impl Default for RequestConfig {
     }
 }
 
-/// `[prompts]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[prompts]`: exactly one source (`pool`, `file`, `sharegpt` or `synthetic`); none set =
+/// the built-in pool. Paths are relative to the current directory.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PromptsConfig {
     /// Prompts chosen from at random (seeded) for each request.
-    pub pool: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Vec<String>>,
+    /// JSONL: one `{"prompt": ...}` or `{"messages": [...]}` per line, optional `max_tokens`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// ShareGPT JSON: first human turn as the prompt, the first reply's length as `max_tokens`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharegpt: Option<PathBuf>,
+    /// Seeded synthetic prompts of given lengths.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synthetic: Option<SyntheticConfig>,
+    /// Keep only the first N prompts of the source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
 }
 
-impl Default for PromptsConfig {
-    fn default() -> Self {
-        PromptsConfig {
-            pool: DEFAULT_POOL.iter().map(|s| s.to_string()).collect(),
+impl PromptsConfig {
+    /// The keys naming a source that are set, in a fixed order.
+    pub fn sources_set(&self) -> Vec<&'static str> {
+        let mut set = Vec::new();
+        if self.pool.is_some() {
+            set.push("pool");
+        }
+        if self.file.is_some() {
+            set.push("file");
+        }
+        if self.sharegpt.is_some() {
+            set.push("sharegpt");
+        }
+        if self.synthetic.is_some() {
+            set.push("synthetic");
+        }
+        set
+    }
+
+    /// The inline pool: the configured one or the built-in one.
+    pub fn pool_or_default(&self) -> Vec<String> {
+        match &self.pool {
+            Some(pool) => pool.clone(),
+            None => DEFAULT_POOL.iter().map(|s| s.to_string()).collect(),
         }
     }
 }
 
-const DEFAULT_POOL: [&str; 6] = [
+/// `[prompts] synthetic = { ... }`: lengths in estimated tokens (words × 1.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyntheticConfig {
+    /// Prompt length, tokens.
+    pub input_tokens: u32,
+    /// `max_tokens` asked per prompt.
+    pub output_tokens: u32,
+    /// Lengths drawn uniformly from `[n × (1 − r), n × (1 + r)]`; 0 = exact.
+    pub range_ratio: f64,
+    /// Prompts generated.
+    pub count: usize,
+}
+
+impl Default for SyntheticConfig {
+    fn default() -> Self {
+        SyntheticConfig {
+            input_tokens: 128,
+            output_tokens: 128,
+            range_ratio: 0.0,
+            count: 512,
+        }
+    }
+}
+
+/// `[slo]`: service-level objectives; each optional. A request meets them when it succeeded
+/// and every set one holds; a level meets them when at least `attainment` of its attempted
+/// requests (completed + failed) do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SloConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpot_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e2e_ms: Option<f64>,
+    /// Share of requests that must meet every SLO for the level to count as meeting them.
+    pub attainment: f64,
+}
+
+impl Default for SloConfig {
+    fn default() -> Self {
+        SloConfig {
+            ttft_ms: None,
+            tpot_ms: None,
+            e2e_ms: None,
+            attainment: 0.9,
+        }
+    }
+}
+
+impl SloConfig {
+    /// True when at least one objective is set.
+    pub fn any(&self) -> bool {
+        self.ttft_ms.is_some() || self.tpot_ms.is_some() || self.e2e_ms.is_some()
+    }
+}
+
+pub const DEFAULT_POOL: [&str; 6] = [
     "Explain how continuous batching improves the throughput of an LLM inference server.",
     "Write a short story about a lighthouse keeper who discovers a message in a bottle.",
     "Summarise the causes and consequences of the 1929 stock market crash in a few paragraphs.",
@@ -354,13 +529,62 @@ impl Config {
         if sweep.levels.is_empty() {
             return Err("`sweep.levels` is empty".into());
         }
-        if let Some(bad) = sweep.levels.iter().find(|&&c| c == 0 || c > 100_000) {
+        match sweep.mode {
+            SweepMode::Concurrency => {
+                if let Some(bad) = sweep.levels.iter().find(|&&c| c.fract() != 0.0) {
+                    return Err(format!(
+                        "`sweep.levels` has {bad}; concurrency levels are whole numbers (mode = \"rate\" takes req/s)"
+                    ));
+                }
+                if let Some(bad) = sweep
+                    .levels
+                    .iter()
+                    .find(|&&c| !(1.0..=100_000.0).contains(&c))
+                {
+                    return Err(format!(
+                        "`sweep.levels` has {bad}; levels must be 1..=100000"
+                    ));
+                }
+            }
+            SweepMode::Rate => {
+                if let Some(bad) = sweep
+                    .levels
+                    .iter()
+                    .find(|&&r| !(r.is_finite() && r > 0.0 && r <= 1e6))
+                {
+                    return Err(format!(
+                        "`sweep.levels` has {bad}; rates must be positive req/s (at most 1000000)"
+                    ));
+                }
+            }
+        }
+        if sweep.requests_per_level == Some(0) {
+            return Err("`sweep.requests_per_level` must be at least 1".into());
+        }
+        if let Some(d) = sweep.duration_s {
+            if !(d.is_finite() && d > 0.0) {
+                return Err(format!(
+                    "`sweep.duration_s` must be a positive number of seconds, got {d}"
+                ));
+            }
+        }
+        if !(sweep.burstiness.is_finite() && sweep.burstiness > 0.0) {
             return Err(format!(
-                "`sweep.levels` has {bad}; levels must be 1..=100000"
+                "`sweep.burstiness` must be a positive number (1.0 = Poisson), got {}",
+                sweep.burstiness
             ));
         }
-        if sweep.requests_per_level == 0 {
-            return Err("`sweep.requests_per_level` must be at least 1".into());
+        if sweep.mode == SweepMode::Concurrency
+            && (sweep.max_concurrency != 0 || sweep.burstiness != 1.0)
+        {
+            let key = if sweep.max_concurrency != 0 {
+                "max_concurrency"
+            } else {
+                "burstiness"
+            };
+            return Err(format!(
+                "`sweep.{key}` applies to mode = \"rate\" only (concurrency mode sets the requests in flight by `levels`)"
+            ));
         }
         for (key, value) in [
             ("sweep.timeout_s", Some(sweep.timeout_s)),
@@ -379,8 +603,55 @@ impl Config {
         if self.request.max_tokens == 0 {
             return Err("`request.max_tokens` must be at least 1".into());
         }
-        if self.prompts.pool.is_empty() {
+        let prompts = &self.prompts;
+        let sources = prompts.sources_set();
+        if sources.len() > 1 {
+            return Err(format!(
+                "`[prompts]` sets {}; choose exactly one of `pool`, `file`, `sharegpt`, `synthetic`",
+                sources
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ));
+        }
+        if prompts.pool.as_ref().is_some_and(Vec::is_empty) {
             return Err("`prompts.pool` is empty".into());
+        }
+        if prompts.limit == Some(0) {
+            return Err("`prompts.limit` must be at least 1".into());
+        }
+        if let Some(syn) = &prompts.synthetic {
+            if syn.input_tokens == 0 || syn.output_tokens == 0 || syn.count == 0 {
+                return Err(
+                    "`prompts.synthetic`: `input_tokens`, `output_tokens` and `count` must be at least 1"
+                        .into(),
+                );
+            }
+            if !(0.0..1.0).contains(&syn.range_ratio) {
+                return Err(format!(
+                    "`prompts.synthetic.range_ratio` must be in [0, 1), got {}",
+                    syn.range_ratio
+                ));
+            }
+        }
+        let slo = &self.slo;
+        for (key, value) in [
+            ("slo.ttft_ms", slo.ttft_ms),
+            ("slo.tpot_ms", slo.tpot_ms),
+            ("slo.e2e_ms", slo.e2e_ms),
+        ] {
+            if let Some(v) = value {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(format!("`{key}` must be a positive number of ms, got {v}"));
+                }
+            }
+        }
+        if !(slo.attainment > 0.0 && slo.attainment <= 1.0) {
+            return Err(format!(
+                "`slo.attainment` must be in (0, 1], got {}",
+                slo.attainment
+            ));
         }
         Ok(())
     }
@@ -435,6 +706,16 @@ fn describe(e: &config::ConfigError, file: Option<&toml::Value>) -> String {
     if let Some(rest) = text.strip_prefix("enum Api does not have variant constructor ") {
         let (value, tail) = rest.split_once(' ').unwrap_or((rest, ""));
         text = format!("unknown api {value:?} (expected \"chat\" or \"completions\") {tail}");
+    }
+    for (name, key, expected) in [
+        ("SweepMode", "mode", "\"concurrency\" or \"rate\""),
+        ("SweepOrder", "order", "\"sequential\" or \"interleaved\""),
+    ] {
+        let prefix = format!("enum {name} does not have variant constructor ");
+        if let Some(rest) = text.strip_prefix(&prefix) {
+            let (value, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            text = format!("unknown {key} {value:?} (expected {expected}) {tail}");
+        }
     }
     // `engines[0]url` → `engines[0].url`
     let mut dotted = String::with_capacity(text.len());

@@ -6,10 +6,12 @@
 //! - `app`      — wiring: load config, start the driver and a front end, signals, exit codes.
 //! - `config`   — serde structs, the `config` crate's layers, `validate()` → `ConfigError`.
 //! - `plan`     — engines × levels × workload, request bodies serialised once.
+//! - `workload` — prompt sources (`pool`, JSONL `file`, `sharegpt`, `synthetic`) → prompts.
 //! - `client`   — `openai` (reqwest + eventsource-stream, timings), `chunk` (pure chunk parser).
-//! - `driver`   — the sweep: workers at C in flight, pause/skip/abort, per-level phases.
+//! - `driver`   — the sweep: workers at C in flight (closed loop) or `arrivals` on a seeded
+//!   schedule (open loop, rate mode), pause/skip/abort, per-level phases, run order.
 //! - `metrics`  — `sample` (one per request), `recorder` (hdrhistograms → snapshot, summary),
-//!   `window` (live rates).
+//!   `window` (live rates), `slo` (goodput counts), `fairness` (unequal output lengths).
 //! - `events`   — the bus: `Event` (driver → front ends), `Control` (keys → driver), `Snapshot`.
 //! - `results`  — `model` (Report, LevelSummary: serde, vLLM field names), `writer`.
 //! - `tui`      — the live dashboard: pure `App::update`, `impl Widget for &App`, terminal guard.
@@ -36,3 +38,4 @@ pub mod results;
 pub mod secret;
 pub mod sim;
 pub mod tui;
+pub mod workload;

@@ -6,9 +6,10 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use crate::color::Rgb;
-use crate::config::{Api, Config, EngineConfig};
+use crate::config::{Api, Config, EngineConfig, SweepMode, SweepOrder};
 use crate::results::model::Workload;
 use crate::secret::Secret;
+use crate::workload::{self, estimate_tokens, Prompt, PromptContent};
 
 /// One engine, ready to load.
 #[derive(Debug, Clone)]
@@ -26,6 +27,17 @@ pub struct EnginePlan {
     pub bodies: Vec<Bytes>,
 }
 
+/// What the request dump says about one prompt, so a run can be audited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PromptInfo {
+    /// Whitespace-separated words of the prompt (every message).
+    pub words: usize,
+    /// Estimated prompt tokens (words × 1.3).
+    pub input_tokens_est: u64,
+    /// `max_tokens` in this prompt's request body.
+    pub max_tokens: u32,
+}
+
 /// Everything the driver needs.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -33,6 +45,8 @@ pub struct Plan {
     pub engines: Vec<EnginePlan>,
     pub workload: Workload,
     pub seed: u64,
+    /// Per prompt index (the same for every engine).
+    pub prompts: Vec<PromptInfo>,
 }
 
 impl Plan {
@@ -42,7 +56,8 @@ impl Plan {
         key_lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Plan, String> {
         config.check_keys(key_lookup)?;
-        let prompts = &config.prompts.pool;
+        let loaded = workload::load(&config.prompts, config.request.seed)?;
+        let prompts = &loaded.prompts;
         let engines = config
             .engines
             .iter()
@@ -74,26 +89,80 @@ impl Plan {
                     .collect(),
             })
             .collect();
+        let sweep = &config.sweep;
+        let rate = sweep.mode == SweepMode::Rate;
         let workload = Workload {
-            mode: "concurrency".into(),
-            levels: config.sweep.levels.iter().map(|&c| c as f64).collect(),
-            requests_per_level: config.sweep.requests_per_level,
-            warmup_requests: config.sweep.warmup_requests,
+            mode: sweep.mode.as_str().into(),
+            levels: sweep.levels.clone(),
+            requests_per_level: sweep.request_limit().unwrap_or(0),
+            warmup_requests: sweep.warmup_requests,
             max_tokens: config.request.max_tokens,
-            prompt_source: format!("inline pool ({} prompts)", prompts.len()),
+            prompt_source: loaded.source.clone(),
+            duration_s: sweep.duration_s,
+            order: (sweep.order != SweepOrder::Sequential).then(|| sweep.order.as_str().into()),
+            burstiness: rate.then_some(sweep.burstiness),
+            max_concurrency: (rate && sweep.max_concurrency > 0).then_some(sweep.max_concurrency),
         };
+        let prompts = prompts
+            .iter()
+            .map(|p| {
+                let words = p.words();
+                PromptInfo {
+                    words,
+                    input_tokens_est: estimate_tokens(words),
+                    max_tokens: p.max_tokens.unwrap_or(config.request.max_tokens),
+                }
+            })
+            .collect();
         Ok(Plan {
             seed: config.request.seed,
             config,
             engines,
             workload,
+            prompts,
         })
+    }
+
+    /// Measured requests per level; `None` = until `duration_s` is up.
+    pub fn request_limit(&self) -> Option<u64> {
+        self.config.sweep.request_limit()
+    }
+
+    /// The level's concurrency in concurrency mode (levels are whole numbers there).
+    pub fn concurrency(&self, level_index: usize) -> u32 {
+        self.config.sweep.levels[level_index] as u32
+    }
+
+    /// The largest number of requests that may be in flight at once: the largest level in
+    /// concurrency mode; the cap, or a generous pool, in rate mode.
+    pub fn max_in_flight(&self) -> usize {
+        let sweep = &self.config.sweep;
+        match sweep.mode {
+            SweepMode::Concurrency => sweep.levels.iter().fold(1.0f64, |a, &b| a.max(b)) as usize,
+            SweepMode::Rate if sweep.max_concurrency > 0 => sweep.max_concurrency as usize,
+            SweepMode::Rate => 256,
+        }
+    }
+
+    /// (engine, level index) pairs in the order they run: every level of an engine before
+    /// the next engine (`sequential`), or each level on every engine before the next level
+    /// (`interleaved`).
+    pub fn run_order(&self) -> Vec<(usize, usize)> {
+        let (engines, levels) = (self.engines.len(), self.config.sweep.levels.len());
+        match self.config.sweep.order {
+            SweepOrder::Sequential => (0..engines)
+                .flat_map(|e| (0..levels).map(move |l| (e, l)))
+                .collect(),
+            SweepOrder::Interleaved => (0..levels)
+                .flat_map(|l| (0..engines).map(move |e| (e, l)))
+                .collect(),
+        }
     }
 
     /// The prompt of request `request` of level `level` (warmup requests count from
     /// `u64::MAX` down, so they never shift the measured sequence). The same for every engine.
     pub fn prompt_index(&self, level: usize, request: u64) -> usize {
-        let n = self.config.prompts.pool.len() as u64;
+        let n = self.prompts.len().max(1) as u64;
         (mix(self.seed ^ mix(level as u64 + 1) ^ mix(request.wrapping_add(0x9E37))) % n) as usize
     }
 
@@ -121,19 +190,27 @@ pub fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The JSON body for one prompt: the shared generation parameters, then `extra_body` on top.
-pub fn request_body(config: &Config, engine: &EngineConfig, prompt: &str) -> Bytes {
+/// The JSON body for one prompt: the shared generation parameters (the prompt's own
+/// `max_tokens` over `[request]`'s), then `extra_body` on top. Messages-shaped prompts go
+/// as they are on the chat API and as their joined contents on the completions API.
+pub fn request_body(config: &Config, engine: &EngineConfig, prompt: &Prompt) -> Bytes {
     let request = &config.request;
     let mut body = Map::new();
     body.insert("model".into(), json!(engine.model));
-    match engine.api {
-        Api::Chat => body.insert(
+    match (engine.api, &prompt.content) {
+        (Api::Chat, PromptContent::Text(text)) => body.insert(
             "messages".into(),
-            json!([{ "role": "user", "content": prompt }]),
+            json!([{ "role": "user", "content": text }]),
         ),
-        Api::Completions => body.insert("prompt".into(), json!(prompt)),
+        (Api::Chat, PromptContent::Messages(messages)) => {
+            body.insert("messages".into(), json!(messages))
+        }
+        (Api::Completions, _) => body.insert("prompt".into(), json!(prompt.joined_text())),
     };
-    body.insert("max_tokens".into(), json!(request.max_tokens));
+    body.insert(
+        "max_tokens".into(),
+        json!(prompt.max_tokens.unwrap_or(request.max_tokens)),
+    );
     body.insert("stream".into(), json!(true));
     if engine.stream_usage {
         body.insert("stream_options".into(), json!({ "include_usage": true }));

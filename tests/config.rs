@@ -51,7 +51,7 @@ fn the_shipped_bench_toml_loads() {
         config.engines[1].url,
         "http://localhost:8001/v1/chat/completions"
     );
-    assert_eq!(config.sweep.levels, vec![1, 2, 4, 8, 16, 32]);
+    assert_eq!(config.sweep.levels, vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0]);
 }
 
 #[test]
@@ -61,8 +61,8 @@ fn defaults_apply_without_a_file() {
         ..Sources::default()
     })
     .unwrap();
-    assert_eq!(config.sweep.levels, vec![1, 2, 4, 8, 16, 32]);
-    assert_eq!(config.sweep.requests_per_level, 50);
+    assert_eq!(config.sweep.levels, vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0]);
+    assert_eq!(config.sweep.request_limit(), Some(50));
     assert!(config.engines.is_empty());
 }
 
@@ -80,15 +80,15 @@ fn layers_file_then_env_then_flags() {
     )
     .unwrap();
     assert_eq!(config.sweep.warmup_requests, 3, "file");
-    assert_eq!(config.sweep.requests_per_level, 20, "env over file");
-    assert_eq!(config.sweep.levels, vec![16], "flag over env");
+    assert_eq!(config.sweep.requests_per_level, Some(20), "env over file");
+    assert_eq!(config.sweep.levels, vec![16.0], "flag over env");
 }
 
 #[test]
 fn unknown_key_names_the_file_and_key() {
     assert_eq!(
         error(&format!("{ENGINE}[sweep]\nlevls = [1]\n")),
-        "DIR/bench.toml: unknown key `levls`, expected one of `levels`, `requests_per_level`, `warmup_requests`, `timeout_s`, `connect_timeout_s`, `first_token_timeout_s`, `idle_timeout_s` for key `sweep`"
+        "DIR/bench.toml: unknown key `levls`, expected one of `mode`, `levels`, `requests_per_level`, `duration_s`, `warmup_requests`, `timeout_s`, `connect_timeout_s`, `first_token_timeout_s`, `idle_timeout_s`, `burstiness`, `max_concurrency`, `order` for key `sweep`"
     );
     assert_eq!(
         error(&format!("{ENGINE}tempreature = 1\n")),
@@ -96,7 +96,7 @@ fn unknown_key_names_the_file_and_key() {
     );
     assert_eq!(
         error(&format!("verbose = true\n{ENGINE}")),
-        "DIR/bench.toml: unknown key `verbose`, expected one of `run`, `engines`, `sweep`, `request`, `prompts`"
+        "DIR/bench.toml: unknown key `verbose`, expected one of `run`, `engines`, `sweep`, `request`, `prompts`, `slo`"
     );
 }
 
@@ -128,7 +128,7 @@ fn empty_and_bad_levels() {
     );
     assert_eq!(
         error(&format!("{ENGINE}[sweep]\nlevels = \"1,x\"\n")),
-        "DIR/bench.toml: invalid level \"x\" (expected a whole number) for key `sweep.levels`"
+        "DIR/bench.toml: invalid level \"x\" (expected a number) for key `sweep.levels`"
     );
 }
 

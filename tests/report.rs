@@ -69,6 +69,7 @@ fn level(level: f64, req_s: f64, ttft: f64, e2e: f64) -> LevelSummary {
         mean_client_queue_ms: 0.0,
         errors: BTreeMap::new(),
         error_examples: BTreeMap::new(),
+        ..LevelSummary::default()
     }
 }
 
@@ -82,6 +83,7 @@ fn engine(name: &str, color: &str, levels: Vec<LevelSummary>) -> EngineReport {
         simulated: true,
         levels,
         skipped_reason: None,
+        max_level_meeting_slo: None,
     }
 }
 
@@ -152,9 +154,11 @@ fn build_fixture() -> Report {
             warmup_requests: 4,
             max_tokens: 128,
             prompt_source: "inline pool (4 prompts)".to_string(),
+            ..Workload::default()
         },
         engines: vec![vllm, sglang],
         config: serde_json::json!({ "seed": 42, "max_tokens": 128 }),
+        warnings: Vec::new(),
     }
 }
 

@@ -29,6 +29,7 @@ fn engine(name: &str, color: &str) -> EngineReport {
         simulated: true,
         levels: Vec::new(),
         skipped_reason: None,
+        max_level_meeting_slo: None,
     }
 }
 
@@ -50,9 +51,11 @@ fn report_with(engines: Vec<EngineReport>) -> Report {
             warmup_requests: 8,
             max_tokens: 128,
             prompt_source: "inline pool (4 prompts)".to_string(),
+            ..Workload::default()
         },
         engines,
         config: serde_json::json!({}),
+        warnings: Vec::new(),
     }
 }
 
@@ -120,6 +123,7 @@ fn summary(level: f64, speed: f64, failed: u64, status: LevelStatus) -> LevelSum
         mean_client_queue_ms: 0.0,
         errors,
         error_examples,
+        ..LevelSummary::default()
     }
 }
 

@@ -12,16 +12,20 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::clock::ActiveClock;
+use super::open_loop::{self, Schedule};
 use super::worker::{self, WorkerCtx};
 use crate::client::openai::ClientSpec;
 use crate::client::{EngineClient, ErrorClass, Timeouts};
-use crate::config::ChartKindConfig;
+use crate::config::{ChartKindConfig, SweepMode};
 use crate::events::{Control, Event, RunState, Snapshot};
-use crate::metrics::recorder::LevelRecorder;
+use crate::metrics::fairness::output_length_warning;
+use crate::metrics::recorder::{LevelRecorder, RecorderOptions};
 use crate::metrics::sample::RequestRecord;
-use crate::plan::Plan;
+use crate::plan::{mix, Plan};
 use crate::report::ExportOptions;
-use crate::results::model::{EngineReport, Report, RunStatus, SCHEMA_VERSION};
+use crate::results::model::{
+    EngineReport, LevelStatus, LevelSummary, Report, RunStatus, SCHEMA_VERSION,
+};
 use crate::results::writer::ResultsWriter;
 
 /// How often the recorder publishes a snapshot.
@@ -83,7 +87,7 @@ fn now_rfc3339() -> String {
 
 /// Runs the whole sweep. Errors only when the results folder cannot be written.
 pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome> {
-    let max_level = plan.config.sweep.levels.iter().copied().max().unwrap_or(1) as usize;
+    let max_level = plan.max_in_flight();
     let sweep = &plan.config.sweep;
     let timeouts = Timeouts {
         connect: Duration::from_secs_f64(sweep.connect_timeout_s),
@@ -126,9 +130,11 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
                 simulated: e.simulated,
                 levels: Vec::new(),
                 skipped_reason: None,
+                max_level_meeting_slo: None,
             })
             .collect(),
         config: plan.config_json(),
+        warnings: Vec::new(),
     };
     let writer = ResultsWriter::create(&options.out_dir)?;
     writer.write_report(&report)?;
@@ -159,22 +165,23 @@ impl Driver {
         })
         .await;
         self.emit(Event::State(RunState::Running)).await;
-        let level_count = self.plan.config.sweep.levels.len();
-        'engines: for engine in 0..self.plan.engines.len() {
-            self.stops.engine = false;
-            for level_index in 0..level_count {
-                self.drain_controls().await;
-                if self.stops.run {
-                    break 'engines;
-                }
-                if self.stops.engine {
-                    self.report.engines[engine]
-                        .skipped_reason
-                        .get_or_insert_with(|| "skipped by the user".into());
-                    continue 'engines;
-                }
-                self.run_level(engine, level_index).await?;
+        // A skip-engine applies to the engine of the level running, or, between levels, to the
+        // engine of the next one; in interleaved order its later levels are passed over.
+        let mut skipped = vec![false; self.plan.engines.len()];
+        for (engine, level_index) in self.plan.run_order() {
+            self.drain_controls().await;
+            if self.stops.run {
+                break;
             }
+            skipped[engine] |= std::mem::take(&mut self.stops.engine);
+            if skipped[engine] {
+                self.report.engines[engine]
+                    .skipped_reason
+                    .get_or_insert_with(|| "skipped by the user".into());
+                continue;
+            }
+            self.run_level(engine, level_index).await?;
+            skipped[engine] |= std::mem::take(&mut self.stops.engine);
         }
         self.finish().await
     }
@@ -243,8 +250,8 @@ impl Driver {
     }
 
     async fn run_level(&mut self, engine: usize, level_index: usize) -> std::io::Result<()> {
-        let concurrency = self.plan.config.sweep.levels[level_index];
-        let level = concurrency as f64;
+        let concurrency = self.plan.concurrency(level_index);
+        let level = self.plan.config.sweep.levels[level_index];
         let warmup = self.plan.config.sweep.warmup_requests;
         if warmup > 0 {
             self.phase(engine, level_index, concurrency, warmup, true)
@@ -259,12 +266,13 @@ impl Driver {
                 return Ok(());
             }
         }
-        let planned = self.plan.config.sweep.requests_per_level;
+        // Time-bound levels have no count: `u64::MAX` in the phase, 0 ("unknown") on the bus.
+        let planned = self.plan.request_limit().unwrap_or(u64::MAX);
         self.emit(Event::LevelStarted {
             engine,
             level_index,
             level,
-            planned,
+            planned: self.plan.request_limit().unwrap_or(0),
         })
         .await;
         let (recorder, duration_s) = self
@@ -272,9 +280,22 @@ impl Driver {
             .await?;
         let cut_short = self.stops.level;
         self.stops.level = false;
-        let summary = recorder.summary(level, concurrency, duration_s, cut_short);
+        let sweep = &self.plan.config.sweep;
+        let max_concurrency = match sweep.mode {
+            SweepMode::Concurrency => concurrency,
+            SweepMode::Rate => sweep.max_concurrency,
+        };
+        let summary = recorder.summary(level, max_concurrency, duration_s, cut_short);
         self.report.engines[engine].levels.push(summary.clone());
+        let warning = self.after_level(engine, &summary);
         self.writer.write_report(&self.report)?;
+        if let Some(text) = warning {
+            self.emit(Event::Warning {
+                engine: Some(engine),
+                text,
+            })
+            .await;
+        }
         self.emit(Event::LevelFinished {
             engine,
             level_index,
@@ -303,35 +324,74 @@ impl Driver {
         warmup: bool,
     ) -> std::io::Result<(LevelRecorder, f64)> {
         let cancel = CancellationToken::new();
+        let stop_new = CancellationToken::new();
         let next = Arc::new(AtomicU64::new(0));
-        let workers_count = (concurrency as u64).min(planned) as usize;
-        let (samples_tx, mut samples) = mpsc::channel(workers_count * 2 + 16);
+        let sweep = &self.plan.config.sweep;
+        let rate_mode = sweep.mode == SweepMode::Rate;
+        let workers_count = if rate_mode {
+            1
+        } else {
+            (concurrency as u64).min(planned) as usize
+        };
+        let channel = (workers_count.max(self.plan.max_in_flight().min(4096))) * 2 + 16;
+        let (samples_tx, mut samples) = mpsc::channel(channel);
         let mut clock = ActiveClock::start(*self.paused.borrow());
+        let duration = (!warmup)
+            .then_some(sweep.duration_s)
+            .flatten()
+            .map(Duration::from_secs_f64);
         let mut workers = JoinSet::new();
-        for _ in 0..workers_count {
-            workers.spawn(worker::run(WorkerCtx {
-                plan: self.plan.clone(),
-                client: self.clients[engine].clone(),
-                engine,
-                level_index,
-                planned,
-                warmup,
-                next: next.clone(),
-                paused: self.paused.subscribe(),
-                cancel: cancel.clone(),
-                samples: samples_tx.clone(),
-                started: clock.started(),
-            }));
+        let ctx = WorkerCtx {
+            plan: self.plan.clone(),
+            client: self.clients[engine].clone(),
+            engine,
+            level_index,
+            planned,
+            warmup,
+            next: next.clone(),
+            paused: self.paused.subscribe(),
+            cancel: cancel.clone(),
+            stop_new: stop_new.clone(),
+            samples: samples_tx.clone(),
+            started: clock.started(),
+        };
+        if rate_mode {
+            let schedule = Schedule {
+                rate: sweep.levels[level_index],
+                burstiness: sweep.burstiness,
+                // Per level, not per engine: every engine gets the same schedule.
+                seed: self.plan.seed ^ mix(level_index as u64 + if warmup { 0x3A3A } else { 1 }),
+                max_concurrency: sweep.max_concurrency,
+                duration,
+            };
+            workers.spawn(open_loop::run(ctx, schedule));
+        } else {
+            for _ in 0..workers_count {
+                workers.spawn(worker::run(ctx.clone()));
+            }
+            drop(ctx);
         }
         drop(samples_tx);
-        let mut recorder = LevelRecorder::default();
+        let mut recorder = LevelRecorder::new(RecorderOptions {
+            open_loop: rate_mode,
+            slo: Some(self.plan.config.slo.clone()),
+        });
         let mut last_completion = Duration::ZERO;
         let mut ticker = tokio::time::interval(SNAPSHOT_INTERVAL);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let level = self.plan.config.sweep.levels[level_index] as f64;
+        let level = self.plan.config.sweep.levels[level_index];
         let mut connect_failures = 0u32;
         loop {
+            // Time-bound level: once active time is up no new request starts.
+            let time_left = duration
+                .filter(|_| !stop_new.is_cancelled())
+                .map(|d| d.saturating_sub(clock.active()));
+            if time_left == Some(Duration::ZERO) {
+                stop_new.cancel();
+                continue;
+            }
             tokio::select! {
+                _ = tokio::time::sleep(time_left.unwrap_or_default()), if time_left.is_some() => {}
                 sample = samples.recv() => {
                     let Some(sample) = sample else { break };
                     last_completion = clock.active();
@@ -347,7 +407,8 @@ impl Driver {
                     }
                     if !warmup {
                         recorder.record(&sample, last_completion.as_millis() as u64);
-                        let record = RequestRecord::new(&self.plan.engines[engine].name, level, &sample);
+                        let record = RequestRecord::new(&self.plan.engines[engine].name, level, &sample)
+                            .with_prompt(self.plan.prompts.get(sample.prompt_index));
                         self.writer.append(&record)?;
                     }
                 }
@@ -361,7 +422,7 @@ impl Driver {
                         engine,
                         level_index,
                         in_flight: claimed.saturating_sub(recorder.finished()) as u32,
-                        planned,
+                        planned: self.plan.request_limit().unwrap_or(0),
                         ..recorder.snapshot(clock.active_ms())
                     };
                     // Snapshots may be dropped when a front end lags; lifecycle events never are.
@@ -391,6 +452,33 @@ impl Driver {
             text: reason,
         })
         .await;
+    }
+
+    /// After a level is pushed: the engine's best level meeting the SLOs, and the
+    /// output-length check against other engines at the same level (recorded in the report;
+    /// returned to be emitted as a warning).
+    fn after_level(&mut self, engine: usize, summary: &LevelSummary) -> Option<String> {
+        let report = &mut self.report.engines[engine];
+        report.max_level_meeting_slo = report
+            .levels
+            .iter()
+            .filter(|l| l.meets_slo == Some(true) && l.status == LevelStatus::Complete)
+            .map(|l| l.level)
+            .reduce(f64::max);
+        let others: Vec<(&str, &LevelSummary)> = self
+            .report
+            .engines
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != engine)
+            .filter_map(|(_, e)| {
+                let l = e.levels.iter().rev().find(|l| l.level == summary.level)?;
+                Some((e.name.as_str(), l))
+            })
+            .collect();
+        let text = output_length_warning((&self.report.engines[engine].name, summary), &others)?;
+        self.report.warnings.push(text.clone());
+        Some(text)
     }
 
     async fn finish(mut self) -> std::io::Result<RunOutcome> {

@@ -26,6 +26,9 @@ pub struct WorkerCtx {
     pub next: Arc<AtomicU64>,
     pub paused: watch::Receiver<bool>,
     pub cancel: CancellationToken,
+    /// Cancelled when the level's `duration_s` is up: no new request starts; in-flight ones
+    /// finish and count.
+    pub stop_new: CancellationToken,
     pub samples: mpsc::Sender<Sample>,
     /// Wall-clock start of the phase (for `sent_at_ms`).
     pub started: Instant,
@@ -40,30 +43,35 @@ pub async fn run(mut ctx: WorkerCtx) {
                 _ = ctx.cancel.cancelled() => return,
             }
         }
-        if ctx.cancel.is_cancelled() {
+        if ctx.cancel.is_cancelled() || ctx.stop_new.is_cancelled() {
             return;
         }
         let index = ctx.next.fetch_add(1, Ordering::Relaxed);
         if index >= ctx.planned {
             return;
         }
-        let sequence = if ctx.warmup { u64::MAX - index } else { index };
-        let prompt_index = ctx.plan.prompt_index(ctx.level_index, sequence);
-        let body = ctx.plan.engines[ctx.engine].bodies[prompt_index].clone();
-        let sent_at_ms = ctx.started.elapsed().as_secs_f64() * 1e3;
-        let result = tokio::select! {
-            result = ctx.client.send(body) => result,
-            _ = ctx.cancel.cancelled() => Err(RequestError::new(ErrorClass::Cancelled, "cancelled by skip or quit")),
-        };
-        let sample = Sample {
-            request_index: index,
-            prompt_index,
-            sent_at_ms,
-            queue_us: 0,
-            result,
-        };
+        let sample = send_one(&ctx, index, 0).await;
         if ctx.samples.send(sample).await.is_err() {
             return;
         }
+    }
+}
+
+/// Sends request `index` of the phase now; `queue_us` is how late that is.
+pub async fn send_one(ctx: &WorkerCtx, index: u64, queue_us: u64) -> Sample {
+    let sequence = if ctx.warmup { u64::MAX - index } else { index };
+    let prompt_index = ctx.plan.prompt_index(ctx.level_index, sequence);
+    let body = ctx.plan.engines[ctx.engine].bodies[prompt_index].clone();
+    let sent_at_ms = ctx.started.elapsed().as_secs_f64() * 1e3;
+    let result = tokio::select! {
+        result = ctx.client.send(body) => result,
+        _ = ctx.cancel.cancelled() => Err(RequestError::new(ErrorClass::Cancelled, "cancelled by skip or quit")),
+    };
+    Sample {
+        request_index: index,
+        prompt_index,
+        sent_at_ms,
+        queue_us,
+        result,
     }
 }

@@ -1,6 +1,8 @@
 //! Measurement aggregation: one [`sample::Sample`] per request in, histograms per level,
 //! [`crate::events::Snapshot`]s and [`crate::results::model::LevelSummary`]s out.
 
+pub mod fairness;
 pub mod recorder;
 pub mod sample;
+pub mod slo;
 pub mod window;

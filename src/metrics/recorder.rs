@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use super::sample::Sample;
+use super::slo::SloCounter;
 use super::window::RateWindow;
 use crate::client::ErrorClass;
+use crate::config::SloConfig;
 use crate::events::Snapshot;
-use crate::results::model::{LevelStatus, LevelSummary};
+use crate::results::model::{LevelStatus, LevelSummary, ScheduleStats, LATE_START_MS};
 
 /// One latency distribution: a histogram for percentiles, an exact sum for the mean.
 #[derive(Debug, Clone)]
@@ -75,6 +77,22 @@ pub struct LevelRecorder {
     /// First message per class, as an example for results and the screen.
     examples: BTreeMap<ErrorClass, String>,
     window: RateWindow,
+    /// Rate mode: latencies from the scheduled send time, late starts.
+    open_loop: bool,
+    scheduled_ttft: Dist,
+    scheduled_e2el: Dist,
+    late_starts: u64,
+    /// Goodput counts, when `[slo]` sets an objective.
+    slo: Option<SloCounter>,
+}
+
+/// What a recorder measures beyond the basics.
+#[derive(Debug, Clone, Default)]
+pub struct RecorderOptions {
+    /// Rate mode: summarise latencies from the scheduled send time too.
+    pub open_loop: bool,
+    /// Count requests meeting these objectives.
+    pub slo: Option<SloConfig>,
 }
 
 impl Default for LevelRecorder {
@@ -94,15 +112,40 @@ impl Default for LevelRecorder {
             errors: BTreeMap::new(),
             examples: BTreeMap::new(),
             window: RateWindow::default(),
+            open_loop: false,
+            scheduled_ttft: Dist::new(),
+            scheduled_e2el: Dist::new(),
+            late_starts: 0,
+            slo: None,
         }
     }
 }
 
 impl LevelRecorder {
+    pub fn new(options: RecorderOptions) -> LevelRecorder {
+        LevelRecorder {
+            open_loop: options.open_loop,
+            slo: options.slo.filter(SloConfig::any).map(SloCounter::new),
+            ..LevelRecorder::default()
+        }
+    }
+
     /// Records one finished request at level-active time `now_ms`.
     pub fn record(&mut self, sample: &Sample, now_ms: u64) {
+        if sample.queue_us as f64 > LATE_START_MS * 1e3 {
+            self.late_starts += 1;
+        }
         match &sample.result {
             Ok(t) => {
+                if self.open_loop {
+                    self.scheduled_ttft
+                        .record((t.ttft_us + sample.queue_us) as f64);
+                    self.scheduled_e2el
+                        .record((t.e2e_us + sample.queue_us) as f64);
+                }
+                if let Some(slo) = &mut self.slo {
+                    slo.record(t);
+                }
                 self.completed += 1;
                 self.ttft.record(t.ttft_us as f64);
                 self.e2el.record(t.e2e_us as f64);
@@ -196,6 +239,25 @@ impl LevelRecorder {
             self.itl.stats_ms();
         let [mean_e2el_ms, median_e2el_ms, p90_e2el_ms, p95_e2el_ms, p99_e2el_ms, max_e2el_ms] =
             self.e2el.stats_ms();
+        let schedule = self.open_loop.then(|| {
+            let [mean_scheduled_ttft_ms, median_scheduled_ttft_ms, _, _, p99_scheduled_ttft_ms, _] =
+                self.scheduled_ttft.stats_ms();
+            let [mean_scheduled_e2el_ms, median_scheduled_e2el_ms, _, _, p99_scheduled_e2el_ms, _] =
+                self.scheduled_e2el.stats_ms();
+            ScheduleStats {
+                mean_scheduled_ttft_ms,
+                median_scheduled_ttft_ms,
+                p99_scheduled_ttft_ms,
+                mean_scheduled_e2el_ms,
+                median_scheduled_e2el_ms,
+                p99_scheduled_e2el_ms,
+                late_starts: self.late_starts,
+            }
+        });
+        let slo = self
+            .slo
+            .as_ref()
+            .and_then(|slo| slo.summary(attempted, duration_s));
         LevelSummary {
             level,
             max_concurrency,
@@ -255,6 +317,13 @@ impl LevelRecorder {
                 .iter()
                 .map(|(k, v)| (k.as_str().to_string(), v.clone()))
                 .collect(),
+            schedule,
+            request_goodput: slo.map(|s| s.request_goodput),
+            slo_met: slo.map(|s| s.slo_met),
+            slo_ttft_met: slo.and_then(|s| s.slo_ttft_met),
+            slo_tpot_met: slo.and_then(|s| s.slo_tpot_met),
+            slo_e2e_met: slo.and_then(|s| s.slo_e2e_met),
+            meets_slo: slo.map(|s| s.meets_slo),
         }
     }
 }

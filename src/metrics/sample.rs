@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::client::{ErrorClass, RequestError, Timings};
+use crate::plan::PromptInfo;
 
 /// One request's outcome. Exactly one per request, never one per token.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,15 @@ pub struct RequestRecord<'a> {
     pub level: f64,
     pub request_index: u64,
     pub prompt_index: usize,
+    /// Words of the prompt (every message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_words: Option<usize>,
+    /// Estimated prompt tokens (words × 1.3); `input_tokens` is the engine's count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_est: Option<u64>,
+    /// `max_tokens` in the request body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
     pub sent_at_ms: f64,
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,6 +67,9 @@ impl<'a> RequestRecord<'a> {
             level,
             request_index: sample.request_index,
             prompt_index: sample.prompt_index,
+            prompt_words: None,
+            prompt_tokens_est: None,
+            max_tokens: None,
             sent_at_ms: round3(sample.sent_at_ms),
             ok: sample.result.is_ok(),
             ttft_ms: None,
@@ -91,6 +104,16 @@ impl<'a> RequestRecord<'a> {
             }
         }
         record
+    }
+
+    /// Adds what the plan knows about the prompt sent.
+    pub fn with_prompt(mut self, prompt: Option<&PromptInfo>) -> RequestRecord<'a> {
+        if let Some(p) = prompt {
+            self.prompt_words = Some(p.words);
+            self.prompt_tokens_est = Some(p.input_tokens_est);
+            self.max_tokens = Some(p.max_tokens);
+        }
+        self
     }
 }
 

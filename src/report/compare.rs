@@ -73,8 +73,10 @@ fn empty_report() -> Report {
             warmup_requests: 0,
             max_tokens: 0,
             prompt_source: String::new(),
+            ..Workload::default()
         },
         engines: Vec::new(),
         config: serde_json::Value::Null,
+        warnings: Vec::new(),
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// A whole run: metadata, the workload, and per engine per level every aggregate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Report {
     /// [`SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
@@ -35,13 +35,17 @@ pub struct Report {
     pub engines: Vec<EngineReport>,
     /// The effective configuration (after all layers), secrets excluded.
     pub config: serde_json::Value,
+    /// Things a reader must know to trust the comparison (e.g. unequal output lengths).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Still running (a results.json written after a level).
+    #[default]
     Running,
     /// Every level ran (some may have been skipped by key).
     Complete,
@@ -52,13 +56,13 @@ pub enum RunStatus {
 }
 
 /// The workload every engine received.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Workload {
     /// `concurrency` (closed loop) or `rate` (open loop, req/s).
     pub mode: String,
     /// The sweep's levels, in order (concurrency, or req/s in rate mode).
     pub levels: Vec<f64>,
-    /// Measured requests per level (warmup excluded).
+    /// Measured requests per level (warmup excluded); 0 = as many as `duration_s` allows.
     pub requests_per_level: u64,
     /// Unmeasured requests sent before each level.
     pub warmup_requests: u64,
@@ -66,10 +70,22 @@ pub struct Workload {
     pub max_tokens: u32,
     /// Human description of the prompt source, e.g. `inline pool (4 prompts)`.
     pub prompt_source: String,
+    /// Measured seconds per level, when the level is time-bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// `interleaved` when levels alternate between engines; absent = sequential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    /// Rate mode: gamma shape of the inter-arrival times (1.0 = Poisson).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burstiness: Option<f64>,
+    /// Rate mode: cap on requests in flight, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
 }
 
 /// One engine's results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EngineReport {
     /// Display name, unique in a run.
     pub name: String,
@@ -87,13 +103,19 @@ pub struct EngineReport {
     pub levels: Vec<LevelSummary>,
     /// Why the engine's remaining levels were not run, if they were not.
     pub skipped_reason: Option<String>,
+    /// With `[slo]` set: the highest level (concurrency or req/s) that met the SLOs — at least
+    /// `[slo] attainment` of its attempted requests met every objective, and it ran complete.
+    /// `None` when no level did (or no SLO is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_level_meeting_slo: Option<f64>,
 }
 
 /// How a level ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LevelStatus {
     /// Every planned request ran.
+    #[default]
     Complete,
     /// Cut short by a key (skip), quit or a signal; the numbers cover what ran.
     Skipped,
@@ -102,7 +124,7 @@ pub enum LevelStatus {
 }
 
 /// Aggregates of one (engine, level), over successful requests unless a field says otherwise.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LevelSummary {
     /// The level's value as configured: concurrency, or req/s in rate mode.
     pub level: f64,
@@ -182,10 +204,56 @@ pub struct LevelSummary {
     pub p99_e2el_ms: f64,
     /// End-to-end request latency, ms: max.
     pub max_e2el_ms: f64,
-    /// Mean time a request waited in the client for a free slot, ms (rate mode with a cap).
+    /// Mean time a request waited in the client between its scheduled and its actual send,
+    /// ms (rate mode; mostly the wait for a free slot under `max_concurrency`).
     pub mean_client_queue_ms: f64,
+    /// Rate mode: latencies measured from each request's *scheduled* send time (free of
+    /// coordinated omission), and late starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleStats>,
+    /// With `[slo]` set: successful requests meeting every set SLO, per second (vLLM's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_goodput: Option<f64>,
+    /// Share of attempted requests (completed + failed) meeting every set SLO, 0..1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_met: Option<f64>,
+    /// Share of attempted requests meeting `[slo] ttft_ms`, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_ttft_met: Option<f64>,
+    /// Share of attempted requests meeting `[slo] tpot_ms`, when set (one-token replies meet it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_tpot_met: Option<f64>,
+    /// Share of attempted requests meeting `[slo] e2e_ms`, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_e2e_met: Option<f64>,
+    /// `slo_met ≥ [slo] attainment`: the level meets the SLOs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meets_slo: Option<bool>,
     /// Failed requests by error class (`connect`, `http_status`, `malformed_stream`, ...).
     pub errors: BTreeMap<String, u64>,
     /// One short example message per error class, secrets redacted.
     pub error_examples: BTreeMap<String, String>,
 }
+
+/// Rate mode: what the schedule saw. Scheduled latencies add the client queue time (schedule
+/// → actual send) to the engine-side ones, so a saturated engine cannot hide its backlog.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScheduleStats {
+    /// Scheduled send → first token, ms: mean.
+    pub mean_scheduled_ttft_ms: f64,
+    /// Scheduled send → first token, ms: p50.
+    pub median_scheduled_ttft_ms: f64,
+    /// Scheduled send → first token, ms: p99.
+    pub p99_scheduled_ttft_ms: f64,
+    /// Scheduled send → last token, ms: mean.
+    pub mean_scheduled_e2el_ms: f64,
+    /// Scheduled send → last token, ms: p50.
+    pub median_scheduled_e2el_ms: f64,
+    /// Scheduled send → last token, ms: p99.
+    pub p99_scheduled_e2el_ms: f64,
+    /// Requests (any outcome) sent more than [`LATE_START_MS`] after their scheduled time.
+    pub late_starts: u64,
+}
+
+/// A request sent later than this after its scheduled time is a late start.
+pub const LATE_START_MS: f64 = 10.0;

@@ -155,7 +155,7 @@ pub fn body(api: &str, max_tokens: u32, stream_usage: bool) -> Bytes {
     request_body(
         &config,
         &config.engines[0],
-        "one two three four five six seven eight nine ten",
+        &llmsweep::workload::Prompt::text("one two three four five six seven eight nine ten"),
     )
 }
 

@@ -1,0 +1,273 @@
+//! Rate mode (open loop): the arrival schedules (pure), achieved send rate against the
+//! simulator, coordinated omission under a cap on a saturated engine, and pause/skip.
+
+use std::path::Path;
+use std::sync::atomic::AtomicI32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use llmsweep::config::{Config, Sources};
+use llmsweep::driver::arrivals::Arrivals;
+use llmsweep::driver::{self, RunOptions};
+use llmsweep::events::{Control, Event};
+use llmsweep::plan::Plan;
+use llmsweep::results::model::{LevelStatus, Report};
+use llmsweep::sim::{self, Faults, Profile, SimConfig, SimServer, FIXED};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+// ---- arrivals (pure) -------------------------------------------------------------------------
+
+/// (mean, coefficient of variation) of `n` gaps, seconds.
+fn stats(arrivals: Arrivals, n: usize) -> (f64, f64) {
+    let gaps: Vec<f64> = arrivals.take(n).map(|d| d.as_secs_f64()).collect();
+    let mean = gaps.iter().sum::<f64>() / n as f64;
+    let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    (mean, var.sqrt() / mean)
+}
+
+#[test]
+fn poisson_arrivals_have_cv_one_and_the_rate_as_mean() {
+    for (rate, seed) in [(10.0, 1), (2.5, 42), (400.0, 7)] {
+        let (mean, cv) = stats(Arrivals::new(rate, 1.0, seed), 10_000);
+        assert!((cv - 1.0).abs() < 0.1, "rate {rate}: cv {cv}");
+        assert!((mean * rate - 1.0).abs() < 0.05, "rate {rate}: mean {mean}");
+    }
+}
+
+#[test]
+fn gamma_arrivals_have_cv_one_over_sqrt_shape() {
+    for shape in [0.25, 0.5, 2.0, 4.0, 16.0] {
+        let (mean, cv) = stats(Arrivals::new(20.0, shape, 3), 10_000);
+        let want = 1.0 / f64::sqrt(shape);
+        assert!(
+            (cv / want - 1.0).abs() < 0.1,
+            "shape {shape}: cv {cv}, want {want}"
+        );
+        assert!(
+            (mean * 20.0 - 1.0).abs() < 0.05,
+            "shape {shape}: mean {mean}"
+        );
+    }
+}
+
+#[test]
+fn arrivals_are_seeded() {
+    let a: Vec<Duration> = Arrivals::new(5.0, 1.0, 9).take(100).collect();
+    let b: Vec<Duration> = Arrivals::new(5.0, 1.0, 9).take(100).collect();
+    let c: Vec<Duration> = Arrivals::new(5.0, 1.0, 10).take(100).collect();
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+// ---- against the simulator -------------------------------------------------------------------
+
+async fn start(profile: Profile) -> SimServer {
+    sim::spawn(SimConfig {
+        profile,
+        faults: Faults::default(),
+        seed: 1,
+    })
+    .await
+    .expect("spawn sim")
+}
+
+fn plan(toml: &str) -> Plan {
+    let config = Config::load(&Sources {
+        text: Some(("test".into(), toml.to_string())),
+        env: Some(Default::default()),
+        ..Default::default()
+    })
+    .unwrap();
+    Plan::new(config, &|_| None).unwrap()
+}
+
+fn engine_toml(name: &str, url: &str) -> String {
+    format!("[[engines]]\nname = {name:?}\nurl = {url:?}\nmodel = \"m\"\n\n")
+}
+
+struct Run {
+    report: Arc<Report>,
+    requests: Vec<Value>,
+}
+
+/// Runs `toml`; `control` sees every event (snapshots too) and may answer with controls to
+/// send after a delay.
+async fn run(toml: &str, mut control: impl FnMut(&Event) -> Vec<(Duration, Control)>) -> Run {
+    let plan = plan(toml);
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let (events_tx, mut events_rx) = mpsc::channel(1024);
+    let (control_tx, control_rx) = mpsc::channel(8);
+    let task = tokio::spawn(driver::run(
+        plan,
+        RunOptions {
+            out_dir: out_dir.clone(),
+            run_name: "run".into(),
+            events: events_tx,
+            control: control_rx,
+            signal: Arc::new(AtomicI32::new(0)),
+        },
+    ));
+    let collect = async {
+        while let Some(event) = events_rx.recv().await {
+            for (delay, c) in control(&event) {
+                let tx = control_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = tx.send(c).await;
+                });
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), collect)
+        .await
+        .expect("run finishes");
+    let outcome = task.await.unwrap().unwrap();
+    let requests = read_jsonl(&out_dir.join("requests.jsonl"));
+    Run {
+        report: outcome.report,
+        requests,
+    }
+}
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn sent_at(requests: &[Value]) -> Vec<f64> {
+    let mut v: Vec<f64> = requests
+        .iter()
+        .map(|r| r["sent_at_ms"].as_f64().unwrap())
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn achieved_send_rate_matches_the_target() {
+    let server = start(Profile::by_name("fast").unwrap()).await;
+    // Near-even arrivals (CV 0.1) so 100 requests pin the realised rate well within 5 %.
+    let toml = format!(
+        "{}[sweep]\nmode = \"rate\"\nlevels = [50]\nrequests_per_level = 100\nburstiness = 100\n\n[request]\nmax_tokens = 4\n",
+        engine_toml("A", &server.chat_url())
+    );
+    let run = run(&toml, |_| Vec::new()).await;
+    let level = &run.report.engines[0].levels[0];
+    assert_eq!(level.completed, 100);
+    assert_eq!(level.max_concurrency, 0);
+    assert!(level.schedule.is_some());
+    assert_eq!(run.report.workload.mode, "rate");
+    assert_eq!(run.report.workload.burstiness, Some(100.0));
+    let sent = sent_at(&run.requests);
+    let achieved = 99.0 / ((sent[99] - sent[0]) / 1e3);
+    assert!(
+        (achieved / 50.0 - 1.0).abs() < 0.05,
+        "achieved {achieved:.2} req/s"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturated_engine_under_a_cap_shows_latency_from_the_schedule() {
+    // Batch 1, 50 ms prefill + 5 × 10 ms decode: ~100 ms per request, ~10 req/s at most.
+    // Offered 40 req/s with at most 2 in flight: the client queue grows, the engine's doesn't.
+    let server = start(Profile {
+        max_batch: 1,
+        output_tokens: Some(5),
+        ..FIXED
+    })
+    .await;
+    let toml = format!(
+        "{}[sweep]\nmode = \"rate\"\nlevels = [40]\nrequests_per_level = 16\nburstiness = 100\nmax_concurrency = 2\n",
+        engine_toml("A", &server.chat_url())
+    );
+    let run = run(&toml, |_| Vec::new()).await;
+    let level = &run.report.engines[0].levels[0];
+    let schedule = level.schedule.as_ref().unwrap();
+    assert_eq!(level.completed, 16);
+    assert_eq!(level.max_concurrency, 2);
+    // From the actual send: one request served, at most one waiting in the engine.
+    assert!(level.max_e2el_ms < 400.0, "{}", level.max_e2el_ms);
+    // From the schedule: the backlog shows (the last requests wait ~1 s in the client).
+    assert!(
+        schedule.p99_scheduled_e2el_ms > 3.0 * level.p99_e2el_ms,
+        "{schedule:?} vs p99 {}",
+        level.p99_e2el_ms
+    );
+    assert!(
+        schedule.mean_scheduled_e2el_ms > level.mean_e2el_ms + level.mean_client_queue_ms * 0.99
+    );
+    assert!(schedule.late_starts >= 10, "{schedule:?}");
+    assert!(
+        level.mean_client_queue_ms > 200.0,
+        "{}",
+        level.mean_client_queue_ms
+    );
+    // Per request: scheduled latency grows along the run; actual latency does not.
+    let mut rows: Vec<(u64, f64, f64)> = run
+        .requests
+        .iter()
+        .map(|r| {
+            let e2el = r["e2el_ms"].as_f64().unwrap();
+            (
+                r["request_index"].as_u64().unwrap(),
+                e2el,
+                e2el + r["queue_ms"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    rows.sort_by_key(|r| r.0);
+    let mean = |rows: &[(u64, f64, f64)], f: fn(&(u64, f64, f64)) -> f64| {
+        rows.iter().map(f).sum::<f64>() / rows.len() as f64
+    };
+    let (early, late) = (&rows[..4], &rows[12..]);
+    assert!(mean(late, |r| r.2) > 3.0 * mean(early, |r| r.2), "{rows:?}");
+    assert!(mean(late, |r| r.1) < 2.5 * mean(early, |r| r.1), "{rows:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_shifts_the_schedule_and_skip_cancels() {
+    let server = start(Profile::by_name("fast").unwrap()).await;
+    let toml = format!(
+        "{}[sweep]\nmode = \"rate\"\nlevels = [50, 20]\nrequests_per_level = 30\nburstiness = 100\n\n[request]\nmax_tokens = 2\n",
+        engine_toml("A", &server.chat_url())
+    );
+    let mut skipped = false;
+    let run = run(&toml, |event| match event {
+        // Level 1: paused from 200 ms to 600 ms.
+        Event::LevelStarted { level_index: 0, .. } => vec![
+            (Duration::from_millis(200), Control::Pause),
+            (Duration::from_millis(600), Control::Resume),
+        ],
+        // Level 2 (1.5 s of schedule): skipped once a few requests are done.
+        Event::Snapshot(s) if s.level_index == 1 && s.completed >= 3 && !skipped => {
+            skipped = true;
+            vec![(Duration::ZERO, Control::SkipLevel)]
+        }
+        _ => Vec::new(),
+    })
+    .await;
+    let levels = &run.report.engines[0].levels;
+    assert_eq!(levels[0].status, LevelStatus::Complete);
+    assert_eq!(levels[0].completed, 30);
+    let first: Vec<&Value> = run.requests.iter().filter(|r| r["level"] == 50.0).collect();
+    let sent: Vec<Value> = first.into_iter().cloned().collect();
+    let sent = sent_at(&sent);
+    let longest_gap = sent.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    assert!(longest_gap > 300.0, "no send while paused: {longest_gap}");
+    // The paused time is not lateness: the rest of the schedule moved with it.
+    assert!(
+        levels[0].mean_client_queue_ms < 100.0,
+        "{}",
+        levels[0].mean_client_queue_ms
+    );
+    assert_eq!(levels[1].status, LevelStatus::Skipped);
+    assert!(levels[1].completed < 30, "{}", levels[1].completed);
+    server.shutdown().await;
+}
