@@ -19,6 +19,7 @@ use crate::client::{EngineClient, ErrorClass, Timeouts};
 use crate::config::{ChartKindConfig, SweepMode};
 use crate::events::{Control, Event, RunState, Snapshot};
 use crate::metrics::fairness::output_length_warning;
+use crate::metrics::health::HealthMonitor;
 use crate::metrics::recorder::{LevelRecorder, RecorderOptions};
 use crate::metrics::sample::RequestRecord;
 use crate::plan::{mix, Plan};
@@ -275,9 +276,11 @@ impl Driver {
             planned: self.plan.request_limit().unwrap_or(0),
         })
         .await;
+        let health = HealthMonitor::start();
         let (recorder, duration_s) = self
             .phase(engine, level_index, concurrency, planned, false)
             .await?;
+        let health = health.finish().await;
         let cut_short = self.stops.level;
         self.stops.level = false;
         let sweep = &self.plan.config.sweep;
@@ -285,7 +288,22 @@ impl Driver {
             SweepMode::Concurrency => concurrency,
             SweepMode::Rate => sweep.max_concurrency,
         };
-        let summary = recorder.summary(level, max_concurrency, duration_s, cut_short);
+        let mut summary = recorder.summary(level, max_concurrency, duration_s, cut_short);
+        health.apply(&mut summary);
+        let label = match sweep.mode {
+            SweepMode::Concurrency => format!("C={concurrency}"),
+            SweepMode::Rate => format!("{level} req/s"),
+        };
+        if let Some(text) = health.warning(&label) {
+            self.report
+                .warnings
+                .push(format!("{}: {text}", self.plan.engines[engine].name));
+            self.emit(Event::Warning {
+                engine: Some(engine),
+                text,
+            })
+            .await;
+        }
         self.report.engines[engine].levels.push(summary.clone());
         let warning = self.after_level(engine, &summary);
         self.writer.write_report(&self.report)?;

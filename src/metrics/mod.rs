@@ -2,6 +2,7 @@
 //! [`crate::events::Snapshot`]s and [`crate::results::model::LevelSummary`]s out.
 
 pub mod fairness;
+pub mod health;
 pub mod recorder;
 pub mod sample;
 pub mod slo;

@@ -233,6 +233,17 @@ pub struct LevelSummary {
     pub errors: BTreeMap<String, u64>,
     /// One short example message per error class, secrets redacted.
     pub error_examples: BTreeMap<String, String>,
+    /// CPU the llmsweep process used during the level, in cores (1.0 = one core busy). With
+    /// `demo` the simulated engines run in the same process and are included.
+    #[serde(default)]
+    pub client_cpu_cores: f64,
+    /// The client's event-loop lag during the level, p99, ms: how late a 10 ms timer fired.
+    #[serde(default)]
+    pub client_loop_lag_p99_ms: f64,
+    /// True when the client itself may have limited this level (high loop lag or CPU near
+    /// the machine's cores): the engine's numbers are then understated.
+    #[serde(default)]
+    pub client_limited: bool,
 }
 
 /// Rate mode: what the schedule saw. Scheduled latencies add the client queue time (schedule

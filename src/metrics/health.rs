@@ -1,0 +1,162 @@
+//! The client's own health during a level: event-loop lag and process CPU. A benchmark that
+//! lies about the engine is worse than none, so a level where llmsweep itself may have been
+//! the limit says so (results, and a warning on screen).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::results::model::LevelSummary;
+
+/// How often the lag probe wakes.
+const PROBE: Duration = Duration::from_millis(10);
+/// Loop lag p99 above this suggests requests were stamped late or started late.
+pub const LAG_LIMIT_MS: f64 = 5.0;
+/// CPU above this share of the machine's cores suggests the client competed for CPU.
+pub const CPU_SHARE_LIMIT: f64 = 0.85;
+
+/// What the monitor saw over a level.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ClientHealth {
+    pub cpu_cores: f64,
+    pub loop_lag_p99_ms: f64,
+    pub limited: bool,
+}
+
+impl ClientHealth {
+    /// Copies the readings into a level's summary.
+    pub fn apply(&self, summary: &mut LevelSummary) {
+        summary.client_cpu_cores = self.cpu_cores;
+        summary.client_loop_lag_p99_ms = self.loop_lag_p99_ms;
+        summary.client_limited = self.limited;
+    }
+
+    /// The warning to show when the client may have been the limit.
+    pub fn warning(&self, level_label: &str) -> Option<String> {
+        self.limited.then(|| {
+            format!(
+                "client may be the bottleneck at {level_label}: its event loop ran late (p99 {:.1} ms) using {:.2} cores — if that is low, other processes are competing for this machine's CPU; timings are inflated",
+                self.loop_lag_p99_ms, self.cpu_cores
+            )
+        })
+    }
+}
+
+/// A running monitor; [`HealthMonitor::finish`] stops it and returns the readings.
+pub struct HealthMonitor {
+    lag_us: Arc<Mutex<Histogram<u64>>>,
+    probe: JoinHandle<()>,
+    started: Instant,
+    cpu_start_s: f64,
+}
+
+impl HealthMonitor {
+    pub fn start() -> HealthMonitor {
+        // 1 µs .. 1 h, valid constants.
+        let lag_us = Arc::new(Mutex::new(
+            Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds"),
+        ));
+        let probe = {
+            let lag_us = lag_us.clone();
+            tokio::spawn(async move {
+                let mut deadline = Instant::now() + PROBE;
+                loop {
+                    tokio::time::sleep_until(deadline).await;
+                    let late = Instant::now().saturating_duration_since(deadline);
+                    lag_us
+                        .lock()
+                        .await
+                        .saturating_record(late.as_micros().max(1) as u64);
+                    deadline = Instant::now() + PROBE;
+                }
+            })
+        };
+        HealthMonitor {
+            lag_us,
+            probe,
+            started: Instant::now(),
+            cpu_start_s: process_cpu_seconds(),
+        }
+    }
+
+    pub async fn finish(self) -> ClientHealth {
+        self.probe.abort();
+        let wall_s = self.started.elapsed().as_secs_f64();
+        let cpu_cores = if wall_s > 0.0 {
+            ((process_cpu_seconds() - self.cpu_start_s) / wall_s).max(0.0)
+        } else {
+            0.0
+        };
+        let lag = self.lag_us.lock().await;
+        let loop_lag_p99_ms = if lag.is_empty() {
+            0.0
+        } else {
+            lag.value_at_quantile(0.99) as f64 / 1e3
+        };
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1) as f64;
+        // A level shorter than a few probes says nothing either way.
+        let enough = lag.len() >= 10;
+        ClientHealth {
+            cpu_cores,
+            loop_lag_p99_ms,
+            limited: enough
+                && (loop_lag_p99_ms > LAG_LIMIT_MS || cpu_cores > CPU_SHARE_LIMIT * cores),
+        }
+    }
+}
+
+/// User + system CPU time of this process so far, seconds (0 where unavailable).
+pub fn process_cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a `rusage` into the pointer we own; RUSAGE_SELF is valid.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return 0.0;
+    }
+    // SAFETY: getrusage returned 0, so the struct is initialised.
+    let usage = unsafe { usage.assume_init() };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_seconds_grow_with_work() {
+        let before = process_cpu_seconds();
+        let mut x = 0u64;
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(50) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(x > 0);
+        assert!(process_cpu_seconds() > before);
+    }
+
+    #[test]
+    fn warning_only_when_limited() {
+        let ok = ClientHealth {
+            cpu_cores: 0.3,
+            loop_lag_p99_ms: 0.2,
+            limited: false,
+        };
+        assert_eq!(ok.warning("C=8"), None);
+        let busy = ClientHealth {
+            cpu_cores: 1.9,
+            loop_lag_p99_ms: 12.0,
+            limited: true,
+        };
+        assert!(busy
+            .warning("C=8")
+            .unwrap()
+            .contains("client may be the bottleneck at C=8"));
+    }
+}
