@@ -17,9 +17,18 @@ const ROLE: &str = r#"{"id":"chatcmpl-ac2f40a5cd6cc8f8","object":"chat.completio
 const USAGE: &str = r#"{"id":"chatcmpl-ac2f40a5cd6cc8f8","object":"chat.completion.chunk","created":1795838644,"model":"meta-llama/Llama-3.1-8B-Instruct","choices":[],"usage":{"prompt_tokens":128,"total_tokens":256,"completion_tokens":128}}"#;
 const ESCAPED: &str = r#"{"choices":[{"index":0,"delta":{"content":"line\nbreak \"quoted\" \u00e9"},"finish_reason":null}]}"#;
 
-#[divan::bench(args = [CONTENT, ROLE, USAGE, ESCAPED])]
-fn parse_chunk(data: &str) -> bool {
-    matches!(chunk::parse(black_box(data)), Ok(chunk::Parsed::Chunk(info)) if info.output)
+/// One `data:` payload; the argument names the chunk shape.
+#[divan::bench(args = ["content", "role_only", "usage", "escaped_content"])]
+fn parse_chunk(bencher: Bencher, shape: &str) {
+    let data = match shape {
+        "content" => CONTENT,
+        "role_only" => ROLE,
+        "usage" => USAGE,
+        _ => ESCAPED,
+    };
+    bencher.bench_local(
+        || matches!(chunk::parse(black_box(data)), Ok(chunk::Parsed::Chunk(info)) if info.output),
+    );
 }
 
 fn sample(tokens: u64) -> Sample {
