@@ -2,7 +2,7 @@
 //! Errors users see are one line; nothing here panics on bad input.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use crate::driver::{self, RunOptions, RunOutcome};
 use crate::events::Control;
 use crate::plan::Plan;
 use crate::report::ExportOptions;
+use crate::results::model::Report;
 use crate::sim::{self, Faults, Profile, SimConfig};
 use crate::tui::TuiOptions;
 
@@ -86,13 +87,41 @@ async fn run_command(args: RunArgs) -> Result<i32, Failure> {
     }
     let plan = Plan::new(config, &|var| std::env::var(var).ok())
         .map_err(|message| Failure::Config(format!("{}: {message}", file.display())))?;
-    let outcome = run_plan(plan, &args).await?;
+    let resume = match &args.resume {
+        Some(dir) => Some((dir.clone(), load_resumable(dir, &plan)?)),
+        None => None,
+    };
+    let outcome = run_plan(plan, &args, resume).await?;
     Ok(exit_code(&outcome))
 }
 
+/// The saved report of the run in `dir`, if this plan can continue it.
+fn load_resumable(dir: &Path, plan: &Plan) -> Result<Report, Failure> {
+    let fail = |what: String| Failure::Config(format!("--resume {}: {what}", dir.display()));
+    let path = dir.join("results.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+    let saved: Report = serde_json::from_str(&text)
+        .map_err(|e| fail(format!("{} is not a results file: {e}", path.display())))?;
+    if !dir.join("requests.jsonl").is_file() {
+        return Err(fail("no requests.jsonl in the folder".into()));
+    }
+    let names: Vec<&str> = plan.engines.iter().map(|e| e.name.as_str()).collect();
+    match crate::results::resume::incompatibility(&saved, &names, &plan.workload, plan.seed) {
+        Some(difference) => Err(fail(difference)),
+        None => Ok(saved),
+    }
+}
+
 async fn demo_command(args: RunArgs) -> Result<i32, Failure> {
+    if args.resume.is_some() {
+        return Err(Failure::Config(
+            "--resume works with `llmsweep run` only: the demo's simulated engines are new each time"
+                .into(),
+        ));
+    }
     let (plan, servers) = crate::demo::start(args.overrides()).await?;
-    let outcome = run_plan(plan, &args).await?;
+    let outcome = run_plan(plan, &args, None).await?;
     for server in servers {
         server.shutdown().await;
     }
@@ -111,10 +140,19 @@ fn run_name(prefix: &str) -> String {
 }
 
 /// Runs a plan with the front end the terminal allows; results land in
-/// `<out_dir>/<name>-<UTC time>/`.
-pub async fn run_plan(plan: Plan, args: &RunArgs) -> anyhow::Result<RunOutcome> {
-    let run_name = run_name(&plan.config.run.name);
-    let out_dir = plan.config.run.out_dir.join(&run_name);
+/// `<out_dir>/<name>-<UTC time>/`, or, resuming, in the saved run's folder.
+pub async fn run_plan(
+    plan: Plan,
+    args: &RunArgs,
+    resume: Option<(PathBuf, Report)>,
+) -> anyhow::Result<RunOutcome> {
+    let (out_dir, run_name, resume) = match resume {
+        Some((dir, saved)) => (dir, saved.run_name.clone(), Some(saved)),
+        None => {
+            let run_name = run_name(&plan.config.run.name);
+            (plan.config.run.out_dir.join(&run_name), run_name, None)
+        }
+    };
     let (events_tx, events_rx) = mpsc::channel(1024);
     let (control_tx, control_rx) = mpsc::channel(64);
     let signal = Arc::new(AtomicI32::new(0));
@@ -127,6 +165,7 @@ pub async fn run_plan(plan: Plan, args: &RunArgs) -> anyhow::Result<RunOutcome> 
             events: events_tx,
             control: control_rx,
             signal,
+            resume,
         },
     ));
     let dumb_terminal = std::env::var("TERM")

@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// Also write the charts as SVG.
     #[arg(long)]
     pub svg: bool,
+    /// Continue the interrupted run in DIR (its results.json and requests.jsonl): levels that
+    /// finished are kept, the others run again, in the same folder.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
 }
 
 impl RunArgs {

@@ -37,6 +37,7 @@ async fn demo_sweep_writes_everything_and_report_rerenders_identically() {
             events: events_tx,
             control: control_rx,
             signal: Arc::new(AtomicI32::new(0)),
+            resume: None,
         },
     );
     let outcome = tokio::time::timeout(Duration::from_secs(60), run)

@@ -663,6 +663,7 @@ model = "m"
             events: events_tx,
             control: control_rx,
             signal: Arc::new(AtomicI32::new(0)),
+            resume: None,
         },
     )
     .await

@@ -107,6 +107,7 @@ async fn run(toml: &str, mut control: impl FnMut(&Event) -> Vec<(Duration, Contr
             events: events_tx,
             control: control_rx,
             signal: Arc::new(AtomicI32::new(0)),
+            resume: None,
         },
     ));
     let collect = async {

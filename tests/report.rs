@@ -143,6 +143,7 @@ fn build_fixture() -> Report {
         tool: "llmsweep 0.1.0".to_string(),
         run_name: "fixture-20250102T030405Z".to_string(),
         started_at: "2025-01-02T03:04:05Z".to_string(),
+        resumed_at: Vec::new(),
         finished_at: Some("2025-01-02T03:19:55Z".to_string()),
         status: RunStatus::Complete,
         simulated: true,

@@ -178,6 +178,7 @@ api_key_env = "{VAR}"
             events: events_tx,
             control: control_rx,
             signal: Arc::new(AtomicI32::new(0)),
+            resume: None,
         },
     )
     .await

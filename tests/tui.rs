@@ -40,6 +40,7 @@ fn report_with(engines: Vec<EngineReport>) -> Report {
         tool: "llmsweep 0.1.0".to_string(),
         run_name: "demo-20250102T030405Z".to_string(),
         started_at: "2025-01-02T03:04:05Z".to_string(),
+        resumed_at: Vec::new(),
         finished_at: None,
         status: RunStatus::Running,
         simulated: true,

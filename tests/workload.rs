@@ -356,6 +356,7 @@ async fn run(toml: &str, mut control: impl FnMut(&Event) -> Option<Control>) -> 
             events: events_tx,
             control: control_rx,
             signal: Arc::new(AtomicI32::new(0)),
+            resume: None,
         },
     ));
     let mut events = Vec::new();

@@ -27,6 +27,7 @@ use crate::report::ExportOptions;
 use crate::results::model::{
     EngineReport, LevelStatus, LevelSummary, Report, RunStatus, SCHEMA_VERSION,
 };
+use crate::results::resume;
 use crate::results::writer::ResultsWriter;
 
 /// How often the recorder publishes a snapshot.
@@ -46,6 +47,9 @@ pub struct RunOptions {
     pub control: mpsc::Receiver<Control>,
     /// Set by the signal handler to the signal number before it sends `Control::Abort`.
     pub signal: Arc<AtomicI32>,
+    /// `run --resume`: the saved report of the run continued in `out_dir`. Its complete and
+    /// failed levels are kept as they are; the rest run again in full.
+    pub resume: Option<Report>,
 }
 
 /// How the run ended.
@@ -77,6 +81,8 @@ struct Driver {
     stops: Stops,
     writer: ResultsWriter,
     report: Report,
+    /// Per engine, the level index of each entry of `report.engines[e].levels`.
+    level_indexes: Vec<Vec<usize>>,
     signal: Arc<AtomicI32>,
 }
 
@@ -109,11 +115,12 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         .map_err(|e| std::io::Error::other(format!("engine {:?}: {e}", engine.name)))?;
         clients.push(client);
     }
-    let report = Report {
+    let mut report = Report {
         schema_version: SCHEMA_VERSION,
         tool: format!("llmsweep {}", env!("CARGO_PKG_VERSION")),
         run_name: options.run_name.clone(),
         started_at: now_rfc3339(),
+        resumed_at: Vec::new(),
         finished_at: None,
         status: RunStatus::Running,
         simulated: plan.engines.iter().any(|e| e.simulated),
@@ -137,7 +144,19 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         config: plan.config_json(),
         warnings: Vec::new(),
     };
-    let writer = ResultsWriter::create(&options.out_dir)?;
+    let (writer, level_indexes) = match options.resume {
+        Some(saved) => {
+            let kept = resume::continue_report(&mut report, saved, now_rfc3339());
+            let names: Vec<&str> = plan.engines.iter().map(|e| e.name.as_str()).collect();
+            let levels = &plan.config.sweep.levels;
+            let keep = |line: &str| resume::keep_line(line, &names, levels, &kept);
+            (ResultsWriter::resume(&options.out_dir, keep)?, kept)
+        }
+        None => (
+            ResultsWriter::create(&options.out_dir)?,
+            vec![Vec::new(); plan.engines.len()],
+        ),
+    };
     writer.write_report(&report)?;
     let driver = Driver {
         plan: Arc::new(plan),
@@ -149,6 +168,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         stops: Stops::default(),
         writer,
         report,
+        level_indexes,
         signal: options.signal,
     };
     driver.run().await
@@ -170,6 +190,9 @@ impl Driver {
         // engine of the next one; in interleaved order its later levels are passed over.
         let mut skipped = vec![false; self.plan.engines.len()];
         for (engine, level_index) in self.plan.run_order() {
+            if self.level_indexes[engine].contains(&level_index) {
+                continue; // Kept from the run resumed.
+            }
             self.drain_controls().await;
             if self.stops.run {
                 break;
@@ -304,7 +327,11 @@ impl Driver {
             })
             .await;
         }
-        self.report.engines[engine].levels.push(summary.clone());
+        let at = self.level_indexes[engine].partition_point(|&i| i < level_index);
+        self.level_indexes[engine].insert(at, level_index);
+        self.report.engines[engine]
+            .levels
+            .insert(at, summary.clone());
         let warning = self.after_level(engine, &summary);
         self.writer.write_report(&self.report)?;
         if let Some(text) = warning {
@@ -425,7 +452,7 @@ impl Driver {
                     }
                     if !warmup {
                         recorder.record(&sample, last_completion.as_millis() as u64);
-                        let record = RequestRecord::new(&self.plan.engines[engine].name, level, &sample)
+                        let record = RequestRecord::new(&self.plan.engines[engine].name, level, level_index, &sample)
                             .with_prompt(self.plan.prompts.get(sample.prompt_index));
                         self.writer.append(&record)?;
                     }

@@ -24,6 +24,8 @@ pub struct Sample {
 pub struct RequestRecord<'a> {
     pub engine: &'a str,
     pub level: f64,
+    /// Position of the level in the sweep's levels (two levels may share a value).
+    pub level_index: usize,
     pub request_index: u64,
     pub prompt_index: usize,
     /// Words of the prompt (every message).
@@ -61,10 +63,16 @@ pub struct RequestRecord<'a> {
 }
 
 impl<'a> RequestRecord<'a> {
-    pub fn new(engine: &'a str, level: f64, sample: &'a Sample) -> RequestRecord<'a> {
+    pub fn new(
+        engine: &'a str,
+        level: f64,
+        level_index: usize,
+        sample: &'a Sample,
+    ) -> RequestRecord<'a> {
         let mut record = RequestRecord {
             engine,
             level,
+            level_index,
             request_index: sample.request_index,
             prompt_index: sample.prompt_index,
             prompt_words: None,

@@ -62,6 +62,7 @@ fn empty_report() -> Report {
         tool: String::new(),
         run_name: String::new(),
         started_at: String::new(),
+        resumed_at: Vec::new(),
         finished_at: None,
         status: RunStatus::Complete,
         simulated: false,

@@ -1,4 +1,5 @@
 //! Results: the serialisable model and writing it to disk as the run goes.
 
 pub mod model;
+pub mod resume;
 pub mod writer;

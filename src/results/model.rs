@@ -21,6 +21,9 @@ pub struct Report {
     pub run_name: String,
     /// RFC 3339 UTC time the run started.
     pub started_at: String,
+    /// RFC 3339 UTC times the run was continued with `run --resume`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed_at: Vec<String>,
     /// RFC 3339 UTC time the run ended; `None` while it is still going.
     pub finished_at: Option<String>,
     /// How the run ended so far.

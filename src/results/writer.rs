@@ -29,6 +29,20 @@ impl ResultsWriter {
         })
     }
 
+    /// Reopens the folder of an interrupted run: `requests.jsonl` is rewritten (atomically)
+    /// with only the lines `keep` accepts, then opened for appending.
+    pub fn resume(dir: &Path, keep: impl Fn(&str) -> bool) -> io::Result<ResultsWriter> {
+        let path = dir.join("requests.jsonl");
+        let text = std::fs::read_to_string(&path)?;
+        let mut kept = String::with_capacity(text.len());
+        for line in text.lines().filter(|line| keep(line)) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+        write_atomic(&path, kept.as_bytes())?;
+        ResultsWriter::create(dir)
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -405,6 +405,7 @@ impl Run {
                 events: events_tx,
                 control: control_rx,
                 signal: signal.clone(),
+                resume: None,
             },
         ));
         Run {

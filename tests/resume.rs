@@ -1,0 +1,212 @@
+//! `run --resume DIR` with the real binary: a run cut by SIGHUP mid-sweep is continued in
+//! the same folder, its finished levels kept, the rest run again, and every request of both
+//! parts is in `requests.jsonl` exactly once; an incompatible config is refused with exit 2.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use llmsweep::sim::{self, Profile, SimConfig};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_llmsweep");
+const ENGINES: [&str; 2] = ["alpha", "beta"];
+const LEVELS: [u32; 3] = [1, 2, 4];
+const REQUESTS: u64 = 20;
+
+/// Kills the child if the test fails before it exits.
+struct ChildGuard(Option<Child>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn write_config(path: &Path, url: &str, out: &Path) {
+    let mut text = format!(
+        "[run]\nname = \"resume\"\nout_dir = {:?}\n\n",
+        out.display().to_string()
+    );
+    for name in ENGINES {
+        text.push_str(&format!(
+            "[[engines]]\nname = {name:?}\nurl = {url:?}\nmodel = \"sim\"\napi = \"chat\"\n\n"
+        ));
+    }
+    let levels: Vec<String> = LEVELS.iter().map(u32::to_string).collect();
+    text.push_str(&format!(
+        "[sweep]\nlevels = [{}]\nrequests_per_level = {REQUESTS}\nwarmup_requests = 0\n\
+         timeout_s = 10.0\n\n[request]\nmax_tokens = 8\nseed = 42\n",
+        levels.join(", ")
+    ));
+    fs::write(path, text).expect("write config");
+}
+
+fn requests(dir: &Path) -> Vec<Value> {
+    fs::read_to_string(dir.join("requests.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn results(dir: &Path) -> Value {
+    serde_json::from_str(&fs::read_to_string(dir.join("results.json")).expect("results.json"))
+        .expect("results.json parses")
+}
+
+/// The single results folder under `out`, once it exists.
+fn run_dir(out: &Path) -> Option<PathBuf> {
+    fs::read_dir(out)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+}
+
+fn command(config: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(["run", "--headless", "--config"])
+        .arg(config)
+        .env("TERM", "dumb")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn output(mut command: Command) -> Output {
+    let child = command.spawn().expect("spawn llmsweep");
+    let mut guard = ChildGuard(Some(child));
+    let child = guard.0.take().expect("child");
+    child.wait_with_output().expect("wait llmsweep")
+}
+
+#[test]
+fn an_interrupted_run_resumes_in_its_folder_with_every_request_once() {
+    let started = Instant::now();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = runtime
+        .block_on(sim::spawn(SimConfig {
+            profile: Profile {
+                decode_base_us: 3_000,
+                prefill_base_us: 1_000,
+                ..sim::FIXED
+            },
+            faults: Default::default(),
+            seed: 0,
+        }))
+        .expect("spawn simulator");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("results");
+    let config = tmp.path().join("bench.toml");
+    write_config(&config, &server.chat_url(), &out);
+
+    // Part one: cut by SIGHUP once the first level is done and the second has begun.
+    let child = command(&config).spawn().expect("spawn llmsweep");
+    let pid = child.id().to_string();
+    let mut guard = ChildGuard(Some(child));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let dir = loop {
+        assert!(Instant::now() < deadline, "the first level never finished");
+        if let Some(dir) = run_dir(&out) {
+            let lines = requests(&dir);
+            let at = |i: u64| lines.iter().filter(|l| l["level_index"] == i).count();
+            if at(0) >= REQUESTS as usize && at(1) > 0 {
+                break dir;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let status = Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let first = guard.0.take().expect("child").wait_with_output().unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(129),
+        "stderr: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let saved = results(&dir);
+    assert_eq!(saved["status"], "interrupted");
+    let before = fs::read(dir.join("requests.jsonl")).unwrap();
+
+    // An incompatible config is refused before anything is touched.
+    let mut bad = command(&config);
+    bad.arg("--resume").arg(&dir).args(["--seed", "7"]);
+    let refused = output(bad);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        format!(
+            "error: --resume {}: seed differs (saved 42, config 7)\n",
+            dir.display()
+        )
+    );
+    assert_eq!(fs::read(dir.join("requests.jsonl")).unwrap(), before);
+
+    // Part two: the same folder, every engine × level exactly once.
+    let mut resume = command(&config);
+    resume.arg("--resume").arg(&dir);
+    let second = output(resume);
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(run_dir(&out).as_deref(), Some(dir.as_path()));
+    let report = results(&dir);
+    assert_eq!(report["status"], "complete");
+    assert_eq!(report["started_at"], saved["started_at"]);
+    assert_eq!(report["run_name"], saved["run_name"]);
+    assert_eq!(report["resumed_at"].as_array().map(Vec::len), Some(1));
+    let engines = report["engines"].as_array().unwrap();
+    assert_eq!(engines.len(), ENGINES.len());
+    for (engine, name) in engines.iter().zip(ENGINES) {
+        assert_eq!(engine["name"], name);
+        let levels: Vec<f64> = engine["levels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                assert_eq!(l["status"], "complete", "{name}: {l}");
+                assert_eq!(l["completed"], REQUESTS, "{name}: {l}");
+                l["level"].as_f64().unwrap()
+            })
+            .collect();
+        assert_eq!(levels, [1.0, 2.0, 4.0], "{name}");
+    }
+    let mut seen: HashMap<(String, u64, u64), usize> = HashMap::new();
+    let lines = requests(&dir);
+    for line in &lines {
+        let key = (
+            line["engine"].as_str().unwrap().to_string(),
+            line["level_index"].as_u64().unwrap(),
+            line["request_index"].as_u64().unwrap(),
+        );
+        assert_eq!(line["level"].as_f64(), Some(LEVELS[key.1 as usize] as f64));
+        *seen.entry(key).or_default() += 1;
+    }
+    let expected = ENGINES.len() * LEVELS.len() * REQUESTS as usize;
+    assert_eq!(lines.len(), expected);
+    assert_eq!(seen.len(), expected);
+    assert!(seen.values().all(|&n| n == 1));
+
+    runtime.block_on(server.shutdown());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+}
