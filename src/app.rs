@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::cli::{ChartArg, Cli, Command, ReportArgs, RunArgs, SimArgs};
 use crate::config::{Config, ConfigError, Sources};
@@ -156,7 +156,8 @@ pub async fn run_plan(
     let (events_tx, events_rx) = mpsc::channel(1024);
     let (control_tx, control_rx) = mpsc::channel(64);
     let signal = Arc::new(AtomicI32::new(0));
-    spawn_signal_handler(signal.clone(), control_tx.clone())?;
+    let (signalled_tx, mut signalled) = watch::channel(0);
+    spawn_signal_handler(signal.clone(), control_tx.clone(), signalled_tx)?;
     let driver = tokio::spawn(driver::run(
         plan,
         RunOptions {
@@ -176,7 +177,18 @@ pub async fn run_plan(
         let options = TuiOptions {
             exit_on_finish: args.exit_on_finish,
         };
-        if let Err(e) = crate::tui::run(events_rx, control_tx.clone(), options).await {
+        // A signal closes the dashboard at once (dropping it restores the terminal): after an
+        // SSH drop there is no screen to draw on, and the driver writes results regardless.
+        let any_signal = async {
+            if signalled.wait_for(|&n| n != 0).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let dashboard_result = tokio::select! {
+            result = crate::tui::run(events_rx, control_tx.clone(), options) => result,
+            () = any_signal => Ok(()),
+        };
+        if let Err(e) = dashboard_result {
             // The dashboard could not run: stop cleanly; everything measured is still written.
             let _ = control_tx.send(Control::Abort).await;
             eprintln!("error: the dashboard failed ({e:#}); stopping the run and writing results");
@@ -206,11 +218,14 @@ pub async fn run_plan(
 fn spawn_signal_handler(
     signal: Arc<AtomicI32>,
     control: mpsc::Sender<Control>,
+    signalled: watch::Sender<i32>,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal as listen, SignalKind};
     let mut interrupt = listen(SignalKind::interrupt())?;
     let mut terminate = listen(SignalKind::terminate())?;
     let mut hangup = listen(SignalKind::hangup())?;
+    // Never returns: once tokio owns these signals their default action is gone, so this task
+    // must keep answering them for the life of the process.
     tokio::spawn(async move {
         loop {
             let number = tokio::select! {
@@ -219,9 +234,9 @@ fn spawn_signal_handler(
                 _ = hangup.recv() => 1,
             };
             let _ = signal.compare_exchange(0, number, Ordering::SeqCst, Ordering::SeqCst);
-            if control.send(Control::Abort).await.is_err() {
-                return;
-            }
+            signalled.send_replace(number);
+            // The driver may already be done; nothing else to stop then.
+            let _ = control.try_send(Control::Abort);
         }
     });
     Ok(())
