@@ -6,22 +6,26 @@ use std::io::Write;
 use tokio::sync::mpsc;
 
 use crate::events::Event;
+use crate::report::per_level_text;
 use crate::results::model::{LevelStatus, LevelSummary};
-use crate::tui::summary_table;
+use crate::tui::{format, summary_table};
 
 /// Prints events until the bus closes.
 pub async fn run(mut events: mpsc::Receiver<Event>, mut out: impl Write) {
     let mut names: Vec<String> = Vec::new();
+    let mut rate = false;
     while let Some(event) = events.recv().await {
         let line = match event {
             Event::RunStarted { report } => {
                 names = report.engines.iter().map(|e| e.name.clone()).collect();
+                rate = report.workload.mode == "rate";
                 Some(format!(
-                    "llmsweep: run {} — {} engine(s) × levels {:?}, {} requests per level{}",
+                    "llmsweep: run {} — {} engine(s) × {} {:?}, {}{}",
                     report.run_name,
                     names.len(),
+                    if rate { "rates (req/s)" } else { "levels" },
                     report.workload.levels,
-                    report.workload.requests_per_level,
+                    per_level_text(&report),
                     if report.simulated {
                         " (SIMULATED engines)"
                     } else {
@@ -34,6 +38,7 @@ pub async fn run(mut events: mpsc::Receiver<Event>, mut out: impl Write) {
             } => Some(level_line(
                 names.get(engine).map(String::as_str).unwrap_or("?"),
                 &summary,
+                rate,
             )),
             Event::Warning { engine, text } => Some(match engine.and_then(|e| names.get(e)) {
                 Some(name) => format!("warning: {name}: {text}"),
@@ -54,16 +59,29 @@ pub async fn run(mut events: mpsc::Receiver<Event>, mut out: impl Write) {
     }
 }
 
-/// One line for a finished level.
-pub fn level_line(engine: &str, s: &LevelSummary) -> String {
+/// One line for a finished level: `C=4` (or `r=2.5/s` in rate mode), counts, throughput and
+/// latencies; then `goodput X req/s` when SLOs are set and `late N` in rate mode.
+pub fn level_line(engine: &str, s: &LevelSummary, rate: bool) -> String {
     let status = match s.status {
         LevelStatus::Complete => "",
         LevelStatus::Skipped => "  [skipped]",
         LevelStatus::Failed => "  [FAILED]",
     };
+    let level = if rate {
+        format!("r={}/s", format::level(s.level))
+    } else {
+        format!("C={}", format::level(s.level))
+    };
+    let mut extra = String::new();
+    if let Some(goodput) = s.request_goodput {
+        extra.push_str(&format!(" | goodput {goodput:.2} req/s"));
+    }
+    if rate {
+        let late = s.schedule.as_ref().map_or(0, |sc| sc.late_starts);
+        extra.push_str(&format!(" | late {late}"));
+    }
     format!(
-        "{engine:<20} C={:<4} {:>4} ok {:>3} err ({:>4.1}%) in {:>6.2} s | {:>7.2} req/s {:>8.1} tok/s | TTFT p50 {:>8.1} p99 {:>8.1} ms | E2E p50 {:>8.1} p99 {:>8.1} ms{status}",
-        s.level,
+        "{engine:<20} {level:<6} {:>4} ok {:>3} err ({:>4.1}%) in {:>6.2} s | {:>7.2} req/s {:>8.1} tok/s | TTFT p50 {:>8.1} p99 {:>8.1} ms | E2E p50 {:>8.1} p99 {:>8.1} ms{extra}{status}",
         s.completed,
         s.failed,
         s.error_rate * 100.0,

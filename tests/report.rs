@@ -10,7 +10,8 @@ use llmsweep::report::{
     write_all, ChartKind, ExportOptions, Rect,
 };
 use llmsweep::results::model::{
-    EngineReport, LevelStatus, LevelSummary, Report, RunStatus, Workload, SCHEMA_VERSION,
+    EngineReport, LevelStatus, LevelSummary, Report, RunStatus, ScheduleStats, Workload,
+    SCHEMA_VERSION,
 };
 
 // ---- the fixture ---------------------------------------------------------------------------
@@ -201,7 +202,7 @@ fn levels_csv_has_one_row_per_engine_level_and_every_column() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 8);
     let columns = lines[0].split(',').count();
-    assert_eq!(columns, 43);
+    assert_eq!(columns, 56);
     assert!(lines[0].starts_with("engine,level,max_concurrency,status,"));
     assert!(lines[0].ends_with(",errors,error_examples"));
     // The failed level's errors, in class order.
@@ -671,4 +672,199 @@ fn level_zero(level: f64) -> LevelSummary {
         *v = 0.0;
     }
     l
+}
+
+// ---- rate mode with SLOs -------------------------------------------------------------------
+
+const RATE_FIXTURE: &str = "tests/fixtures/report/rate_slo.json";
+
+/// A rate-mode level with SLO results and schedule stats.
+fn rate_level(rate: f64, req_s: f64, ttft: f64, e2e: f64, slo_met: f64, late: u64) -> LevelSummary {
+    let mut l = level(rate, req_s, ttft, e2e);
+    l.max_concurrency = 0;
+    l.mean_client_queue_ms = r3(late as f64 * 1.5);
+    l.schedule = Some(ScheduleStats {
+        mean_scheduled_ttft_ms: r3(ttft * 1.05 + late as f64),
+        median_scheduled_ttft_ms: r3(ttft + late as f64),
+        p99_scheduled_ttft_ms: r3(ttft * 2.0 + 10.0 * late as f64),
+        mean_scheduled_e2el_ms: r3(e2e * 1.03 + late as f64),
+        median_scheduled_e2el_ms: r3(e2e + late as f64),
+        p99_scheduled_e2el_ms: r3(e2e * 1.6 + 10.0 * late as f64),
+        late_starts: late,
+    });
+    l.request_goodput = Some(r3(req_s * slo_met));
+    l.slo_met = Some(slo_met);
+    l.slo_ttft_met = Some(r3((slo_met + 0.05).min(1.0)));
+    l.slo_tpot_met = Some(1.0);
+    l.meets_slo = Some(slo_met >= 0.9);
+    l
+}
+
+/// 2 engines × 3 rates (req/s), duration-bound (30 s) levels, TTFT and TPOT SLOs, one
+/// unequal-output-lengths warning.
+fn build_rate_fixture() -> Report {
+    let mut a = engine(
+        "vLLM",
+        "#d62728",
+        vec![
+            rate_level(1.0, 0.98, 40.0, 1700.0, 1.0, 0),
+            rate_level(2.5, 2.46, 52.0, 1900.0, 0.95, 1),
+            rate_level(5.0, 4.1, 380.0, 4100.0, 0.41, 37),
+        ],
+    );
+    a.max_level_meeting_slo = Some(2.5);
+    let b = engine(
+        "SGLang",
+        "#2ca02c",
+        vec![
+            rate_level(1.0, 0.99, 35.0, 1650.0, 0.86, 0),
+            rate_level(2.5, 2.3, 120.0, 2600.0, 0.62, 12),
+            rate_level(5.0, 3.2, 900.0, 7400.0, 0.1, 140),
+        ],
+    );
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: "llmsweep 0.1.0".to_string(),
+        run_name: "rate-20250102T030405Z".to_string(),
+        started_at: "2025-01-02T03:04:05Z".to_string(),
+        finished_at: Some("2025-01-02T03:09:55Z".to_string()),
+        status: RunStatus::Complete,
+        simulated: true,
+        seed: 7,
+        workload: Workload {
+            mode: "rate".to_string(),
+            levels: vec![1.0, 2.5, 5.0],
+            requests_per_level: 0,
+            warmup_requests: 2,
+            max_tokens: 128,
+            prompt_source: "inline pool (4 prompts)".to_string(),
+            duration_s: Some(30.0),
+            burstiness: Some(1.0),
+            ..Workload::default()
+        },
+        engines: vec![a, b],
+        config: serde_json::json!({
+            "seed": 7,
+            "sweep": { "mode": "rate", "duration_s": 30.0 },
+            "slo": { "ttft_ms": 200.0, "tpot_ms": 50.0, "attainment": 0.9 },
+        }),
+        warnings: vec![
+            "unequal output lengths at rate 5: vLLM averaged 128 tokens, SGLang 96 (-25%)"
+                .to_string(),
+        ],
+    }
+}
+
+fn rate_fixture() -> Report {
+    let text = fs::read_to_string(manifest_path(RATE_FIXTURE)).expect("fixture exists");
+    serde_json::from_str(&text).expect("fixture parses")
+}
+
+/// The committed JSON is what [`build_rate_fixture`] builds; `LLMSWEEP_UPDATE_FIXTURES=1`
+/// rewrites it.
+#[test]
+fn rate_fixture_json_is_up_to_date() {
+    let built = build_rate_fixture();
+    if std::env::var_os("LLMSWEEP_UPDATE_FIXTURES").is_some() {
+        let mut json = serde_json::to_string_pretty(&built).unwrap();
+        json.push('\n');
+        fs::write(manifest_path(RATE_FIXTURE), json).unwrap();
+    }
+    assert_eq!(rate_fixture(), built);
+}
+
+#[test]
+fn levels_csv_rate_slo_snapshot() {
+    let csv = String::from_utf8(levels_csv(&rate_fixture())).unwrap();
+    insta::assert_snapshot!("levels_csv_rate_slo", csv);
+}
+
+#[test]
+fn levels_csv_rate_slo_fills_the_new_columns() {
+    let csv = String::from_utf8(levels_csv(&rate_fixture())).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    let head: Vec<&str> = lines[0].split(',').collect();
+    let col = |name: &str| head.iter().position(|c| *c == name).unwrap();
+    let row: Vec<&str> = lines
+        .iter()
+        .find(|l| l.starts_with("SGLang,5,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    assert_eq!(row[col("late_starts")], "140");
+    assert_eq!(row[col("request_goodput")], "0.32");
+    assert_eq!(row[col("slo_met")], "0.1");
+    assert_eq!(row[col("slo_e2e_met")], "");
+    assert_eq!(row[col("meets_slo")], "false");
+    assert_eq!(row[col("p99_scheduled_e2el_ms")], "13240");
+    // The concurrency fixture has none of them: empty cells.
+    let csv = String::from_utf8(levels_csv(&fixture())).unwrap();
+    let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    for name in [
+        "late_starts",
+        "request_goodput",
+        "meets_slo",
+        "mean_scheduled_ttft_ms",
+    ] {
+        assert_eq!(row[col(name)], "", "{name}");
+    }
+}
+
+#[test]
+fn summary_md_rate_slo_snapshot() {
+    let md = String::from_utf8(summary_md(&rate_fixture())).unwrap();
+    insta::assert_snapshot!("summary_md_rate_slo", md);
+}
+
+#[test]
+fn summary_md_rate_slo_sections() {
+    let md = String::from_utf8(summary_md(&rate_fixture())).unwrap();
+    assert!(md.contains("| Rate (req/s) |"), "{md}");
+    assert!(!md.contains("| Concurrency |"), "{md}");
+    assert!(md.contains("## Goodput (req/s) — higher is better"), "{md}");
+    assert!(
+        md.contains("- **vLLM**: max rate (req/s) meeting the SLOs: 2.5"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- **SGLang**: max rate (req/s) meeting the SLOs: none"),
+        "{md}"
+    );
+    assert!(md.contains("## E2E latency from schedule p99 (ms)"), "{md}");
+    assert!(md.contains("## Late starts"), "{md}");
+    assert!(
+        md.contains("## Warnings\n\n- ⚠ unequal output lengths"),
+        "{md}"
+    );
+    assert!(md.contains("duration 30 s per level"), "{md}");
+    assert!(
+        md.contains("- **SLOs:** TTFT ≤ 200 ms, TPOT ≤ 50 ms, attainment 90%"),
+        "{md}"
+    );
+    // Without SLOs or rate mode none of it shows.
+    let plain = String::from_utf8(summary_md(&fixture())).unwrap();
+    for absent in [
+        "Goodput",
+        "from schedule",
+        "Late starts",
+        "Warnings",
+        "SLOs",
+    ] {
+        assert!(!plain.contains(absent), "{absent}");
+    }
+    assert!(plain.contains("| Concurrency |"));
+}
+
+#[test]
+fn rate_slo_chart_renders() {
+    let report = rate_fixture();
+    render_everything(&report, "rate + SLO");
+    let png = chart_png(&report, ChartKind::Standard).unwrap();
+    let layout = chart_layout(&report).unwrap();
+    let img = Image::decode(&png);
+    assert_eq!((img.width, img.height), (layout.width, layout.height));
+    // The footer carries text (workload, SLOs and the warning note).
+    assert!(img.count(layout.footer, |p| p != (255, 255, 255)) > 0);
+    let svg = chart_svg(&report, ChartKind::Standard).unwrap();
+    assert!(svg.contains("<svg"));
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use llmsweep::events::{Control, Event, RunState, Snapshot};
 use llmsweep::results::model::{
-    EngineReport, LevelStatus, LevelSummary, Report, RunStatus, Workload, SCHEMA_VERSION,
+    EngineReport, LevelStatus, LevelSummary, Report, RunStatus, ScheduleStats, Workload,
+    SCHEMA_VERSION,
 };
 use llmsweep::tui::history::{Metric, HISTORY_CAP};
 use llmsweep::tui::{summary_table, App, KeyInput, Msg, Status, TuiOptions, View};
@@ -717,4 +718,146 @@ fn summary_table_is_plain_text() {
     let text = summary_table(&final_report());
     assert!(!text.contains('\x1b'));
     insta::assert_snapshot!(text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate mode, duration-bound levels, SLOs
+
+/// A rate-mode skeleton: levels 1, 2.5, 5 req/s, 30 s per level (no request count), SLOs set.
+fn rate_report() -> Report {
+    let mut report = report();
+    report.run_name = "rate-20250102T030405Z".to_string();
+    report.workload.mode = "rate".to_string();
+    report.workload.levels = vec![1.0, 2.5, 5.0];
+    report.workload.requests_per_level = 0;
+    report.workload.duration_s = Some(30.0);
+    report.config = serde_json::json!({
+        "sweep": { "mode": "rate", "duration_s": 30.0 },
+        "slo": { "ttft_ms": 200.0, "attainment": 0.9 },
+    });
+    report
+}
+
+fn rate_summary(level: f64, speed: f64, met: f64, late: u64) -> LevelSummary {
+    let mut s = summary(level, speed, 0, LevelStatus::Complete);
+    s.request_goodput = Some(s.request_throughput * met);
+    s.slo_met = Some(met);
+    s.meets_slo = Some(met >= 0.9);
+    s.schedule = Some(ScheduleStats {
+        late_starts: late,
+        ..ScheduleStats::default()
+    });
+    s
+}
+
+/// vLLM ran 1 and 2.5 req/s; it is 12.5 s into 5 req/s (planned 0: duration-bound).
+fn rate_mid_run() -> App {
+    let mut app = App::new(TuiOptions::default());
+    app.update(Msg::Tick { now_ms: 1_000 });
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(rate_report()),
+        },
+    );
+    feed(&mut app, Event::State(RunState::Running));
+    for (i, (level, met, late)) in [(1.0, 1.0, 0), (2.5, 0.93, 3)].into_iter().enumerate() {
+        feed(
+            &mut app,
+            Event::LevelStarted {
+                engine: 0,
+                level_index: i,
+                level,
+                planned: 0,
+            },
+        );
+        feed(
+            &mut app,
+            Event::LevelFinished {
+                engine: 0,
+                level_index: i,
+                summary: Arc::new(rate_summary(level, 1.0, met, late)),
+            },
+        );
+    }
+    feed(
+        &mut app,
+        Event::LevelStarted {
+            engine: 0,
+            level_index: 2,
+            level: 5.0,
+            planned: 0,
+        },
+    );
+    feed(
+        &mut app,
+        Event::Snapshot(Snapshot {
+            elapsed_ms: 12_500,
+            completed: 37,
+            failed: 0,
+            in_flight: 9,
+            planned: 0,
+            ..snapshot(0, 2, 10, 20)
+        }),
+    );
+    app.update(Msg::Tick { now_ms: 95_000 });
+    app
+}
+
+#[test]
+fn rate_mode_gauge_shows_time_not_done_of_zero() {
+    let text = render(&rate_mid_run(), 80, 24);
+    assert!(!text.contains("37/0"), "{text}");
+    assert!(text.contains("37 done  12.5s/30.0s"), "{text}");
+    assert!(text.contains("r=5/s"), "{text}");
+    assert!(!text.contains("C=5"), "{text}");
+}
+
+#[test]
+fn goodput_column_when_wide_enough() {
+    let wide = render(&rate_mid_run(), 120, 32);
+    assert!(wide.contains("good/s"), "{wide}");
+    let narrow = render(&rate_mid_run(), 80, 24);
+    assert!(!narrow.contains("good/s"), "{narrow}");
+    // Without SLOs there is no goodput column at any width.
+    assert!(!render(&done(), 160, 48).contains("good/s"));
+}
+
+#[test]
+fn snapshot_rate_slo_80x24() {
+    insta::assert_snapshot!(render(&rate_mid_run(), 80, 24));
+}
+
+#[test]
+fn snapshot_rate_slo_120x32() {
+    insta::assert_snapshot!(render(&rate_mid_run(), 120, 32));
+}
+
+#[test]
+fn waiting_line_names_the_duration() {
+    let mut app = App::new(TuiOptions::default());
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(rate_report()),
+        },
+    );
+    let text = render(&app, 100, 24);
+    assert!(text.contains("rate = 1 2.5 5, 30 s each"), "{text}");
+}
+
+#[test]
+fn headless_level_line_rate_and_goodput() {
+    let s = rate_summary(2.5, 1.0, 0.93, 3);
+    let line = llmsweep::headless::level_line("vLLM", &s, true);
+    assert!(line.contains("r=2.5/s"), "{line}");
+    assert!(line.contains("| goodput "), "{line}");
+    assert!(line.contains(" req/s | late 3"), "{line}");
+    let plain = summary(4.0, 1.0, 0, LevelStatus::Complete);
+    let line = llmsweep::headless::level_line("vLLM", &plain, false);
+    assert!(line.contains("C=4 "), "{line}");
+    assert!(
+        !line.contains("goodput") && !line.contains("late"),
+        "{line}"
+    );
 }

@@ -16,7 +16,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{display_time, fmt_level, font, level_name, models, quality, Quality, ReportError};
+use super::{
+    display_time, fmt_level, font, is_rate, level_name, models, per_level_text, quality, slo_text,
+    Quality, ReportError,
+};
 use crate::color::Rgb;
 use crate::results::model::{LevelSummary, Report, RunStatus};
 
@@ -943,7 +946,9 @@ where
         )?;
     }
 
-    let x_desc = if axis.log2 {
+    let x_desc = if axis.log2 && is_rate(report) {
+        "request rate (req/s, log2 scale)".to_string()
+    } else if axis.log2 {
         format!("{} (log2 scale)", level_name(report))
     } else {
         level_name(report).to_string()
@@ -1057,11 +1062,19 @@ fn draw_footer<DB: DrawingBackend>(
         parts.push(format!("prompts: {}", w.prompt_source));
     }
     parts.push(format!(
-        "{} requests per level (+{} warmup)",
-        w.requests_per_level, w.warmup_requests
+        "{} (+{} warmup)",
+        per_level_text(report),
+        w.warmup_requests
     ));
+    if let Some(slo) = slo_text(report) {
+        parts.push(format!("SLOs: {slo}"));
+    }
     parts.push(format!("seed {}", report.seed));
-    let left = parts.join("  ·  ");
+    let mut left = parts.join("  ·  ");
+    // The warning goes first so fitting the footer never cuts it off.
+    if !report.warnings.is_empty() {
+        left = format!("⚠ unequal output lengths — see summary.md  ·  {left}");
+    }
     let right = &report.tool;
     let right_w = font::width(right, 15.0, false)?;
     let left = fit(

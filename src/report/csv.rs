@@ -5,14 +5,15 @@
 //! `results.json`. Numbers use Rust's shortest round-trip form (`NaN`, `inf` for non-finite);
 //! `errors` is `class:count;class:count`, `error_examples` the JSON object of examples. Fields
 //! are quoted (RFC 4180) when they hold a comma, quote, line break or edge space; lines end in
-//! `\n`.
+//! `\n`. The schedule (`mean_scheduled_ttft_ms` ... `late_starts`, rate mode) and SLO
+//! (`request_goodput` ... `meets_slo`) columns are empty when the level has no such value.
 
 use std::collections::BTreeMap;
 
-use crate::results::model::{LevelStatus, LevelSummary, Report};
+use crate::results::model::{LevelStatus, LevelSummary, Report, ScheduleStats};
 
 /// The header row, in column order.
-pub const COLUMNS: [&str; 43] = [
+pub const COLUMNS: [&str; 56] = [
     "engine",
     "level",
     "max_concurrency",
@@ -54,6 +55,19 @@ pub const COLUMNS: [&str; 43] = [
     "p99_e2el_ms",
     "max_e2el_ms",
     "mean_client_queue_ms",
+    "mean_scheduled_ttft_ms",
+    "median_scheduled_ttft_ms",
+    "p99_scheduled_ttft_ms",
+    "mean_scheduled_e2el_ms",
+    "median_scheduled_e2el_ms",
+    "p99_scheduled_e2el_ms",
+    "late_starts",
+    "request_goodput",
+    "slo_met",
+    "slo_ttft_met",
+    "slo_tpot_met",
+    "slo_e2e_met",
+    "meets_slo",
     "errors",
     "error_examples",
 ];
@@ -78,6 +92,8 @@ fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
         LevelStatus::Failed => "failed",
     };
     let f = |v: f64| v.to_string();
+    let opt = |v: Option<f64>| v.map(f).unwrap_or_default();
+    let sched = |get: fn(&ScheduleStats) -> f64| opt(l.schedule.as_ref().map(get));
     vec![
         engine.to_string(),
         f(l.level),
@@ -120,6 +136,22 @@ fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
         f(l.p99_e2el_ms),
         f(l.max_e2el_ms),
         f(l.mean_client_queue_ms),
+        sched(|s| s.mean_scheduled_ttft_ms),
+        sched(|s| s.median_scheduled_ttft_ms),
+        sched(|s| s.p99_scheduled_ttft_ms),
+        sched(|s| s.mean_scheduled_e2el_ms),
+        sched(|s| s.median_scheduled_e2el_ms),
+        sched(|s| s.p99_scheduled_e2el_ms),
+        l.schedule
+            .as_ref()
+            .map(|s| s.late_starts.to_string())
+            .unwrap_or_default(),
+        opt(l.request_goodput),
+        opt(l.slo_met),
+        opt(l.slo_ttft_met),
+        opt(l.slo_tpot_met),
+        opt(l.slo_e2e_met),
+        l.meets_slo.map(|b| b.to_string()).unwrap_or_default(),
         errors_field(&l.errors),
         serde_json::to_string(&l.error_examples).unwrap_or_default(),
     ]

@@ -7,7 +7,10 @@
 
 use std::fmt::Write as _;
 
-use super::{display_time, fmt_level, level_name, models, quality, Quality};
+use super::{
+    display_time, fmt_level, has_slo, is_rate, level_name, models, per_level_text, quality,
+    slo_text, Quality,
+};
 use crate::results::model::{LevelSummary, Report, RunStatus};
 
 /// One table of the summary.
@@ -88,11 +91,50 @@ const METRICS: [Metric; 8] = [
     },
 ];
 
+/// With SLOs set: successful requests meeting every SLO, per second.
+const GOODPUT: Metric = Metric {
+    title: "Goodput",
+    unit: "req/s",
+    higher_is_better: true,
+    value: |l| l.request_goodput.unwrap_or(f64::NAN),
+    format: fmt_num,
+    ratios: true,
+};
+
+/// Rate mode: E2E latency measured from each request's scheduled send time.
+const SCHEDULED_E2E_P99: Metric = Metric {
+    title: "E2E latency from schedule p99",
+    unit: "ms",
+    higher_is_better: false,
+    value: |l| {
+        l.schedule
+            .as_ref()
+            .map_or(f64::NAN, |s| s.p99_scheduled_e2el_ms)
+    },
+    format: fmt_num,
+    ratios: true,
+};
+
+/// Rate mode: requests sent more than 10 ms after their scheduled time.
+const LATE_STARTS: Metric = Metric {
+    title: "Late starts",
+    unit: "requests sent > 10 ms after schedule",
+    higher_is_better: false,
+    value: |l| {
+        l.schedule
+            .as_ref()
+            .map_or(f64::NAN, |s| s.late_starts as f64)
+    },
+    format: fmt_count,
+    ratios: false,
+};
+
 /// Renders `summary.md`. Deterministic: the same report always gives the same bytes.
 pub fn summary_md(report: &Report) -> Vec<u8> {
     let mut md = String::new();
     header(&mut md, report);
     engines(&mut md, report);
+    warnings(&mut md, report);
     let levels = all_levels(report);
     if report.engines.is_empty() || levels.is_empty() {
         md.push_str("No level has finished yet: there is nothing to compare.\n");
@@ -106,6 +148,14 @@ pub fn summary_md(report: &Report) -> Vec<u8> {
         );
         for metric in &METRICS {
             table(&mut md, report, &levels, metric);
+        }
+        if has_slo(report) {
+            table(&mut md, report, &levels, &GOODPUT);
+            slo_lines(&mut md, report);
+        }
+        if is_rate(report) {
+            table(&mut md, report, &levels, &SCHEDULED_E2E_P99);
+            table(&mut md, report, &levels, &LATE_STARTS);
         }
     }
     errors(&mut md, report);
@@ -156,15 +206,17 @@ fn header(md: &mut String, report: &Report) {
     let _ = writeln!(md, "- **Seed:** {}", report.seed);
     let _ = writeln!(
         md,
-        "- **Workload:** {} sweep over {}; {} requests per level (+{} warmup); max_tokens {}; \
-         prompts: {}",
+        "- **Workload:** {} sweep over {}; {} (+{} warmup); max_tokens {}; prompts: {}",
         inline(&w.mode),
         if levels.is_empty() { "—" } else { &levels },
-        w.requests_per_level,
+        per_level_text(report),
         w.warmup_requests,
         w.max_tokens,
         inline(&w.prompt_source)
     );
+    if let Some(slo) = slo_text(report) {
+        let _ = writeln!(md, "- **SLOs:** {}", inline(&slo));
+    }
     let _ = writeln!(md, "- **Tool:** {}\n", inline(&report.tool));
 }
 
@@ -222,7 +274,7 @@ fn table(md: &mut String, report: &Report, levels: &[f64], m: &Metric) {
         "lower is better"
     };
     let _ = writeln!(md, "## {} ({}) — {better}\n", m.title, m.unit);
-    let mut head = format!("| {} |", capitalise(level_name(report)));
+    let mut head = format!("| {} |", level_header(report));
     let mut rule = String::from("|---:|");
     for e in &report.engines {
         let _ = write!(head, " {} |", cell(&e.name));
@@ -350,6 +402,47 @@ fn best_column(
     }
 }
 
+/// The level column's header: `Concurrency`, or `Rate (req/s)` in rate mode.
+fn level_header(report: &Report) -> String {
+    if is_rate(report) {
+        "Rate (req/s)".to_string()
+    } else {
+        capitalise(level_name(report))
+    }
+}
+
+/// A line per engine: the highest level that met the SLOs.
+fn slo_lines(md: &mut String, report: &Report) {
+    let what = if is_rate(report) {
+        "max rate (req/s)"
+    } else {
+        "max concurrency"
+    };
+    for e in &report.engines {
+        let best = e
+            .max_level_meeting_slo
+            .map_or_else(|| "none".to_string(), fmt_level);
+        let _ = writeln!(
+            md,
+            "- **{}**: {what} meeting the SLOs: {best}",
+            inline(&e.name)
+        );
+    }
+    md.push('\n');
+}
+
+/// `## Warnings`: what a reader must know to trust the comparison.
+fn warnings(md: &mut String, report: &Report) {
+    if report.warnings.is_empty() {
+        return;
+    }
+    md.push_str("## Warnings\n\n");
+    for w in &report.warnings {
+        let _ = writeln!(md, "- ⚠ {}", inline(w));
+    }
+    md.push('\n');
+}
+
 fn errors(md: &mut String, report: &Report) {
     let mut lines = Vec::new();
     for e in &report.engines {
@@ -405,6 +498,15 @@ fn fmt_num(v: f64) -> String {
         3
     };
     format!("{v:.decimals$}")
+}
+
+/// A whole count; `n/a` when it is not a number.
+fn fmt_count(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.0}")
+    } else {
+        "n/a".to_string()
+    }
 }
 
 /// A percentage: one decimal, two below 0.1 %.

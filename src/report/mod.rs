@@ -260,6 +260,57 @@ pub(crate) fn level_name(report: &Report) -> &'static str {
     }
 }
 
+/// True in rate mode (levels are req/s).
+pub(crate) fn is_rate(report: &Report) -> bool {
+    report.workload.mode == "rate"
+}
+
+/// True when SLOs were set: some level has a goodput.
+pub(crate) fn has_slo(report: &Report) -> bool {
+    report
+        .engines
+        .iter()
+        .any(|e| e.levels.iter().any(|l| l.request_goodput.is_some()))
+}
+
+/// Measured seconds per level of a duration-bound sweep: `config.sweep.duration_s`, else the
+/// workload's `duration_s`.
+pub(crate) fn duration_s(report: &Report) -> Option<f64> {
+    report.config["sweep"]["duration_s"]
+        .as_f64()
+        .or(report.workload.duration_s)
+        .filter(|d| d.is_finite() && *d > 0.0)
+}
+
+/// `64 requests per level`, or `duration 30 s per level` when levels are time-bound only.
+pub(crate) fn per_level_text(report: &Report) -> String {
+    let w = &report.workload;
+    match duration_s(report) {
+        Some(d) if w.requests_per_level == 0 => format!("duration {} s per level", fmt_level(d)),
+        _ if w.requests_per_level == 0 => "duration-bound levels".to_string(),
+        _ => format!("{} requests per level", w.requests_per_level),
+    }
+}
+
+/// The SLOs from `config.slo`: `TTFT ≤ 500 ms, TPOT ≤ 50 ms, attainment 90%`; `None` when no
+/// objective is set.
+pub(crate) fn slo_text(report: &Report) -> Option<String> {
+    let slo = &report.config["slo"];
+    let mut parts = Vec::new();
+    for (key, name) in [("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("e2e_ms", "E2E")] {
+        if let Some(v) = slo[key].as_f64() {
+            parts.push(format!("{name} ≤ {} ms", fmt_level(v)));
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    if let Some(a) = slo["attainment"].as_f64() {
+        parts.push(format!("attainment {}%", fmt_level(a * 100.0)));
+    }
+    Some(parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,8 @@ const TABLE_MIN: u16 = 5;
 const PANEL_MAX: u16 = 10;
 /// Shortest engine panel (title, values; no sparkline).
 const PANEL_MIN: u16 = 2;
+/// Narrowest finished-levels table that gets the goodput column (SLOs set).
+const GOODPUT_MIN_WIDTH: u16 = 88;
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -101,10 +103,15 @@ fn engine_color(app: &App, engine: usize) -> Color {
         .map_or(Color::White, |e| ansi16_hex(&e.color))
 }
 
-/// `C=16` in concurrency mode, `rate 2.5/s` in rate mode.
+/// True in rate mode (levels are req/s).
+fn is_rate(report: Option<&Report>) -> bool {
+    report.is_some_and(|r| r.workload.mode == "rate")
+}
+
+/// `C=16` in concurrency mode, `r=2.5/s` in rate mode.
 fn level_label(report: Option<&Report>, level: f64) -> String {
     match report {
-        Some(r) if r.workload.mode == "rate" => format!("rate {}/s", format::level(level)),
+        Some(r) if r.workload.mode == "rate" => format!("r={}/s", format::level(level)),
         _ => format!("C={}", format::level(level)),
     }
 }
@@ -204,10 +211,16 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         } else {
             "C"
         };
+        let each = match crate::report::duration_s(report) {
+            Some(d) if report.workload.requests_per_level == 0 => {
+                format!("{} s each", format::level(d))
+            }
+            _ if report.workload.requests_per_level == 0 => "duration-bound".to_string(),
+            _ => format!("{} requests each", report.workload.requests_per_level),
+        };
         vec![Span::raw(format!(
-            " waiting for the first level: {engines} engines, {what} = {}, {} requests each",
+            " waiting for the first level: {engines} engines, {what} = {}, {each}",
             list.join(" "),
-            report.workload.requests_per_level
         ))]
     } else {
         vec![Span::styled(" waiting for the run to start", dim)]
@@ -468,30 +481,37 @@ fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let report = app.report();
+    // With SLOs set, a goodput column after req/s when the table has room for it.
+    let goodput = app
+        .levels()
+        .iter()
+        .any(|l| l.summary.request_goodput.is_some())
+        && area.width >= GOODPUT_MIN_WIDTH;
     let rows = shown.iter().map(|row| {
         let s = &row.summary;
-        Row::new(vec![
+        let mut cells = vec![
             Cell::from(Span::styled(
                 engine_name(app, row.engine),
                 Style::new().fg(engine_color(app, row.engine)),
             )),
             right(format::level(s.level)),
             right(format::si(s.request_throughput)),
+        ];
+        if goodput {
+            cells.push(right(s.request_goodput.map_or("-".to_string(), format::si)));
+        }
+        cells.extend([
             right(format::si(s.output_throughput)),
             right(format::ms(s.median_ttft_ms)),
             right(format::ms(s.p99_ttft_ms)),
             right(format::ms(s.median_e2el_ms)),
             right(format::ms(s.p99_e2el_ms)),
             right(errors_text(s)),
-        ])
-        .style(row_style(s))
+        ]);
+        Row::new(cells).style(row_style(s))
     });
-    let c_header = if report.is_some_and(|r| r.workload.mode == "rate") {
-        "rate"
-    } else {
-        "C"
-    };
-    let widths = [
+    let c_header = level_header(report);
+    let mut widths = vec![
         Constraint::Length(engine_col_width(app, area)),
         Constraint::Length(5),
         Constraint::Length(7),
@@ -502,15 +522,28 @@ fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(8),
         Constraint::Length(12),
     ];
-    let header = [
+    let mut header = vec![
         "Engine", c_header, "req/s", "tok/s", "TTFT p50", "TTFT p99", "Lat p50", "Lat p99",
         "Errors",
     ];
+    if goodput {
+        widths.insert(3, Constraint::Length(7));
+        header.insert(3, "good/s");
+    }
     Table::new(rows, widths)
         .header(header_row(&header, 1, header.len()))
         .column_spacing(1)
         .block(block)
         .render(area, buf);
+}
+
+/// The level column's header: `C`, or `rate` in rate mode.
+fn level_header(report: Option<&Report>) -> &'static str {
+    if is_rate(report) {
+        "rate"
+    } else {
+        "C"
+    }
 }
 
 fn render_detail(app: &App, area: Rect, buf: &mut Buffer) {
@@ -583,7 +616,15 @@ fn render_detail(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Fill(1),
     ];
     let header = [
-        "Engine", "C", "ITL p50", "ITL p99", "TPOT p50", "TPOT p99", "ok", "fail", "Errors",
+        "Engine",
+        level_header(app.report()),
+        "ITL p50",
+        "ITL p99",
+        "TPOT p50",
+        "TPOT p99",
+        "ok",
+        "fail",
+        "Errors",
     ];
     Table::new(rows, widths)
         .header(header_row(&header, 1, header.len() - 1))
@@ -612,29 +653,52 @@ fn render_gauge(app: &App, area: Rect, buf: &mut Buffer) {
             return;
         }
     };
-    let (done, failed, in_flight, planned) = match cur.snapshot {
+    let (done, failed, in_flight, planned, elapsed_ms) = match cur.snapshot {
         Some(s) => (
             s.completed,
             s.failed,
             s.in_flight,
             s.planned.max(cur.planned),
+            s.elapsed_ms,
         ),
-        None => (0, 0, 0, cur.planned),
-    };
-    let ratio = if planned == 0 {
-        0.0
-    } else {
-        ((done + failed) as f64 / planned as f64).clamp(0.0, 1.0)
+        None => (0, 0, 0, cur.planned, 0),
     };
     let mut label = format!(
-        "{} {}  {}/{planned}",
+        "{} {}  ",
         engine_name(app, cur.engine),
         level_label(app.report(), cur.level),
-        done + failed
     );
+    // A duration-bound level (nothing planned) shows time, not done/planned.
+    let duration_ms = app
+        .report()
+        .and_then(crate::report::duration_s)
+        .map(|d| (d * 1000.0) as u64);
+    if planned > 0 {
+        label.push_str(&format!("{}/{planned}", done + failed));
+    } else {
+        label.push_str(&format!("{} done", done + failed));
+    }
     if failed > 0 {
         label.push_str(&format!(" ({failed} failed)"));
     }
+    let ratio = if planned > 0 {
+        ((done + failed) as f64 / planned as f64).clamp(0.0, 1.0)
+    } else {
+        match duration_ms.filter(|d| *d > 0) {
+            Some(d) => {
+                label.push_str(&format!(
+                    "  {}/{}",
+                    format::duration_ms(elapsed_ms),
+                    format::duration_ms(d)
+                ));
+                (elapsed_ms as f64 / d as f64).clamp(0.0, 1.0)
+            }
+            None => {
+                label.push_str(&format!("  {}", format::duration_ms(elapsed_ms)));
+                0.0
+            }
+        }
+    };
     label.push_str(&format!("  in flight {in_flight}  {:.0}%", ratio * 100.0));
     Gauge::default()
         .ratio(ratio)
