@@ -727,6 +727,7 @@ fn build_rate_fixture() -> Report {
         tool: "llmsweep 0.1.0".to_string(),
         run_name: "rate-20250102T030405Z".to_string(),
         started_at: "2025-01-02T03:04:05Z".to_string(),
+        resumed_at: Vec::new(),
         finished_at: Some("2025-01-02T03:09:55Z".to_string()),
         status: RunStatus::Complete,
         simulated: true,
