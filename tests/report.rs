@@ -202,9 +202,11 @@ fn levels_csv_has_one_row_per_engine_level_and_every_column() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 8);
     let columns = lines[0].split(',').count();
-    assert_eq!(columns, 56);
+    assert_eq!(columns, 59);
     assert!(lines[0].starts_with("engine,level,max_concurrency,status,"));
-    assert!(lines[0].ends_with(",errors,error_examples"));
+    assert!(lines[0].ends_with(
+        ",errors,error_examples,client_cpu_cores,client_loop_lag_p99_ms,client_limited"
+    ));
     // The failed level's errors, in class order.
     let failed = lines.iter().find(|l| l.starts_with("SGLang,8,")).unwrap();
     assert!(failed.contains(",failed,"), "{failed}");

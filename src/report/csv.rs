@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use crate::results::model::{LevelStatus, LevelSummary, Report, ScheduleStats};
 
 /// The header row, in column order.
-pub const COLUMNS: [&str; 56] = [
+pub const COLUMNS: [&str; 59] = [
     "engine",
     "level",
     "max_concurrency",
@@ -70,6 +70,9 @@ pub const COLUMNS: [&str; 56] = [
     "meets_slo",
     "errors",
     "error_examples",
+    "client_cpu_cores",
+    "client_loop_lag_p99_ms",
+    "client_limited",
 ];
 
 /// Renders `levels.csv`: the header then one row per engine × level, engines in report order
@@ -154,6 +157,9 @@ fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
         l.meets_slo.map(|b| b.to_string()).unwrap_or_default(),
         errors_field(&l.errors),
         serde_json::to_string(&l.error_examples).unwrap_or_default(),
+        l.client_cpu_cores.to_string(),
+        l.client_loop_lag_p99_ms.to_string(),
+        l.client_limited.to_string(),
     ]
 }
 
