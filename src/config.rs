@@ -343,7 +343,8 @@ impl PromptsConfig {
     }
 }
 
-/// `[prompts] synthetic = { ... }`: lengths in estimated tokens (words × 1.3).
+/// `[prompts] synthetic = { ... }`: lengths in estimated tokens (words × 1.3), or exact
+/// tokens of `tokenizer` (a Hugging Face `tokenizer.json`) when given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SyntheticConfig {
@@ -355,6 +356,10 @@ pub struct SyntheticConfig {
     pub range_ratio: f64,
     /// Prompts generated.
     pub count: usize,
+    /// A `tokenizer.json` (the served model's): prompt lengths become exact token counts of
+    /// the prompt text (the chat template's tokens come on top).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<PathBuf>,
 }
 
 impl Default for SyntheticConfig {
@@ -364,6 +369,7 @@ impl Default for SyntheticConfig {
             output_tokens: 128,
             range_ratio: 0.0,
             count: 512,
+            tokenizer: None,
         }
     }
 }

@@ -185,8 +185,9 @@ fn synthetic_lengths_stay_in_range_and_repeat_with_the_seed() {
         output_tokens: 40,
         range_ratio: 0.25,
         count: 300,
+        tokenizer: None,
     };
-    let prompts = synthetic::generate(&syn, 7);
+    let prompts = synthetic::generate(&syn, 7).unwrap();
     assert_eq!(prompts.len(), 300);
     let (in_lo, in_hi) = synthetic::length_range(100, 0.25);
     assert_eq!((in_lo, in_hi), (75, 125));
@@ -200,17 +201,18 @@ fn synthetic_lengths_stay_in_range_and_repeat_with_the_seed() {
         outs.insert(out);
     }
     assert!(outs.len() > 10, "lengths vary: {outs:?}");
-    assert_eq!(prompts, synthetic::generate(&syn, 7));
-    assert_ne!(prompts, synthetic::generate(&syn, 8));
+    assert_eq!(prompts, synthetic::generate(&syn, 7).unwrap());
+    assert_ne!(prompts, synthetic::generate(&syn, 8).unwrap());
 
     let exact = synthetic::generate(
         &SyntheticConfig {
             range_ratio: 0.0,
             count: 5,
-            ..syn
+            ..syn.clone()
         },
         1,
-    );
+    )
+    .unwrap();
     for p in &exact {
         assert_eq!(p.words(), 77); // 100 / 1.3
         assert_eq!(p.max_tokens, Some(40));
@@ -654,5 +656,46 @@ fn sweep_mode_keys_are_checked() {
     assert_eq!(
         config(&format!("{ENGINES}\n[slo]\nattainment = 1.5\n")).unwrap_err(),
         "test: `slo.attainment` must be in (0, 1], got 1.5"
+    );
+}
+
+/// With a tokenizer.json, synthetic prompts have exactly the drawn number of tokens. The
+/// fixture tokenizer makes every letter a token, so words are 2–6 tokens and exact lengths
+/// need the fitting, not the words × 1.3 estimate.
+#[test]
+fn synthetic_lengths_are_exact_with_a_tokenizer() {
+    let path = std::path::PathBuf::from("tests/fixtures/tokenizers/letters.json");
+    let syn = SyntheticConfig {
+        input_tokens: 100,
+        output_tokens: 20,
+        range_ratio: 0.3,
+        count: 40,
+        tokenizer: Some(path.clone()),
+    };
+    let prompts = synthetic::generate(&syn, 3).unwrap();
+    let (lo, hi) = synthetic::length_range(100, 0.3);
+    let tokenizer = tokenizers::Tokenizer::from_file(&path).unwrap();
+    let mut lengths = std::collections::BTreeSet::new();
+    for p in &prompts {
+        let PromptContent::Text(text) = &p.content else {
+            panic!("text prompt")
+        };
+        let tokens = tokenizer.encode(text.as_str(), false).unwrap().len() as u64;
+        let letters = text.chars().filter(|c| c.is_ascii_alphabetic()).count() as u64;
+        assert_eq!(tokens, letters, "one token per letter");
+        assert!((lo..=hi).contains(&tokens), "{tokens}");
+        lengths.insert(tokens);
+    }
+    assert!(lengths.len() > 5, "lengths follow the draws: {lengths:?}");
+    assert_eq!(prompts, synthetic::generate(&syn, 3).unwrap(), "seeded");
+
+    let missing = SyntheticConfig {
+        tokenizer: Some("tests/fixtures/tokenizers/nope.json".into()),
+        ..syn
+    };
+    let err = synthetic::generate(&missing, 3).unwrap_err();
+    assert!(
+        err.starts_with("cannot load tokenizer tests/fixtures/tokenizers/nope.json:"),
+        "{err}"
     );
 }

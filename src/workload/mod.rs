@@ -95,14 +95,18 @@ pub fn load(config: &PromptsConfig, seed: u64) -> Result<Prompts, String> {
         let prompts = files::load_sharegpt(path)?;
         (prompts, format!("sharegpt {}", path.display()))
     } else if let Some(syn) = &config.synthetic {
-        let prompts = synthetic::generate(syn, seed);
+        let prompts = synthetic::generate(syn, seed)?;
         let range = if syn.range_ratio > 0.0 {
             format!(" ±{}%", (syn.range_ratio * 100.0).round())
         } else {
             String::new()
         };
+        let how = match &syn.tokenizer {
+            Some(path) => format!(", exact by {}", path.display()),
+            None => String::new(),
+        };
         let what = format!(
-            "synthetic {}{range} input / {}{range} output tokens",
+            "synthetic {}{range} input / {}{range} output tokens{how}",
             syn.input_tokens, syn.output_tokens
         );
         (prompts, what)

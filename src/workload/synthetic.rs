@@ -1,6 +1,7 @@
-//! Synthetic prompts: seeded word salad of a chosen estimated length, with a per-prompt
-//! `max_tokens`. Lengths are drawn uniformly from `[n × (1 − r), n × (1 + r)]` (vLLM's
-//! `random` dataset does the same with exact token ids).
+//! Synthetic prompts: seeded word salad of a chosen length, with a per-prompt `max_tokens`.
+//! Lengths are drawn uniformly from `[n × (1 − r), n × (1 + r)]` (vLLM's `random` dataset does
+//! the same with exact token ids). Without a tokenizer a length is estimated (words × 1.3);
+//! with one, words are added or removed until the text encodes to exactly that many tokens.
 
 use super::{Prompt, PromptContent, TOKENS_PER_WORD};
 use crate::config::SyntheticConfig;
@@ -41,29 +42,113 @@ pub fn length_range(n: u32, ratio: f64) -> (u64, u64) {
     (lo, hi)
 }
 
-/// `config.count` prompts; the same seed gives the same prompts.
-pub fn generate(config: &SyntheticConfig, seed: u64) -> Vec<Prompt> {
+/// `config.count` prompts; the same seed gives the same prompts. Errors name the tokenizer
+/// file when it cannot be loaded or cannot reach a length.
+pub fn generate(config: &SyntheticConfig, seed: u64) -> Result<Vec<Prompt>, String> {
+    let tokenizer = match &config.tokenizer {
+        Some(path) => Some(
+            tokenizers::Tokenizer::from_file(path)
+                .map_err(|e| format!("cannot load tokenizer {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
     let mut rng = Stream {
         seed: mix(seed ^ 0x5EED_5EED),
         n: 0,
     };
     let (in_lo, in_hi) = length_range(config.input_tokens, config.range_ratio);
     let (out_lo, out_hi) = length_range(config.output_tokens, config.range_ratio);
-    (0..config.count)
-        .map(|_| {
-            let tokens = rng.between(in_lo, in_hi);
-            let words = ((tokens as f64 / TOKENS_PER_WORD).round() as usize).max(1);
-            let mut text = String::with_capacity(words * 6);
-            for w in 0..words {
-                if w > 0 {
-                    text.push(' ');
+    let mut prompts = Vec::with_capacity(config.count);
+    for _ in 0..config.count {
+        let tokens = rng.between(in_lo, in_hi);
+        let mut words: Vec<&str> = Vec::new();
+        let estimate = ((tokens as f64 / TOKENS_PER_WORD).round() as usize).max(1);
+        for _ in 0..estimate {
+            words.push(VOCABULARY[(rng.next() % VOCABULARY.len() as u64) as usize]);
+        }
+        if let (Some(tokenizer), Some(path)) = (&tokenizer, &config.tokenizer) {
+            fit_exactly(tokenizer, &mut words, tokens, &mut rng)
+                .map_err(|e| format!("tokenizer {}: {e}", path.display()))?;
+        }
+        prompts.push(Prompt {
+            content: PromptContent::Text(words.join(" ")),
+            max_tokens: Some(rng.between(out_lo, out_hi).min(u32::MAX as u64) as u32),
+        });
+    }
+    Ok(prompts)
+}
+
+/// Token count of `words` joined by spaces, special tokens excluded.
+fn count(tokenizer: &tokenizers::Tokenizer, words: &[&str]) -> Result<u64, String> {
+    let encoding = tokenizer
+        .encode(words.join(" "), false)
+        .map_err(|e| e.to_string())?;
+    Ok(encoding.len() as u64)
+}
+
+/// Adds words while the text is short of `target` tokens, then removes words while it is
+/// over. Words of this vocabulary are one to a few tokens, so this converges; where one word
+/// overshoots, a shorter word is tried before giving up at the nearest length below.
+fn fit_exactly(
+    tokenizer: &tokenizers::Tokenizer,
+    words: &mut Vec<&'static str>,
+    target: u64,
+    rng: &mut Stream,
+) -> Result<(), String> {
+    let mut have = count(tokenizer, words)?;
+    while have < target {
+        words.push(VOCABULARY[(rng.next() % VOCABULARY.len() as u64) as usize]);
+        have = count(tokenizer, words)?;
+    }
+    while have > target && words.len() > 1 {
+        words.pop();
+        have = count(tokenizer, words)?;
+    }
+    // Short by less than a word: try one more word, then two; failing that, give back one
+    // more word (a larger gap is easier to fill exactly) and try again.
+    for _ in 0..4 {
+        if have == target {
+            return Ok(());
+        }
+        if fill_gap(tokenizer, words, target)? {
+            return Ok(());
+        }
+        if words.len() <= 1 {
+            break;
+        }
+        words.pop();
+        have = count(tokenizer, words)?;
+    }
+    if have != target {
+        return Err(format!(
+            "no prompt of exactly {target} tokens from this vocabulary"
+        ));
+    }
+    Ok(())
+}
+
+/// Appends one or two words that bring the text to exactly `target` tokens, if any do.
+fn fill_gap(
+    tokenizer: &tokenizers::Tokenizer,
+    words: &mut Vec<&'static str>,
+    target: u64,
+) -> Result<bool, String> {
+    for first in VOCABULARY {
+        words.push(first);
+        let with_first = count(tokenizer, words)?;
+        if with_first == target {
+            return Ok(true);
+        }
+        if with_first < target {
+            for second in VOCABULARY {
+                words.push(second);
+                if count(tokenizer, words)? == target {
+                    return Ok(true);
                 }
-                text.push_str(VOCABULARY[(rng.next() % VOCABULARY.len() as u64) as usize]);
+                words.pop();
             }
-            Prompt {
-                content: PromptContent::Text(text),
-                max_tokens: Some(rng.between(out_lo, out_hi).min(u32::MAX as u64) as u32),
-            }
-        })
-        .collect()
+        }
+        words.pop();
+    }
+    Ok(false)
 }
