@@ -430,6 +430,10 @@ async fn abort_ends_promptly_and_writes_everything_measured() {
     assert_eq!(first.levels[1].status, LevelStatus::Skipped);
     assert_eq!(first.levels[1].failed, 0);
     assert!(report.engines[1].levels.is_empty());
+    assert_eq!(
+        report.engines[1].skipped_reason.as_deref(),
+        Some("not run: the run was quit")
+    );
     let lines = run.requests();
     assert!(lines.len() >= 12);
     assert_lines_match_summaries(&report, &lines);

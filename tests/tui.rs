@@ -451,6 +451,20 @@ fn snapshot_history_grows_and_is_bounded() {
         }),
     );
     assert_eq!(app.engines().len(), 2);
+    // A level's first snapshots, before any request finished, are not drawn as a drop to 0
+    // (the ring is below its cap here, so a push would show).
+    let mut app = before_start();
+    run_level(&mut app, 0, 0, 3, false);
+    feed(
+        &mut app,
+        Event::Snapshot(Snapshot {
+            engine: 0,
+            level_index: 1,
+            planned: 10,
+            ..Snapshot::default()
+        }),
+    );
+    assert_eq!(app.engines()[0].history.len(), 3);
 }
 
 #[test]

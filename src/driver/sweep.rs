@@ -538,6 +538,20 @@ impl Driver {
         } else {
             RunStatus::Complete
         };
+        if self.stops.run {
+            // Say why an engine has fewer levels than planned when the run was cut short.
+            let why = if signal.is_some() {
+                "not run: the run was interrupted by a signal"
+            } else {
+                "not run: the run was quit"
+            };
+            let planned = self.plan.config.sweep.levels.len();
+            for engine in &mut self.report.engines {
+                if engine.levels.len() < planned && engine.skipped_reason.is_none() {
+                    engine.skipped_reason = Some(why.to_string());
+                }
+            }
+        }
         self.report.finished_at = Some(now_rfc3339());
         self.writer.write_report(&self.report)?;
         let report = Arc::new(self.report.clone());

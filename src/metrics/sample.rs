@@ -12,7 +12,8 @@ pub struct Sample {
     pub request_index: u64,
     /// Index into the prompt source.
     pub prompt_index: usize,
-    /// Level-active time at send, ms (paused time excluded).
+    /// Wall-clock time at send since the level's measured phase began, ms (paused time
+    /// included: this places requests on the real timeline).
     pub sent_at_ms: f64,
     /// Time waiting in the client for a free slot, µs.
     pub queue_us: u64,
@@ -37,6 +38,7 @@ pub struct RequestRecord<'a> {
     /// `max_tokens` in the request body.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
+    /// See [`Sample::sent_at_ms`].
     pub sent_at_ms: f64,
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]

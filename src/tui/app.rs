@@ -225,7 +225,11 @@ impl App {
             }
             Event::Snapshot(snapshot) => {
                 if let Some(state) = self.engines.get_mut(snapshot.engine) {
-                    state.history.push(&snapshot);
+                    // Before a level's first request finishes its numbers are all zero: that
+                    // is "no data yet", not a drop to zero, so it stays out of the sparklines.
+                    if snapshot.completed + snapshot.failed > 0 {
+                        state.history.push(&snapshot);
+                    }
                     state.last = Some(snapshot);
                 }
                 if let Some(current) = &mut self.current {
