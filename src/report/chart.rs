@@ -372,6 +372,39 @@ const EXTENDED: [Panel; 3] = [
     },
 ];
 
+/// Both axes map linearly over `lo..hi` (the x axis over log2 of the levels) with ticks
+/// exactly where they were placed; tick labels are drawn by [`Pen`], not by plotters.
+macro_rules! tick_axis {
+    ($axis:ty) => {
+        impl Ranged for $axis {
+            type FormatOption = NoDefaultFormatting;
+            type ValueType = f64;
+
+            fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+                map_linear(*value, self.lo, self.hi, limit)
+            }
+
+            fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+                if hint.weight().allow_light_points() {
+                    Vec::new()
+                } else {
+                    self.ticks.clone()
+                }
+            }
+
+            fn range(&self) -> std::ops::Range<f64> {
+                self.lo..self.hi
+            }
+        }
+
+        impl ValueFormatter<f64> for $axis {
+            fn format_ext(&self, _value: &f64) -> String {
+                String::new()
+            }
+        }
+    };
+}
+
 /// The x axis shared by the three panels: log2 of the level when every level is positive,
 /// the level itself otherwise.
 #[derive(Clone)]
@@ -434,34 +467,7 @@ impl XAxis {
     }
 }
 
-/// A linear axis over the (log2 of the) levels, with ticks exactly at the levels.
-impl Ranged for XAxis {
-    type FormatOption = NoDefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        map_linear(*value, self.lo, self.hi, limit)
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
-        if hint.weight().allow_light_points() {
-            Vec::new()
-        } else {
-            self.ticks.clone()
-        }
-    }
-
-    fn range(&self) -> std::ops::Range<f64> {
-        self.lo..self.hi
-    }
-}
-
-/// Tick labels are drawn by [`Pen`], not by plotters.
-impl ValueFormatter<f64> for XAxis {
-    fn format_ext(&self, _value: &f64) -> String {
-        String::new()
-    }
-}
+tick_axis!(XAxis);
 
 /// A linear y axis from `lo` to `hi` with "nice" ticks (1, 2, 2.5 or 5 × 10ⁿ apart).
 #[derive(Clone)]
@@ -518,33 +524,7 @@ impl YAxis {
     }
 }
 
-impl Ranged for YAxis {
-    type FormatOption = NoDefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        map_linear(*value, self.lo, self.hi, limit)
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
-        if hint.weight().allow_light_points() {
-            Vec::new()
-        } else {
-            self.ticks.clone()
-        }
-    }
-
-    fn range(&self) -> std::ops::Range<f64> {
-        self.lo..self.hi
-    }
-}
-
-/// Tick labels are drawn by [`Pen`], not by plotters.
-impl ValueFormatter<f64> for YAxis {
-    fn format_ext(&self, _value: &f64) -> String {
-        String::new()
-    }
-}
+tick_axis!(YAxis);
 
 /// `value` in `lo..hi` mapped linearly onto the pixels `limit`.
 fn map_linear(value: f64, lo: f64, hi: f64, limit: (i32, i32)) -> i32 {
