@@ -444,6 +444,18 @@ fn table_block(title: String) -> Block<'static> {
         ]))
 }
 
+/// A table block with a dim placeholder line instead of rows.
+fn render_empty_table(block: Block<'static>, text: &str, area: Rect, buf: &mut Buffer) {
+    let inner = block.inner(area);
+    block.render(area, buf);
+    buf.set_line(
+        inner.x + 1,
+        inner.y,
+        &Line::styled(text, Style::new().fg(Color::DarkGray)),
+        inner.width.saturating_sub(1),
+    );
+}
+
 /// A bold header row: the first `left` columns and those from `left_again` on left-aligned, the
 /// numeric ones between right-aligned.
 fn header_row(names: &[&'static str], left: usize, left_again: usize) -> Row<'static> {
@@ -470,14 +482,7 @@ fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let block = table_block(title);
     if all.is_empty() {
-        let inner = block.inner(area);
-        block.render(area, buf);
-        buf.set_line(
-            inner.x + 1,
-            inner.y,
-            &Line::styled("none yet", Style::new().fg(Color::DarkGray)),
-            inner.width.saturating_sub(1),
-        );
+        render_empty_table(block, "none yet", area, buf);
         return;
     }
     let report = app.report();
@@ -563,14 +568,7 @@ fn render_detail(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let block = table_block(title);
     if all.is_empty() {
-        let inner = block.inner(area);
-        block.render(area, buf);
-        buf.set_line(
-            inner.x + 1,
-            inner.y,
-            &Line::styled("no finished levels yet", Style::new().fg(Color::DarkGray)),
-            inner.width.saturating_sub(1),
-        );
+        render_empty_table(block, "no finished levels yet", area, buf);
         return;
     }
     let rows = shown.iter().map(|row| {
