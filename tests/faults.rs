@@ -3,8 +3,9 @@
 //! way), each ending in the right error class; and the driver giving up on an engine that is
 //! down. Real time, short bounds: the whole file runs in a few seconds.
 
+mod common;
+
 use std::future::Future;
-use std::sync::atomic::AtomicI32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use llmsweep::events::Event;
 use llmsweep::results::model::LevelStatus;
 use llmsweep::secret::Secret;
 use llmsweep::sim::{self, Faults, Profile, SimConfig, SimServer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
@@ -99,7 +100,7 @@ where
         while let Ok((mut tcp, _)) = listener.accept().await {
             let respond = respond.clone();
             tokio::spawn(async move {
-                let Some(head) = read_request(&mut tcp).await else {
+                let Some(head) = common::read_request(&mut tcp).await else {
                     return;
                 };
                 respond(head, tcp).await;
@@ -107,39 +108,6 @@ where
         }
     });
     format!("http://{addr}/v1/chat/completions")
-}
-
-/// Reads one request; returns its head (request line and headers).
-async fn read_request(tcp: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        let n = tcp.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let length = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        let n = tcp.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Some(head)
 }
 
 const SSE_HEAD: &[u8] =
@@ -642,33 +610,19 @@ model = "m"
     );
     let config = load(&toml).expect("config");
     let plan = llmsweep::plan::Plan::new(config, &|_| None).expect("plan");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (events_tx, mut events_rx) = tokio::sync::mpsc::channel(1024);
-    let (_control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let start = Instant::now();
-    let collector = tokio::spawn(async move {
-        let mut warnings = Vec::new();
-        while let Some(event) = events_rx.recv().await {
-            if let Event::Warning { engine, text } = event {
-                warnings.push((start.elapsed(), engine, text));
-            }
-        }
-        warnings
-    });
-    let outcome = llmsweep::driver::run(
-        plan,
-        llmsweep::driver::RunOptions {
-            out_dir: dir.path().join("run"),
-            run_name: "faults".into(),
-            events: events_tx,
-            control: control_rx,
-            signal: Arc::new(AtomicI32::new(0)),
-            resume: None,
-        },
-    )
-    .await
-    .expect("run");
-    let warnings = collector.await.expect("collector");
+    let mut run = common::Run::start(plan);
+    let seen = run
+        .until(
+            |e| matches!(e, Event::Warning { text, .. } if text.starts_with("engine unreachable")),
+        )
+        .await;
+    let at = start.elapsed();
+    let Some(Event::Warning { engine, text }) = seen.last() else {
+        unreachable!("until() ends on the warning")
+    };
+    let (engine, text) = (*engine, text.clone());
+    let (_, outcome) = run.finish().await;
     up.shutdown().await;
 
     let down = &outcome.report.engines[0];
@@ -680,12 +634,8 @@ model = "m"
     assert!(level.failed >= 5 && level.completed == 0, "{level:?}");
     assert!(level.failed < 40, "the level was cut: {level:?}");
 
-    let (at, engine, text) = warnings
-        .iter()
-        .find(|(_, _, text)| text.starts_with("engine unreachable"))
-        .expect("a warning");
-    assert_eq!((*engine, text.as_str()), (Some(0), reason));
-    assert!(*at < Duration::from_secs(1), "gave up after {at:?}");
+    assert_eq!((engine, text.as_str()), (Some(0), reason));
+    assert!(at < Duration::from_secs(1), "gave up after {at:?}");
 
     let up = &outcome.report.engines[1];
     assert_eq!(up.skipped_reason, None);

@@ -3,9 +3,9 @@
 //! header back in its 401 bodies; then every file of the results folder, the `Debug` of the
 //! plan, its engines and their clients, and every event, are searched for the key.
 
+mod common;
+
 use std::path::Path;
-use std::sync::atomic::AtomicI32;
-use std::sync::Arc;
 use std::time::Duration;
 
 use llmsweep::client::openai::ClientSpec;
@@ -160,30 +160,9 @@ api_key_env = "{VAR}"
     }
     assert!(!debug.contains(KEY), "Debug shows the key");
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (events_tx, mut events_rx) = tokio::sync::mpsc::channel(1024);
-    let (_control_tx, control_rx) = tokio::sync::mpsc::channel(16);
-    let collector = tokio::spawn(async move {
-        let mut all = String::new();
-        while let Some(event) = events_rx.recv().await {
-            all.push_str(&format!("{event:?}\n"));
-        }
-        all
-    });
-    let outcome = llmsweep::driver::run(
-        plan,
-        llmsweep::driver::RunOptions {
-            out_dir: dir.path().join("run"),
-            run_name: "secrets".into(),
-            events: events_tx,
-            control: control_rx,
-            signal: Arc::new(AtomicI32::new(0)),
-            resume: None,
-        },
-    )
-    .await
-    .expect("run");
-    let events = collector.await.expect("collector");
+    let mut run = common::Run::start(plan);
+    let (events, outcome) = run.finish().await;
+    let events = format!("{events:?}");
     sim.shutdown().await;
     assert!(!events.contains(KEY), "an event shows the key");
     assert!(!format!("{outcome:?}").contains(KEY));
