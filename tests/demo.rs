@@ -1,14 +1,10 @@
 //! The demo pipeline in-process: two simulated engines, a small sweep, every output written,
 //! everything labelled simulated, and `report` re-rendering identical CSV and Markdown.
 
-use std::sync::atomic::AtomicI32;
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use llmsweep::driver::{self, RunOptions};
 use llmsweep::report::{run_report_command, ExportOptions};
 use llmsweep::results::model::{Report, RunStatus};
-use tokio::sync::mpsc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_sweep_writes_everything_and_report_rerenders_identically() {
@@ -25,26 +21,8 @@ async fn demo_sweep_writes_everything_and_report_rerenders_identically() {
     )
     .await
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (events_tx, mut events_rx) = mpsc::channel(1024);
-    let (_control_tx, control_rx) = mpsc::channel(8);
-    let drain = tokio::spawn(async move { while events_rx.recv().await.is_some() {} });
-    let run = driver::run(
-        plan,
-        RunOptions {
-            out_dir: dir.path().join("demo-run"),
-            run_name: "demo-run".into(),
-            events: events_tx,
-            control: control_rx,
-            signal: Arc::new(AtomicI32::new(0)),
-            resume: None,
-        },
-    );
-    let outcome = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .unwrap()
-        .unwrap();
-    drain.await.unwrap();
+    let mut run = common::Run::start(plan);
+    let (_, outcome) = run.finish().await;
     for server in servers {
         server.shutdown().await;
     }
@@ -83,6 +61,7 @@ async fn demo_sweep_writes_everything_and_report_rerenders_identically() {
         .unwrap()
         .contains("SIMULATED"));
 
+    let dir = tempfile::tempdir().unwrap();
     let again = dir.path().join("again");
     run_report_command(
         &[outcome.out_dir.join("results.json")],

@@ -1,20 +1,18 @@
 //! Rate mode (open loop): the arrival schedules (pure), achieved send rate against the
 //! simulator, coordinated omission under a cap on a saturated engine, and pause/skip.
 
-use std::path::Path;
-use std::sync::atomic::AtomicI32;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use llmsweep::config::{Config, Sources};
 use llmsweep::driver::arrivals::Arrivals;
-use llmsweep::driver::{self, RunOptions};
 use llmsweep::events::{Control, Event};
 use llmsweep::plan::Plan;
 use llmsweep::results::model::{LevelStatus, Report};
 use llmsweep::sim::{self, Faults, Profile, SimConfig, SimServer, FIXED};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 // ---- arrivals (pure) -------------------------------------------------------------------------
 
@@ -94,50 +92,25 @@ struct Run {
 /// Runs `toml`; `control` sees every event (snapshots too) and may answer with controls to
 /// send after a delay.
 async fn run(toml: &str, mut control: impl FnMut(&Event) -> Vec<(Duration, Control)>) -> Run {
-    let plan = plan(toml);
-    let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("run");
-    let (events_tx, mut events_rx) = mpsc::channel(1024);
-    let (control_tx, control_rx) = mpsc::channel(8);
-    let task = tokio::spawn(driver::run(
-        plan,
-        RunOptions {
-            out_dir: out_dir.clone(),
-            run_name: "run".into(),
-            events: events_tx,
-            control: control_rx,
-            signal: Arc::new(AtomicI32::new(0)),
-            resume: None,
-        },
-    ));
-    let collect = async {
-        while let Some(event) = events_rx.recv().await {
-            for (delay, c) in control(&event) {
-                let tx = control_tx.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let _ = tx.send(c).await;
-                });
-            }
+    let mut run = common::Run::start(plan(toml));
+    loop {
+        let event = run.next().await;
+        for (delay, c) in control(&event) {
+            let tx = run.control.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(c).await;
+            });
         }
-    };
-    tokio::time::timeout(Duration::from_secs(30), collect)
-        .await
-        .expect("run finishes");
-    let outcome = task.await.unwrap().unwrap();
-    let requests = read_jsonl(&out_dir.join("requests.jsonl"));
+        if matches!(event, Event::RunFinished { .. }) {
+            break;
+        }
+    }
+    let outcome = run.outcome().await;
     Run {
         report: outcome.report,
-        requests,
+        requests: run.requests(),
     }
-}
-
-fn read_jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn sent_at(requests: &[Value]) -> Vec<f64> {

@@ -2,14 +2,13 @@
 //! engine is sent, the request dump, goodput counting, output-length warnings, duration-bound
 //! levels and interleaved order with skip-engine.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicI32;
 use std::sync::Arc;
-use std::time::Duration;
 
 use llmsweep::client::{ErrorClass, RequestError, Timings};
 use llmsweep::config::{Config, SloConfig, Sources, SyntheticConfig};
-use llmsweep::driver::{self, RunOptions};
 use llmsweep::events::{Control, Event};
 use llmsweep::metrics::recorder::{LevelRecorder, RecorderOptions};
 use llmsweep::metrics::sample::Sample;
@@ -18,7 +17,6 @@ use llmsweep::results::model::{LevelStatus, Report};
 use llmsweep::sim::{self, Faults, Profile, SimConfig, SimServer, FIXED};
 use llmsweep::workload::{self, synthetic, PromptContent};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -345,47 +343,27 @@ struct Run {
 
 /// Runs `toml`; `control` may answer lifecycle events with a control.
 async fn run(toml: &str, mut control: impl FnMut(&Event) -> Option<Control>) -> Run {
-    let plan = plan(toml).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (events_tx, mut events_rx) = mpsc::channel(1024);
-    let (control_tx, control_rx) = mpsc::channel(8);
-    let out_dir = dir.path().join("run");
-    let task = tokio::spawn(driver::run(
-        plan,
-        RunOptions {
-            out_dir: out_dir.clone(),
-            run_name: "run".into(),
-            events: events_tx,
-            control: control_rx,
-            signal: Arc::new(AtomicI32::new(0)),
-            resume: None,
-        },
-    ));
+    let mut run = common::Run::start(plan(toml).unwrap());
     let mut events = Vec::new();
-    let collect = async {
-        while let Some(event) = events_rx.recv().await {
-            if matches!(event, Event::Snapshot(_)) {
-                continue;
-            }
-            if let Some(c) = control(&event) {
-                control_tx.send(c).await.unwrap();
-            }
-            events.push(event);
+    loop {
+        let event = run.next().await;
+        if matches!(event, Event::Snapshot(_)) {
+            continue;
         }
-    };
-    tokio::time::timeout(Duration::from_secs(30), collect)
-        .await
-        .expect("run finishes");
-    let outcome = task.await.unwrap().unwrap();
-    let requests = std::fs::read_to_string(out_dir.join("requests.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+        if let Some(c) = control(&event) {
+            run.send(c).await;
+        }
+        let finished = matches!(event, Event::RunFinished { .. });
+        events.push(event);
+        if finished {
+            break;
+        }
+    }
+    let outcome = run.outcome().await;
     Run {
         report: outcome.report,
         events,
-        requests,
+        requests: run.requests(),
     }
 }
 

@@ -455,12 +455,16 @@ impl Run {
     /// Every event up to RunFinished, then the outcome.
     pub async fn finish(&mut self) -> (Vec<Event>, RunOutcome) {
         let events = self.until(|e| matches!(e, Event::RunFinished { .. })).await;
-        let outcome = tokio::time::timeout(GUARD, &mut self.task)
+        (events, self.outcome().await)
+    }
+
+    /// The driver's outcome, once its events have been read up to RunFinished.
+    pub async fn outcome(&mut self) -> RunOutcome {
+        tokio::time::timeout(GUARD, &mut self.task)
             .await
             .expect("driver did not return")
             .expect("driver panicked")
-            .expect("driver failed");
-        (events, outcome)
+            .expect("driver failed")
     }
 
     pub fn report(&self) -> Report {
