@@ -1,10 +1,10 @@
 //! Parsing one SSE `data:` payload of an OpenAI-style stream: does it carry output, usage,
 //! a finish reason, or an error? Pure and allocation-light: text is borrowed, never kept.
 
-use std::borrow::Cow;
+use std::fmt;
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
+use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 /// What one chunk told us.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -46,35 +46,123 @@ pub enum Parsed {
 const MAX_SANE_TOKENS: f64 = 1e9;
 
 #[derive(Deserialize)]
-struct RawChunk<'a> {
-    #[serde(default, borrow)]
-    choices: Option<Vec<RawChoice<'a>>>,
+struct RawChunk {
+    #[serde(default)]
+    choices: Option<Choices>,
     #[serde(default)]
     usage: Option<RawUsage>,
     #[serde(default)]
     error: Option<serde_json::Value>,
 }
 
+/// The `choices` array folded into two flags as it is read: no `Vec`, no strings kept.
+#[derive(Default)]
+struct Choices {
+    output: bool,
+    finished: bool,
+}
+
+impl<'de> Deserialize<'de> for Choices {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fold;
+        impl<'de> Visitor<'de> for Fold {
+            type Value = Choices;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of choices")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Choices, A::Error> {
+                let mut choices = Choices::default();
+                while let Some(choice) = seq.next_element::<RawChoice>()? {
+                    choices.output |= choice.output();
+                    choices.finished |= choice.finish_reason.is_some();
+                }
+                Ok(choices)
+            }
+        }
+        deserializer.deserialize_seq(Fold)
+    }
+}
+
 #[derive(Deserialize)]
-struct RawChoice<'a> {
-    #[serde(default, borrow)]
-    delta: Option<RawDelta<'a>>,
-    #[serde(default, borrow)]
-    text: Option<Cow<'a, str>>,
+struct RawChoice {
+    #[serde(default)]
+    delta: Option<RawDelta>,
+    #[serde(default)]
+    text: Option<NonEmpty>,
     #[serde(default)]
     finish_reason: Option<IgnoredAny>,
 }
 
+impl RawChoice {
+    fn output(&self) -> bool {
+        let delta = self.delta.as_ref().is_some_and(|d| {
+            NonEmpty::any(&[d.content, d.reasoning_content, d.reasoning])
+                || matches!(d.tool_calls, Some(NonEmptyArray(true)))
+        });
+        delta || NonEmpty::any(&[self.text])
+    }
+}
+
 #[derive(Deserialize)]
-struct RawDelta<'a> {
-    #[serde(default, borrow)]
-    content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    reasoning_content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    reasoning: Option<Cow<'a, str>>,
+struct RawDelta {
     #[serde(default)]
-    tool_calls: Option<Vec<IgnoredAny>>,
+    content: Option<NonEmpty>,
+    #[serde(default)]
+    reasoning_content: Option<NonEmpty>,
+    #[serde(default)]
+    reasoning: Option<NonEmpty>,
+    #[serde(default)]
+    tool_calls: Option<NonEmptyArray>,
+}
+
+/// Whether a string is non-empty; read without being copied or allocated, escapes or not.
+#[derive(Clone, Copy)]
+struct NonEmpty(bool);
+
+impl NonEmpty {
+    fn any(values: &[Option<NonEmpty>]) -> bool {
+        values.iter().any(|v| matches!(v, Some(NonEmpty(true))))
+    }
+}
+
+impl<'de> Deserialize<'de> for NonEmpty {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Check;
+        impl Visitor<'_> for Check {
+            type Value = NonEmpty;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<NonEmpty, E> {
+                Ok(NonEmpty(!text.is_empty()))
+            }
+        }
+        deserializer.deserialize_str(Check)
+    }
+}
+
+/// Whether `tool_calls` has an element; the elements are skipped, not kept.
+#[derive(Clone, Copy)]
+struct NonEmptyArray(bool);
+
+impl<'de> Deserialize<'de> for NonEmptyArray {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Check;
+        impl<'de> Visitor<'de> for Check {
+            type Value = NonEmptyArray;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NonEmptyArray, A::Error> {
+                let mut any = false;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    any = true;
+                }
+                Ok(NonEmptyArray(any))
+            }
+        }
+        deserializer.deserialize_seq(Check)
+    }
 }
 
 #[derive(Deserialize)]
@@ -83,10 +171,6 @@ struct RawUsage {
     prompt_tokens: Option<serde_json::Number>,
     #[serde(default)]
     completion_tokens: Option<serde_json::Number>,
-}
-
-fn non_empty(text: &Option<Cow<'_, str>>) -> bool {
-    text.as_deref().is_some_and(|t| !t.is_empty())
 }
 
 fn sane(n: &Option<serde_json::Number>) -> Option<u64> {
@@ -101,7 +185,7 @@ pub fn parse(data: &str) -> Result<Parsed, ChunkError> {
     if data == "[DONE]" {
         return Ok(Parsed::Done);
     }
-    let raw: RawChunk<'_> = serde_json::from_str(data)
+    let raw: RawChunk = serde_json::from_str(data)
         // serde's message may quote the offending value whole (newlines and all): cut it too.
         .map_err(|e| {
             ChunkError::Malformed(format!("{}: {}", snippet(&e.to_string()), snippet(data)))
@@ -114,27 +198,12 @@ pub fn parse(data: &str) -> Result<Parsed, ChunkError> {
             .unwrap_or_else(|| error.to_string());
         return Err(ChunkError::Engine(snippet(&message)));
     }
-    let mut info = ChunkInfo::default();
-    for choice in raw.choices.iter().flatten() {
-        if non_empty(&choice.text) {
-            info.output = true;
-        }
-        if let Some(delta) = &choice.delta {
-            if non_empty(&delta.content)
-                || non_empty(&delta.reasoning_content)
-                || non_empty(&delta.reasoning)
-                || delta
-                    .tool_calls
-                    .as_ref()
-                    .is_some_and(|calls| !calls.is_empty())
-            {
-                info.output = true;
-            }
-        }
-        if choice.finish_reason.is_some() {
-            info.finished = true;
-        }
-    }
+    let choices = raw.choices.unwrap_or_default();
+    let mut info = ChunkInfo {
+        output: choices.output,
+        finished: choices.finished,
+        usage: None,
+    };
     if let Some(usage) = raw.usage {
         if let Some(completion_tokens) = sane(&usage.completion_tokens) {
             info.usage = Some(Usage {

@@ -181,14 +181,28 @@ impl EngineClient {
         let mut output_chunks = 0u64;
         let mut finished = false;
         let mut done = false;
+        // One timer for the whole stream, re-armed only when it fires early: the idle deadline
+        // moves with every chunk, and re-registering a timer per chunk costs more than the
+        // rest of the chunk's handling.
+        let sleep = tokio::time::sleep_until(first_deadline);
+        let mut sleep = std::pin::pin!(sleep);
         loop {
-            let deadline = match (first_us, self.timeouts.idle) {
-                (None, _) => first_deadline,
-                (Some(_), Some(idle)) => (Instant::now() + idle).min(total_deadline),
-                (Some(_), None) => total_deadline,
-            };
-            let next = match tokio::time::timeout_at(deadline, events.next()).await {
-                Err(_) => {
+            let next = tokio::select! {
+                biased;
+                next = events.next() => next,
+                () = &mut sleep => {
+                    let deadline = match (first_us, self.timeouts.idle) {
+                        (None, _) => first_deadline,
+                        (Some(_), Some(idle)) => {
+                            let last = Duration::from_nanos(arrival_ns.load(Ordering::Relaxed));
+                            (t0 + last + idle).min(total_deadline)
+                        }
+                        (Some(_), None) => total_deadline,
+                    };
+                    if Instant::now() < deadline {
+                        sleep.as_mut().reset(deadline);
+                        continue;
+                    }
                     let phase = if first_us.is_none() {
                         ErrorClass::TimeoutFirstToken
                     } else {
@@ -196,7 +210,6 @@ impl EngineClient {
                     };
                     return Err(phase_timeout(deadline, phase));
                 }
-                Ok(next) => next,
             };
             let event = match next {
                 None => break,
@@ -232,7 +245,15 @@ impl EngineClient {
                     if info.output {
                         output_chunks += 1;
                         match first_us {
-                            None => first_us = Some(at_us),
+                            None => {
+                                first_us = Some(at_us);
+                                // From now on the idle limit applies, maybe sooner than
+                                // the first-token one the timer is armed for.
+                                if let Some(idle) = self.timeouts.idle {
+                                    let last = Duration::from_micros(at_us);
+                                    sleep.as_mut().reset((t0 + last + idle).min(total_deadline));
+                                }
+                            }
                             Some(_) => timings
                                 .itl_us
                                 .push((at_us - last_us).min(u32::MAX as u64) as u32),

@@ -67,25 +67,36 @@ impl Guard {
         if !self.utf8(bytes) {
             return Err(Violation::InvalidUtf8);
         }
-        for &b in bytes {
-            self.pending += 1;
+        let mut rest = bytes;
+        // Jumps from line terminator to line terminator: the bytes between are line content.
+        while let Some(at) = memchr::memchr2(b'\n', b'\r', rest) {
+            if at > 0 {
+                self.in_line = true;
+                self.after_cr = false;
+            }
+            self.pending += at + 1;
             if self.pending > MAX_EVENT_BYTES {
                 return Err(Violation::TooLarge);
             }
-            match b {
-                b'\n' if self.after_cr => self.after_cr = false,
-                b'\n' | b'\r' => {
-                    if !self.in_line {
-                        // A blank line: the event ends here.
-                        self.pending = 0;
-                    }
-                    self.in_line = false;
-                    self.after_cr = b == b'\r';
+            let b = rest[at];
+            if b == b'\n' && self.after_cr {
+                self.after_cr = false;
+            } else {
+                if !self.in_line {
+                    // A blank line: the event ends here.
+                    self.pending = 0;
                 }
-                _ => {
-                    self.in_line = true;
-                    self.after_cr = false;
-                }
+                self.in_line = false;
+                self.after_cr = b == b'\r';
+            }
+            rest = &rest[at + 1..];
+        }
+        if !rest.is_empty() {
+            self.in_line = true;
+            self.after_cr = false;
+            self.pending += rest.len();
+            if self.pending > MAX_EVENT_BYTES {
+                return Err(Violation::TooLarge);
             }
         }
         Ok(())
@@ -183,6 +194,56 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The rules of [`Guard::check`] byte by byte: the reference its memchr jumps must match.
+    fn reference(g: &mut Guard, bytes: &[u8]) -> Result<(), Violation> {
+        for &b in bytes {
+            g.pending += 1;
+            if g.pending > MAX_EVENT_BYTES {
+                return Err(Violation::TooLarge);
+            }
+            match b {
+                b'\n' if g.after_cr => g.after_cr = false,
+                b'\n' | b'\r' => {
+                    if !g.in_line {
+                        g.pending = 0;
+                    }
+                    g.in_line = false;
+                    g.after_cr = b == b'\r';
+                }
+                _ => {
+                    g.in_line = true;
+                    g.after_cr = false;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn line_rules_match_the_bytewise_reference(
+            pieces in prop::collection::vec(prop::collection::vec(
+                prop::sample::select(vec![b'\n', b'\r', b'x', b':']), 0..40), 0..12),
+            start in prop_oneof![0..100usize, MAX_EVENT_BYTES - 300..MAX_EVENT_BYTES + 1],
+        ) {
+            // Starting near the cap makes the size check fire inside the pieces.
+            let mut fast = Guard { pending: start, ..Guard::default() };
+            let mut slow = fast.clone();
+            for piece in &pieces {
+                let (a, b) = (fast.check(piece), reference(&mut slow, piece));
+                prop_assert_eq!(a, b);
+                if a.is_err() {
+                    break;
+                }
+                prop_assert_eq!(
+                    (fast.pending, fast.in_line, fast.after_cr),
+                    (slow.pending, slow.in_line, slow.after_cr)
+                );
+            }
+        }
+    }
 
     #[test]
     fn boundaries_reset_the_count_whatever_the_line_ending() {
