@@ -34,6 +34,7 @@ fn parse_chunk(bencher: Bencher, shape: &str) {
 fn sample(tokens: u64) -> Sample {
     Sample {
         request_index: 7,
+        request_id: String::new(),
         prompt_index: 3,
         sent_at_ms: 12.5,
         queue_us: 0,

@@ -314,6 +314,7 @@ async fn sim_command(args: SimArgs) -> Result<i32, Failure> {
             profile,
             faults,
             seed: args.seed,
+            timing_log: args.timing_log.clone(),
         },
         shutdown,
     )

@@ -105,6 +105,11 @@ pub struct SimArgs {
     /// List the profiles and exit.
     #[arg(long)]
     pub list_profiles: bool,
+    /// Write one JSON line per streamed request: its X-Request-Id and the simulator's own
+    /// time from request to first content chunk (`server_ttft_us`), to tell client overhead
+    /// from engine time.
+    #[arg(long, value_name = "FILE")]
+    pub timing_log: Option<std::path::PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Fraction of requests answered with --error-status.

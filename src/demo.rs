@@ -25,6 +25,7 @@ pub async fn start(overrides: Vec<(String, String)>) -> anyhow::Result<(Plan, Ve
             profile,
             faults: Faults::default(),
             seed: i as u64,
+            timing_log: None,
         })
         .await?;
         toml.push_str(&format!(

@@ -26,7 +26,7 @@ async fn sequential(
 ) -> Vec<Timings> {
     let mut all = Vec::new();
     for _ in 0..n {
-        let t = tokio::time::timeout(GUARD, client.send(body.clone()))
+        let t = tokio::time::timeout(GUARD, client.send(body.clone(), "t-1"))
             .await
             .expect("request hung")
             .unwrap_or_else(|e| panic!("request failed: {e:?}"));
@@ -109,7 +109,7 @@ async fn role_only_first_chunk_does_not_set_ttft() {
         },
         None,
     );
-    let e = strict.send(body("chat", 2, true)).await.unwrap_err();
+    let e = strict.send(body("chat", 2, true), "t-1").await.unwrap_err();
     assert_eq!(e.class, ErrorClass::TimeoutFirstToken, "{e:?}");
 }
 
@@ -170,7 +170,7 @@ async fn stream_usage_false_counts_chunks_and_flags_estimated() {
 async fn fault_error(faults: Faults, timeouts: Timeouts) -> RequestError {
     let sim = sim(quick(), faults).await;
     let client = client_with(&sim.chat_url(), timeouts, None);
-    let result = tokio::time::timeout(GUARD, client.send(body("chat", 8, true)))
+    let result = tokio::time::timeout(GUARD, client.send(body("chat", 8, true), "t-1"))
         .await
         .expect("request hung");
     result.expect_err("the request should fail")
@@ -199,7 +199,10 @@ async fn http_500_and_429_are_http_status_with_a_snippet() {
 #[tokio::test]
 async fn connection_refused_is_connect() {
     let url = format!("http://127.0.0.1:{}/v1/chat/completions", closed_port());
-    let e = client(&url).send(body("chat", 4, true)).await.unwrap_err();
+    let e = client(&url)
+        .send(body("chat", 4, true), "t-1")
+        .await
+        .unwrap_err();
     assert_eq!(e.class, ErrorClass::Connect, "{e:?}");
     assert_eq!(e.status, None);
 }
@@ -325,7 +328,7 @@ async fn a_json_body_instead_of_sse_is_malformed_stream() {
     })
     .await;
     let e = client(&server.url)
-        .send(body("chat", 4, true))
+        .send(body("chat", 4, true), "t-1")
         .await
         .unwrap_err();
     assert_eq!(e.class, ErrorClass::MalformedStream, "{e:?}");
@@ -377,7 +380,7 @@ async fn api_key_is_sent_as_bearer_and_never_shown() {
         })
         .expect("client");
         assert!(!format!("{client:?}").contains(KEY), "{client:?}");
-        let e = client.send(body("chat", 4, true)).await.unwrap_err();
+        let e = client.send(body("chat", 4, true), "t-1").await.unwrap_err();
         let expected = match mode {
             "401" => ErrorClass::HttpStatus,
             "json" => ErrorClass::MalformedStream,
@@ -414,7 +417,7 @@ async fn no_key_sends_no_authorization_header() {
     let server =
         raw_server(|_| http_response("500 Internal Server Error", "text/plain", "no")).await;
     let e = client(&server.url)
-        .send(body("chat", 4, true))
+        .send(body("chat", 4, true), "t-1")
         .await
         .unwrap_err();
     assert_eq!((e.class, e.status), (ErrorClass::HttpStatus, Some(500)));
@@ -462,7 +465,7 @@ async fn a_key_cut_by_the_snippet_limit_leaks_no_part_of_it() {
             max_tokens: 4,
         })
         .expect("client");
-        let e = client.send(body("chat", 4, true)).await.unwrap_err();
+        let e = client.send(body("chat", 4, true), "t-1").await.unwrap_err();
         assert_eq!(e.class, class, "{mode}: {e:?}");
         // No 8-character piece of the key may show.
         for start in 0..=KEY.len() - 8 {
@@ -474,4 +477,40 @@ async fn a_key_cut_by_the_snippet_limit_leaks_no_part_of_it() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn the_request_id_goes_out_as_x_request_id_unless_the_config_sets_one() {
+    let sse =
+        "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}]}\n\n\
+               data: [DONE]\n\n";
+    let server = raw_server(move |_| http_response("200 OK", "text/event-stream", sse)).await;
+    let own = [("X-Request-Id".to_string(), "mine".to_string())];
+    for headers in [&[][..], &own[..]] {
+        let client = llmsweep::client::EngineClient::new(llmsweep::client::openai::ClientSpec {
+            url: &server.url,
+            key: None,
+            headers,
+            timeouts: timeouts(),
+            max_connections: 1,
+            max_tokens: 4,
+        })
+        .expect("client");
+        client
+            .send(body("chat", 1, false), "run-e0-l0-7")
+            .await
+            .expect("stream");
+    }
+    let heads = server.heads.lock().expect("heads").clone();
+    let ids: Vec<Vec<&str>> = heads
+        .iter()
+        .map(|head| {
+            head.lines()
+                .filter_map(|l| l.split_once(':'))
+                .filter(|(k, _)| k.eq_ignore_ascii_case("x-request-id"))
+                .map(|(_, v)| v.trim())
+                .collect()
+        })
+        .collect();
+    assert_eq!(ids, vec![vec!["run-e0-l0-7"], vec!["mine"]]);
 }

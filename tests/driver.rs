@@ -572,3 +572,61 @@ async fn abort_during_warmup_stops_without_resuming() {
         "warmup requests are not recorded"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_join_the_engine_timing_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("timing.jsonl");
+    let server = llmsweep::sim::spawn(llmsweep::sim::SimConfig {
+        profile: quick(),
+        faults: Faults::default(),
+        seed: 1,
+        timing_log: Some(log.clone()),
+    })
+    .await
+    .expect("sim");
+    let mut plan = sweep_plan(&[("e", server.chat_url())], &[1, 2], 4, 3);
+    plan.config.sweep.warmup_requests = 2;
+    plan.workload.warmup_requests = 2;
+    let mut run = Run::start(plan);
+    let (_, outcome) = run.finish().await;
+    assert_eq!(outcome.report.status, RunStatus::Complete);
+    server.shutdown().await;
+
+    // The simulator's side: every streamed request, warmup included, keyed by X-Request-Id.
+    let server_ttft_us: BTreeMap<String, u64> = std::fs::read_to_string(&log)
+        .expect("timing log")
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).expect("timing line");
+            let id = v["request_id"].as_str().expect("request_id").to_string();
+            (id, v["server_ttft_us"].as_u64().expect("server_ttft_us"))
+        })
+        .collect();
+    assert_eq!(server_ttft_us.len(), 2 * (2 + 4), "{server_ttft_us:?}");
+    let warmups = server_ttft_us.keys().filter(|id| id.contains("-warmup-"));
+    assert_eq!(warmups.count(), 2 * 2);
+
+    let lines = run.requests();
+    assert_eq!(lines.len(), 2 * 4);
+    let mut seen = BTreeSet::new();
+    for line in &lines {
+        let id = line["request_id"]
+            .as_str()
+            .expect("request_id in requests.jsonl");
+        let level_index = line["level_index"].as_u64().expect("level_index");
+        let index = line["request_index"].as_u64().expect("request_index");
+        assert_eq!(
+            id,
+            format!("{}-e0-l{level_index}-{index}", outcome.report.run_name)
+        );
+        assert!(seen.insert(id.to_string()), "duplicate id {id}");
+        // The engine's own time to first token is part of what the client measured.
+        let server_ms = server_ttft_us[id] as f64 / 1e3;
+        let client_ms = line["ttft_ms"].as_f64().expect("ttft_ms");
+        assert!(
+            server_ms > 0.0 && server_ms <= client_ms + 0.001,
+            "{id}: server {server_ms} ms, client {client_ms} ms"
+        );
+    }
+}

@@ -63,6 +63,7 @@ async fn start_sim(faults: Faults) -> SimServer {
         profile: Profile::by_name("fast").expect("fast profile"),
         faults,
         seed: 1,
+        timing_log: None,
     })
     .await
     .expect("spawn sim")
@@ -73,7 +74,7 @@ async fn send_sim(faults: Faults, timeouts: Timeouts) -> (Result<Timings, Reques
     let server = start_sim(faults).await;
     let c = client(&server.chat_url(), timeouts, None);
     let t = Instant::now();
-    let result = c.send(body()).await;
+    let result = c.send(body(), "t-1").await;
     let took = t.elapsed();
     server.shutdown().await;
     (result, took)
@@ -168,7 +169,9 @@ async fn api_key_echoed_in_a_401_body_is_redacted() {
     })
     .await;
     let e = expect_err(
-        client(&url, timeouts(), Some(KEY)).send(body()).await,
+        client(&url, timeouts(), Some(KEY))
+            .send(body(), "t-1")
+            .await,
         ErrorClass::HttpStatus,
     );
     assert_eq!(e.status, Some(401));
@@ -193,7 +196,7 @@ async fn error_body_snippet_is_bounded() {
     })
     .await;
     let e = expect_err(
-        client(&url, timeouts(), None).send(body()).await,
+        client(&url, timeouts(), None).send(body(), "t-1").await,
         ErrorClass::HttpStatus,
     );
     assert_eq!(e.status, Some(500));
@@ -211,7 +214,7 @@ async fn connection_refused_is_connect() {
     let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
     let t = Instant::now();
     let e = expect_err(
-        client(&url, timeouts(), None).send(body()).await,
+        client(&url, timeouts(), None).send(body(), "t-1").await,
         ErrorClass::Connect,
     );
     assert!(t.elapsed() < Duration::from_secs(2), "{e:?}");
@@ -340,7 +343,7 @@ async fn a_slow_error_body_cannot_outlive_the_total() {
     };
     let t = Instant::now();
     let e = expect_err(
-        client(&url, limits, None).send(body()).await,
+        client(&url, limits, None).send(body(), "t-1").await,
         ErrorClass::HttpStatus,
     );
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
@@ -371,7 +374,7 @@ async fn clean_close_without_done_or_finish_is_ended_early() {
     })
     .await;
     expect_err(
-        client(&url, timeouts(), None).send(body()).await,
+        client(&url, timeouts(), None).send(body(), "t-1").await,
         ErrorClass::EndedEarly,
     );
 }
@@ -442,7 +445,7 @@ async fn endless_line_is_cut_off_without_buffering_it() {
     })
     .await;
     let e = expect_err(
-        client(&url, timeouts(), None).send(body()).await,
+        client(&url, timeouts(), None).send(body(), "t-1").await,
         ErrorClass::MalformedStream,
     );
     assert!(e.message.contains("event larger than 1 MiB"), "{e:?}");
@@ -467,7 +470,7 @@ async fn invalid_utf8_in_a_chunk_is_malformed_at_once() {
     .await;
     let t = Instant::now();
     let e = expect_err(
-        client(&url, timeouts(), None).send(body()).await,
+        client(&url, timeouts(), None).send(body(), "t-1").await,
         ErrorClass::MalformedStream,
     );
     assert!(e.message.contains("UTF-8"), "{e:?}");
@@ -494,7 +497,7 @@ async fn duplicate_done_and_events_after_done_are_ignored() {
     })
     .await;
     let t = client(&url, timeouts(), None)
-        .send(body())
+        .send(body(), "t-1")
         .await
         .expect("ok");
     assert_eq!((t.output_tokens, t.output_tokens_estimated), (2, true));

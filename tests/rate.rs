@@ -65,6 +65,7 @@ async fn start(profile: Profile) -> SimServer {
         profile,
         faults: Faults::default(),
         seed: 1,
+        timing_log: None,
     })
     .await
     .expect("spawn sim")

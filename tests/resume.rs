@@ -102,6 +102,7 @@ fn an_interrupted_run_resumes_in_its_folder_with_every_request_once() {
             },
             faults: Default::default(),
             seed: 0,
+            timing_log: None,
         }))
         .expect("spawn simulator");
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -96,6 +96,7 @@ async fn the_api_key_appears_in_no_output() {
         profile: Profile::by_name("fast").expect("fast"),
         faults,
         seed,
+        timing_log: None,
     })
     .await
     .expect("sim");

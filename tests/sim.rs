@@ -32,6 +32,7 @@ async fn start(profile: Profile, faults: Faults, seed: u64) -> SimServer {
         profile,
         faults,
         seed,
+        timing_log: None,
     })
     .await
     .expect("spawn sim")

@@ -250,6 +250,7 @@ fn exactly_one_source() {
 fn ok(ttft_ms: u64, e2e_ms: u64, tokens: u64) -> Sample {
     Sample {
         request_index: 0,
+        request_id: String::new(),
         prompt_index: 0,
         sent_at_ms: 0.0,
         queue_us: 0,
@@ -326,6 +327,7 @@ async fn start(profile: Profile) -> SimServer {
         profile,
         faults: Faults::default(),
         seed: 1,
+        timing_log: None,
     })
     .await
     .expect("spawn sim")

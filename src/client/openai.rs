@@ -20,6 +20,9 @@ use super::sse::{self, BodyError};
 use super::{ErrorClass, RequestError, Timeouts, Timings};
 use crate::secret::Secret;
 
+/// The request id header; vLLM, SGLang and TGI read it.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
 /// A client for one engine: a connection pool, the URL, headers with the key.
 #[derive(Clone)]
 pub struct EngineClient {
@@ -86,6 +89,10 @@ impl EngineClient {
             .connect_timeout(spec.timeouts.connect)
             .pool_max_idle_per_host(spec.max_connections.max(1))
             .tcp_nodelay(true)
+            // A benchmark must see what the engine does: a redirect or a silent retry would
+            // hide latency and errors (and following them costs URL parsing per request).
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(EngineClient {
@@ -106,8 +113,10 @@ impl EngineClient {
     }
 
     /// Sends one pre-serialised request body and follows its stream to the end.
-    /// `t0` is stamped here, as the request is handed to the HTTP client.
-    pub async fn send(&self, body: Bytes) -> Result<Timings, RequestError> {
+    /// `t0` is stamped here, as the request is handed to the HTTP client. `request_id` goes
+    /// out as `X-Request-Id` (vLLM and others adopt it as their own request id, so engine
+    /// logs join `requests.jsonl`), unless the engine's configured headers already set one.
+    pub async fn send(&self, body: Bytes, request_id: &str) -> Result<Timings, RequestError> {
         let t0 = Instant::now();
         let total_deadline = t0 + self.timeouts.total;
         let first_deadline = match self.timeouts.first_token {
@@ -126,11 +135,14 @@ impl EngineClient {
             )
         };
 
-        let request = self
-            .http
-            .post(self.url.clone())
-            .headers(self.headers.clone())
-            .body(body);
+        let mut headers = self.headers.clone();
+        if let (Ok(id), false) = (
+            HeaderValue::from_str(request_id),
+            headers.contains_key(X_REQUEST_ID),
+        ) {
+            headers.insert(X_REQUEST_ID, id);
+        }
+        let request = self.http.post(self.url.clone()).headers(headers).body(body);
         let response = match tokio::time::timeout_at(first_deadline, request.send()).await {
             Err(_) => return Err(phase_timeout(first_deadline, ErrorClass::TimeoutFirstToken)),
             Ok(Err(e)) => return Err(self.transport_error(&e, true)),

@@ -144,7 +144,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         config: plan.config_json(),
         warnings: Vec::new(),
     };
-    let (writer, level_indexes) = match options.resume {
+    let (mut writer, level_indexes) = match options.resume {
         Some(saved) => {
             let kept = resume::continue_report(&mut report, saved, now_rfc3339());
             let names: Vec<&str> = plan.engines.iter().map(|e| e.name.as_str()).collect();
@@ -399,6 +399,12 @@ impl Driver {
             stop_new: stop_new.clone(),
             samples: samples_tx.clone(),
             started: clock.started(),
+            id_prefix: format!(
+                "{}-e{engine}-l{level_index}{}",
+                self.report.run_name,
+                if warmup { "-warmup" } else { "" }
+            )
+            .into(),
         };
         if rate_mode {
             let schedule = Schedule {
@@ -456,6 +462,11 @@ impl Driver {
                             .with_prompt(self.plan.prompts.get(sample.prompt_index));
                         self.writer.append(&record)?;
                     }
+                    // One write per burst of finished requests, and none left unwritten while
+                    // the driver waits.
+                    if samples.is_empty() {
+                        self.writer.flush()?;
+                    }
                 }
                 control = self.control.recv(), if self.control_open => match control {
                     Some(control) => self.apply(control, Some(&cancel), Some(&mut clock)).await,
@@ -476,6 +487,7 @@ impl Driver {
             }
         }
         while workers.join_next().await.is_some() {}
+        self.writer.flush()?;
         Ok((recorder, last_completion.as_secs_f64()))
     }
 

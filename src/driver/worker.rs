@@ -32,6 +32,9 @@ pub struct WorkerCtx {
     pub samples: mpsc::Sender<Sample>,
     /// Wall-clock start of the phase (for `sent_at_ms`).
     pub started: Instant,
+    /// `<run>-e<engine>-l<level>` (`-warmup` added for warmup): request `i` is sent with
+    /// `X-Request-Id: <prefix>-<i>`, unique within the run.
+    pub id_prefix: Arc<str>,
 }
 
 /// Runs requests until the phase's count is claimed or it is cancelled.
@@ -62,13 +65,15 @@ pub async fn send_one(ctx: &WorkerCtx, index: u64, queue_us: u64) -> Sample {
     let sequence = if ctx.warmup { u64::MAX - index } else { index };
     let prompt_index = ctx.plan.prompt_index(ctx.level_index, sequence);
     let body = ctx.plan.engines[ctx.engine].bodies[prompt_index].clone();
+    let request_id = format!("{}-{index}", ctx.id_prefix);
     let sent_at_ms = ctx.started.elapsed().as_secs_f64() * 1e3;
     let result = tokio::select! {
-        result = ctx.client.send(body) => result,
+        result = ctx.client.send(body, &request_id) => result,
         _ = ctx.cancel.cancelled() => Err(RequestError::new(ErrorClass::Cancelled, "cancelled by skip or quit")),
     };
     Sample {
         request_index: index,
+        request_id,
         prompt_index,
         sent_at_ms,
         queue_us,

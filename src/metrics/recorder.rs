@@ -340,6 +340,7 @@ mod tests {
     fn ok(ttft_us: u64, e2e_us: u64, tokens: u64) -> Sample {
         Sample {
             request_index: 0,
+            request_id: String::new(),
             prompt_index: 0,
             sent_at_ms: 0.0,
             queue_us: 0,

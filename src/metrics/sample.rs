@@ -10,6 +10,8 @@ use crate::plan::PromptInfo;
 pub struct Sample {
     /// Position in the level's request sequence.
     pub request_index: u64,
+    /// Sent as `X-Request-Id`.
+    pub request_id: String,
     /// Index into the prompt source.
     pub prompt_index: usize,
     /// Wall-clock time at send since the level's measured phase began, ms (paused time
@@ -28,6 +30,8 @@ pub struct RequestRecord<'a> {
     /// Position of the level in the sweep's levels (two levels may share a value).
     pub level_index: usize,
     pub request_index: u64,
+    /// The `X-Request-Id` it was sent with.
+    pub request_id: &'a str,
     pub prompt_index: usize,
     /// Words of the prompt (every message).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,6 +80,7 @@ impl<'a> RequestRecord<'a> {
             level,
             level_index,
             request_index: sample.request_index,
+            request_id: &sample.request_id,
             prompt_index: sample.prompt_index,
             prompt_words: None,
             prompt_tokens_est: None,

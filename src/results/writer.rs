@@ -1,5 +1,7 @@
-//! Writing results as the run goes: `requests.jsonl` appended and flushed per request,
-//! `results.json` replaced atomically after every level, so a crash loses nothing measured.
+//! Writing results as the run goes: `requests.jsonl` appended per request and flushed
+//! whenever the driver has no more finished requests waiting (so at once at low load, and one
+//! `write` per burst at high load), `results.json` replaced atomically after every level, so
+//! a crash loses nothing measured.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -47,15 +49,21 @@ impl ResultsWriter {
         &self.dir
     }
 
-    /// Appends one request line and flushes it to the OS.
+    /// Appends one request line to the buffer; [`ResultsWriter::flush`] hands it to the OS.
     pub fn append(&mut self, record: &RequestRecord<'_>) -> io::Result<()> {
         serde_json::to_writer(&mut self.jsonl, record)?;
-        self.jsonl.write_all(b"\n")?;
+        self.jsonl.write_all(b"\n")
+    }
+
+    /// Hands every appended line to the OS.
+    pub fn flush(&mut self) -> io::Result<()> {
         self.jsonl.flush()
     }
 
-    /// Replaces `results.json`.
-    pub fn write_report(&self, report: &Report) -> io::Result<()> {
+    /// Flushes `requests.jsonl`, then replaces `results.json`: the report never counts a
+    /// request whose line is not yet in the file.
+    pub fn write_report(&mut self, report: &Report) -> io::Result<()> {
+        self.flush()?;
         let mut bytes = serde_json::to_vec_pretty(report)?;
         bytes.push(b'\n');
         write_atomic(&self.dir.join("results.json"), &bytes)

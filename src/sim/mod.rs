@@ -43,6 +43,7 @@ mod faults;
 mod profiles;
 mod scheduler;
 mod server;
+mod timing;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::AtomicU64;
@@ -64,6 +65,9 @@ pub struct SimConfig {
     pub faults: Faults,
     /// Seed of the per-request fault draws: same seed, same faulted request indices.
     pub seed: u64,
+    /// Where to write each streamed request's server-side time to first token (see
+    /// `timing`); `None` writes nothing.
+    pub timing_log: Option<std::path::PathBuf>,
 }
 
 /// Serves the simulator on `listener` until `shutdown` completes.
@@ -75,6 +79,10 @@ pub async fn run(
     config: SimConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let timing = match &config.timing_log {
+        Some(path) => Some(Arc::new(timing::TimingLog::create(path)?)),
+        None => None,
+    };
     let cancel = CancellationToken::new();
     let (scheduler, scheduler_task) = scheduler::spawn(config.profile.clone(), cancel.clone());
     let state = Arc::new(server::AppState {
@@ -84,6 +92,7 @@ pub async fn run(
         output_tokens: config.profile.output_tokens,
         next_index: AtomicU64::new(0),
         cancel: cancel.clone(),
+        timing: timing.clone(),
     });
     let listener = conn::SimListener::new(listener);
     let signal = {
@@ -103,6 +112,9 @@ pub async fn run(
         .await;
     cancel.cancel();
     let _ = scheduler_task.await;
+    if let Some(timing) = timing {
+        timing.flush()?;
+    }
     result
 }
 

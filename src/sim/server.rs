@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::conn::Conn;
 use super::faults::{FaultPlan, Faults};
 use super::scheduler::{SchedulerHandle, Step};
+use super::timing::{FirstToken, TimingLog};
 
 /// Output length when the request gives neither `max_completion_tokens` nor `max_tokens`.
 const DEFAULT_MAX_TOKENS: u32 = 128;
@@ -89,6 +90,8 @@ pub(crate) struct AppState {
     pub(crate) next_index: AtomicU64,
     /// Fired at shutdown so fault delays don't hold connections open.
     pub(crate) cancel: CancellationToken,
+    /// `--timing-log`, when given.
+    pub(crate) timing: Option<Arc<TimingLog>>,
 }
 
 /// The router: the two OpenAI endpoints, `/health` and `/v1/models`.
@@ -104,17 +107,19 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 async fn chat(
     State(state): State<Arc<AppState>>,
     ConnectInfo(conn): ConnectInfo<Conn>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    handle(&state, &conn, Api::Chat, &body).await
+    handle(&state, &conn, &headers, Api::Chat, &body).await
 }
 
 async fn completions(
     State(state): State<Arc<AppState>>,
     ConnectInfo(conn): ConnectInfo<Conn>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    handle(&state, &conn, Api::Completions, &body).await
+    handle(&state, &conn, &headers, Api::Completions, &body).await
 }
 
 async fn models() -> Response {
@@ -139,7 +144,17 @@ struct ParsedRequest {
     max_tokens: Option<u32>,
 }
 
-async fn handle(state: &AppState, conn: &Conn, api: Api, body: &[u8]) -> Response {
+async fn handle(
+    state: &AppState,
+    conn: &Conn,
+    headers: &HeaderMap,
+    api: Api,
+    body: &[u8],
+) -> Response {
+    let first_token = FirstToken::start(
+        state.timing.as_ref(),
+        headers.get("x-request-id").and_then(|v| v.to_str().ok()),
+    );
     let req = match parse(api, body) {
         Ok(req) => req,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
@@ -196,6 +211,7 @@ async fn handle(state: &AppState, conn: &Conn, api: Api, body: &[u8]) -> Respons
             prompt_tokens: req.prompt_tokens,
             phase: Phase::WaitAdmit,
             cancel: state.cancel.clone(),
+            first_token,
         };
         let body = futures_util::stream::unfold(stream, |mut s| async move {
             let item = s.next().await?;
@@ -538,6 +554,8 @@ struct SseStream {
     prompt_tokens: u32,
     phase: Phase,
     cancel: CancellationToken,
+    /// Stamped when the first content chunk is handed to hyper (`--timing-log`).
+    first_token: Option<FirstToken>,
 }
 
 impl SseStream {
@@ -595,6 +613,9 @@ impl SseStream {
                             }
                             if let (Some(size), 0) = (self.plan.huge_event, i) {
                                 return Some(Ok(self.enc.padded_content(i, size)));
+                            }
+                            if let Some(first) = self.first_token.take() {
+                                first.stamp();
                             }
                             return Some(Ok(self.enc.content(i)));
                         }

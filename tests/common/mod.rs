@@ -39,6 +39,7 @@ pub async fn sim(profile: Profile, faults: Faults) -> SimServer {
         profile,
         faults,
         seed: 7,
+        timing_log: None,
     })
     .await
     .expect("spawn simulator")

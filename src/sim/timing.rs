@@ -1,0 +1,68 @@
+//! `--timing-log`: the simulator's own view of each streamed request's time to first token.
+//!
+//! One JSON line per request that reached its first content chunk:
+//! `{"request_id":"…","server_ttft_us":N}`, where `server_ttft_us` runs from the handler
+//! receiving the parsed request to the first content chunk being handed to the HTTP layer
+//! for writing. Joined on `X-Request-Id` with the client's `requests.jsonl`,
+//! `ttft − server_ttft` is the time the client (and the loopback between) added:
+//! `scripts/bench-load.py` reports it.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio::time::Instant;
+
+/// The open log; lines are buffered and flushed when the server stops.
+#[derive(Debug)]
+pub(crate) struct TimingLog {
+    file: Mutex<BufWriter<File>>,
+}
+
+impl TimingLog {
+    pub(crate) fn create(path: &Path) -> io::Result<TimingLog> {
+        Ok(TimingLog {
+            file: Mutex::new(BufWriter::new(File::create(path)?)),
+        })
+    }
+
+    fn record(&self, request_id: &str, server_ttft_us: u64) {
+        let line = serde_json::json!({"request_id": request_id, "server_ttft_us": server_ttft_us});
+        if let Ok(mut file) = self.file.lock() {
+            // A full disk loses timing lines, never the served stream.
+            let _ = writeln!(file, "{line}");
+        }
+    }
+
+    pub(crate) fn flush(&self) -> io::Result<()> {
+        match self.file.lock() {
+            Ok(mut file) => file.flush(),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// One request's pending first-token stamp.
+pub(crate) struct FirstToken {
+    log: Arc<TimingLog>,
+    request_id: String,
+    received: Instant,
+}
+
+impl FirstToken {
+    /// Starts the clock for a request; `None` when there is no log or no request id.
+    pub(crate) fn start(log: Option<&Arc<TimingLog>>, request_id: Option<&str>) -> Option<Self> {
+        Some(FirstToken {
+            log: log?.clone(),
+            request_id: request_id?.to_string(),
+            received: Instant::now(),
+        })
+    }
+
+    /// The first content chunk is being handed over now.
+    pub(crate) fn stamp(self) {
+        let us = self.received.elapsed().as_micros() as u64;
+        self.log.record(&self.request_id, us);
+    }
+}
