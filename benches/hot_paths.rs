@@ -1,9 +1,11 @@
 //! Hot paths of the measurement loop, per call: parsing one SSE chunk, recording one sample,
 //! building one snapshot. `cargo bench --bench hot_paths`; numbers go in BENCHMARKS.md.
 
+use bytes::Bytes;
 use divan::{black_box, Bencher};
-use llmsweep::client::chunk;
+use futures_util::{FutureExt, StreamExt};
 use llmsweep::client::Timings;
+use llmsweep::client::{chunk, sse};
 use llmsweep::metrics::recorder::LevelRecorder;
 use llmsweep::metrics::sample::Sample;
 
@@ -29,6 +31,37 @@ fn parse_chunk(bencher: Bencher, shape: &str) {
     bencher.bench_local(
         || matches!(chunk::parse(black_box(data)), Ok(chunk::Parsed::Chunk(info)) if info.output),
     );
+}
+
+/// A whole 512-token response, one SSE event per body frame as an engine sends it, through
+/// the client's user-space pipeline: arrival stamp, guard, eventsource-stream, chunk parse.
+/// Divide by 512 for the per-token figure. The socket, hyper and the runtime are not in it.
+#[divan::bench]
+fn sse_pipeline_512_tokens(bencher: Bencher) {
+    let mut frames: Vec<Bytes> = vec![Bytes::from(format!("data: {ROLE}\n\n"))];
+    frames.extend((0..512).map(|_| Bytes::from(format!("data: {CONTENT}\n\n"))));
+    frames.push(Bytes::from(format!("data: {USAGE}\n\n")));
+    frames.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    bencher.bench_local(|| {
+        let body = futures_util::stream::iter(
+            frames
+                .iter()
+                .cloned()
+                .map(Ok::<_, std::convert::Infallible>),
+        );
+        let mut stamps = 0u64;
+        let events = sse::events(body, || stamps += 1);
+        let outputs = events
+            .fold(0u32, |outputs, event| {
+                let data = event.expect("event").data;
+                let output = matches!(chunk::parse(&data), Ok(chunk::Parsed::Chunk(i)) if i.output);
+                std::future::ready(outputs + u32::from(output))
+            })
+            .now_or_never()
+            .expect("always ready");
+        assert_eq!(outputs, 512);
+        black_box(outputs)
+    });
 }
 
 fn sample(tokens: u64) -> Sample {

@@ -302,11 +302,18 @@ async fn sim_command(args: SimArgs) -> Result<i32, Failure> {
         .local_addr()
         .map_err(|e| Failure::Other(e.into()))?;
     println!(
-        "llmsweep sim: SIMULATED engine, profile {} — http://{addr}/v1/chat/completions (Ctrl-C stops)",
+        "llmsweep sim: SIMULATED engine, profile {} — http://{addr}/v1/chat/completions (Ctrl-C or SIGTERM stops)",
         profile.name
     );
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    // Ctrl-C or SIGTERM (`kill`, `docker stop`) stop it cleanly: open streams end and the
+    // timing log is flushed.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Failure::Other(e.into()))?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
     };
     sim::run(
         listener,

@@ -393,7 +393,7 @@ async fn non_streaming_health_models_and_bad_requests() {
 #[test]
 fn profiles_are_named_and_documented() {
     let names: Vec<&str> = Profile::all().iter().map(|p| p.name).collect();
-    for want in ["fixed", "fast-prefill", "big-batch", "fast"] {
+    for want in ["fixed", "fast-prefill", "big-batch", "fast", "steady"] {
         assert!(names.contains(&want), "{want}");
         let p = Profile::by_name(want).expect("by_name");
         assert!(!p.about.is_empty());

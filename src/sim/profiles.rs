@@ -33,7 +33,7 @@ pub struct Profile {
 }
 
 /// Every built-in profile, in the order `llmsweep sim --help` lists them.
-static PROFILES: [Profile; 4] = [
+static PROFILES: [Profile; 5] = [
     FIXED,
     Profile {
         name: "fast-prefill",
@@ -65,6 +65,17 @@ static PROFILES: [Profile; 4] = [
         prefill_base_us: 0,
         prefill_us_per_token: 0,
         decode_base_us: 0,
+        decode_per_seq_us: 0,
+        output_tokens: None,
+    },
+    Profile {
+        name: "steady",
+        about: "unbounded batch, 25 ms per step, no prefill cost: every stream gets 40 tok/s \
+                at any concurrency; for holding thousands of streams at a realistic pace",
+        max_batch: 100_000,
+        prefill_base_us: 0,
+        prefill_us_per_token: 0,
+        decode_base_us: 25_000,
         decode_per_seq_us: 0,
         output_tokens: None,
     },

@@ -8,22 +8,23 @@
 //! `scripts/bench-load.py` reports it.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, LineWriter, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
 
-/// The open log; lines are buffered and flushed when the server stops.
+/// The open log; each line is written as its first token goes out, so the log can be read
+/// while the simulator runs.
 #[derive(Debug)]
 pub(crate) struct TimingLog {
-    file: Mutex<BufWriter<File>>,
+    file: Mutex<LineWriter<File>>,
 }
 
 impl TimingLog {
     pub(crate) fn create(path: &Path) -> io::Result<TimingLog> {
         Ok(TimingLog {
-            file: Mutex::new(BufWriter::new(File::create(path)?)),
+            file: Mutex::new(LineWriter::new(File::create(path)?)),
         })
     }
 
