@@ -278,8 +278,12 @@ pub struct RequestConfig {
     pub max_tokens: u32,
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
-    /// Seed of the prompt sequence; also sent as the engines' sampling `seed`.
+    /// Seed of the prompt sequence (which prompt each request gets). Not sent to engines.
     pub seed: u64,
+    /// Sent as every request's sampling `seed` when set. Off by default, as in
+    /// `vllm bench serve`: an engine may sample seeded requests differently (vLLM keeps a
+    /// generator per seeded request), so a seed can change what is being measured.
+    pub sampling_seed: Option<u64>,
 }
 
 impl Default for RequestConfig {
@@ -289,6 +293,7 @@ impl Default for RequestConfig {
             temperature: None,
             top_p: None,
             seed: 42,
+            sampling_seed: None,
         }
     }
 }

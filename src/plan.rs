@@ -221,7 +221,9 @@ pub fn request_body(config: &Config, engine: &EngineConfig, prompt: &Prompt) -> 
     if let Some(p) = request.top_p {
         body.insert("top_p".into(), json!(p));
     }
-    body.insert("seed".into(), json!(request.seed));
+    if let Some(seed) = request.sampling_seed {
+        body.insert("seed".into(), json!(seed));
+    }
     for (k, v) in &engine.extra_body {
         body.insert(k.clone(), v.clone());
     }

@@ -679,3 +679,15 @@ fn synthetic_lengths_are_exact_with_a_tokenizer() {
         "{err}"
     );
 }
+
+#[test]
+fn the_prompt_seed_is_not_sent_and_a_sampling_seed_only_when_set() {
+    let unseeded = plan(&format!("{ENGINES}\n[request]\nseed = 9\n")).expect("plan");
+    for engine in 0..2 {
+        assert_eq!(body(&unseeded, engine, 0).get("seed"), None);
+    }
+    let seeded = plan(&format!("{ENGINES}\n[request]\nsampling_seed = 5\n")).expect("plan");
+    for engine in 0..2 {
+        assert_eq!(body(&seeded, engine, 0)["seed"], 5);
+    }
+}
