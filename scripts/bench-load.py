@@ -11,7 +11,9 @@ the client's own cost. CPU comes from getrusage of the client process alone.
 import json, os, re, resource, shutil, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "llmsweep")
+# BIN=... measures another build of the client (the simulator stays this checkout's).
+BIN = os.environ.get("BIN") or os.path.join(ROOT, "target", "release", "llmsweep")
+SIM_BIN = os.path.join(ROOT, "target", "release", "llmsweep")
 
 
 def raise_fd_limit():
@@ -20,7 +22,7 @@ def raise_fd_limit():
 
 
 def start_sim(profile, timing_log=None):
-    cmd = [BIN, "sim", "--port", "0", "--profile", profile]
+    cmd = [SIM_BIN, "sim", "--port", "0", "--profile", profile]
     if timing_log:
         cmd += ["--timing-log", timing_log]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=raise_fd_limit)
@@ -55,18 +57,20 @@ timeout_s = 600
 [request]
 max_tokens = {max_tokens}
 """)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    subprocess.run([BIN, "run", "--headless", "-c", cfg], check=True, stdout=subprocess.DEVNULL,
-                   preexec_fn=raise_fd_limit)
+    proc = subprocess.Popen([BIN, "run", "--headless", "-c", cfg], stdout=subprocess.DEVNULL,
+                            preexec_fn=raise_fd_limit)
+    # wait4: this process's own CPU and peak RSS, not those of other children (the simulator).
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"llmsweep run failed with exit code {proc.returncode}")
     wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     [run_dir] = os.listdir(out)
     run_dir = os.path.join(out, run_dir)
     with open(os.path.join(run_dir, "results.json")) as f:
         results = json.load(f)
-    return (after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime, after.ru_maxrss,
-            wall, results, run_dir)
+    return usage.ru_utime, usage.ru_stime, usage.ru_maxrss, wall, results, run_dir
 
 
 def median(values):
@@ -90,7 +94,7 @@ def client_added_ttft(run_dir, timing_log):
     with open(os.path.join(run_dir, "requests.jsonl")) as f:
         for line in f:
             v = json.loads(line)
-            if v.get("ok") and v["request_id"] in server_us:
+            if v.get("ok") and v.get("request_id") in server_us:
                 added.setdefault(v["level"], []).append(v["ttft_ms"] - server_us[v["request_id"]] / 1e3)
     return added
 
@@ -151,6 +155,9 @@ def main():
                                                   extra=f"duration_s = 8\nwarmup_requests = {c}")
             [level] = res["engines"][0]["levels"]
             values = client_added_ttft(run_dir, timing_log).get(c, [])
+            if not values:
+                rows.append((f"client-added TTFT at C={c}", "n/a: this client sends no X-Request-Id", ""))
+                continue
             rows.append((f"client-added TTFT at C={c}, 40 tok/s per stream (p50 / p99 / max)",
                          f"{percentile(values, 50):.3f} / {percentile(values, 99):.3f} / {max(values):.3f} ms over "
                          f"{len(values):,} requests; {level['output_throughput']:,.0f} tok/s; client "

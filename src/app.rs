@@ -158,6 +158,7 @@ pub async fn run_plan(
     let signal = Arc::new(AtomicI32::new(0));
     let (signalled_tx, mut signalled) = watch::channel(0);
     spawn_signal_handler(signal.clone(), control_tx.clone(), signalled_tx)?;
+    let results_dir = out_dir.clone();
     let driver = tokio::spawn(driver::run(
         plan,
         RunOptions {
@@ -197,9 +198,22 @@ pub async fn run_plan(
         crate::headless::run(events_rx, std::io::stdout()).await;
     }
     drop(control_tx);
-    let outcome = driver
-        .await
-        .map_err(|e| anyhow::anyhow!("the sweep driver failed: {e}"))??;
+    let outcome = match driver.await {
+        Ok(outcome) => outcome?,
+        Err(e) => {
+            // The driver died (a bug): its last results.json still says `running`.
+            let why = format!("the sweep driver failed: {e}");
+            let marked = crate::results::writer::mark_failed(
+                &results_dir,
+                crate::results::model::now_rfc3339(),
+                &why,
+            );
+            return Err(match marked {
+                Ok(()) => anyhow::anyhow!("{why}; results so far: {}", results_dir.display()),
+                Err(write) => anyhow::anyhow!("{why}; and marking the results failed: {write}"),
+            });
+        }
+    };
     if dashboard {
         // The terminal may be gone (SSH drop): a failed print must not lose the exit code.
         let mut out = std::io::stdout();

@@ -25,7 +25,7 @@ use crate::metrics::sample::RequestRecord;
 use crate::plan::{mix, Plan};
 use crate::report::ExportOptions;
 use crate::results::model::{
-    EngineReport, LevelStatus, LevelSummary, Report, RunStatus, SCHEMA_VERSION,
+    now_rfc3339, EngineReport, LevelStatus, LevelSummary, Report, RunStatus, SCHEMA_VERSION,
 };
 use crate::results::resume;
 use crate::results::writer::ResultsWriter;
@@ -84,12 +84,6 @@ struct Driver {
     /// Per engine, the level index of each entry of `report.engines[e].levels`.
     level_indexes: Vec<Vec<usize>>,
     signal: Arc<AtomicI32>,
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// Runs the whole sweep. Errors only when the results folder cannot be written.

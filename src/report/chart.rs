@@ -685,6 +685,7 @@ fn draw_header<DB: DrawingBackend>(
         RunStatus::Running => sub.push("still running: partial results".to_string()),
         RunStatus::Aborted => sub.push("aborted: later levels not run".to_string()),
         RunStatus::Interrupted => sub.push("interrupted: later levels not run".to_string()),
+        RunStatus::Failed => sub.push("failed: later levels not run".to_string()),
     }
     if kind == ChartKind::Extended {
         sub.push("extended metrics".to_string());

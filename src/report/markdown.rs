@@ -181,6 +181,7 @@ fn header(md: &mut String, report: &Report) {
         RunStatus::Complete => "complete",
         RunStatus::Aborted => "aborted (the remaining levels were not run)",
         RunStatus::Interrupted => "interrupted by a signal (the remaining levels were not run)",
+        RunStatus::Failed => "failed (llmsweep stopped on an internal error; see the warnings)",
     };
     let w = &report.workload;
     let levels = w

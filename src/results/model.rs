@@ -7,6 +7,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The current UTC time in RFC 3339, as the report's times are written.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Bumped whenever a field changes meaning or is removed.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -56,6 +63,8 @@ pub enum RunStatus {
     Aborted,
     /// A signal ended the run (SIGINT, SIGTERM or SIGHUP).
     Interrupted,
+    /// llmsweep itself failed mid-run (see `warnings`); levels saved before it are intact.
+    Failed,
 }
 
 /// The workload every engine received.

@@ -70,6 +70,26 @@ impl ResultsWriter {
     }
 }
 
+/// Marks the saved run in `dir` as failed, for when the driver died before it could (a
+/// panic): status `failed`, an end time, and `why` as a warning. Every level saved before is
+/// kept. Does nothing when no `results.json` was written yet.
+pub fn mark_failed(dir: &Path, finished_at: String, why: &str) -> io::Result<()> {
+    let path = dir.join("results.json");
+    let text = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    let mut report: Report = serde_json::from_str(&text)?;
+    report.status = super::model::RunStatus::Failed;
+    report.finished_at = Some(finished_at);
+    report
+        .warnings
+        .push(format!("llmsweep failed mid-run: {why}"));
+    let mut bytes = serde_json::to_vec_pretty(&report)?;
+    bytes.push(b'\n');
+    write_atomic(&path, &bytes)
+}
+
 /// Writes `path` via a temporary file and a rename, so readers never see half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
@@ -81,4 +101,40 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         file.sync_data()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::model::RunStatus;
+
+    #[test]
+    fn a_run_whose_driver_died_is_marked_failed_with_its_levels_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        mark_failed(dir.path(), "t".into(), "boom").expect("no results yet is fine");
+        assert!(!dir.path().join("results.json").exists());
+
+        let mut writer = ResultsWriter::create(dir.path()).expect("writer");
+        let report = Report {
+            run_name: "r".into(),
+            engines: vec![Default::default()],
+            ..Report::default()
+        };
+        writer.write_report(&report).expect("write");
+        mark_failed(
+            dir.path(),
+            "2026-11-28T06:00:00Z".into(),
+            "the sweep driver failed: panic",
+        )
+        .expect("mark");
+        let text = std::fs::read_to_string(dir.path().join("results.json")).expect("read");
+        let saved: Report = serde_json::from_str(&text).expect("parse");
+        assert_eq!(saved.status, RunStatus::Failed);
+        assert_eq!(saved.finished_at.as_deref(), Some("2026-11-28T06:00:00Z"));
+        assert_eq!(saved.engines, report.engines);
+        assert_eq!(
+            saved.warnings,
+            ["llmsweep failed mid-run: the sweep driver failed: panic"]
+        );
+    }
 }
