@@ -7,7 +7,8 @@
 //! - `config`   — serde structs, the `config` crate's layers, `validate()` → `ConfigError`.
 //! - `plan`     — engines × levels × workload, request bodies serialised once.
 //! - `workload` — prompt sources (`pool`, JSONL `file`, `sharegpt`, `synthetic`) → prompts.
-//! - `client`   — `openai` (reqwest + eventsource-stream, timings), `chunk` (pure chunk parser).
+//! - `client`   — `openai` (reqwest + eventsource-stream, timings), `sse` (byte guard before the
+//!   SSE parser), `chunk` (pure chunk parser).
 //! - `driver`   — the sweep: workers at C in flight (closed loop) or `arrivals` on a seeded
 //!   schedule (open loop, rate mode), pause/skip/abort, per-level phases, run order.
 //! - `metrics`  — `sample` (one per request), `recorder` (hdrhistograms → snapshot, summary),
@@ -18,7 +19,8 @@
 //! - `tui`      — the live dashboard: pure `App::update`, `impl Widget for &App`, terminal guard.
 //! - `report`   — exporters, pure fns of a Report: chart PNG/SVG, levels.csv, summary.md, merging runs.
 //! - `headless` — the line printer on the same events.
-//! - `sim`      — the simulated engine: axum server, continuous-batching scheduler, faults.
+//! - `sim`      — the simulated engine: axum server, continuous-batching scheduler, faults,
+//!   `--timing-log` (its own TTFT per request id, for measuring client overhead).
 //! - `demo`     — two simulated engines in-process for `llmsweep demo`.
 //! - `color`    — engine colours: config names/hex, default palette.
 //! - `secret`   — the redacting API-key newtype.

@@ -36,7 +36,7 @@
 //! # Layout
 //! `profiles` (timing constants), `faults` (what goes wrong, for whom), `scheduler` (the
 //! batch loop), `server` (routes, parsing, SSE encoding), `conn` (the listener, whose
-//! connections a handler can kill).
+//! connections a handler can kill), `timing` (the `--timing-log` of server-side TTFT).
 
 mod conn;
 mod faults;
