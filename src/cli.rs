@@ -13,6 +13,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Threads of llmsweep's async runtime [default: one per core]. On a machine whose
+    /// cores the engine also needs (its API server and scheduler are CPU-bound), fewer
+    /// threads keep the client out of the engine's way.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,4 +177,27 @@ pub struct ReportArgs {
     /// Also write SVG charts.
     #[arg(long)]
     pub svg: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_is_global_and_at_least_one() {
+        let cli = Cli::try_parse_from(["llmsweep", "run", "--threads", "1"]).expect("valid");
+        assert_eq!(cli.threads, Some(1));
+        let cli = Cli::try_parse_from(["llmsweep", "--threads", "3", "sim"]).expect("valid");
+        assert_eq!(cli.threads, Some(3));
+        assert_eq!(
+            Cli::try_parse_from(["llmsweep", "demo"])
+                .expect("valid")
+                .threads,
+            None
+        );
+        for bad in ["0", "1025", "many"] {
+            let e = Cli::try_parse_from(["llmsweep", "demo", "--threads", bad]).unwrap_err();
+            assert!(e.to_string().contains("--threads"), "{e}");
+        }
+    }
 }
