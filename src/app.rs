@@ -304,6 +304,11 @@ async fn sim_command(args: SimArgs) -> Result<i32, Failure> {
         non_sse_rate: args.non_sse_rate,
         huge_event_bytes: args.huge_event_bytes,
     };
+    if let Some(path) = &args.timing_log {
+        // Refuse before announcing the server; it opens (truncates) the file again to write.
+        std::fs::File::create(path)
+            .map_err(|e| Failure::Config(format!("--timing-log {}: {e}", path.display())))?;
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .map_err(|e| {

@@ -219,3 +219,25 @@ fn missing_config_file_exits_2_with_one_line() {
         )
     );
 }
+
+#[test]
+fn sim_refuses_an_unwritable_timing_log_before_serving() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let log = tmp.path().join("missing-dir").join("timing.jsonl");
+    let output = Command::new(BIN)
+        .args(["sim", "--port", "0", "--timing-log"])
+        .arg(&log)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run llmsweep sim");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: --timing-log {}: No such file or directory (os error 2)\n",
+            log.display()
+        )
+    );
+    assert!(output.stdout.is_empty(), "no server announced");
+}

@@ -22,9 +22,13 @@ pub(crate) struct TimingLog {
 }
 
 impl TimingLog {
+    /// Creates (or truncates) the log; the error names the flag and the path.
     pub(crate) fn create(path: &Path) -> io::Result<TimingLog> {
+        let file = File::create(path).map_err(|e| {
+            io::Error::new(e.kind(), format!("--timing-log {}: {e}", path.display()))
+        })?;
         Ok(TimingLog {
-            file: Mutex::new(LineWriter::new(File::create(path)?)),
+            file: Mutex::new(LineWriter::new(file)),
         })
     }
 
