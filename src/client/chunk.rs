@@ -99,7 +99,7 @@ impl RawChoice {
             NonEmpty::any(&[d.content, d.reasoning_content, d.reasoning])
                 || matches!(d.tool_calls, Some(NonEmptyArray(true)))
         });
-        delta || NonEmpty::any(&[self.text])
+        delta || matches!(self.text, Some(NonEmpty(true)))
     }
 }
 

@@ -198,6 +198,8 @@ impl EngineClient {
         // rest of the chunk's handling.
         let sleep = tokio::time::sleep_until(first_deadline);
         let mut sleep = std::pin::pin!(sleep);
+        // Once output has started: `idle` after the latest bytes, `last` after t0.
+        let idle_deadline = |last: Duration, idle: Duration| (t0 + last + idle).min(total_deadline);
         loop {
             let next = tokio::select! {
                 biased;
@@ -205,10 +207,10 @@ impl EngineClient {
                 () = &mut sleep => {
                     let deadline = match (first_us, self.timeouts.idle) {
                         (None, _) => first_deadline,
-                        (Some(_), Some(idle)) => {
-                            let last = Duration::from_nanos(arrival_ns.load(Ordering::Relaxed));
-                            (t0 + last + idle).min(total_deadline)
-                        }
+                        (Some(_), Some(idle)) => idle_deadline(
+                            Duration::from_nanos(arrival_ns.load(Ordering::Relaxed)),
+                            idle,
+                        ),
                         (Some(_), None) => total_deadline,
                     };
                     if Instant::now() < deadline {
@@ -263,7 +265,7 @@ impl EngineClient {
                                 // the first-token one the timer is armed for.
                                 if let Some(idle) = self.timeouts.idle {
                                     let last = Duration::from_micros(at_us);
-                                    sleep.as_mut().reset((t0 + last + idle).min(total_deadline));
+                                    sleep.as_mut().reset(idle_deadline(last, idle));
                                 }
                             }
                             Some(_) => timings

@@ -64,9 +64,7 @@ impl ResultsWriter {
     /// request whose line is not yet in the file.
     pub fn write_report(&mut self, report: &Report) -> io::Result<()> {
         self.flush()?;
-        let mut bytes = serde_json::to_vec_pretty(report)?;
-        bytes.push(b'\n');
-        write_atomic(&self.dir.join("results.json"), &bytes)
+        write_report_file(&self.dir.join("results.json"), report)
     }
 }
 
@@ -85,9 +83,14 @@ pub fn mark_failed(dir: &Path, finished_at: String, why: &str) -> io::Result<()>
     report
         .warnings
         .push(format!("llmsweep failed mid-run: {why}"));
-    let mut bytes = serde_json::to_vec_pretty(&report)?;
+    write_report_file(&path, &report)
+}
+
+/// `report` as pretty JSON with a final newline, written atomically to `path`.
+fn write_report_file(path: &Path, report: &Report) -> io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(report)?;
     bytes.push(b'\n');
-    write_atomic(&path, &bytes)
+    write_atomic(path, &bytes)
 }
 
 /// Writes `path` via a temporary file and a rename, so readers never see half a file.
