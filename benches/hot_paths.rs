@@ -6,7 +6,7 @@ use divan::{black_box, Bencher};
 use futures_util::{FutureExt, StreamExt};
 use llmsweep::client::Timings;
 use llmsweep::client::{chunk, sse};
-use llmsweep::metrics::recorder::LevelRecorder;
+use llmsweep::metrics::recorder::{LevelRecorder, LevelRun};
 use llmsweep::metrics::sample::Sample;
 
 fn main() {
@@ -71,6 +71,7 @@ fn sample(tokens: u64) -> Sample {
         prompt_index: 3,
         sent_at_ms: 12.5,
         queue_us: 0,
+        in_flight_us: 48_000 + 10_000 * (tokens - 1),
         result: Ok(Timings {
             ttft_us: 48_000,
             e2e_us: 48_000 + 10_000 * (tokens - 1),
@@ -80,6 +81,7 @@ fn sample(tokens: u64) -> Sample {
             output_tokens: tokens,
             output_tokens_estimated: false,
             input_tokens: Some(128),
+            coalesced_chunks: 0,
         }),
     }
 }
@@ -89,10 +91,10 @@ fn sample(tokens: u64) -> Sample {
 fn record_sample_128_tokens(bencher: Bencher) {
     let s = sample(128);
     let mut recorder = LevelRecorder::default();
-    let mut now_ms = 0u64;
+    let mut now_us = 0u64;
     bencher.bench_local(|| {
-        now_ms += 1;
-        recorder.record(black_box(&s), now_ms);
+        now_us += 1_000;
+        recorder.record(black_box(&s), now_us);
     });
 }
 
@@ -101,19 +103,26 @@ fn record_sample_128_tokens(bencher: Bencher) {
 fn snapshot_of_10k_samples(bencher: Bencher) {
     let s = sample(128);
     let mut recorder = LevelRecorder::default();
-    for ms in 0..10_000 {
-        recorder.record(&s, ms);
+    for ms in 0..10_000u64 {
+        recorder.record(&s, ms * 1_000);
     }
     bencher.bench_local(|| black_box(recorder.snapshot(black_box(10_000))));
 }
 
-/// The level's full summary (every percentile of four histograms).
+/// The level's full summary (sorting four metrics' exact values: 10k TTFT/E2E/TPOT and
+/// 1.27M ITL gaps; the steady window over 10k intervals).
 #[divan::bench]
 fn summary_of_10k_samples(bencher: Bencher) {
     let s = sample(128);
     let mut recorder = LevelRecorder::default();
-    for ms in 0..10_000 {
-        recorder.record(&s, ms);
+    for ms in 0..10_000u64 {
+        recorder.record(&s, ms * 1_000);
     }
-    bencher.bench_local(|| black_box(recorder.summary(8.0, 8, 10.0, false)));
+    let run = LevelRun {
+        level: 8.0,
+        max_concurrency: 8,
+        duration_s: 10.0,
+        ..LevelRun::default()
+    };
+    bencher.bench_local(|| black_box(recorder.summary(run)));
 }

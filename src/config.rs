@@ -127,7 +127,7 @@ pub struct SweepConfig {
     #[serde(deserialize_with = "levels_from_list_or_text")]
     pub levels: Vec<f64>,
     /// Measured requests per level. With `duration_s` too, whichever comes first ends the
-    /// level; with neither, [`DEFAULT_REQUESTS_PER_LEVEL`].
+    /// level; with neither, `max(50, 4 × C)` per level (50 in rate mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requests_per_level: Option<u64>,
     /// Measured seconds per level (paused time excluded): no new request starts after it,
@@ -159,8 +159,11 @@ pub struct SweepConfig {
     pub order: SweepOrder,
 }
 
-/// Used when neither `requests_per_level` nor `duration_s` is set.
+/// Used when neither `requests_per_level` nor `duration_s` is set: at least this many...
 pub const DEFAULT_REQUESTS_PER_LEVEL: u64 = 50;
+/// ...and, in concurrency mode, this many per request in flight, so a level is several
+/// waves long and its steady state outweighs ramp-up and drain.
+pub const DEFAULT_REQUESTS_PER_SLOT: u64 = 4;
 
 impl Default for SweepConfig {
     fn default() -> Self {
@@ -185,14 +188,24 @@ impl Default for SweepConfig {
 pub const MAX_TIMEOUT_S: f64 = 604_800.0;
 
 impl SweepConfig {
-    /// Measured requests per level: the configured count, unlimited when only `duration_s`
-    /// is set, [`DEFAULT_REQUESTS_PER_LEVEL`] when neither is.
-    pub fn request_limit(&self) -> Option<u64> {
+    /// Measured requests at level value `level`: the configured count, unlimited when only
+    /// `duration_s` is set, and when neither is `max(50, 4 × C)` (50 in rate mode).
+    pub fn request_limit(&self, level: f64) -> Option<u64> {
         match (self.requests_per_level, self.duration_s) {
             (Some(n), _) => Some(n),
             (None, Some(_)) => None,
+            (None, None) if self.mode == SweepMode::Concurrency => {
+                Some(DEFAULT_REQUESTS_PER_LEVEL.max(DEFAULT_REQUESTS_PER_SLOT * level as u64))
+            }
             (None, None) => Some(DEFAULT_REQUESTS_PER_LEVEL),
         }
+    }
+
+    /// True when the request count follows the default `max(50, 4 × C)` rule.
+    pub fn requests_scale_with_concurrency(&self) -> bool {
+        self.mode == SweepMode::Concurrency
+            && self.requests_per_level.is_none()
+            && self.duration_s.is_none()
     }
 }
 

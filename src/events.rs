@@ -69,14 +69,14 @@ pub struct Snapshot {
     pub request_throughput: f64,
     /// Output tokens per second over the last couple of seconds.
     pub output_throughput: f64,
-    /// TTFT p50 over the level so far, ms (0 before the first success).
-    pub ttft_p50_ms: f64,
+    /// TTFT p50 over the level so far, ms; `None` before the level's first success.
+    pub ttft_p50_ms: Option<f64>,
     /// TTFT p99 over the level so far, ms.
-    pub ttft_p99_ms: f64,
+    pub ttft_p99_ms: Option<f64>,
     /// End-to-end latency p50 over the level so far, ms.
-    pub e2el_p50_ms: f64,
+    pub e2el_p50_ms: Option<f64>,
     /// End-to-end latency p99 over the level so far, ms.
-    pub e2el_p99_ms: f64,
+    pub e2el_p99_ms: Option<f64>,
 }
 
 /// What the driver is doing.

@@ -81,16 +81,21 @@ pub fn level_line(engine: &str, s: &LevelSummary, rate: bool) -> String {
         extra.push_str(&format!(" | late {late}"));
     }
     format!(
-        "{engine:<20} {level:<6} {:>4} ok {:>3} err ({:>4.1}%) in {:>6.2} s | {:>7.2} req/s {:>8.1} tok/s | TTFT p50 {:>8.1} p99 {:>8.1} ms | E2E p50 {:>8.1} p99 {:>8.1} ms{extra}{status}",
+        "{engine:<20} {level:<6} {:>4} ok {:>3} err ({:>4.1}%) in {:>6.2} s | {:>7.2} req/s {:>8.1} tok/s | TTFT p50 {:>8} p99 {:>8} ms | E2E p50 {:>8} p99 {:>8} ms{extra}{status}",
         s.completed,
         s.failed,
         s.error_rate * 100.0,
         s.duration,
         s.request_throughput,
         s.output_throughput,
-        s.median_ttft_ms,
-        s.p99_ttft_ms,
-        s.median_e2el_ms,
-        s.p99_e2el_ms,
+        opt(s.median_ttft_ms),
+        opt(s.p99_ttft_ms),
+        opt(s.median_e2el_ms),
+        opt(s.p99_e2el_ms),
     )
+}
+
+/// A latency to one decimal, or `—` when the level has none.
+fn opt(ms: Option<f64>) -> String {
+    ms.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"))
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use crate::color::Rgb;
-use crate::config::{Api, Config, EngineConfig, SweepMode, SweepOrder};
+use crate::config::{Api, Config, EngineConfig, SweepMode, SweepOrder, DEFAULT_REQUESTS_PER_LEVEL};
 use crate::results::model::Workload;
 use crate::secret::Secret;
 use crate::workload::{self, estimate_tokens, Prompt, PromptContent};
@@ -94,7 +94,12 @@ impl Plan {
         let workload = Workload {
             mode: sweep.mode.as_str().into(),
             levels: sweep.levels.clone(),
-            requests_per_level: sweep.request_limit().unwrap_or(0),
+            requests_per_level: match (sweep.requests_per_level, sweep.duration_s) {
+                (Some(n), _) => n,
+                (None, Some(_)) => 0,
+                (None, None) => DEFAULT_REQUESTS_PER_LEVEL,
+            },
+            requests_scale_with_concurrency: sweep.requests_scale_with_concurrency(),
             warmup_requests: sweep.warmup_requests,
             max_tokens: config.request.max_tokens,
             prompt_source: loaded.source.clone(),
@@ -123,9 +128,10 @@ impl Plan {
         })
     }
 
-    /// Measured requests per level; `None` = until `duration_s` is up.
-    pub fn request_limit(&self) -> Option<u64> {
-        self.config.sweep.request_limit()
+    /// Measured requests of level `level_index`; `None` = until `duration_s` is up.
+    pub fn request_limit(&self, level_index: usize) -> Option<u64> {
+        let sweep = &self.config.sweep;
+        sweep.request_limit(sweep.levels[level_index])
     }
 
     /// The level's concurrency in concurrency mode (levels are whole numbers there).

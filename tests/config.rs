@@ -62,8 +62,30 @@ fn defaults_apply_without_a_file() {
     })
     .unwrap();
     assert_eq!(config.sweep.levels, vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0]);
-    assert_eq!(config.sweep.request_limit(), Some(50));
+    // max(50, 4 × C) per level when the count is not set.
+    let limits: Vec<_> = config
+        .sweep
+        .levels
+        .iter()
+        .map(|&c| config.sweep.request_limit(c))
+        .collect();
+    assert_eq!(limits, [50, 50, 50, 50, 64, 128].map(Some));
+    assert!(config.sweep.requests_scale_with_concurrency());
     assert!(config.engines.is_empty());
+}
+
+#[test]
+fn a_set_count_or_duration_replaces_the_per_level_default() {
+    let load = |sweep: &str| load_with(&format!("{ENGINE}[sweep]\n{sweep}\n"), &[], &[]).unwrap();
+    let set = load("requests_per_level = 10");
+    assert_eq!(set.sweep.request_limit(32.0), Some(10));
+    assert!(!set.sweep.requests_scale_with_concurrency());
+    let timed = load("duration_s = 5");
+    assert_eq!(timed.sweep.request_limit(32.0), None);
+    // Rate mode has no concurrency to scale with.
+    let rate = load("mode = \"rate\"\nlevels = [40]");
+    assert_eq!(rate.sweep.request_limit(40.0), Some(50));
+    assert!(!rate.sweep.requests_scale_with_concurrency());
 }
 
 #[test]

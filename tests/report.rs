@@ -43,30 +43,30 @@ fn level(level: f64, req_s: f64, ttft: f64, e2e: f64) -> LevelSummary {
         output_throughput: r3(req_s * out_tokens),
         total_token_throughput: r3(req_s * (out_tokens + 200.0)),
         mean_output_tokens: out_tokens,
-        mean_ttft_ms: r3(ttft * 1.05),
-        median_ttft_ms: r3(ttft),
-        p90_ttft_ms: r3(ttft * 1.4),
-        p95_ttft_ms: r3(ttft * 1.6),
-        p99_ttft_ms: r3(ttft * 2.0),
-        max_ttft_ms: r3(ttft * 2.3),
-        mean_tpot_ms: r3(tpot * 1.02),
-        median_tpot_ms: r3(tpot),
-        p90_tpot_ms: r3(tpot * 1.15),
-        p95_tpot_ms: r3(tpot * 1.2),
-        p99_tpot_ms: r3(tpot * 1.3),
-        max_tpot_ms: r3(tpot * 1.5),
-        mean_itl_ms: r3(tpot * 1.01),
-        median_itl_ms: r3(tpot),
-        p90_itl_ms: r3(tpot * 1.2),
-        p95_itl_ms: r3(tpot * 1.3),
-        p99_itl_ms: r3(tpot * 1.6),
-        max_itl_ms: r3(tpot * 3.0),
-        mean_e2el_ms: r3(e2e * 1.03),
-        median_e2el_ms: r3(e2e),
-        p90_e2el_ms: r3(e2e * 1.25),
-        p95_e2el_ms: r3(e2e * 1.35),
-        p99_e2el_ms: r3(e2e * 1.6),
-        max_e2el_ms: r3(e2e * 1.9),
+        mean_ttft_ms: Some(r3(ttft * 1.05)),
+        median_ttft_ms: Some(r3(ttft)),
+        p90_ttft_ms: Some(r3(ttft * 1.4)),
+        p95_ttft_ms: Some(r3(ttft * 1.6)),
+        p99_ttft_ms: Some(r3(ttft * 2.0)),
+        max_ttft_ms: Some(r3(ttft * 2.3)),
+        mean_tpot_ms: Some(r3(tpot * 1.02)),
+        median_tpot_ms: Some(r3(tpot)),
+        p90_tpot_ms: Some(r3(tpot * 1.15)),
+        p95_tpot_ms: Some(r3(tpot * 1.2)),
+        p99_tpot_ms: Some(r3(tpot * 1.3)),
+        max_tpot_ms: Some(r3(tpot * 1.5)),
+        mean_itl_ms: Some(r3(tpot * 1.01)),
+        median_itl_ms: Some(r3(tpot)),
+        p90_itl_ms: Some(r3(tpot * 1.2)),
+        p95_itl_ms: Some(r3(tpot * 1.3)),
+        p99_itl_ms: Some(r3(tpot * 1.6)),
+        max_itl_ms: Some(r3(tpot * 3.0)),
+        mean_e2el_ms: Some(r3(e2e * 1.03)),
+        median_e2el_ms: Some(r3(e2e)),
+        p90_e2el_ms: Some(r3(e2e * 1.25)),
+        p95_e2el_ms: Some(r3(e2e * 1.35)),
+        p99_e2el_ms: Some(r3(e2e * 1.6)),
+        max_e2el_ms: Some(r3(e2e * 1.9)),
         mean_client_queue_ms: 0.0,
         errors: BTreeMap::new(),
         error_examples: BTreeMap::new(),
@@ -202,7 +202,7 @@ fn levels_csv_has_one_row_per_engine_level_and_every_column() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 8);
     let columns = lines[0].split(',').count();
-    assert_eq!(columns, 59);
+    assert_eq!(columns, 70);
     assert!(lines[0].starts_with("engine,level,max_concurrency,status,"));
     assert!(lines[0].ends_with(
         ",errors,error_examples,client_cpu_cores,client_loop_lag_p99_ms,client_limited"
@@ -586,9 +586,9 @@ fn nan_and_odd_values_render() {
     for engine in &mut nan.engines {
         for l in &mut engine.levels {
             l.request_throughput = f64::NAN;
-            l.median_e2el_ms = f64::NAN;
-            l.p99_e2el_ms = f64::INFINITY;
-            l.median_ttft_ms = f64::NEG_INFINITY;
+            l.median_e2el_ms = Some(f64::NAN);
+            l.p99_e2el_ms = Some(f64::INFINITY);
+            l.median_ttft_ms = Some(f64::NEG_INFINITY);
             l.error_rate = f64::NAN;
             l.output_throughput = f64::NAN;
         }
@@ -664,6 +664,10 @@ fn level_zero(level: f64) -> LevelSummary {
         &mut l.output_throughput,
         &mut l.total_token_throughput,
         &mut l.mean_output_tokens,
+    ] {
+        *v = 0.0;
+    }
+    for v in [
         &mut l.median_ttft_ms,
         &mut l.p99_ttft_ms,
         &mut l.median_e2el_ms,
@@ -671,7 +675,7 @@ fn level_zero(level: f64) -> LevelSummary {
         &mut l.median_tpot_ms,
         &mut l.p99_tpot_ms,
     ] {
-        *v = 0.0;
+        *v = None;
     }
     l
 }
@@ -686,12 +690,12 @@ fn rate_level(rate: f64, req_s: f64, ttft: f64, e2e: f64, slo_met: f64, late: u6
     l.max_concurrency = 0;
     l.mean_client_queue_ms = r3(late as f64 * 1.5);
     l.schedule = Some(ScheduleStats {
-        mean_scheduled_ttft_ms: r3(ttft * 1.05 + late as f64),
-        median_scheduled_ttft_ms: r3(ttft + late as f64),
-        p99_scheduled_ttft_ms: r3(ttft * 2.0 + 10.0 * late as f64),
-        mean_scheduled_e2el_ms: r3(e2e * 1.03 + late as f64),
-        median_scheduled_e2el_ms: r3(e2e + late as f64),
-        p99_scheduled_e2el_ms: r3(e2e * 1.6 + 10.0 * late as f64),
+        mean_scheduled_ttft_ms: Some(r3(ttft * 1.05 + late as f64)),
+        median_scheduled_ttft_ms: Some(r3(ttft + late as f64)),
+        p99_scheduled_ttft_ms: Some(r3(ttft * 2.0 + 10.0 * late as f64)),
+        mean_scheduled_e2el_ms: Some(r3(e2e * 1.03 + late as f64)),
+        median_scheduled_e2el_ms: Some(r3(e2e + late as f64)),
+        p99_scheduled_e2el_ms: Some(r3(e2e * 1.6 + 10.0 * late as f64)),
         late_starts: late,
     });
     l.request_goodput = Some(r3(req_s * slo_met));

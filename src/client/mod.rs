@@ -2,6 +2,7 @@
 //! [`RequestError`]. Every per-request metric of DESIGN §3 is computed here.
 
 pub mod chunk;
+pub mod connections;
 pub mod openai;
 pub mod sse;
 
@@ -90,6 +91,9 @@ pub struct Timings {
     pub output_tokens_estimated: bool,
     /// `usage.prompt_tokens`, when given.
     pub input_tokens: Option<u64>,
+    /// Output chunks after the first that arrived in the same read as the previous output
+    /// chunk (their ITL is 0 by construction: the gap is below what reads can resolve).
+    pub coalesced_chunks: u32,
 }
 
 impl Timings {

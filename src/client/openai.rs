@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
 use super::chunk::{self, ChunkError, Parsed};
+use super::connections::ConnectionCounter;
 use super::sse::{self, BodyError};
 use super::{ErrorClass, RequestError, Timeouts, Timings};
 use crate::secret::Secret;
@@ -34,6 +35,8 @@ pub struct EngineClient {
     key: Option<Secret>,
     /// Capacity reserved for ITL gaps, so the hot path rarely reallocates.
     itl_capacity: usize,
+    /// TCP connections this client's pool has opened.
+    connections: ConnectionCounter,
 }
 
 impl std::fmt::Debug for EngineClient {
@@ -84,7 +87,9 @@ impl EngineClient {
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
+        let connections = ConnectionCounter::default();
         let http = reqwest::Client::builder()
+            .connector_layer(connections.clone())
             .no_proxy()
             .connect_timeout(spec.timeouts.connect)
             .pool_max_idle_per_host(spec.max_connections.max(1))
@@ -102,7 +107,13 @@ impl EngineClient {
             timeouts: spec.timeouts,
             key: spec.key,
             itl_capacity: (spec.max_tokens as usize).min(16_384),
+            connections,
         })
+    }
+
+    /// TCP connections opened so far (a level's count is the difference across it).
+    pub fn connections_opened(&self) -> u64 {
+        self.connections.get()
     }
 
     fn redact(&self, text: &str) -> String {
@@ -174,13 +185,16 @@ impl EngineClient {
         }
 
         // Nanoseconds after t0 at which the latest bytes arrived; every event completed by
-        // those bytes arrived then.
+        // those bytes arrived then. `reads` numbers the reads, so events of the same read
+        // (coalesced: their gap is unknowable) are told apart from a real 0 µs gap.
         let arrival_ns = Arc::new(AtomicU64::new(0));
-        let stamp = arrival_ns.clone();
+        let reads = Arc::new(AtomicU64::new(0));
+        let (stamp, count) = (arrival_ns.clone(), reads.clone());
         // Stamped before any check or parsing; the guard caps an event at 1 MiB and rejects
         // bytes that are not UTF-8, so a hostile stream cannot grow the parser's buffers.
         let events = sse::events(response.bytes_stream(), move || {
             stamp.store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            count.fetch_add(1, Ordering::Relaxed);
         });
         let mut events = std::pin::pin!(events);
 
@@ -190,6 +204,8 @@ impl EngineClient {
         };
         let mut first_us: Option<u64> = None;
         let mut last_us = 0u64;
+        // The read that carried the previous output chunk.
+        let mut last_read = 0u64;
         let mut output_chunks = 0u64;
         let mut finished = false;
         let mut done = false;
@@ -250,6 +266,7 @@ impl EngineClient {
                 }
             };
             let at_us = arrival_ns.load(Ordering::Relaxed) / 1_000;
+            let read = reads.load(Ordering::Relaxed);
             match chunk::parse(&event.data) {
                 Ok(Parsed::Done) => {
                     done = true;
@@ -268,21 +285,35 @@ impl EngineClient {
                                     sleep.as_mut().reset(idle_deadline(last, idle));
                                 }
                             }
-                            Some(_) => timings
-                                .itl_us
-                                .push((at_us - last_us).min(u32::MAX as u64) as u32),
+                            Some(_) => {
+                                timings
+                                    .itl_us
+                                    .push((at_us - last_us).min(u32::MAX as u64) as u32);
+                                timings.coalesced_chunks += (read == last_read) as u32;
+                            }
                         }
                         last_us = at_us;
+                        last_read = read;
                     }
+                    // Only a finish reason (or `[DONE]`) ends a stream well: with per-chunk
+                    // usage (`continuous_usage_stats`) a usage chunk can come mid-stream.
                     finished |= info.finished;
                     if let Some(usage) = info.usage {
                         timings.output_tokens = usage.completion_tokens;
                         timings.input_tokens = usage.prompt_tokens;
-                        finished = true;
                     }
                 }
                 Err(error) => return Err(self.chunk_error(error, &event.data)),
             }
+        }
+        if done {
+            // Read the body to its end (the chunked terminator after `[DONE]`), so the
+            // connection goes back to the pool instead of being closed with the stream.
+            let drain_until = (Instant::now() + DRAIN_LIMIT).min(total_deadline);
+            let _ = tokio::time::timeout_at(drain_until, async {
+                while let Some(Ok(_)) = events.next().await {}
+            })
+            .await;
         }
         let Some(first_us) = first_us else {
             return Err(RequestError::new(
@@ -350,6 +381,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     chunk::snippet(&text)
 }
+
+/// Longest wait for the end of a body after `[DONE]`; a server that keeps the stream open
+/// past it costs a new connection, not the request's time.
+const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
 /// Largest part of an error body read for its snippet.
 const SNIPPET_BYTES: usize = 4096;

@@ -1,10 +1,22 @@
 //! The sweep driver: engines × levels, workers holding C requests in flight, the control
 //! channel (pause, skip, abort), the recorder and the results writer.
+//!
+//! - `sweep`     — run order, results writer, the end of the run.
+//! - `level`     — one level: warmup, measured phase, summary and checks, results written.
+//! - `phase`     — one phase: workers or dispatcher, samples in, snapshots out, the drain.
+//! - `pause`     — pause accounting: the active clock's in-flight rule, rate mode's ledger.
+//! - `controls`  — keys reaching the driver.
+//! - `worker`    — one closed-loop slot; `open_loop` — rate mode's dispatcher;
+//!   `arrivals` — its seeded schedule.
 
 pub mod arrivals;
-mod clock;
+mod controls;
+mod level;
 mod open_loop;
+mod pause;
+mod phase;
 mod sweep;
 mod worker;
 
+pub use level::SKIPPED_DURING_WARMUP;
 pub use sweep::{run, RunOptions, RunOutcome};

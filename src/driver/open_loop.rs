@@ -1,8 +1,8 @@
 //! Rate mode's dispatcher: sends requests at their scheduled times (an [`Arrivals`] schedule
 //! over level-active time), each in its own task, optionally capped at `max_concurrency` in
 //! flight. A request that cannot start on time (the cap is full) waits in the client; the wait
-//! is its `queue_us`, and latencies from the scheduled time are summarised beside those from
-//! the actual send — nothing is dropped.
+//! (schedule → actual send, stamped where the send is) is its `queue_us`, and latencies from
+//! the scheduled time are summarised beside those from the actual send — nothing is dropped.
 //!
 //! Pausing stops new sends and shifts the rest of the schedule by the paused time; skip and
 //! quit cancel in-flight requests (counted as cancelled) and stop the schedule.
@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::arrivals::Arrivals;
@@ -31,19 +30,18 @@ pub struct Schedule {
     pub duration: Option<Duration>,
 }
 
-/// Waits while paused; returns the time spent paused, or `None` when cancelled.
+/// Waits while paused; `None` when cancelled.
 async fn wait_unpaused(
     paused: &mut watch::Receiver<bool>,
     cancel: &CancellationToken,
-) -> Option<Duration> {
-    let since = Instant::now();
+) -> Option<()> {
     while *paused.borrow_and_update() {
         tokio::select! {
             changed = paused.changed() => if changed.is_err() { return None },
             _ = cancel.cancelled() => return None,
         }
     }
-    Some(since.elapsed())
+    Some(())
 }
 
 /// Sends the phase's requests on schedule until the count is reached, time is up
@@ -54,7 +52,6 @@ pub async fn run(mut ctx: WorkerCtx, schedule: Schedule) {
         .then(|| Arc::new(Semaphore::new(schedule.max_concurrency as usize)));
     let mut tasks = JoinSet::new();
     let start = ctx.started;
-    let mut paused_total = Duration::ZERO;
     let mut at = Duration::ZERO;
     let mut index = 0u64;
     'requests: while index < ctx.planned {
@@ -64,14 +61,14 @@ pub async fn run(mut ctx: WorkerCtx, schedule: Schedule) {
         if schedule.duration.is_some_and(|d| at >= d) {
             break;
         }
-        // Until the scheduled time, paused time not counted.
+        // Until the scheduled time, paused time not counted (the ledger shifts it).
         loop {
-            match wait_unpaused(&mut ctx.paused, &ctx.cancel).await {
-                Some(p) => paused_total += p,
-                None => break 'requests,
+            if wait_unpaused(&mut ctx.paused, &ctx.cancel).await.is_none() {
+                break 'requests;
             }
+            let due = start + ctx.pauses.paused_total() + at;
             tokio::select! {
-                _ = tokio::time::sleep_until(start + paused_total + at) => break,
+                _ = tokio::time::sleep_until(due) => break,
                 changed = ctx.paused.changed() => if changed.is_err() { break 'requests },
                 _ = ctx.cancel.cancelled() => break 'requests,
                 _ = ctx.stop_new.cancelled() => break 'requests,
@@ -88,20 +85,17 @@ pub async fn run(mut ctx: WorkerCtx, schedule: Schedule) {
             },
             None => None,
         };
-        // A pause while waiting for a slot: send after it; the pause is not lateness.
-        match wait_unpaused(&mut ctx.paused, &ctx.cancel).await {
-            Some(p) => paused_total += p,
-            None => break,
-        }
-        if ctx.stop_new.is_cancelled() {
+        // A pause while waiting for a slot: send after it (the ledger keeps it out of the
+        // lateness).
+        if wait_unpaused(&mut ctx.paused, &ctx.cancel).await.is_none()
+            || ctx.stop_new.is_cancelled()
+        {
             break;
         }
-        let due = start + paused_total + at;
-        let queue_us = Instant::now().saturating_duration_since(due).as_micros() as u64;
         ctx.next.fetch_add(1, Ordering::Relaxed);
         let task_ctx = ctx.clone();
         tasks.spawn(async move {
-            let sample = send_one(&task_ctx, index, queue_us).await;
+            let sample = send_one(&task_ctx, index, Some(at)).await;
             drop(permit);
             let _ = task_ctx.samples.send(sample).await;
         });

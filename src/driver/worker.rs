@@ -2,11 +2,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::pause::PauseLedger;
 use crate::client::{EngineClient, ErrorClass, RequestError};
 use crate::metrics::sample::Sample;
 use crate::plan::Plan;
@@ -32,6 +34,8 @@ pub struct WorkerCtx {
     pub samples: mpsc::Sender<Sample>,
     /// Wall-clock start of the phase (for `sent_at_ms`).
     pub started: Instant,
+    /// The phase's paused time: rate mode's schedule runs on wall time minus it.
+    pub pauses: PauseLedger,
     /// `<run>-e<engine>-l<level>` (`-warmup` added for warmup): request `i` is sent with
     /// `X-Request-Id: <prefix>-<i>`, unique within the run.
     pub id_prefix: Arc<str>,
@@ -53,20 +57,29 @@ pub async fn run(mut ctx: WorkerCtx) {
         if index >= ctx.planned {
             return;
         }
-        let sample = send_one(&ctx, index, 0).await;
+        let sample = send_one(&ctx, index, None).await;
         if ctx.samples.send(sample).await.is_err() {
             return;
         }
     }
 }
 
-/// Sends request `index` of the phase now; `queue_us` is how late that is.
-pub async fn send_one(ctx: &WorkerCtx, index: u64, queue_us: u64) -> Sample {
+/// Sends request `index` of the phase now. `due` is its time on rate mode's schedule
+/// (paused time excluded); how late the send is, is stamped here, in the same place as the
+/// send itself, so no spawn or poll delay falls between the two.
+pub async fn send_one(ctx: &WorkerCtx, index: u64, due: Option<Duration>) -> Sample {
     let sequence = if ctx.warmup { u64::MAX - index } else { index };
     let prompt_index = ctx.plan.prompt_index(ctx.level_index, sequence);
     let body = ctx.plan.engines[ctx.engine].bodies[prompt_index].clone();
     let request_id = format!("{}-{index}", ctx.id_prefix);
-    let sent_at_ms = ctx.started.elapsed().as_secs_f64() * 1e3;
+    let sent = Instant::now();
+    let sent_at_ms = (sent - ctx.started).as_secs_f64() * 1e3;
+    let queue_us = due.map_or(0, |due| {
+        ctx.pauses
+            .schedule_now(ctx.started)
+            .saturating_sub(due)
+            .as_micros() as u64
+    });
     let result = tokio::select! {
         result = ctx.client.send(body, &request_id) => result,
         _ = ctx.cancel.cancelled() => Err(RequestError::new(ErrorClass::Cancelled, "cancelled by skip or quit")),
@@ -77,6 +90,7 @@ pub async fn send_one(ctx: &WorkerCtx, index: u64, queue_us: u64) -> Sample {
         prompt_index,
         sent_at_ms,
         queue_us,
+        in_flight_us: sent.elapsed().as_micros() as u64,
         result,
     }
 }

@@ -1,9 +1,12 @@
 //! Measurement aggregation: one [`sample::Sample`] per request in, histograms per level,
 //! [`crate::events::Snapshot`]s and [`crate::results::model::LevelSummary`]s out.
 
+pub mod checks;
+pub mod dist;
 pub mod fairness;
 pub mod health;
 pub mod recorder;
 pub mod sample;
 pub mod slo;
+pub mod steady;
 pub mod window;

@@ -1,66 +1,22 @@
-//! The recorder of one (engine, level): hdrhistograms (µs, 3 significant digits) and counters.
-//! Memory is flat in the number of requests: nothing per sample is kept.
+//! The recorder of one (engine, level): exact per-request values for percentiles (with
+//! hdrhistograms beside them for live snapshots), each request's in-flight interval for the
+//! achieved concurrency and the steady-state window, and counters.
+//! Memory is bounded: at most [`super::dist::EXACT_LIMIT`] values per metric.
 
 use std::collections::BTreeMap;
 
-use hdrhistogram::Histogram;
-
+use super::dist::{Dist, Stats};
 use super::sample::Sample;
 use super::slo::SloCounter;
+use super::steady::{self, Interval};
 use super::window::RateWindow;
 use crate::client::ErrorClass;
 use crate::config::SloConfig;
 use crate::events::Snapshot;
 use crate::results::model::{LevelStatus, LevelSummary, ScheduleStats, LATE_START_MS};
 
-/// One latency distribution: a histogram for percentiles, an exact sum for the mean.
-#[derive(Debug, Clone)]
-struct Dist {
-    hist: Histogram<u64>,
-    sum_us: f64,
-}
-
-impl Dist {
-    fn new() -> Dist {
-        Dist {
-            // 1 µs .. 1 hour; the bounds are valid constants, so this cannot fail.
-            hist: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds"),
-            sum_us: 0.0,
-        }
-    }
-
-    fn record(&mut self, us: f64) {
-        self.hist.saturating_record(us.round().max(1.0) as u64);
-        self.sum_us += us;
-    }
-
-    fn quantile_ms(&self, q: f64) -> f64 {
-        if self.hist.is_empty() {
-            0.0
-        } else {
-            self.hist.value_at_quantile(q) as f64 / 1e3
-        }
-    }
-
-    /// (mean, p50, p90, p95, p99, max) in ms; zeros when empty.
-    fn stats_ms(&self) -> [f64; 6] {
-        let n = self.hist.len();
-        if n == 0 {
-            return [0.0; 6];
-        }
-        [
-            self.sum_us / n as f64 / 1e3,
-            self.quantile_ms(0.5),
-            self.quantile_ms(0.9),
-            self.quantile_ms(0.95),
-            self.quantile_ms(0.99),
-            self.hist.max() as f64 / 1e3,
-        ]
-    }
-}
-
 /// Aggregates of one level in progress.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LevelRecorder {
     ttft: Dist,
     e2el: Dist,
@@ -73,10 +29,14 @@ pub struct LevelRecorder {
     output_tokens: u64,
     estimated: bool,
     queue_sum_us: f64,
+    coalesced_chunks: u64,
     errors: BTreeMap<ErrorClass, u64>,
     /// First message per class, as an example for results and the screen.
     examples: BTreeMap<ErrorClass, String>,
     window: RateWindow,
+    /// Each finished request's time in flight (cancelled ones included: they held a slot),
+    /// bounded like the exact values.
+    intervals: Vec<Interval>,
     /// Rate mode: latencies from the scheduled send time, late starts.
     open_loop: bool,
     scheduled_ttft: Dist,
@@ -95,29 +55,26 @@ pub struct RecorderOptions {
     pub slo: Option<SloConfig>,
 }
 
-impl Default for LevelRecorder {
-    fn default() -> Self {
-        LevelRecorder {
-            ttft: Dist::new(),
-            e2el: Dist::new(),
-            itl: Dist::new(),
-            tpot: Dist::new(),
-            completed: 0,
-            failed: 0,
-            cancelled: 0,
-            input_tokens: 0,
-            output_tokens: 0,
-            estimated: false,
-            queue_sum_us: 0.0,
-            errors: BTreeMap::new(),
-            examples: BTreeMap::new(),
-            window: RateWindow::default(),
-            open_loop: false,
-            scheduled_ttft: Dist::new(),
-            scheduled_e2el: Dist::new(),
-            late_starts: 0,
-            slo: None,
-        }
+/// How a level's measured phase went, from the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LevelRun {
+    /// The level's value: concurrency, or req/s in rate mode.
+    pub level: f64,
+    /// Requests kept in flight (closed loop) or the cap (rate mode; 0 = none).
+    pub max_concurrency: u32,
+    /// Active time, s.
+    pub duration_s: f64,
+    /// Cut short by a skip, quit or signal.
+    pub cut_short: bool,
+    /// TCP connections opened during the level.
+    pub connections_opened: u64,
+}
+
+/// The six statistics of a distribution as the summary's optional fields.
+fn split(stats: Option<Stats>) -> [Option<f64>; 6] {
+    match stats {
+        Some(s) => [s.mean_ms, s.p50_ms, s.p90_ms, s.p95_ms, s.p99_ms, s.max_ms].map(Some),
+        None => [None; 6],
     }
 }
 
@@ -130,36 +87,41 @@ impl LevelRecorder {
         }
     }
 
-    /// Records one finished request at level-active time `now_ms`.
-    pub fn record(&mut self, sample: &Sample, now_ms: u64) {
+    /// Records one finished request that completed at level-active time `done_us`.
+    pub fn record(&mut self, sample: &Sample, done_us: u64) {
         if sample.queue_us as f64 > LATE_START_MS * 1e3 {
             self.late_starts += 1;
         }
+        let mut interval = Interval {
+            sent_us: done_us.saturating_sub(sample.in_flight_us),
+            done_us,
+            output_tokens: None,
+        };
         match &sample.result {
             Ok(t) => {
                 if self.open_loop {
-                    self.scheduled_ttft
-                        .record((t.ttft_us + sample.queue_us) as f64);
-                    self.scheduled_e2el
-                        .record((t.e2e_us + sample.queue_us) as f64);
+                    self.scheduled_ttft.record(t.ttft_us + sample.queue_us);
+                    self.scheduled_e2el.record(t.e2e_us + sample.queue_us);
                 }
                 if let Some(slo) = &mut self.slo {
                     slo.record(t);
                 }
                 self.completed += 1;
-                self.ttft.record(t.ttft_us as f64);
-                self.e2el.record(t.e2e_us as f64);
+                self.ttft.record(t.ttft_us);
+                self.e2el.record(t.e2e_us);
                 for &gap in &t.itl_us {
-                    self.itl.record(gap as f64);
+                    self.itl.record(gap as u64);
                 }
                 if let Some(tpot) = t.tpot_us() {
-                    self.tpot.record(tpot);
+                    self.tpot.record(tpot.round() as u64);
                 }
                 self.input_tokens += t.input_tokens.unwrap_or(0);
                 self.output_tokens += t.output_tokens;
                 self.estimated |= t.output_tokens_estimated;
+                self.coalesced_chunks += t.coalesced_chunks as u64;
                 self.queue_sum_us += sample.queue_us as f64;
-                self.window.add(now_ms, t.output_tokens);
+                self.window.add(done_us / 1_000, t.output_tokens);
+                interval.output_tokens = Some(t.output_tokens);
             }
             Err(e) if e.class == ErrorClass::Cancelled => self.cancelled += 1,
             Err(e) => {
@@ -169,6 +131,9 @@ impl LevelRecorder {
                     .entry(e.class)
                     .or_insert_with(|| e.message.clone());
             }
+        }
+        if self.intervals.len() < super::dist::EXACT_LIMIT {
+            self.intervals.push(interval);
         }
     }
 
@@ -194,23 +159,18 @@ impl LevelRecorder {
             failed: self.failed,
             request_throughput,
             output_throughput,
-            ttft_p50_ms: self.ttft.quantile_ms(0.5),
-            ttft_p99_ms: self.ttft.quantile_ms(0.99),
-            e2el_p50_ms: self.e2el.quantile_ms(0.5),
-            e2el_p99_ms: self.e2el.quantile_ms(0.99),
+            ttft_p50_ms: self.ttft.live_quantile_ms(0.5),
+            ttft_p99_ms: self.ttft.live_quantile_ms(0.99),
+            e2el_p50_ms: self.e2el.live_quantile_ms(0.5),
+            e2el_p99_ms: self.e2el.live_quantile_ms(0.99),
             ..Snapshot::default()
         }
     }
 
-    /// The level's results. `duration_s` is first send → last completion, paused time excluded.
-    /// A level where most requests failed is `Failed`, whatever `cut_short` says.
-    pub fn summary(
-        &self,
-        level: f64,
-        max_concurrency: u32,
-        duration_s: f64,
-        cut_short: bool,
-    ) -> LevelSummary {
+    /// The level's results. A level where most requests failed is `Failed`, whatever
+    /// `run.cut_short` says.
+    pub fn summary(&self, run: LevelRun) -> LevelSummary {
+        let duration_s = run.duration_s;
         let attempted = self.completed + self.failed;
         let error_rate = if attempted == 0 {
             0.0
@@ -219,7 +179,7 @@ impl LevelRecorder {
         };
         let status = if self.failed > self.completed {
             LevelStatus::Failed
-        } else if cut_short {
+        } else if run.cut_short {
             LevelStatus::Skipped
         } else {
             LevelStatus::Complete
@@ -232,18 +192,18 @@ impl LevelRecorder {
             }
         };
         let [mean_ttft_ms, median_ttft_ms, p90_ttft_ms, p95_ttft_ms, p99_ttft_ms, max_ttft_ms] =
-            self.ttft.stats_ms();
+            split(self.ttft.stats());
         let [mean_tpot_ms, median_tpot_ms, p90_tpot_ms, p95_tpot_ms, p99_tpot_ms, max_tpot_ms] =
-            self.tpot.stats_ms();
+            split(self.tpot.stats());
         let [mean_itl_ms, median_itl_ms, p90_itl_ms, p95_itl_ms, p99_itl_ms, max_itl_ms] =
-            self.itl.stats_ms();
+            split(self.itl.stats());
         let [mean_e2el_ms, median_e2el_ms, p90_e2el_ms, p95_e2el_ms, p99_e2el_ms, max_e2el_ms] =
-            self.e2el.stats_ms();
+            split(self.e2el.stats());
         let schedule = self.open_loop.then(|| {
             let [mean_scheduled_ttft_ms, median_scheduled_ttft_ms, _, _, p99_scheduled_ttft_ms, _] =
-                self.scheduled_ttft.stats_ms();
+                split(self.scheduled_ttft.stats());
             let [mean_scheduled_e2el_ms, median_scheduled_e2el_ms, _, _, p99_scheduled_e2el_ms, _] =
-                self.scheduled_e2el.stats_ms();
+                split(self.scheduled_e2el.stats());
             ScheduleStats {
                 mean_scheduled_ttft_ms,
                 median_scheduled_ttft_ms,
@@ -258,9 +218,17 @@ impl LevelRecorder {
             .slo
             .as_ref()
             .and_then(|slo| slo.summary(attempted, duration_s));
+        let active_us = (duration_s * 1e6).round() as u64;
+        let concurrency = steady::concurrency(&self.intervals, active_us);
+        let window = if self.open_loop {
+            steady::open_loop_window(&self.intervals)
+        } else {
+            steady::closed_loop_window(&self.intervals, run.max_concurrency.max(1))
+        };
+        let gaps = self.itl.len();
         LevelSummary {
-            level,
-            max_concurrency,
+            level: run.level,
+            max_concurrency: run.max_concurrency,
             status,
             duration: duration_s,
             completed: self.completed,
@@ -302,6 +270,23 @@ impl LevelRecorder {
             p95_e2el_ms,
             p99_e2el_ms,
             max_e2el_ms,
+            percentiles_from_histogram: [&self.ttft, &self.e2el, &self.itl, &self.tpot]
+                .iter()
+                .any(|d| d.approximate()),
+            achieved_peak_concurrency: concurrency.peak,
+            mean_concurrency: concurrency.mean,
+            steady_window_s: window.map(|w| w.seconds()),
+            steady_completed: window.map(|w| w.completed).unwrap_or(0),
+            steady_request_throughput: window.map(|w| w.request_throughput()),
+            steady_output_throughput: window.map(|w| w.output_throughput()),
+            coalesced_chunks: self.coalesced_chunks,
+            coalesced_fraction: if gaps == 0 {
+                0.0
+            } else {
+                self.coalesced_chunks as f64 / gaps as f64
+            },
+            connections_opened: run.connections_opened,
+            skipped_reason: None,
             mean_client_queue_ms: if self.completed == 0 {
                 0.0
             } else {
@@ -344,6 +329,7 @@ mod tests {
             prompt_index: 0,
             sent_at_ms: 0.0,
             queue_us: 0,
+            in_flight_us: e2e_us,
             result: Ok(Timings {
                 ttft_us,
                 e2e_us,
@@ -351,6 +337,7 @@ mod tests {
                 output_tokens: tokens,
                 output_tokens_estimated: false,
                 input_tokens: Some(10),
+                coalesced_chunks: 0,
             }),
         }
     }
@@ -365,15 +352,18 @@ mod tests {
     #[test]
     fn summary_over_successes_only() {
         let mut r = LevelRecorder::default();
-        r.record(&ok(50_000, 150_000, 11), 100);
-        r.record(&ok(70_000, 170_000, 11), 200);
-        r.record(&err(ErrorClass::HttpStatus), 300);
-        r.record(&err(ErrorClass::Cancelled), 300);
-        let s = r.summary(2.0, 2, 2.0, false);
+        r.record(&ok(50_000, 150_000, 11), 150_000);
+        r.record(&ok(70_000, 170_000, 11), 170_000);
+        r.record(&err(ErrorClass::HttpStatus), 300_000);
+        r.record(&err(ErrorClass::Cancelled), 300_000);
+        let s = r.summary(run(2.0, false));
         assert_eq!((s.completed, s.failed, s.cancelled), (2, 1, 1));
-        assert!((s.mean_ttft_ms - 60.0).abs() < 1e-9);
-        assert!((s.mean_tpot_ms - 10.0).abs() < 1e-9);
-        assert!((s.mean_itl_ms - 10.0).abs() < 0.01);
+        assert_eq!(s.mean_ttft_ms, Some(60.0));
+        // Two values: p50 is their mean, not the lower one.
+        assert_eq!(s.median_ttft_ms, Some(60.0));
+        assert_eq!(s.max_ttft_ms, Some(70.0));
+        assert_eq!(s.mean_tpot_ms, Some(10.0));
+        assert_eq!(s.mean_itl_ms, Some(10.0));
         assert_eq!(s.total_output_tokens, 22);
         assert_eq!(s.request_throughput, 1.0);
         assert_eq!(s.output_throughput, 11.0);
@@ -381,7 +371,7 @@ mod tests {
         assert_eq!(s.errors.get("http_status"), Some(&1));
         assert_eq!(s.errors.get("cancelled"), None);
         assert_eq!(s.status, LevelStatus::Complete);
-        assert_eq!(r.summary(2.0, 2, 2.0, true).status, LevelStatus::Skipped);
+        assert_eq!(r.summary(run(2.0, true)).status, LevelStatus::Skipped);
     }
 
     #[test]
@@ -390,6 +380,79 @@ mod tests {
         r.record(&ok(1_000, 2_000, 2), 1);
         r.record(&err(ErrorClass::Connect), 1);
         r.record(&err(ErrorClass::Connect), 1);
-        assert_eq!(r.summary(1.0, 1, 0.1, false).status, LevelStatus::Failed);
+        assert_eq!(r.summary(run(0.1, false)).status, LevelStatus::Failed);
+    }
+
+    fn run(duration_s: f64, cut_short: bool) -> LevelRun {
+        LevelRun {
+            level: 2.0,
+            max_concurrency: 2,
+            duration_s,
+            cut_short,
+            connections_opened: 0,
+        }
+    }
+
+    #[test]
+    fn a_level_without_a_success_has_no_latencies() {
+        let mut r = LevelRecorder::default();
+        r.record(&err(ErrorClass::HttpStatus), 10);
+        let s = r.summary(run(1.0, false));
+        for v in [
+            s.mean_ttft_ms,
+            s.median_e2el_ms,
+            s.p99_itl_ms,
+            s.max_tpot_ms,
+        ] {
+            assert_eq!(v, None);
+        }
+        // One-token replies: TTFT and E2E, but no TPOT or ITL.
+        let mut r = LevelRecorder::default();
+        let mut one = ok(5_000, 5_000, 2);
+        if let Ok(t) = &mut one.result {
+            t.output_tokens = 1;
+            t.itl_us.clear();
+        }
+        r.record(&one, 5_000);
+        let s = r.summary(run(1.0, false));
+        assert_eq!(
+            (s.mean_ttft_ms, s.mean_tpot_ms, s.mean_itl_ms),
+            (Some(5.0), None, None)
+        );
+    }
+
+    #[test]
+    fn percentiles_interpolate_between_the_exact_values() {
+        let mut r = LevelRecorder::default();
+        for (i, ttft) in [10_000u64, 20_000, 30_000, 40_000].into_iter().enumerate() {
+            r.record(&ok(ttft, ttft + 10_000, 2), (i as u64 + 1) * 50_000);
+        }
+        let s = r.summary(run(1.0, false));
+        // numpy: np.percentile([10, 20, 30, 40], [50, 90, 95, 99]) = [25, 37, 38.5, 39.7]
+        let got = [
+            s.median_ttft_ms,
+            s.p90_ttft_ms,
+            s.p95_ttft_ms,
+            s.p99_ttft_ms,
+        ]
+        .map(Option::unwrap);
+        for (g, w) in got.iter().zip([25.0, 37.0, 38.5, 39.7]) {
+            assert!((g - w).abs() < 1e-9, "{got:?}");
+        }
+        // p99 sits below p100 (the max) and above p50: never swapped.
+        assert!(s.p99_ttft_ms < s.max_ttft_ms && s.median_ttft_ms < s.p99_ttft_ms);
+    }
+
+    #[test]
+    fn coalesced_chunks_are_counted_over_the_gaps() {
+        let mut r = LevelRecorder::default();
+        let mut sample = ok(1_000, 11_000, 11);
+        if let Ok(t) = &mut sample.result {
+            t.coalesced_chunks = 2;
+        }
+        r.record(&sample, 11_000);
+        let s = r.summary(run(1.0, false));
+        assert_eq!(s.coalesced_chunks, 2);
+        assert!((s.coalesced_fraction - 0.2).abs() < 1e-12);
     }
 }

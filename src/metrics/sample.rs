@@ -17,8 +17,12 @@ pub struct Sample {
     /// Wall-clock time at send since the level's measured phase began, ms (paused time
     /// included: this places requests on the real timeline).
     pub sent_at_ms: f64,
-    /// Time waiting in the client for a free slot, µs.
+    /// Rate mode: how late the request was sent, µs — from its scheduled time to its actual
+    /// send, paused time excluded (mostly the wait for a free slot under `max_concurrency`).
     pub queue_us: u64,
+    /// Send → the sample's creation (the stream fully read, or the error), µs: the time the
+    /// request held its slot.
+    pub in_flight_us: u64,
     pub result: Result<Timings, RequestError>,
 }
 

@@ -310,10 +310,10 @@ struct Panel {
     title: &'static str,
     unit: &'static str,
     higher_is_better: bool,
-    /// The line: the median for latencies.
-    value: fn(&LevelSummary) -> f64,
+    /// The line: the median for latencies; `None` (no value, e.g. no success) omits the point.
+    value: fn(&LevelSummary) -> Option<f64>,
     /// The top of the shaded band (p99), if the panel has one.
-    band_top: Option<fn(&LevelSummary) -> f64>,
+    band_top: Option<fn(&LevelSummary) -> Option<f64>>,
     /// Whether failed levels' values are meaningful here (error rate).
     failed_is_data: bool,
 }
@@ -323,7 +323,7 @@ const STANDARD: [Panel; 3] = [
         title: "Request throughput",
         unit: "req/s",
         higher_is_better: true,
-        value: |l| l.request_throughput,
+        value: |l| Some(l.plotted_request_throughput()),
         band_top: None,
         failed_is_data: false,
     },
@@ -331,8 +331,8 @@ const STANDARD: [Panel; 3] = [
         title: "E2E latency",
         unit: "s",
         higher_is_better: false,
-        value: |l| l.median_e2el_ms / 1000.0,
-        band_top: Some(|l| l.p99_e2el_ms / 1000.0),
+        value: |l| l.median_e2el_ms.map(|ms| ms / 1000.0),
+        band_top: Some(|l| l.p99_e2el_ms.map(|ms| ms / 1000.0)),
         failed_is_data: false,
     },
     Panel {
@@ -350,7 +350,7 @@ const EXTENDED: [Panel; 3] = [
         title: "Output throughput",
         unit: "tok/s",
         higher_is_better: true,
-        value: |l| l.output_throughput,
+        value: |l| Some(l.plotted_output_throughput()),
         band_top: None,
         failed_is_data: false,
     },
@@ -366,7 +366,7 @@ const EXTENDED: [Panel; 3] = [
         title: "Error rate",
         unit: "%",
         higher_is_better: false,
-        value: |l| l.error_rate * 100.0,
+        value: |l| Some(l.error_rate * 100.0),
         band_top: None,
         failed_is_data: true,
     },
@@ -559,8 +559,8 @@ fn series(report: &Report, axis: &XAxis, panel: &Panel) -> Vec<Series> {
                 .iter()
                 .filter_map(|l| {
                     let x = axis.pos(l.level)?;
-                    let y = (panel.value)(l);
-                    let band_top = panel.band_top.map_or(y, |top| top(l));
+                    let y = (panel.value)(l)?;
+                    let band_top = panel.band_top.and_then(|top| top(l)).unwrap_or(y);
                     Some(Point {
                         x,
                         y,

@@ -5,7 +5,7 @@
 //! `results.json`. Numbers use Rust's shortest round-trip form (`NaN`, `inf` for non-finite);
 //! `errors` is `class:count;class:count`, `error_examples` the JSON object of examples. Fields
 //! are quoted (RFC 4180) when they hold a comma, quote, line break or edge space; lines end in
-//! `\n`. The schedule (`mean_scheduled_ttft_ms` ... `late_starts`, rate mode) and SLO
+//! `\n`. Latency statistics are empty when the level has no value (no success). The schedule (`mean_scheduled_ttft_ms` ... `late_starts`, rate mode) and SLO
 //! (`request_goodput` ... `meets_slo`) columns are empty when the level has no such value.
 
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use crate::results::model::{LevelStatus, LevelSummary, Report, ScheduleStats};
 
 /// The header row, in column order.
-pub const COLUMNS: [&str; 59] = [
+pub const COLUMNS: [&str; 70] = [
     "engine",
     "level",
     "max_concurrency",
@@ -54,6 +54,17 @@ pub const COLUMNS: [&str; 59] = [
     "p95_e2el_ms",
     "p99_e2el_ms",
     "max_e2el_ms",
+    "percentiles_from_histogram",
+    "achieved_peak_concurrency",
+    "mean_concurrency",
+    "steady_window_s",
+    "steady_completed",
+    "steady_request_throughput",
+    "steady_output_throughput",
+    "coalesced_chunks",
+    "coalesced_fraction",
+    "connections_opened",
+    "skipped_reason",
     "mean_client_queue_ms",
     "mean_scheduled_ttft_ms",
     "median_scheduled_ttft_ms",
@@ -96,7 +107,7 @@ fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
     };
     let f = |v: f64| v.to_string();
     let opt = |v: Option<f64>| v.map(f).unwrap_or_default();
-    let sched = |get: fn(&ScheduleStats) -> f64| opt(l.schedule.as_ref().map(get));
+    let sched = |get: fn(&ScheduleStats) -> Option<f64>| opt(l.schedule.as_ref().and_then(get));
     vec![
         engine.to_string(),
         f(l.level),
@@ -114,30 +125,41 @@ fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
         f(l.output_throughput),
         f(l.total_token_throughput),
         f(l.mean_output_tokens),
-        f(l.mean_ttft_ms),
-        f(l.median_ttft_ms),
-        f(l.p90_ttft_ms),
-        f(l.p95_ttft_ms),
-        f(l.p99_ttft_ms),
-        f(l.max_ttft_ms),
-        f(l.mean_tpot_ms),
-        f(l.median_tpot_ms),
-        f(l.p90_tpot_ms),
-        f(l.p95_tpot_ms),
-        f(l.p99_tpot_ms),
-        f(l.max_tpot_ms),
-        f(l.mean_itl_ms),
-        f(l.median_itl_ms),
-        f(l.p90_itl_ms),
-        f(l.p95_itl_ms),
-        f(l.p99_itl_ms),
-        f(l.max_itl_ms),
-        f(l.mean_e2el_ms),
-        f(l.median_e2el_ms),
-        f(l.p90_e2el_ms),
-        f(l.p95_e2el_ms),
-        f(l.p99_e2el_ms),
-        f(l.max_e2el_ms),
+        opt(l.mean_ttft_ms),
+        opt(l.median_ttft_ms),
+        opt(l.p90_ttft_ms),
+        opt(l.p95_ttft_ms),
+        opt(l.p99_ttft_ms),
+        opt(l.max_ttft_ms),
+        opt(l.mean_tpot_ms),
+        opt(l.median_tpot_ms),
+        opt(l.p90_tpot_ms),
+        opt(l.p95_tpot_ms),
+        opt(l.p99_tpot_ms),
+        opt(l.max_tpot_ms),
+        opt(l.mean_itl_ms),
+        opt(l.median_itl_ms),
+        opt(l.p90_itl_ms),
+        opt(l.p95_itl_ms),
+        opt(l.p99_itl_ms),
+        opt(l.max_itl_ms),
+        opt(l.mean_e2el_ms),
+        opt(l.median_e2el_ms),
+        opt(l.p90_e2el_ms),
+        opt(l.p95_e2el_ms),
+        opt(l.p99_e2el_ms),
+        opt(l.max_e2el_ms),
+        l.percentiles_from_histogram.to_string(),
+        l.achieved_peak_concurrency.to_string(),
+        f(l.mean_concurrency),
+        opt(l.steady_window_s),
+        l.steady_completed.to_string(),
+        opt(l.steady_request_throughput),
+        opt(l.steady_output_throughput),
+        l.coalesced_chunks.to_string(),
+        f(l.coalesced_fraction),
+        l.connections_opened.to_string(),
+        l.skipped_reason.clone().unwrap_or_default(),
         f(l.mean_client_queue_ms),
         sched(|s| s.mean_scheduled_ttft_ms),
         sched(|s| s.median_scheduled_ttft_ms),
@@ -209,9 +231,9 @@ mod tests {
     #[test]
     fn errors_map() {
         let mut errors = BTreeMap::new();
-        errors.insert("timeout".to_string(), 2);
+        errors.insert("timeout_total".to_string(), 2);
         errors.insert("connect".to_string(), 5);
-        assert_eq!(errors_field(&errors), "connect:5;timeout:2");
+        assert_eq!(errors_field(&errors), "connect:5;timeout_total:2");
         assert_eq!(errors_field(&BTreeMap::new()), "");
     }
 }

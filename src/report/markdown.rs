@@ -18,7 +18,8 @@ struct Metric {
     title: &'static str,
     unit: &'static str,
     higher_is_better: bool,
-    value: fn(&LevelSummary) -> f64,
+    /// `None` where the level has no value (e.g. no success): shown as `—`.
+    value: fn(&LevelSummary) -> Option<f64>,
     format: fn(f64) -> String,
     /// Whether "best vs others" ratios mean anything (not for error rates).
     ratios: bool,
@@ -29,7 +30,7 @@ const METRICS: [Metric; 8] = [
         title: "Request throughput",
         unit: "req/s",
         higher_is_better: true,
-        value: |l| l.request_throughput,
+        value: |l| Some(l.plotted_request_throughput()),
         format: fmt_num,
         ratios: true,
     },
@@ -37,7 +38,7 @@ const METRICS: [Metric; 8] = [
         title: "Output throughput",
         unit: "tok/s",
         higher_is_better: true,
-        value: |l| l.output_throughput,
+        value: |l| Some(l.plotted_output_throughput()),
         format: fmt_num,
         ratios: true,
     },
@@ -61,7 +62,7 @@ const METRICS: [Metric; 8] = [
         title: "Median E2E latency",
         unit: "s",
         higher_is_better: false,
-        value: |l| l.median_e2el_ms / 1000.0,
+        value: |l| l.median_e2el_ms.map(|ms| ms / 1000.0),
         format: fmt_num,
         ratios: true,
     },
@@ -69,7 +70,7 @@ const METRICS: [Metric; 8] = [
         title: "P99 E2E latency",
         unit: "s",
         higher_is_better: false,
-        value: |l| l.p99_e2el_ms / 1000.0,
+        value: |l| l.p99_e2el_ms.map(|ms| ms / 1000.0),
         format: fmt_num,
         ratios: true,
     },
@@ -85,7 +86,7 @@ const METRICS: [Metric; 8] = [
         title: "Error rate",
         unit: "%",
         higher_is_better: false,
-        value: |l| l.error_rate * 100.0,
+        value: |l| Some(l.error_rate * 100.0),
         format: fmt_pct,
         ratios: false,
     },
@@ -96,7 +97,7 @@ const GOODPUT: Metric = Metric {
     title: "Goodput",
     unit: "req/s",
     higher_is_better: true,
-    value: |l| l.request_goodput.unwrap_or(f64::NAN),
+    value: |l| l.request_goodput,
     format: fmt_num,
     ratios: true,
 };
@@ -106,11 +107,7 @@ const SCHEDULED_E2E_P99: Metric = Metric {
     title: "E2E latency from schedule p99",
     unit: "ms",
     higher_is_better: false,
-    value: |l| {
-        l.schedule
-            .as_ref()
-            .map_or(f64::NAN, |s| s.p99_scheduled_e2el_ms)
-    },
+    value: |l| l.schedule.as_ref().and_then(|s| s.p99_scheduled_e2el_ms),
     format: fmt_num,
     ratios: true,
 };
@@ -120,11 +117,7 @@ const LATE_STARTS: Metric = Metric {
     title: "Late starts",
     unit: "requests sent > 10 ms after schedule",
     higher_is_better: false,
-    value: |l| {
-        l.schedule
-            .as_ref()
-            .map_or(f64::NAN, |s| s.late_starts as f64)
-    },
+    value: |l| l.schedule.as_ref().map(|s| s.late_starts as f64),
     format: fmt_count,
     ratios: false,
 };
@@ -305,7 +298,7 @@ fn table(md: &mut String, report: &Report, levels: &[f64], m: &Metric) {
         let eligible: Vec<(usize, f64)> = found
             .iter()
             .filter(|(_, l)| eligible(l, m))
-            .map(|(i, l)| (*i, (m.value)(l)))
+            .filter_map(|(i, l)| Some((*i, (m.value)(l)?)))
             .collect();
         let best_value = eligible.iter().map(|(_, v)| *v).reduce(|a, b| {
             if (m.higher_is_better && b > a) || (!m.higher_is_better && b < a) {
@@ -323,7 +316,7 @@ fn table(md: &mut String, report: &Report, levels: &[f64], m: &Metric) {
             let text = match found.iter().find(|(j, _)| *j == i) {
                 None => "—".to_string(),
                 Some((_, l)) => {
-                    let value = (m.format)((m.value)(l));
+                    let value = (m.value)(l).map_or_else(|| "—".to_string(), m.format);
                     let mut text = if is_best(i) {
                         format!("**{value}** ★")
                     } else {
@@ -352,7 +345,7 @@ fn eligible(l: &LevelSummary, m: &Metric) -> bool {
     } else {
         l.completed + l.failed > 0
     };
-    quality(l) != Quality::Failed && finished && (m.value)(l).is_finite()
+    quality(l) != Quality::Failed && finished && (m.value)(l).is_some_and(f64::is_finite)
 }
 
 /// `vLLM 1.32× SGLang, 1.50× TGI`; `A = B (tie)`; `vLLM (only valid result)`; `—` when no

@@ -75,7 +75,11 @@ pub struct Workload {
     /// The sweep's levels, in order (concurrency, or req/s in rate mode).
     pub levels: Vec<f64>,
     /// Measured requests per level (warmup excluded); 0 = as many as `duration_s` allows.
+    /// With `requests_scale_with_concurrency`, the floor of the per-level count.
     pub requests_per_level: u64,
+    /// True when the count was not set: each level ran `max(requests_per_level, 4 × C)`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requests_scale_with_concurrency: bool,
     /// Unmeasured requests sent before each level.
     pub warmup_requests: u64,
     /// `max_tokens` asked of the engine.
@@ -136,6 +140,9 @@ pub enum LevelStatus {
 }
 
 /// Aggregates of one (engine, level), over successful requests unless a field says otherwise.
+/// Latency statistics are `None` (JSON `null`) when no request succeeded (TPOT also when
+/// every reply had one token, ITL when none had two output chunks): never a made-up 0 ms.
+/// Percentiles are numpy's linear interpolation over the exact per-request values.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LevelSummary {
     /// The level's value as configured: concurrency, or req/s in rate mode.
@@ -144,7 +151,9 @@ pub struct LevelSummary {
     pub max_concurrency: u32,
     /// How the level ended.
     pub status: LevelStatus,
-    /// Level duration in seconds: first send to last completion, paused time and warmup excluded.
+    /// The level's active time, s: first send to last completion, warmup excluded, minus the
+    /// intervals in which the run was paused *and nothing was in flight*. Whole-level
+    /// throughputs divide by it (`vllm bench serve`'s definition).
     pub duration: f64,
     /// Requests that completed successfully.
     pub completed: u64,
@@ -169,53 +178,93 @@ pub struct LevelSummary {
     /// Mean output tokens per successful request.
     pub mean_output_tokens: f64,
     /// Time to first token, ms: mean.
-    pub mean_ttft_ms: f64,
+    pub mean_ttft_ms: Option<f64>,
     /// Time to first token, ms: p50.
-    pub median_ttft_ms: f64,
+    pub median_ttft_ms: Option<f64>,
     /// Time to first token, ms: p90.
-    pub p90_ttft_ms: f64,
+    pub p90_ttft_ms: Option<f64>,
     /// Time to first token, ms: p95.
-    pub p95_ttft_ms: f64,
+    pub p95_ttft_ms: Option<f64>,
     /// Time to first token, ms: p99.
-    pub p99_ttft_ms: f64,
+    pub p99_ttft_ms: Option<f64>,
     /// Time to first token, ms: max.
-    pub max_ttft_ms: f64,
+    pub max_ttft_ms: Option<f64>,
     /// Time per output token after the first, ms: mean.
-    pub mean_tpot_ms: f64,
+    pub mean_tpot_ms: Option<f64>,
     /// Time per output token after the first, ms: p50.
-    pub median_tpot_ms: f64,
+    pub median_tpot_ms: Option<f64>,
     /// Time per output token after the first, ms: p90.
-    pub p90_tpot_ms: f64,
+    pub p90_tpot_ms: Option<f64>,
     /// Time per output token after the first, ms: p95.
-    pub p95_tpot_ms: f64,
+    pub p95_tpot_ms: Option<f64>,
     /// Time per output token after the first, ms: p99.
-    pub p99_tpot_ms: f64,
+    pub p99_tpot_ms: Option<f64>,
     /// Time per output token after the first, ms: max.
-    pub max_tpot_ms: f64,
+    pub max_tpot_ms: Option<f64>,
     /// Inter-token latency (gap between output chunks), ms: mean.
-    pub mean_itl_ms: f64,
+    pub mean_itl_ms: Option<f64>,
     /// Inter-token latency, ms: p50.
-    pub median_itl_ms: f64,
+    pub median_itl_ms: Option<f64>,
     /// Inter-token latency, ms: p90.
-    pub p90_itl_ms: f64,
+    pub p90_itl_ms: Option<f64>,
     /// Inter-token latency, ms: p95.
-    pub p95_itl_ms: f64,
+    pub p95_itl_ms: Option<f64>,
     /// Inter-token latency, ms: p99.
-    pub p99_itl_ms: f64,
+    pub p99_itl_ms: Option<f64>,
     /// Inter-token latency, ms: max.
-    pub max_itl_ms: f64,
+    pub max_itl_ms: Option<f64>,
     /// End-to-end request latency, ms: mean.
-    pub mean_e2el_ms: f64,
+    pub mean_e2el_ms: Option<f64>,
     /// End-to-end request latency, ms: p50.
-    pub median_e2el_ms: f64,
+    pub median_e2el_ms: Option<f64>,
     /// End-to-end request latency, ms: p90.
-    pub p90_e2el_ms: f64,
+    pub p90_e2el_ms: Option<f64>,
     /// End-to-end request latency, ms: p95.
-    pub p95_e2el_ms: f64,
+    pub p95_e2el_ms: Option<f64>,
     /// End-to-end request latency, ms: p99.
-    pub p99_e2el_ms: f64,
+    pub p99_e2el_ms: Option<f64>,
     /// End-to-end request latency, ms: max.
-    pub max_e2el_ms: f64,
+    pub max_e2el_ms: Option<f64>,
+    /// True when the level had more values than are kept exactly (2 million per metric):
+    /// its percentiles then come from hdrhistogram (3 significant digits).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub percentiles_from_histogram: bool,
+    /// Most requests in flight at once during the level.
+    #[serde(default)]
+    pub achieved_peak_concurrency: u32,
+    /// Time-weighted mean of requests in flight over the level's active time.
+    #[serde(default)]
+    pub mean_concurrency: f64,
+    /// Length of the steady-state window, s: closed loop, from the moment `max_concurrency`
+    /// requests were first in flight to the moment the first worker found no more work;
+    /// rate mode, the middle 80 % of the schedule. `None` when the level never reached its
+    /// concurrency (or the window is empty).
+    #[serde(default)]
+    pub steady_window_s: Option<f64>,
+    /// Successful requests that completed inside the steady-state window.
+    #[serde(default)]
+    pub steady_completed: u64,
+    /// Successful requests per second inside the steady-state window.
+    #[serde(default)]
+    pub steady_request_throughput: Option<f64>,
+    /// Output tokens per second inside the steady-state window.
+    #[serde(default)]
+    pub steady_output_throughput: Option<f64>,
+    /// Output chunks that arrived in the same read as the previous output chunk of their
+    /// request (their inter-token gap is 0 by construction).
+    #[serde(default)]
+    pub coalesced_chunks: u64,
+    /// `coalesced_chunks` over all inter-token gaps, 0..1. Above 0.05 the ITL percentiles
+    /// are read-granular.
+    #[serde(default)]
+    pub coalesced_fraction: f64,
+    /// TCP connections the client opened during the measured level (warmup excluded); with
+    /// keep-alive working, at most the level's concurrency.
+    #[serde(default)]
+    pub connections_opened: u64,
+    /// Why the level was cut short or not measured, when it was (e.g. `skipped during warmup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_reason: Option<String>,
     /// Mean time a request waited in the client between its scheduled and its actual send,
     /// ms (rate mode; mostly the wait for a free slot under `max_concurrency`).
     pub mean_client_queue_ms: f64,
@@ -258,22 +307,59 @@ pub struct LevelSummary {
     pub client_limited: bool,
 }
 
+/// Which throughput a chart or table shows for a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThroughputBasis {
+    /// The steady-state window's: it held at least 2 × the peak in flight completions.
+    Steady,
+    /// The whole level's (ramp-up and drain included).
+    WholeLevel,
+}
+
+impl LevelSummary {
+    /// Steady-state figures where the window holds ≥ 2 × the peak concurrency completions,
+    /// else the whole level's.
+    pub fn throughput_basis(&self) -> ThroughputBasis {
+        let enough = self.steady_completed >= 2 * u64::from(self.achieved_peak_concurrency.max(1));
+        match (self.steady_output_throughput, enough) {
+            (Some(_), true) => ThroughputBasis::Steady,
+            _ => ThroughputBasis::WholeLevel,
+        }
+    }
+
+    /// Output tokens per second as plotted: see [`LevelSummary::throughput_basis`].
+    pub fn plotted_output_throughput(&self) -> f64 {
+        match (self.throughput_basis(), self.steady_output_throughput) {
+            (ThroughputBasis::Steady, Some(v)) => v,
+            _ => self.output_throughput,
+        }
+    }
+
+    /// Requests per second as plotted: see [`LevelSummary::throughput_basis`].
+    pub fn plotted_request_throughput(&self) -> f64 {
+        match (self.throughput_basis(), self.steady_request_throughput) {
+            (ThroughputBasis::Steady, Some(v)) => v,
+            _ => self.request_throughput,
+        }
+    }
+}
+
 /// Rate mode: what the schedule saw. Scheduled latencies add the client queue time (schedule
 /// → actual send) to the engine-side ones, so a saturated engine cannot hide its backlog.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ScheduleStats {
     /// Scheduled send → first token, ms: mean.
-    pub mean_scheduled_ttft_ms: f64,
+    pub mean_scheduled_ttft_ms: Option<f64>,
     /// Scheduled send → first token, ms: p50.
-    pub median_scheduled_ttft_ms: f64,
+    pub median_scheduled_ttft_ms: Option<f64>,
     /// Scheduled send → first token, ms: p99.
-    pub p99_scheduled_ttft_ms: f64,
+    pub p99_scheduled_ttft_ms: Option<f64>,
     /// Scheduled send → last token, ms: mean.
-    pub mean_scheduled_e2el_ms: f64,
+    pub mean_scheduled_e2el_ms: Option<f64>,
     /// Scheduled send → last token, ms: p50.
-    pub median_scheduled_e2el_ms: f64,
+    pub median_scheduled_e2el_ms: Option<f64>,
     /// Scheduled send → last token, ms: p99.
-    pub p99_scheduled_e2el_ms: f64,
+    pub p99_scheduled_e2el_ms: Option<f64>,
     /// Requests (any outcome) sent more than [`LATE_START_MS`] after their scheduled time.
     pub late_starts: u64,
 }

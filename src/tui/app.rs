@@ -111,6 +111,21 @@ pub struct Warning {
     pub text: String,
 }
 
+/// Every level a report holds, as table rows.
+fn finished_levels(report: &Report) -> Vec<FinishedLevel> {
+    report
+        .engines
+        .iter()
+        .enumerate()
+        .flat_map(|(engine, e)| {
+            e.levels.iter().map(move |l| FinishedLevel {
+                engine,
+                summary: Arc::new(l.clone()),
+            })
+        })
+        .collect()
+}
+
 /// All dashboard state.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -195,9 +210,10 @@ impl App {
                         phase: EnginePhase::Waiting,
                     })
                     .collect();
+                // A resumed run's kept levels are in the table from the start.
+                self.levels = finished_levels(&report);
                 self.report = Some(report);
                 self.current = None;
-                self.levels.clear();
                 self.run_state.get_or_insert(RunState::Running);
                 self.started_ms = self.now_ms;
             }
@@ -210,6 +226,8 @@ impl App {
                 for (idx, state) in self.engines.iter_mut().enumerate() {
                     if idx == engine {
                         state.phase = EnginePhase::Active;
+                        // The panel's numbers are the new level's from now on.
+                        state.last = None;
                     } else if state.phase == EnginePhase::Active {
                         state.phase = EnginePhase::Finished;
                     }
@@ -263,17 +281,7 @@ impl App {
                 let interrupted = report.status == RunStatus::Interrupted;
                 // The final report is authoritative: rebuild the table from it unless it holds
                 // fewer levels than the events delivered.
-                let rows: Vec<FinishedLevel> = report
-                    .engines
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(engine, e)| {
-                        e.levels.iter().map(move |l| FinishedLevel {
-                            engine,
-                            summary: Arc::new(l.clone()),
-                        })
-                    })
-                    .collect();
+                let rows = finished_levels(&report);
                 if rows.len() >= self.levels.len() {
                     self.levels = rows;
                 }

@@ -18,8 +18,15 @@ pub fn si(value: f64) -> String {
     format!("{}{suffix}", three_digits(scaled))
 }
 
-/// A latency in milliseconds: `0.45 ms`, `45.6 ms`, `456 ms`, `1.23 s`, `45.6 s`, `456 s`.
-pub fn ms(value: f64) -> String {
+/// What a missing value (no success yet, no data) reads as.
+pub const NO_VALUE: &str = "—";
+
+/// A latency in milliseconds: `0.45 ms`, `45.6 ms`, `456 ms`, `1.23 s`, `45.6 s`, `456 s`;
+/// [`NO_VALUE`] when there is none.
+pub fn ms(value: Option<f64>) -> String {
+    let Some(value) = value else {
+        return NO_VALUE.to_string();
+    };
     if !value.is_finite() || value < 0.0 {
         return "-".to_string();
     }
@@ -30,8 +37,12 @@ pub fn ms(value: f64) -> String {
     }
 }
 
-/// A latency in milliseconds, plain number for fixed-unit columns: `45.6`, `1234`.
-pub fn ms_plain(value: f64) -> String {
+/// A latency in milliseconds, plain number for fixed-unit columns: `45.6`, `1234`;
+/// [`NO_VALUE`] when there is none.
+pub fn ms_plain(value: Option<f64>) -> String {
+    let Some(value) = value else {
+        return NO_VALUE.to_string();
+    };
     if !value.is_finite() || value < 0.0 {
         "-".to_string()
     } else if value < 10.0 {
@@ -102,12 +113,16 @@ mod tests {
         assert_eq!(si(45_600.0), "45.6k");
         assert_eq!(si(1_230_000.0), "1.23M");
         assert_eq!(si(f64::NAN), "-");
-        assert_eq!(ms(45.6), "45.6 ms");
-        assert_eq!(ms(0.454), "0.45 ms");
-        assert_eq!(ms(1234.0), "1.23 s");
-        assert_eq!(ms(123_456.0), "123 s");
-        assert_eq!(ms_plain(1234.4), "1234");
-        assert_eq!(ms_plain(45.66), "45.7");
+        assert_eq!(ms(Some(45.6)), "45.6 ms");
+        assert_eq!(ms(Some(0.454)), "0.45 ms");
+        assert_eq!(ms(Some(1234.0)), "1.23 s");
+        assert_eq!(ms(Some(123_456.0)), "123 s");
+        assert_eq!(ms_plain(Some(1234.4)), "1234");
+        assert_eq!(ms_plain(Some(45.66)), "45.7");
+        assert_eq!(
+            (ms(None).as_str(), ms_plain(None).as_str()),
+            (NO_VALUE, NO_VALUE)
+        );
         assert_eq!(duration_ms(12_345), "12.3s");
         assert_eq!(duration_ms(65_000), "1m05s");
         assert_eq!(duration_ms(3_720_000), "1h02m");

@@ -103,6 +103,17 @@ impl Metric {
         }
     }
 
+    /// This metric's value in `snapshot`; `None` before the level's first completion.
+    pub fn current(self, snapshot: &Snapshot) -> Option<f64> {
+        let any = snapshot.completed > 0;
+        match self {
+            Metric::RequestRate => any.then_some(snapshot.request_throughput),
+            Metric::TokenRate => any.then_some(snapshot.output_throughput),
+            Metric::LatencyP50 => snapshot.e2el_p50_ms,
+            Metric::TtftP50 => snapshot.ttft_p50_ms,
+        }
+    }
+
     /// True for the millisecond metrics.
     pub fn is_latency(self) -> bool {
         matches!(self, Metric::LatencyP50 | Metric::TtftP50)
@@ -139,8 +150,13 @@ impl EngineHistory {
     pub fn push(&mut self, snapshot: &Snapshot) {
         self.request_rate.push(snapshot.request_throughput);
         self.token_rate.push(snapshot.output_throughput);
-        self.latency_p50.push(snapshot.e2el_p50_ms);
-        self.ttft_p50.push(snapshot.ttft_p50_ms);
+        // No success yet: no latency point, rather than a made-up 0 ms.
+        if let Some(ms) = snapshot.e2el_p50_ms {
+            self.latency_p50.push(ms);
+        }
+        if let Some(ms) = snapshot.ttft_p50_ms {
+            self.ttft_p50.push(ms);
+        }
     }
 
     /// The series of `metric`.

@@ -332,11 +332,12 @@ fn render_engine_panel(app: &App, engine: usize, more: &str, area: Rect, buf: &m
             continue;
         }
         let series = state.history.series(*metric);
-        let value = series.last().unwrap_or(0.0);
-        let value_text = if metric.is_latency() {
-            format::ms(value)
-        } else {
-            format::si(value)
+        // The current level's number: "—" until its first completion, never the previous
+        // level's value or a made-up 0.
+        let value = state.last.as_ref().and_then(|snap| metric.current(snap));
+        let value_text = match value {
+            Some(v) if !metric.is_latency() => format::si(v),
+            v => format::ms(v),
         };
         let label = Line::from(vec![
             Span::styled(format!("{} ", metric.label()), dim),

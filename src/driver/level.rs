@@ -1,0 +1,136 @@
+//! One level's lifecycle: warmup, the measured phase, its summary (health, steady-state
+//! checks), then results written and the front ends told.
+
+use std::sync::Arc;
+
+use super::phase::PhaseKind;
+use super::sweep::Driver;
+use crate::config::SweepMode;
+use crate::events::{Event, RunState};
+use crate::metrics::checks::level_warnings;
+use crate::metrics::health::HealthMonitor;
+use crate::metrics::recorder::{LevelRecorder, LevelRun};
+use crate::results::model::LevelSummary;
+
+/// Why a level cut during its warmup is kept in results.
+pub const SKIPPED_DURING_WARMUP: &str = "skipped during warmup";
+
+impl Driver {
+    pub(super) async fn run_level(
+        &mut self,
+        engine: usize,
+        level_index: usize,
+    ) -> std::io::Result<()> {
+        let plan = self.plan.clone();
+        let sweep = &plan.config.sweep;
+        let level = sweep.levels[level_index];
+        let max_concurrency = match sweep.mode {
+            SweepMode::Concurrency => plan.concurrency(level_index),
+            SweepMode::Rate => sweep.max_concurrency,
+        };
+        let label = match sweep.mode {
+            SweepMode::Concurrency => format!("C={max_concurrency}"),
+            SweepMode::Rate => format!("{level} req/s"),
+        };
+        let warmup = sweep.warmup_requests;
+        // Time-bound levels have no count: `u64::MAX` in the phase, 0 ("unknown") on the bus.
+        let limit = plan.request_limit(level_index);
+        if warmup > 0 {
+            self.phase(engine, level_index, warmup, PhaseKind::Warmup)
+                .await?;
+            if std::mem::take(&mut self.stops.level) {
+                // Cut during warmup: nothing measured, but the level leaves a trace.
+                let mut summary = LevelRecorder::default().summary(LevelRun {
+                    level,
+                    max_concurrency,
+                    cut_short: true,
+                    ..LevelRun::default()
+                });
+                summary.skipped_reason = Some(SKIPPED_DURING_WARMUP.into());
+                return self.keep_level(engine, level_index, summary, true).await;
+            }
+        }
+        self.emit(Event::LevelStarted {
+            engine,
+            level_index,
+            level,
+            planned: limit.unwrap_or(0),
+        })
+        .await;
+        let health = HealthMonitor::start();
+        let measured = self
+            .phase(
+                engine,
+                level_index,
+                limit.unwrap_or(u64::MAX),
+                PhaseKind::Measured,
+            )
+            .await?;
+        let health = health.finish().await;
+        let cut_short = std::mem::take(&mut self.stops.level);
+        let mut summary = measured.recorder.summary(LevelRun {
+            level,
+            max_concurrency,
+            duration_s: measured.duration_s,
+            cut_short,
+            connections_opened: measured.connections_opened,
+        });
+        health.apply(&mut summary);
+        let name = &plan.engines[engine].name;
+        let mut warnings: Vec<String> = health.warning(&label).into_iter().collect();
+        if !cut_short {
+            warnings.extend(level_warnings(&summary, &label, sweep.mode));
+        }
+        for text in warnings {
+            self.report.warnings.push(format!("{name}: {text}"));
+            self.emit(Event::Warning {
+                engine: Some(engine),
+                text,
+            })
+            .await;
+        }
+        self.keep_level(engine, level_index, summary, cut_short)
+            .await
+    }
+
+    /// Puts a finished level into the report in sweep order, writes results.json, and tells
+    /// the front ends.
+    async fn keep_level(
+        &mut self,
+        engine: usize,
+        level_index: usize,
+        summary: LevelSummary,
+        cut_short: bool,
+    ) -> std::io::Result<()> {
+        let at = self.level_indexes[engine].partition_point(|&i| i < level_index);
+        self.level_indexes[engine].insert(at, level_index);
+        self.report.engines[engine]
+            .levels
+            .insert(at, summary.clone());
+        let warning = self.after_level(engine, &summary);
+        self.writer.write_report(&self.report)?;
+        if let Some(text) = warning {
+            self.emit(Event::Warning {
+                engine: Some(engine),
+                text,
+            })
+            .await;
+        }
+        self.emit(Event::LevelFinished {
+            engine,
+            level_index,
+            summary: Arc::new(summary),
+        })
+        .await;
+        // After a cut the run goes on (unless it is stopping) in the state the user left.
+        if cut_short && !self.stops.run {
+            let state = if *self.paused.borrow() {
+                RunState::Paused
+            } else {
+                RunState::Running
+            };
+            self.emit(Event::State(state)).await;
+        }
+        Ok(())
+    }
+}

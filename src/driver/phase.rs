@@ -1,0 +1,198 @@
+//! One phase of a level (its warmup, or its measured part): start the workers (closed loop)
+//! or the dispatcher (rate mode), take each finished request's sample, keep the clock's
+//! pause rule, publish snapshots, and wait for the drain once no new request may start.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use super::controls::LevelHandle;
+use super::open_loop::{self, Schedule};
+use super::pause::{ActiveClock, PauseLedger};
+use super::sweep::{Driver, SNAPSHOT_INTERVAL, UNREACHABLE_AFTER};
+use super::worker::{self, WorkerCtx};
+use crate::client::ErrorClass;
+use crate::config::SweepMode;
+use crate::events::{Event, Snapshot};
+use crate::metrics::recorder::{LevelRecorder, RecorderOptions};
+use crate::metrics::sample::RequestRecord;
+use crate::plan::mix;
+
+/// Which phase of a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseKind {
+    /// Unmeasured requests before the level.
+    Warmup,
+    /// The level itself.
+    Measured,
+}
+
+/// What a phase measured.
+pub struct PhaseResult {
+    pub recorder: LevelRecorder,
+    /// Active time, s: first send → last completion, idle paused time excluded.
+    pub duration_s: f64,
+    /// TCP connections the engine's client opened during the phase.
+    pub connections_opened: u64,
+}
+
+impl Driver {
+    /// Runs `planned` requests at `concurrency` in flight (closed loop) or on the level's
+    /// schedule (rate mode).
+    pub(super) async fn phase(
+        &mut self,
+        engine: usize,
+        level_index: usize,
+        planned: u64,
+        kind: PhaseKind,
+    ) -> std::io::Result<PhaseResult> {
+        let warmup = kind == PhaseKind::Warmup;
+        let cancel = CancellationToken::new();
+        let stop_new = CancellationToken::new();
+        let next = Arc::new(AtomicU64::new(0));
+        let sweep = &self.plan.config.sweep;
+        let rate_mode = sweep.mode == SweepMode::Rate;
+        let workers_count = if rate_mode {
+            1
+        } else {
+            (self.plan.concurrency(level_index) as u64).min(planned) as usize
+        };
+        let channel = (workers_count.max(self.plan.max_in_flight().min(4096))) * 2 + 16;
+        let (samples_tx, mut samples) = mpsc::channel(channel);
+        let paused_at_start = *self.paused.borrow();
+        let mut clock = ActiveClock::start(paused_at_start);
+        let pauses = PauseLedger::new(paused_at_start);
+        let duration = (!warmup)
+            .then_some(sweep.duration_s)
+            .flatten()
+            .map(Duration::from_secs_f64);
+        let connections_before = self.clients[engine].connections_opened();
+        let mut workers = JoinSet::new();
+        let ctx = WorkerCtx {
+            plan: self.plan.clone(),
+            client: self.clients[engine].clone(),
+            engine,
+            level_index,
+            planned,
+            warmup,
+            next: next.clone(),
+            paused: self.paused.subscribe(),
+            cancel: cancel.clone(),
+            stop_new: stop_new.clone(),
+            samples: samples_tx.clone(),
+            started: clock.started(),
+            pauses: pauses.clone(),
+            id_prefix: format!(
+                "{}-e{engine}-l{level_index}{}",
+                self.report.run_name,
+                if warmup { "-warmup" } else { "" }
+            )
+            .into(),
+        };
+        if rate_mode {
+            let schedule = Schedule {
+                rate: sweep.levels[level_index],
+                burstiness: sweep.burstiness,
+                // Per level, not per engine: every engine gets the same schedule.
+                seed: self.plan.seed ^ mix(level_index as u64 + if warmup { 0x3A3A } else { 1 }),
+                max_concurrency: sweep.max_concurrency,
+                duration,
+            };
+            workers.spawn(open_loop::run(ctx, schedule));
+        } else {
+            for _ in 0..workers_count {
+                workers.spawn(worker::run(ctx.clone()));
+            }
+            drop(ctx);
+        }
+        drop(samples_tx);
+        let mut recorder = LevelRecorder::new(RecorderOptions {
+            open_loop: rate_mode,
+            slo: Some(self.plan.config.slo.clone()),
+        });
+        let mut last_completion = Duration::ZERO;
+        let mut ticker = tokio::time::interval(SNAPSHOT_INTERVAL);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let level = self.plan.config.sweep.levels[level_index];
+        let mut connect_failures = 0u32;
+        // Claimed (sent or about to be) minus finished.
+        let in_flight = |recorder: &LevelRecorder| {
+            next.load(Ordering::Relaxed).min(planned) - recorder.finished()
+        };
+        loop {
+            // The pause rule: the clock stops only while paused with nothing in flight.
+            clock.update(in_flight(&recorder));
+            // Time-bound level: once active time is up no new request starts.
+            let time_left = duration
+                .filter(|_| !stop_new.is_cancelled())
+                .map(|d| d.saturating_sub(clock.active()));
+            if time_left == Some(Duration::ZERO) {
+                stop_new.cancel();
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(time_left.unwrap_or_default()), if time_left.is_some() => {}
+                sample = samples.recv() => {
+                    let Some(sample) = sample else { break };
+                    last_completion = clock.active();
+                    match &sample.result {
+                        Err(e) if matches!(e.class, ErrorClass::Connect | ErrorClass::TimeoutConnect) => {
+                            connect_failures += 1;
+                            if connect_failures == UNREACHABLE_AFTER && !self.stops.engine {
+                                self.engine_unreachable(engine, &e.message, &cancel).await;
+                            }
+                        }
+                        Err(e) if e.class == ErrorClass::Cancelled => {}
+                        _ => connect_failures = 0,
+                    }
+                    recorder.record(&sample, last_completion.as_micros() as u64);
+                    if !warmup {
+                        let record = RequestRecord::new(&self.plan.engines[engine].name, level, level_index, &sample)
+                            .with_prompt(self.plan.prompts.get(sample.prompt_index));
+                        self.writer.append(&record)?;
+                    }
+                    // One write per burst of finished requests, and none left unwritten while
+                    // the driver waits.
+                    if samples.is_empty() {
+                        self.writer.flush()?;
+                    }
+                }
+                control = self.control.recv(), if self.control_open => match control {
+                    Some(control) => {
+                        let level = LevelHandle {
+                            cancel: &cancel,
+                            clock: &mut clock,
+                            pauses: &pauses,
+                            in_flight: in_flight(&recorder),
+                        };
+                        self.apply(control, Some(level)).await;
+                    }
+                    None => self.control_open = false,
+                },
+                _ = ticker.tick(), if !warmup => {
+                    let snapshot = Snapshot {
+                        engine,
+                        level_index,
+                        in_flight: in_flight(&recorder) as u32,
+                        planned: if planned == u64::MAX { 0 } else { planned },
+                        ..recorder.snapshot(clock.active_ms())
+                    };
+                    // Snapshots may be dropped when a front end lags; lifecycle events never are.
+                    let _ = self.events.try_send(Event::Snapshot(snapshot));
+                }
+            }
+        }
+        while workers.join_next().await.is_some() {}
+        self.writer.flush()?;
+        Ok(PhaseResult {
+            recorder,
+            duration_s: last_completion.as_secs_f64(),
+            connections_opened: self.clients[engine].connections_opened() - connections_before,
+        })
+    }
+}
