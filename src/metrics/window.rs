@@ -43,7 +43,12 @@ impl RateWindow {
                 tokens += t;
             }
         }
-        let span_s = now_ms.clamp(BUCKET_MS, WINDOW_MS) as f64 / 1e3;
+        // The time the counted buckets cover: from the oldest one's start to now (the newest
+        // bucket is partly filled), so the rate has no sawtooth as buckets roll over.
+        let span_s = now_ms
+            .saturating_sub(oldest * BUCKET_MS)
+            .max(BUCKET_MS) as f64
+            / 1e3;
         (requests as f64 / span_s, tokens as f64 / span_s)
     }
 }
@@ -58,8 +63,8 @@ mod tests {
         for ms in (0..4_000).step_by(100) {
             w.add(ms, 10);
         }
-        // 20 buckets × 1 request over 2 s.
-        assert_eq!(w.rates(3_999), (10.0, 100.0));
+        // At 4 s: buckets from 2.1 s on, 19 requests over the 1.9 s they cover.
+        assert_eq!(w.rates(4_000), (10.0, 100.0));
         // Early in a level the span is the elapsed time.
         let mut w = RateWindow::default();
         w.add(0, 5);
@@ -67,5 +72,20 @@ mod tests {
         assert_eq!(w.rates(500), (4.0, 20.0));
         // Old buckets fall out.
         assert_eq!(w.rates(10_000), (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_steady_rate_reads_steady_as_buckets_roll_over() {
+        let mut w = RateWindow::default();
+        // One completion every 10 ms: 100/s.
+        let mut next = 0;
+        for now in (2_000..6_000).step_by(7) {
+            while next <= now {
+                w.add(next, 1);
+                next += 10;
+            }
+            let (rate, _) = w.rates(now);
+            assert!((rate - 100.0).abs() < 1.0, "at {now} ms: {rate}/s");
+        }
     }
 }
