@@ -314,6 +314,9 @@ impl EngineClient {
                 while let Some(Ok(_)) = events.next().await {}
             })
             .await;
+            // Let hyper's connection task put the connection back before this worker sends
+            // again; otherwise the next request races it and opens a new one.
+            tokio::task::yield_now().await;
         }
         let Some(first_us) = first_us else {
             return Err(RequestError::new(

@@ -74,6 +74,7 @@ impl Driver {
             duration_s: measured.duration_s,
             cut_short,
             connections_opened: measured.connections_opened,
+            drain_from_us: measured.drain_from_us,
         });
         health.apply(&mut summary);
         let name = &plan.engines[engine].name;

@@ -13,11 +13,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// A stopwatch of a level's active time.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ActiveClock {
     start: Instant,
     stopped_total: Duration,
     stopped_since: Option<Instant>,
+    /// Every finished stop, to place past instants on the active-time axis (pauses are few).
+    stops: Vec<(Instant, Instant)>,
     /// The user paused the run (the clock may still run while requests are in flight).
     paused: bool,
 }
@@ -31,6 +33,7 @@ impl ActiveClock {
             start: now,
             stopped_total: Duration::ZERO,
             stopped_since: paused.then_some(now),
+            stops: Vec::new(),
             paused,
         }
     }
@@ -47,11 +50,24 @@ impl ActiveClock {
         match (stop, self.stopped_since) {
             (true, None) => self.stopped_since = Some(Instant::now()),
             (false, Some(since)) => {
-                self.stopped_total += since.elapsed();
+                let now = Instant::now();
+                self.stopped_total += now - since;
+                self.stops.push((since, now));
                 self.stopped_since = None;
             }
             _ => {}
         }
+    }
+
+    /// The active time at a past (or the present) instant `at`.
+    pub fn active_at(&self, at: Instant) -> Duration {
+        let overlap = |from: Instant, to: Instant| to.min(at).saturating_duration_since(from);
+        let mut stopped: Duration = self.stops.iter().map(|&(a, b)| overlap(a, b)).sum();
+        if let Some(since) = self.stopped_since {
+            stopped += at.saturating_duration_since(since);
+        }
+        at.saturating_duration_since(self.start)
+            .saturating_sub(stopped)
     }
 
     /// Active time so far.
@@ -129,9 +145,24 @@ mod tests {
         clock.update(0);
         tokio::time::advance(Duration::from_millis(500)).await;
         assert_eq!(clock.active(), Duration::from_millis(300));
+        let resumed = Instant::now();
         clock.set_paused(false, 0);
         tokio::time::advance(Duration::from_millis(50)).await;
         assert_eq!(clock.active(), Duration::from_millis(350));
+        // Past instants: before the stop, inside it, after it.
+        let start = clock.started();
+        assert_eq!(
+            clock.active_at(start + Duration::from_millis(250)),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            clock.active_at(start + Duration::from_millis(600)),
+            Duration::from_millis(300)
+        );
+        assert_eq!(
+            clock.active_at(resumed + Duration::from_millis(20)),
+            Duration::from_millis(320)
+        );
     }
 
     #[tokio::test(start_paused = true)]

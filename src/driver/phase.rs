@@ -3,7 +3,7 @@
 //! pause rule, publish snapshots, and wait for the drain once no new request may start.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -39,6 +39,8 @@ pub struct PhaseResult {
     pub duration_s: f64,
     /// TCP connections the engine's client opened during the phase.
     pub connections_opened: u64,
+    /// Closed loop: active time, µs, at which the first worker found no more work.
+    pub drain_from_us: Option<u64>,
 }
 
 impl Driver {
@@ -73,6 +75,7 @@ impl Driver {
             .map(Duration::from_secs_f64);
         let connections_before = self.clients[engine].connections_opened();
         let mut workers = JoinSet::new();
+        let first_idle = Arc::new(OnceLock::new());
         let ctx = WorkerCtx {
             plan: self.plan.clone(),
             client: self.clients[engine].clone(),
@@ -87,6 +90,7 @@ impl Driver {
             samples: samples_tx.clone(),
             started: clock.started(),
             pauses: pauses.clone(),
+            first_idle: first_idle.clone(),
             id_prefix: format!(
                 "{}-e{engine}-l{level_index}{}",
                 self.report.run_name,
@@ -192,6 +196,9 @@ impl Driver {
         Ok(PhaseResult {
             recorder,
             duration_s: last_completion.as_secs_f64(),
+            drain_from_us: first_idle
+                .get()
+                .map(|&at| clock.active_at(at).as_micros() as u64),
             connections_opened: self.clients[engine].connections_opened() - connections_before,
         })
     }

@@ -1,7 +1,7 @@
 //! One in-flight slot: wait while paused → claim the next request → send → one `Sample`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -36,6 +36,8 @@ pub struct WorkerCtx {
     pub started: Instant,
     /// The phase's paused time: rate mode's schedule runs on wall time minus it.
     pub pauses: PauseLedger,
+    /// When the first worker found no more work (closed loop): the steady-state window's end.
+    pub first_idle: Arc<OnceLock<Instant>>,
     /// `<run>-e<engine>-l<level>` (`-warmup` added for warmup): request `i` is sent with
     /// `X-Request-Id: <prefix>-<i>`, unique within the run.
     pub id_prefix: Arc<str>,
@@ -50,11 +52,17 @@ pub async fn run(mut ctx: WorkerCtx) {
                 _ = ctx.cancel.cancelled() => return,
             }
         }
-        if ctx.cancel.is_cancelled() || ctx.stop_new.is_cancelled() {
+        if ctx.cancel.is_cancelled() {
             return;
         }
-        let index = ctx.next.fetch_add(1, Ordering::Relaxed);
+        let index = if ctx.stop_new.is_cancelled() {
+            ctx.planned
+        } else {
+            ctx.next.fetch_add(1, Ordering::Relaxed)
+        };
         if index >= ctx.planned {
+            // No more work: from here on the level drains.
+            ctx.first_idle.get_or_init(Instant::now);
             return;
         }
         let sample = send_one(&ctx, index, None).await;

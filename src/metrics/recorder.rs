@@ -68,6 +68,9 @@ pub struct LevelRun {
     pub cut_short: bool,
     /// TCP connections opened during the level.
     pub connections_opened: u64,
+    /// Closed loop: active time, µs, at which the first worker found no more work (the end
+    /// of the steady-state window); `None` = the last completion (a level cut short).
+    pub drain_from_us: Option<u64>,
 }
 
 /// The six statistics of a distribution as the summary's optional fields.
@@ -223,7 +226,11 @@ impl LevelRecorder {
         let window = if self.open_loop {
             steady::open_loop_window(&self.intervals)
         } else {
-            steady::closed_loop_window(&self.intervals, run.max_concurrency.max(1))
+            steady::closed_loop_window(
+                &self.intervals,
+                run.max_concurrency.max(1),
+                run.drain_from_us,
+            )
         };
         let gaps = self.itl.len();
         LevelSummary {
@@ -390,6 +397,7 @@ mod tests {
             duration_s,
             cut_short,
             connections_opened: 0,
+            drain_from_us: None,
         }
     }
 

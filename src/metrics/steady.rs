@@ -2,7 +2,8 @@
 //! in-flight interval on the level's active-time axis (µs).
 //!
 //! Closed loop: the window runs from the moment C requests are first in flight to the moment
-//! the first worker finds no more work — the first completion after the last send.
+//! the first worker finds no more work (the driver stamps it; without a stamp, the first
+//! completion after the last send).
 //! Rate mode: the middle 80 % of the schedule (first to last send). Ramp-up and drain are
 //! outside it, so its throughput is the engine's rate at the labelled load.
 
@@ -88,10 +89,15 @@ fn walk_in_flight(intervals: &[Interval], mut f: impl FnMut(u64, u32)) {
     }
 }
 
-/// Closed loop at `target` in flight: from the first moment `target` were in flight to the
-/// first completion after the last send. `None` when `target` was never reached or
-/// the window is empty.
-pub fn closed_loop_window(intervals: &[Interval], target: u32) -> Option<Window> {
+/// Closed loop at `target` in flight: from the first moment `target` were in flight to
+/// `drain_from_us` (when the first worker found no more work), or without it the first
+/// completion after the last send. `None` when `target` was never reached or the window is
+/// empty.
+pub fn closed_loop_window(
+    intervals: &[Interval],
+    target: u32,
+    drain_from_us: Option<u64>,
+) -> Option<Window> {
     let mut start = None;
     walk_in_flight(intervals, |at, n| {
         if start.is_none() && n >= target {
@@ -99,12 +105,17 @@ pub fn closed_loop_window(intervals: &[Interval], target: u32) -> Option<Window>
         }
     });
     let start = start?;
-    let last_send = intervals.iter().map(|i| i.sent_us).max()?;
-    let end = intervals
-        .iter()
-        .map(|i| i.done_us)
-        .filter(|&d| d > last_send)
-        .min()?;
+    let end = match drain_from_us {
+        Some(end) => end,
+        None => {
+            let last_send = intervals.iter().map(|i| i.sent_us).max()?;
+            intervals
+                .iter()
+                .map(|i| i.done_us)
+                .filter(|&d| d > last_send)
+                .min()?
+        }
+    };
     window(intervals, start, end)
 }
 
@@ -170,26 +181,29 @@ mod tests {
 
     #[test]
     fn closed_loop_window_runs_from_full_to_the_first_idle_worker() {
-        let w = closed_loop_window(&two_slots(), 2).expect("window");
+        let w = closed_loop_window(&two_slots(), 2, None).expect("window");
         // Two in flight first at 10. The worker done at 200 sends the last request; the
         // other, done at 210, is the first to find no work.
         assert_eq!((w.start_us, w.end_us), (10, 210));
         // Completed inside [10, 210]: at 100, 110, 200, 210.
         assert_eq!((w.completed, w.output_tokens), (4, 40));
         assert!((w.request_throughput() - 4.0 / 200e-6).abs() < 1e-6);
+        // The driver's stamp of the first idle worker wins (ties of a virtual clock).
+        let stamped = closed_loop_window(&two_slots(), 2, Some(200)).expect("window");
+        assert_eq!((stamped.end_us, stamped.completed), (200, 3));
     }
 
     #[test]
     fn a_level_that_never_reaches_c_has_no_window() {
-        assert_eq!(closed_loop_window(&two_slots(), 3), None);
-        assert_eq!(closed_loop_window(&[], 1), None);
+        assert_eq!(closed_loop_window(&two_slots(), 3, None), None);
+        assert_eq!(closed_loop_window(&[], 1, None), None);
     }
 
     #[test]
     fn failures_are_not_counted_as_completions() {
         let mut v = two_slots();
         v[2].output_tokens = None;
-        let w = closed_loop_window(&v, 2).expect("window");
+        let w = closed_loop_window(&v, 2, None).expect("window");
         assert_eq!(w.completed, 3);
     }
 

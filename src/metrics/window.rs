@@ -45,10 +45,7 @@ impl RateWindow {
         }
         // The time the counted buckets cover: from the oldest one's start to now (the newest
         // bucket is partly filled), so the rate has no sawtooth as buckets roll over.
-        let span_s = now_ms
-            .saturating_sub(oldest * BUCKET_MS)
-            .max(BUCKET_MS) as f64
-            / 1e3;
+        let span_s = now_ms.saturating_sub(oldest * BUCKET_MS).max(BUCKET_MS) as f64 / 1e3;
         (requests as f64 / span_s, tokens as f64 / span_s)
     }
 }
