@@ -8,10 +8,13 @@
 //! - `plan`     — engines × levels × workload, request bodies serialised once.
 //! - `workload` — prompt sources (`pool`, JSONL `file`, `sharegpt`, `synthetic`) → prompts.
 //! - `client`   — `openai` (reqwest + eventsource-stream, timings), `sse` (byte guard before the
-//!   SSE parser), `chunk` (pure chunk parser).
-//! - `driver`   — the sweep: workers at C in flight (closed loop) or `arrivals` on a seeded
-//!   schedule (open loop, rate mode), pause/skip/abort, per-level phases, run order.
-//! - `metrics`  — `sample` (one per request), `recorder` (hdrhistograms → snapshot, summary),
+//!   SSE parser), `chunk` (pure chunk parser), `connections` (counts connections opened).
+//! - `driver`   — the sweep: `sweep` (run order), `level` (warmup → measured phase → summary),
+//!   `phase` (workers or rate mode's dispatcher, samples in, snapshots out), `pause` (the
+//!   active clock's in-flight rule), `controls` (keys), `arrivals` (the seeded schedule).
+//! - `metrics`  — `sample` (one per request), `recorder` (a level's aggregates → snapshot,
+//!   summary), `dist` (exact values, numpy-interpolated percentiles, hdrhistogram beside),
+//!   `steady` (achieved concurrency, steady-state window), `checks` (level warnings),
 //!   `window` (live rates), `slo` (goodput counts), `fairness` (unequal output lengths).
 //! - `events`   — the bus: `Event` (driver → front ends), `Control` (keys → driver), `Snapshot`.
 //! - `results`  — `model` (Report, LevelSummary: serde, vLLM field names), `writer`,
