@@ -44,7 +44,7 @@ pub struct RunArgs {
     /// Parent folder of the results folder [default: results].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Concurrency levels, e.g. 1,2,4,8.
+    /// Levels, e.g. 1,2,4,8: requests in flight, or req/s with `mode = "rate"`.
     #[arg(long, value_name = "LIST")]
     pub levels: Option<String>,
     /// Measured requests per level.
@@ -56,7 +56,8 @@ pub struct RunArgs {
     /// max_tokens for every request.
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
-    /// Seed of the prompt sequence and sampling.
+    /// Seed of the prompt order (which prompt each request gets); not sent to engines
+    /// (`[request] sampling_seed` is).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Close the dashboard as soon as the run ends.

@@ -270,3 +270,34 @@ fn extra_body_cannot_override_what_llmsweep_sets() {
     .unwrap();
     assert_eq!(config.engines[0].extra_body.len(), 2);
 }
+
+/// `[request] seed` orders the prompts only (`sampling_seed` is what engines are sent): the
+/// shipped bench.toml, README's table and `--help` say so alike.
+#[test]
+fn bench_toml_readme_and_help_agree_that_seed_orders_prompts_only() {
+    let bench = std::fs::read_to_string("bench.toml").unwrap();
+    let line = bench.lines().find(|l| l.starts_with("seed =")).unwrap();
+    assert!(
+        line.contains("prompt order only") && line.contains("not sent"),
+        "{line}"
+    );
+    assert!(
+        bench.contains("# sampling_seed ="),
+        "bench.toml shows sampling_seed"
+    );
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `seed` |"))
+        .unwrap();
+    assert!(row.contains("not sent to engines"), "{row}");
+    use clap::CommandFactory;
+    let cli = llmsweep::cli::Cli::command();
+    let run = cli.find_subcommand("run").unwrap();
+    let seed = run.get_arguments().find(|a| a.get_id() == "seed").unwrap();
+    let help = seed.get_help().unwrap().to_string();
+    assert!(
+        help.contains("prompt order") && help.contains("not sent to engines"),
+        "{help}"
+    );
+}

@@ -37,7 +37,8 @@ pub struct Report {
     pub status: RunStatus,
     /// True when any engine is the built-in simulator: the numbers model no real hardware.
     pub simulated: bool,
-    /// Seed of the prompt sequence and of the engines' sampling.
+    /// `[request] seed`: orders the prompts (which prompt each request gets); not sent to
+    /// engines (`sampling_seed`, in `config`, is).
     pub seed: u64,
     /// What every engine was sent.
     pub workload: Workload,
