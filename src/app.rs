@@ -139,8 +139,9 @@ fn run_name(prefix: &str) -> String {
     format!("{prefix}-{}", now.format(&stamp).unwrap_or_default())
 }
 
-/// Runs a plan with the front end the terminal allows; results land in
-/// `<out_dir>/<name>-<UTC time>/`, or, resuming, in the saved run's folder.
+/// Runs a plan with the front end the terminal allows; results land in a new folder
+/// `<out_dir>/<name>-<UTC time>/` (`-2`, `-3`, … when another run took that name in the same
+/// second), or, resuming, in the saved run's folder.
 pub async fn run_plan(
     plan: Plan,
     args: &RunArgs,
@@ -149,8 +150,16 @@ pub async fn run_plan(
     let (out_dir, run_name, resume) = match resume {
         Some((dir, saved)) => (dir, saved.run_name.clone(), Some(saved)),
         None => {
-            let run_name = run_name(&plan.config.run.name);
-            (plan.config.run.out_dir.join(&run_name), run_name, None)
+            let parent = &plan.config.run.out_dir;
+            let (dir, name) =
+                crate::results::writer::create_run_dir(parent, &run_name(&plan.config.run.name))
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot create a results folder in {}: {e}",
+                            parent.display()
+                        )
+                    })?;
+            (dir, name, None)
         }
     };
     let (events_tx, events_rx) = mpsc::channel(1024);

@@ -24,7 +24,8 @@ pub struct Report {
     pub schema_version: u32,
     /// `llmsweep <version>` of the writer.
     pub tool: String,
-    /// Run name: `<name>-<UTC time>`, also the results folder's name.
+    /// Run name: `<name>-<UTC time>`, with `-2`, `-3`, … when another run started under that
+    /// name in the same second; always the results folder's name.
     pub run_name: String,
     /// RFC 3339 UTC time the run started.
     pub started_at: String,

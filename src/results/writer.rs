@@ -17,18 +17,54 @@ pub struct ResultsWriter {
     jsonl: BufWriter<File>,
 }
 
+/// Most runs that may share a name in one second: `<name>`, `<name>-2`, … `<name>-1000`.
+const MAX_SUFFIX: u32 = 1000;
+
+/// Creates a new results folder for run `name` under `parent` (created first, with its
+/// parents): `<parent>/<name>`, or `<name>-2`, `<name>-3`, … when that folder exists (another
+/// run started in the same second). Returns the folder and its name, the run's name.
+pub fn create_run_dir(parent: &Path, name: &str) -> io::Result<(PathBuf, String)> {
+    std::fs::create_dir_all(parent)?;
+    for n in 1..=MAX_SUFFIX {
+        let candidate = match n {
+            1 => name.to_string(),
+            n => format!("{name}-{n}"),
+        };
+        let dir = parent.join(&candidate);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((dir, candidate)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "{}: {MAX_SUFFIX} results folders named {name} already exist",
+            parent.display()
+        ),
+    ))
+}
+
 impl ResultsWriter {
-    /// Creates `dir` (and parents) and opens `requests.jsonl` for appending.
+    /// Creates `dir` (and parents) if missing, and a new `requests.jsonl` in it: the folder
+    /// of another run (one with a `requests.jsonl`) is refused, never appended to.
     pub fn create(dir: &Path) -> io::Result<ResultsWriter> {
         std::fs::create_dir_all(dir)?;
+        let path = dir.join("requests.jsonl");
         let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("requests.jsonl"))?;
-        Ok(ResultsWriter {
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        Ok(ResultsWriter::with(dir, file))
+    }
+
+    fn with(dir: &Path, jsonl: File) -> ResultsWriter {
+        ResultsWriter {
             dir: dir.to_path_buf(),
-            jsonl: BufWriter::new(file),
-        })
+            jsonl: BufWriter::new(jsonl),
+        }
     }
 
     /// Reopens the folder of an interrupted run: `requests.jsonl` is rewritten (atomically)
@@ -42,7 +78,8 @@ impl ResultsWriter {
             kept.push('\n');
         }
         write_atomic(&path, kept.as_bytes())?;
-        ResultsWriter::create(dir)
+        let file = OpenOptions::new().append(true).open(&path)?;
+        Ok(ResultsWriter::with(dir, file))
     }
 
     pub fn dir(&self) -> &Path {
@@ -139,5 +176,34 @@ mod tests {
             saved.warnings,
             ["llmsweep failed mid-run: the sweep driver failed: panic"]
         );
+    }
+
+    #[test]
+    fn a_new_run_gets_a_folder_of_its_own() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        let parent = parent.path().join("results");
+        let names: Vec<String> = (0..3)
+            .map(|_| {
+                create_run_dir(&parent, "r-20261128T041500Z")
+                    .expect("create")
+                    .1
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "r-20261128T041500Z",
+                "r-20261128T041500Z-2",
+                "r-20261128T041500Z-3"
+            ]
+        );
+        for name in &names {
+            assert!(parent.join(name).is_dir());
+        }
+        // A folder that already holds a run's requests is never appended to.
+        let dir = parent.join(&names[0]);
+        ResultsWriter::create(&dir).expect("first writer");
+        let taken = ResultsWriter::create(&dir).unwrap_err();
+        assert_eq!(taken.kind(), io::ErrorKind::AlreadyExists);
     }
 }
