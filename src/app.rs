@@ -207,20 +207,16 @@ pub async fn run_plan(
         crate::headless::run(events_rx, std::io::stdout()).await;
     }
     drop(control_tx);
+    // A driver that died (a bug) or could not write its results (disk full, folder removed)
+    // left a results.json that still says `running`: mark it failed, keeping every level.
     let outcome = match driver.await {
-        Ok(outcome) => outcome?,
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e)) => return Err(failed_run(&results_dir, format!("writing results: {e}"))),
         Err(e) => {
-            // The driver died (a bug): its last results.json still says `running`.
-            let why = format!("the sweep driver failed: {e}");
-            let marked = crate::results::writer::mark_failed(
+            return Err(failed_run(
                 &results_dir,
-                crate::results::model::now_rfc3339(),
-                &why,
-            );
-            return Err(match marked {
-                Ok(()) => anyhow::anyhow!("{why}; results so far: {}", results_dir.display()),
-                Err(write) => anyhow::anyhow!("{why}; and marking the results failed: {write}"),
-            });
+                format!("the sweep driver failed: {e}"),
+            ))
         }
     };
     if dashboard {
@@ -234,6 +230,18 @@ pub async fn run_plan(
         );
     }
     Ok(outcome)
+}
+
+/// Marks the run in `dir` failed because of `why`; the one-line error to show.
+fn failed_run(dir: &Path, why: String) -> anyhow::Error {
+    let now = crate::results::model::now_rfc3339();
+    match crate::results::writer::mark_failed(dir, now, &why) {
+        Ok(()) => anyhow::anyhow!(
+            "{why}; the levels saved before are kept in {}, marked failed",
+            dir.display()
+        ),
+        Err(write) => anyhow::anyhow!("{why}; and marking the results failed: {write}"),
+    }
 }
 
 /// SIGINT, SIGTERM and SIGHUP (an SSH drop) all abort the run cleanly: the driver cancels

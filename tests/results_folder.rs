@@ -1,10 +1,12 @@
 //! The results folder with the real binary: every run gets a folder of its own, even two runs
-//! of one name started in the same second.
+//! of one name started in the same second; a write error mid-run marks the run failed, keeps
+//! what was saved and exits 1.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use llmsweep::sim::{self, Profile, SimConfig, SimServer};
 use serde_json::Value;
@@ -143,5 +145,65 @@ fn runs_of_one_name_started_in_the_same_second_get_folders_of_their_own() {
         assert_eq!(lines(&dir.join("requests.jsonl")), ["another run"]);
         assert!(!dir.join("results.json").exists(), "{}", dir.display());
     }
+    runtime.block_on(server.shutdown());
+}
+
+#[test]
+fn a_write_error_mid_run_marks_the_run_failed_keeps_what_was_saved_and_exits_1() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // ~50 ms per request: each level of 20 requests at C=1 takes about a second.
+    let server = simulator(&runtime, 3_000);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("results");
+    let config = tmp.path().join("bench.toml");
+    write_config(&config, &server.chat_url(), &out, "1, 1", 20, 16);
+
+    let child = spawn(&config);
+    // Once the first level is saved, block the next results.json write: tests run as root, so
+    // a directory where the temporary file goes stands in for a full disk.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let dir = loop {
+        assert!(Instant::now() < deadline, "the first level was never saved");
+        let saved = folders(&out).into_iter().next().filter(|dir| {
+            fs::read_to_string(dir.join("results.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .is_some_and(|r| r["engines"][0]["levels"].as_array().map(Vec::len) == Some(1))
+        });
+        if let Some(dir) = saved {
+            break dir;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let tmp_file = dir.join("results.json.tmp");
+    fs::create_dir(&tmp_file).expect("block results.json.tmp");
+    let output = child.wait();
+
+    assert_eq!(output.status.code(), Some(1));
+    let why = format!(
+        "writing results: {}: Is a directory (os error 21)",
+        tmp_file.display()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "error: {why}; the levels saved before are kept in {}, marked failed\n",
+            dir.display()
+        )
+    );
+    let report = json(&dir.join("results.json"));
+    assert_eq!(report["status"], "failed");
+    assert!(report["finished_at"].is_string());
+    let levels = report["engines"][0]["levels"].as_array().expect("levels");
+    assert_eq!(levels.len(), 1, "the saved level is kept");
+    assert_eq!(levels[0]["completed"], 20);
+    // Other warnings (a busy machine's client-health note) may come before it.
+    let warnings = report["warnings"].as_array().expect("warnings");
+    assert_eq!(
+        warnings.last(),
+        Some(&Value::from(format!("llmsweep failed mid-run: {why}")))
+    );
+    // Both levels' requests were written before the failed write: none is lost.
+    assert_eq!(lines(&dir.join("requests.jsonl")).len(), 40);
     runtime.block_on(server.shutdown());
 }

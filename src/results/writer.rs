@@ -105,42 +105,64 @@ impl ResultsWriter {
     }
 }
 
-/// Marks the saved run in `dir` as failed, for when the driver died before it could (a
-/// panic): status `failed`, an end time, and `why` as a warning. Every level saved before is
-/// kept. Does nothing when no `results.json` was written yet.
+/// Marks the saved run in `dir` as failed, for when the driver could not (it panicked, or
+/// writing the results failed): status `failed`, an end time, and `why` as a warning. Every
+/// level saved before is kept. When the usual temporary file cannot be written (say a
+/// directory sits at `results.json.tmp`), a second one is tried; `results.json` is only ever
+/// replaced whole. An error names the file: no `results.json` (the folder was removed, or
+/// nothing was written yet) is one.
 pub fn mark_failed(dir: &Path, finished_at: String, why: &str) -> io::Result<()> {
     let path = dir.join("results.json");
-    let text = match std::fs::read_to_string(&path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        other => other?,
-    };
-    let mut report: Report = serde_json::from_str(&text)?;
+    let text = std::fs::read_to_string(&path).map_err(|e| in_file(&path, e))?;
+    let mut report: Report = serde_json::from_str(&text).map_err(|e| in_file(&path, e.into()))?;
     report.status = super::model::RunStatus::Failed;
     report.finished_at = Some(finished_at);
     report
         .warnings
         .push(format!("llmsweep failed mid-run: {why}"));
-    write_report_file(&path, &report)
+    let bytes = report_bytes(&report)?;
+    write_atomic(&path, &bytes).or_else(|first| {
+        write_via(&path, &suffixed(&path, ".failed.tmp"), &bytes)
+            .map_err(|second| io::Error::new(second.kind(), format!("{first}; {second}")))
+    })
 }
 
 /// `report` as pretty JSON with a final newline, written atomically to `path`.
 fn write_report_file(path: &Path, report: &Report) -> io::Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(report)?;
-    bytes.push(b'\n');
-    write_atomic(path, &bytes)
+    write_atomic(path, &report_bytes(report)?)
 }
 
-/// Writes `path` via a temporary file and a rename, so readers never see half a file.
+fn report_bytes(report: &Report) -> io::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(report)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Writes `path` via `<path>.tmp` and a rename, so readers never see half a file. Errors
+/// name the file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    {
-        let mut file = File::create(&tmp)?;
+    write_via(path, &suffixed(path, ".tmp"), bytes)
+}
+
+fn write_via(path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<()> {
+    let write = || -> io::Result<()> {
+        let mut file = File::create(tmp)?;
         file.write_all(bytes)?;
-        file.sync_data()?;
-    }
-    std::fs::rename(&tmp, path)
+        file.sync_data()
+    };
+    write().map_err(|e| in_file(tmp, e))?;
+    std::fs::rename(tmp, path).map_err(|e| in_file(path, e))
+}
+
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// `e`, its message prefixed with `path`.
+fn in_file(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -151,7 +173,14 @@ mod tests {
     #[test]
     fn a_run_whose_driver_died_is_marked_failed_with_its_levels_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
-        mark_failed(dir.path(), "t".into(), "boom").expect("no results yet is fine");
+        let missing = mark_failed(dir.path(), "t".into(), "boom").unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        assert!(
+            missing
+                .to_string()
+                .starts_with(&format!("{}: ", dir.path().join("results.json").display())),
+            "{missing}"
+        );
         assert!(!dir.path().join("results.json").exists());
 
         let mut writer = ResultsWriter::create(dir.path()).expect("writer");
@@ -175,6 +204,38 @@ mod tests {
         assert_eq!(
             saved.warnings,
             ["llmsweep failed mid-run: the sweep driver failed: panic"]
+        );
+    }
+
+    #[test]
+    fn marking_failed_gets_past_a_blocked_temporary_file_and_never_half_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writer = ResultsWriter::create(dir.path()).expect("writer");
+        writer.write_report(&Report::default()).expect("write");
+        // Tests run as root, so a directory, not permissions, blocks the temporary file.
+        std::fs::create_dir(dir.path().join("results.json.tmp")).expect("block");
+        let blocked = writer.write_report(&Report::default()).unwrap_err();
+        assert!(
+            blocked.to_string().contains("results.json.tmp: "),
+            "{blocked}"
+        );
+        mark_failed(dir.path(), "t".into(), "disk trouble").expect("mark");
+        let text = std::fs::read_to_string(dir.path().join("results.json")).expect("read");
+        let saved: Report = serde_json::from_str(&text).expect("parse");
+        assert_eq!(saved.status, RunStatus::Failed);
+        assert_eq!(saved.warnings, ["llmsweep failed mid-run: disk trouble"]);
+
+        // Both temporary files blocked: results.json is left as it was.
+        std::fs::remove_file(dir.path().join("results.json.failed.tmp")).ok();
+        std::fs::create_dir(dir.path().join("results.json.failed.tmp")).expect("block");
+        let error = mark_failed(dir.path(), "t2".into(), "again").unwrap_err();
+        assert!(
+            error.to_string().contains("results.json.failed.tmp: "),
+            "{error}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("results.json")).expect("read"),
+            text
         );
     }
 
