@@ -106,8 +106,7 @@ fn load_resumable(dir: &Path, plan: &Plan) -> Result<Report, Failure> {
     if !dir.join("requests.jsonl").is_file() {
         return Err(fail("no requests.jsonl in the folder".into()));
     }
-    let names: Vec<&str> = plan.engines.iter().map(|e| e.name.as_str()).collect();
-    match crate::results::resume::incompatibility(&saved, &names, &plan.workload, plan.seed) {
+    match crate::results::resume::incompatibility(&saved, &plan.workload) {
         Some(difference) => Err(fail(difference)),
         None => Ok(saved),
     }

@@ -70,7 +70,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub svg: bool,
     /// Continue the interrupted run in DIR (its results.json and requests.jsonl): levels that
-    /// finished are kept, the others run again, in the same folder.
+    /// finished are kept, the others run again, in the same folder. Refused unless every
+    /// setting that changes the numbers matches the saved run's (the first that differs is
+    /// named).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
 }

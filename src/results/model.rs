@@ -96,6 +96,12 @@ pub struct Workload {
     /// Rate mode: cap on requests in flight, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<u32>,
+    /// Every setting that changes the numbers, `key → value` (e.g. `request.max_tokens →
+    /// 128`; the prompts' contents and header values as `fnv1a:` hashes, never a secret):
+    /// `run --resume` continues a run only with a config of the same fingerprint. Empty in
+    /// results written before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fingerprint: BTreeMap<String, String>,
 }
 
 /// One engine's results.

@@ -4,10 +4,11 @@
 //! a crash loses nothing measured.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::model::Report;
+use super::resume::line_level;
 use crate::metrics::sample::RequestRecord;
 
 /// The run's results folder.
@@ -15,6 +16,18 @@ use crate::metrics::sample::RequestRecord;
 pub struct ResultsWriter {
     dir: PathBuf,
     jsonl: BufWriter<File>,
+    /// Bytes at the start of `requests.jsonl` written before `run --resume` (0 for a new
+    /// run): the saved lines, which a re-run may replace.
+    saved_len: u64,
+}
+
+/// Which lines of a level [`ResultsWriter::drop_level_lines`] removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The lines saved before `run --resume`: the level's re-run replaces them.
+    Saved,
+    /// The lines written since: the re-run is dropped and the saved attempt kept.
+    New,
 }
 
 /// Most runs that may share a name in one second: `<name>`, `<name>-2`, … `<name>-1000`.
@@ -64,11 +77,13 @@ impl ResultsWriter {
         ResultsWriter {
             dir: dir.to_path_buf(),
             jsonl: BufWriter::new(jsonl),
+            saved_len: 0,
         }
     }
 
     /// Reopens the folder of an interrupted run: `requests.jsonl` is rewritten (atomically)
-    /// with only the lines `keep` accepts, then opened for appending.
+    /// with only the lines `keep` accepts, then opened for appending. The lines kept are the
+    /// saved ones of [`Attempt::Saved`].
     pub fn resume(dir: &Path, keep: impl Fn(&str) -> bool) -> io::Result<ResultsWriter> {
         let path = dir.join("requests.jsonl");
         let text = std::fs::read_to_string(&path)?;
@@ -79,7 +94,57 @@ impl ResultsWriter {
         }
         write_atomic(&path, kept.as_bytes())?;
         let file = OpenOptions::new().append(true).open(&path)?;
-        Ok(ResultsWriter::with(dir, file))
+        Ok(ResultsWriter {
+            saved_len: kept.len() as u64,
+            ..ResultsWriter::with(dir, file)
+        })
+    }
+
+    /// Removes one attempt's lines of level `level_index` of `engine` from `requests.jsonl`
+    /// (an atomic rewrite; every other line stays, in order) and returns how many went.
+    /// `levels` are the sweep's levels (saved lines older than `level_index` name only a
+    /// value). Call it once the re-run of a pending level has finished and before the
+    /// report that replaces (or keeps) the level's summary is written: a crash in between
+    /// leaves the level pending, never counted twice.
+    pub fn drop_level_lines(
+        &mut self,
+        engine: &str,
+        level_index: usize,
+        levels: &[f64],
+        attempt: Attempt,
+    ) -> io::Result<usize> {
+        let range = match attempt {
+            Attempt::Saved => 0..self.saved_len,
+            Attempt::New => self.saved_len..u64::MAX,
+        };
+        if range.is_empty() {
+            return Ok(0);
+        }
+        self.flush()?;
+        let path = self.dir.join("requests.jsonl");
+        let tmp = suffixed(&path, ".tmp");
+        let of_level = |line: &[u8]| {
+            std::str::from_utf8(line)
+                .ok()
+                .and_then(|line| line_level(line.trim_end(), levels))
+                .is_some_and(|(e, i)| e == engine && i == level_index)
+        };
+        let (removed, removed_bytes) =
+            copy_without(&path, &tmp, range, of_level).map_err(|e| in_file(&tmp, e))?;
+        if removed == 0 {
+            std::fs::remove_file(&tmp).map_err(|e| in_file(&tmp, e))?;
+            return Ok(0);
+        }
+        std::fs::rename(&tmp, &path).map_err(|e| in_file(&path, e))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| in_file(&path, e))?;
+        self.jsonl = BufWriter::new(file);
+        if attempt == Attempt::Saved {
+            self.saved_len -= removed_bytes;
+        }
+        Ok(removed)
     }
 
     pub fn dir(&self) -> &Path {
@@ -158,6 +223,36 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// Copies `from` to `to` (synced) without the lines starting within byte `range` that
+/// `drop` accepts. Returns the lines dropped and their bytes.
+fn copy_without(
+    from: &Path,
+    to: &Path,
+    range: std::ops::Range<u64>,
+    drop: impl Fn(&[u8]) -> bool,
+) -> io::Result<(usize, u64)> {
+    let mut reader = BufReader::new(File::open(from)?);
+    let mut out = BufWriter::new(File::create(to)?);
+    let (mut at, mut removed, mut removed_bytes) = (0u64, 0usize, 0u64);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)? as u64;
+        if n == 0 {
+            break;
+        }
+        if range.contains(&at) && drop(&line) {
+            removed += 1;
+            removed_bytes += n;
+        } else {
+            out.write_all(&line)?;
+        }
+        at += n;
+    }
+    out.into_inner().map_err(|e| e.into_error())?.sync_data()?;
+    Ok((removed, removed_bytes))
 }
 
 /// `e`, its message prefixed with `path`.
@@ -266,5 +361,131 @@ mod tests {
         ResultsWriter::create(&dir).expect("first writer");
         let taken = ResultsWriter::create(&dir).unwrap_err();
         assert_eq!(taken.kind(), io::ErrorKind::AlreadyExists);
+    }
+
+    fn lines(dir: &Path) -> Vec<String> {
+        std::fs::read_to_string(dir.join("requests.jsonl"))
+            .expect("read")
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_pending_levels_saved_lines_stay_until_its_rerun_replaces_them() {
+        use crate::results::model::{EngineReport, LevelStatus, LevelSummary, Workload};
+        use crate::results::resume::continue_run;
+
+        let levels = [1.0, 2.0, 4.0];
+        let summary = |level: f64, status: LevelStatus| LevelSummary {
+            level,
+            status,
+            ..Default::default()
+        };
+        let engine = |name: &str, levels: Vec<LevelSummary>| EngineReport {
+            name: name.into(),
+            levels,
+            ..Default::default()
+        };
+        // Saved: a ran level 0 complete and was cut in level 1; b was cut in its level 0.
+        let saved = Report {
+            workload: Workload {
+                levels: levels.to_vec(),
+                ..Default::default()
+            },
+            engines: vec![
+                engine(
+                    "a",
+                    vec![
+                        summary(1.0, LevelStatus::Complete),
+                        summary(2.0, LevelStatus::Skipped),
+                    ],
+                ),
+                engine("b", vec![summary(1.0, LevelStatus::Skipped)]),
+            ],
+            ..Default::default()
+        };
+        let line = |e: &str, i: usize, n: u32| {
+            format!(
+                r#"{{"engine":"{e}","level":{},"level_index":{i},"request_index":{n}}}"#,
+                levels[i]
+            )
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let saved_lines = [
+            line("a", 0, 0),
+            line("a", 1, 0),
+            // Written before level_index existed: level 2.0 is the index 1 only.
+            r#"{"engine":"a","level":2.0,"request_index":1}"#.to_string(),
+            line("b", 0, 0),
+            "{half a line".to_string(),
+        ];
+        std::fs::write(
+            dir.path().join("requests.jsonl"),
+            saved_lines.join("\n") + "\n",
+        )
+        .expect("saved");
+
+        let mut report = Report {
+            workload: saved.workload.clone(),
+            engines: vec![engine("a", Vec::new()), engine("b", Vec::new())],
+            ..Default::default()
+        };
+        let continuation = continue_run(&mut report, saved.clone(), "now".into());
+        assert_eq!(continuation.pending, [vec![1], vec![0]]);
+        assert_eq!(
+            report.engines, saved.engines,
+            "partial levels stay in the report"
+        );
+        let names = ["a", "b"];
+        let mut writer =
+            ResultsWriter::resume(dir.path(), |l| continuation.keeps_line(l, &names, &levels))
+                .expect("resume");
+        assert_eq!(
+            lines(dir.path()),
+            saved_lines[..4],
+            "partial levels' lines stay"
+        );
+
+        // a's level 1 runs again and finishes: its saved lines go, the new ones stay.
+        writer.jsonl.write_all(line("a", 1, 7).as_bytes()).unwrap();
+        writer.jsonl.write_all(b"\n").unwrap();
+        let dropped = writer.drop_level_lines("a", 1, &levels, Attempt::Saved);
+        assert_eq!(dropped.expect("drop"), 2);
+        assert_eq!(
+            lines(dir.path()),
+            [line("a", 0, 0), line("b", 0, 0), line("a", 1, 7)]
+        );
+        // b's level 0 re-run is cut short again: the new attempt goes, the saved one stays.
+        writer.jsonl.write_all(line("b", 0, 9).as_bytes()).unwrap();
+        writer.jsonl.write_all(b"\n").unwrap();
+        let dropped = writer.drop_level_lines("b", 0, &levels, Attempt::New);
+        assert_eq!(dropped.expect("drop"), 1);
+        // The writer appends to the rewritten file.
+        writer.jsonl.write_all(line("b", 1, 0).as_bytes()).unwrap();
+        writer.jsonl.write_all(b"\n").unwrap();
+        writer.flush().expect("flush");
+        assert_eq!(
+            lines(dir.path()),
+            [
+                line("a", 0, 0),
+                line("b", 0, 0),
+                line("a", 1, 7),
+                line("b", 1, 0)
+            ]
+        );
+        assert_eq!(
+            writer.saved_len,
+            (line("a", 0, 0).len() + line("b", 0, 0).len() + 2) as u64
+        );
+        let none = writer.drop_level_lines("a", 2, &levels, Attempt::Saved);
+        assert_eq!(none.expect("nothing to drop"), 0);
+        assert!(!dir.path().join("requests.jsonl.tmp").exists());
+
+        // A new run has no saved lines.
+        let fresh = tempfile::tempdir().expect("tempdir");
+        let mut writer = ResultsWriter::create(fresh.path()).expect("create");
+        let none = writer.drop_level_lines("a", 0, &levels, Attempt::Saved);
+        assert_eq!(none.expect("nothing saved"), 0);
     }
 }
