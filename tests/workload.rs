@@ -631,7 +631,7 @@ fn sweep_mode_keys_are_checked() {
     );
     assert_eq!(
         err("duration_s = 0"),
-        "test: `sweep.duration_s` must be a positive number of seconds, got 0"
+        "test: `sweep.duration_s` must be a positive number of seconds up to 604800 (7 days), got 0"
     );
     assert_eq!(
         config(&format!("{ENGINES}\n[slo]\nattainment = 1.5\n")).unwrap_err(),
