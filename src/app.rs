@@ -106,8 +106,7 @@ fn load_resumable(dir: &Path, plan: &Plan) -> Result<Report, Failure> {
     if !dir.join("requests.jsonl").is_file() {
         return Err(fail("no requests.jsonl in the folder".into()));
     }
-    let names: Vec<&str> = plan.engines.iter().map(|e| e.name.as_str()).collect();
-    match crate::results::resume::incompatibility(&saved, &names, &plan.workload, plan.seed) {
+    match crate::results::resume::incompatibility(&saved, &plan.workload) {
         Some(difference) => Err(fail(difference)),
         None => Ok(saved),
     }
@@ -139,8 +138,9 @@ fn run_name(prefix: &str) -> String {
     format!("{prefix}-{}", now.format(&stamp).unwrap_or_default())
 }
 
-/// Runs a plan with the front end the terminal allows; results land in
-/// `<out_dir>/<name>-<UTC time>/`, or, resuming, in the saved run's folder.
+/// Runs a plan with the front end the terminal allows; results land in a new folder
+/// `<out_dir>/<name>-<UTC time>/` (`-2`, `-3`, … when another run took that name in the same
+/// second), or, resuming, in the saved run's folder.
 pub async fn run_plan(
     plan: Plan,
     args: &RunArgs,
@@ -149,8 +149,16 @@ pub async fn run_plan(
     let (out_dir, run_name, resume) = match resume {
         Some((dir, saved)) => (dir, saved.run_name.clone(), Some(saved)),
         None => {
-            let run_name = run_name(&plan.config.run.name);
-            (plan.config.run.out_dir.join(&run_name), run_name, None)
+            let parent = &plan.config.run.out_dir;
+            let (dir, name) =
+                crate::results::writer::create_run_dir(parent, &run_name(&plan.config.run.name))
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot create a results folder in {}: {e}",
+                            parent.display()
+                        )
+                    })?;
+            (dir, name, None)
         }
     };
     let (events_tx, events_rx) = mpsc::channel(1024);
@@ -198,20 +206,16 @@ pub async fn run_plan(
         crate::headless::run(events_rx, std::io::stdout()).await;
     }
     drop(control_tx);
+    // A driver that died (a bug) or could not write its results (disk full, folder removed)
+    // left a results.json that still says `running`: mark it failed, keeping every level.
     let outcome = match driver.await {
-        Ok(outcome) => outcome?,
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e)) => return Err(failed_run(&results_dir, format!("writing results: {e}"))),
         Err(e) => {
-            // The driver died (a bug): its last results.json still says `running`.
-            let why = format!("the sweep driver failed: {e}");
-            let marked = crate::results::writer::mark_failed(
+            return Err(failed_run(
                 &results_dir,
-                crate::results::model::now_rfc3339(),
-                &why,
-            );
-            return Err(match marked {
-                Ok(()) => anyhow::anyhow!("{why}; results so far: {}", results_dir.display()),
-                Err(write) => anyhow::anyhow!("{why}; and marking the results failed: {write}"),
-            });
+                format!("the sweep driver failed: {e}"),
+            ))
         }
     };
     if dashboard {
@@ -225,6 +229,18 @@ pub async fn run_plan(
         );
     }
     Ok(outcome)
+}
+
+/// Marks the run in `dir` failed because of `why`; the one-line error to show.
+fn failed_run(dir: &Path, why: String) -> anyhow::Error {
+    let now = crate::results::model::now_rfc3339();
+    match crate::results::writer::mark_failed(dir, now, &why) {
+        Ok(()) => anyhow::anyhow!(
+            "{why}; the levels saved before are kept in {}, marked failed",
+            dir.display()
+        ),
+        Err(write) => anyhow::anyhow!("{why}; and marking the results failed: {write}"),
+    }
 }
 
 /// SIGINT, SIGTERM and SIGHUP (an SSH drop) all abort the run cleanly: the driver cancels

@@ -44,7 +44,7 @@ pub struct RunArgs {
     /// Parent folder of the results folder [default: results].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Concurrency levels, e.g. 1,2,4,8.
+    /// Levels, e.g. 1,2,4,8: requests in flight, or req/s with `mode = "rate"`.
     #[arg(long, value_name = "LIST")]
     pub levels: Option<String>,
     /// Measured requests per level.
@@ -56,7 +56,8 @@ pub struct RunArgs {
     /// max_tokens for every request.
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
-    /// Seed of the prompt sequence and sampling.
+    /// Seed of the prompt order (which prompt each request gets); not sent to engines
+    /// (`[request] sampling_seed` is).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Close the dashboard as soon as the run ends.
@@ -69,7 +70,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub svg: bool,
     /// Continue the interrupted run in DIR (its results.json and requests.jsonl): levels that
-    /// finished are kept, the others run again, in the same folder.
+    /// finished are kept, the others run again, in the same folder. Refused unless every
+    /// setting that changes the numbers matches the saved run's (the first that differs is
+    /// named).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
 }

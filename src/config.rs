@@ -184,9 +184,6 @@ impl Default for SweepConfig {
     }
 }
 
-/// Largest timeout accepted, seconds (one week).
-pub const MAX_TIMEOUT_S: f64 = 604_800.0;
-
 impl SweepConfig {
     /// Measured requests at level value `level`: the configured count, unlimited when only
     /// `duration_s` is set, and when neither is `max(50, 4 × C)` (50 in rate mode).
@@ -435,6 +432,29 @@ pub const DEFAULT_POOL: [&str; 6] = [
     "List ten creative uses for an old bicycle and explain each briefly.",
 ];
 
+/// Longest request latency recorded, seconds: the latency histograms span 1 µs to 1 hour, so
+/// every timeout is at most this (a longer request could not be measured).
+pub const MAX_LATENCY_S: f64 = 3_600.0;
+
+/// Longest `sweep.duration_s`, seconds (7 days): far beyond any sweep, and well inside what
+/// `Duration` holds.
+pub const MAX_DURATION_S: f64 = 604_800.0;
+
+/// Request-body keys llmsweep sets itself (or that override one it sets), refused in
+/// `extra_body`, each with where to set it instead.
+const RESERVED_BODY_KEYS: [(&str, &str); 7] = [
+    ("model", "set the engine's `model`"),
+    ("messages", "the prompts come from `[prompts]`"),
+    ("prompt", "the prompts come from `[prompts]`"),
+    ("max_tokens", "set `request.max_tokens`"),
+    (
+        "max_completion_tokens",
+        "it overrides `request.max_tokens`; set that instead",
+    ),
+    ("stream", "llmsweep always streams"),
+    ("stream_options", "set the engine's `stream_usage`"),
+];
+
 /// A configuration problem, shown to the user as one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -539,6 +559,14 @@ impl Config {
                     ));
                 }
             }
+            if let Some((key, hint)) = RESERVED_BODY_KEYS
+                .iter()
+                .find(|(key, _)| engine.extra_body.contains_key(*key))
+            {
+                return Err(format!(
+                    "{label}: extra_body.{key} is set by llmsweep; remove it ({hint})"
+                ));
+            }
             for (key, value) in &engine.headers {
                 if reqwest::header::HeaderName::from_bytes(key.as_bytes()).is_err()
                     || reqwest::header::HeaderValue::from_str(value).is_err()
@@ -586,9 +614,9 @@ impl Config {
             return Err("`sweep.requests_per_level` must be at least 1".into());
         }
         if let Some(d) = sweep.duration_s {
-            if !(d.is_finite() && d > 0.0) {
+            if !(d.is_finite() && d > 0.0 && d <= MAX_DURATION_S) {
                 return Err(format!(
-                    "`sweep.duration_s` must be a positive number of seconds, got {d}"
+                    "`sweep.duration_s` must be a positive number of seconds up to {MAX_DURATION_S} (7 days), got {d}"
                 ));
             }
         }
@@ -618,9 +646,9 @@ impl Config {
         ] {
             let Some(value) = value else { continue };
             // Also bounded above, so `Duration::from_secs_f64` can never panic on it.
-            if !(value.is_finite() && value > 0.0 && value <= MAX_TIMEOUT_S) {
+            if !(value.is_finite() && value > 0.0 && value <= MAX_LATENCY_S) {
                 return Err(format!(
-                    "`{key}` must be a positive number of seconds (at most {MAX_TIMEOUT_S}), got {value}"
+                    "`{key}` must be a positive number of seconds up to {MAX_LATENCY_S} (latencies are recorded up to 1 hour), got {value}"
                 ));
             }
         }

@@ -18,7 +18,8 @@
 //!   `window` (live rates), `slo` (goodput counts), `fairness` (unequal output lengths).
 //! - `events`   — the bus: `Event` (driver → front ends), `Control` (keys → driver), `Snapshot`.
 //! - `results`  — `model` (Report, LevelSummary: serde, vLLM field names), `writer`,
-//!   `resume` (what `run --resume` keeps of a saved run).
+//!   `resume` (what `run --resume` keeps of a saved run), `fingerprint` (the settings a
+//!   resume must share with the saved run).
 //! - `tui`      — the live dashboard: pure `App::update`, `impl Widget for &App`, terminal guard.
 //! - `report`   — exporters, pure fns of a Report: chart PNG/SVG, levels.csv, summary.md, merging runs.
 //! - `headless` — the line printer on the same events.

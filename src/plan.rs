@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use crate::color::Rgb;
 use crate::config::{Api, Config, EngineConfig, SweepMode, SweepOrder, DEFAULT_REQUESTS_PER_LEVEL};
+use crate::results::fingerprint;
 use crate::results::model::Workload;
 use crate::secret::Secret;
 use crate::workload::{self, estimate_tokens, Prompt, PromptContent};
@@ -107,6 +108,7 @@ impl Plan {
             order: (sweep.order != SweepOrder::Sequential).then(|| sweep.order.as_str().into()),
             burstiness: rate.then_some(sweep.burstiness),
             max_concurrency: (rate && sweep.max_concurrency > 0).then_some(sweep.max_concurrency),
+            fingerprint: fingerprint::of(&config, prompts, &loaded.source),
         };
         let prompts = prompts
             .iter()

@@ -219,3 +219,107 @@ fn unset_key_variable_names_engine_and_variable() {
     );
     assert!(config.check_keys(&|_| Some("sk-1".into())).is_ok());
 }
+
+#[test]
+fn durations_and_timeouts_are_bounded_so_none_can_panic() {
+    for bad in ["1e20", "nan", "inf", "-1.0", "0.0", "604801.0"] {
+        assert_eq!(
+            error(&format!("{ENGINE}[sweep]\nduration_s = {bad}\n")),
+            format!(
+                "DIR/bench.toml: `sweep.duration_s` must be a positive number of seconds up to 604800 (7 days), got {}",
+                bad.parse::<f64>().unwrap()
+            ),
+            "duration_s = {bad}"
+        );
+    }
+    let config = load_with(
+        &format!("{ENGINE}[sweep]\nduration_s = 604800.0\n"),
+        &[],
+        &[],
+    );
+    assert_eq!(config.unwrap().sweep.duration_s, Some(604_800.0));
+    for key in [
+        "timeout_s",
+        "connect_timeout_s",
+        "first_token_timeout_s",
+        "idle_timeout_s",
+    ] {
+        for bad in ["1e20", "nan", "-inf", "-5.0", "3600.5"] {
+            assert_eq!(
+                error(&format!("{ENGINE}[sweep]\n{key} = {bad}\n")),
+                format!(
+                    "DIR/bench.toml: `sweep.{key}` must be a positive number of seconds up to 3600 (latencies are recorded up to 1 hour), got {}",
+                    bad.parse::<f64>().unwrap()
+                ),
+                "{key} = {bad}"
+            );
+        }
+        assert!(load_with(&format!("{ENGINE}[sweep]\n{key} = 3600.0\n"), &[], &[]).is_ok());
+    }
+    // Flags and environment variables go through the same bounds.
+    assert_eq!(
+        load_with(ENGINE, &[("LLMSWEEP__SWEEP__TIMEOUT_S", "1e20")], &[]).unwrap_err(),
+        "DIR/bench.toml: `sweep.timeout_s` must be a positive number of seconds up to 3600 (latencies are recorded up to 1 hour), got 100000000000000000000"
+    );
+}
+
+#[test]
+fn extra_body_cannot_override_what_llmsweep_sets() {
+    for (key, hint) in [
+        ("model", "set the engine's `model`"),
+        ("messages", "the prompts come from `[prompts]`"),
+        ("prompt", "the prompts come from `[prompts]`"),
+        ("max_tokens", "set `request.max_tokens`"),
+        (
+            "max_completion_tokens",
+            "it overrides `request.max_tokens`; set that instead",
+        ),
+        ("stream", "llmsweep always streams"),
+        ("stream_options", "set the engine's `stream_usage`"),
+    ] {
+        assert_eq!(
+            error(&format!("{ENGINE}extra_body = {{ ignore_eos = true, {key} = 1 }}\n")),
+            format!(
+                "DIR/bench.toml: engine \"vLLM\": extra_body.{key} is set by llmsweep; remove it ({hint})"
+            )
+        );
+    }
+    let config = load_with(
+        &format!("{ENGINE}extra_body = {{ ignore_eos = true, min_tokens = 8 }}\n"),
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(config.engines[0].extra_body.len(), 2);
+}
+
+/// `[request] seed` orders the prompts only (`sampling_seed` is what engines are sent): the
+/// shipped bench.toml, README's table and `--help` say so alike.
+#[test]
+fn bench_toml_readme_and_help_agree_that_seed_orders_prompts_only() {
+    let bench = std::fs::read_to_string("bench.toml").unwrap();
+    let line = bench.lines().find(|l| l.starts_with("seed =")).unwrap();
+    assert!(
+        line.contains("prompt order only") && line.contains("not sent"),
+        "{line}"
+    );
+    assert!(
+        bench.contains("# sampling_seed ="),
+        "bench.toml shows sampling_seed"
+    );
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `seed` |"))
+        .unwrap();
+    assert!(row.contains("not sent to engines"), "{row}");
+    use clap::CommandFactory;
+    let cli = llmsweep::cli::Cli::command();
+    let run = cli.find_subcommand("run").unwrap();
+    let seed = run.get_arguments().find(|a| a.get_id() == "seed").unwrap();
+    let help = seed.get_help().unwrap().to_string();
+    assert!(
+        help.contains("prompt order") && help.contains("not sent to engines"),
+        "{help}"
+    );
+}

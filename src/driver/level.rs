@@ -10,7 +10,8 @@ use crate::events::{Event, RunState};
 use crate::metrics::checks::level_warnings;
 use crate::metrics::health::HealthMonitor;
 use crate::metrics::recorder::{LevelRecorder, LevelRun};
-use crate::results::model::LevelSummary;
+use crate::results::model::{LevelStatus, LevelSummary};
+use crate::results::writer::Attempt;
 
 /// Why a level cut during its warmup is kept in results.
 pub const SKIPPED_DURING_WARMUP: &str = "skipped during warmup";
@@ -104,10 +105,36 @@ impl Driver {
         cut_short: bool,
     ) -> std::io::Result<()> {
         let at = self.level_indexes[engine].partition_point(|&i| i < level_index);
-        self.level_indexes[engine].insert(at, level_index);
-        self.report.engines[engine]
-            .levels
-            .insert(at, summary.clone());
+        if self.pending[engine].contains(&level_index) {
+            // A resumed run's saved partial level: a re-run that ran to its end replaces it;
+            // one cut short again keeps whichever attempt finished more requests. Its lines
+            // in requests.jsonl go with it, before results.json stops counting them.
+            let finished = |s: &LevelSummary| s.completed + s.failed;
+            let saved = &self.report.engines[engine].levels[at];
+            let replace =
+                summary.status != LevelStatus::Skipped || finished(&summary) > finished(saved);
+            let attempt = if replace {
+                Attempt::Saved
+            } else {
+                Attempt::New
+            };
+            let plan = self.plan.clone();
+            self.writer.drop_level_lines(
+                &plan.engines[engine].name,
+                level_index,
+                &plan.config.sweep.levels,
+                attempt,
+            )?;
+            if replace {
+                self.report.engines[engine].levels[at] = summary.clone();
+                self.pending[engine].retain(|&i| i != level_index);
+            }
+        } else {
+            self.level_indexes[engine].insert(at, level_index);
+            self.report.engines[engine]
+                .levels
+                .insert(at, summary.clone());
+        }
         let warning = self.after_level(engine, &summary);
         self.writer.write_report(&self.report)?;
         if let Some(text) = warning {

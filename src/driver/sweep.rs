@@ -77,6 +77,8 @@ pub(super) struct Driver {
     pub report: Report,
     /// Per engine, the level index of each entry of `report.engines[e].levels`.
     pub level_indexes: Vec<Vec<usize>>,
+    /// Per engine, the saved `skipped` levels of a resumed run: kept until their re-run ends.
+    pub pending: Vec<Vec<usize>>,
     signal: Arc<AtomicI32>,
 }
 
@@ -132,16 +134,18 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         config: plan.config_json(),
         warnings: Vec::new(),
     };
-    let (mut writer, level_indexes) = match options.resume {
+    let (mut writer, level_indexes, pending) = match options.resume {
         Some(saved) => {
-            let kept = resume::continue_report(&mut report, saved, now_rfc3339());
+            let continuation = resume::continue_run(&mut report, saved, now_rfc3339());
             let names: Vec<&str> = plan.engines.iter().map(|e| e.name.as_str()).collect();
             let levels = &plan.config.sweep.levels;
-            let keep = |line: &str| resume::keep_line(line, &names, levels, &kept);
-            (ResultsWriter::resume(&options.out_dir, keep)?, kept)
+            let keep = |line: &str| continuation.keeps_line(line, &names, levels);
+            let writer = ResultsWriter::resume(&options.out_dir, keep)?;
+            (writer, continuation.levels, continuation.pending)
         }
         None => (
             ResultsWriter::create(&options.out_dir)?,
+            vec![Vec::new(); plan.engines.len()],
             vec![Vec::new(); plan.engines.len()],
         ),
     };
@@ -157,6 +161,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         writer,
         report,
         level_indexes,
+        pending,
         signal: options.signal,
     };
     driver.run().await
@@ -178,7 +183,9 @@ impl Driver {
         // engine of the next one; in interleaved order its later levels are passed over.
         let mut skipped = vec![false; self.plan.engines.len()];
         for (engine, level_index) in self.plan.run_order() {
-            if self.level_indexes[engine].contains(&level_index) {
+            if self.level_indexes[engine].contains(&level_index)
+                && !self.pending[engine].contains(&level_index)
+            {
                 continue; // Kept from the run resumed.
             }
             self.drain_controls().await;

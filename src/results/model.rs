@@ -24,7 +24,8 @@ pub struct Report {
     pub schema_version: u32,
     /// `llmsweep <version>` of the writer.
     pub tool: String,
-    /// Run name: `<name>-<UTC time>`, also the results folder's name.
+    /// Run name: `<name>-<UTC time>`, with `-2`, `-3`, … when another run started under that
+    /// name in the same second; always the results folder's name.
     pub run_name: String,
     /// RFC 3339 UTC time the run started.
     pub started_at: String,
@@ -37,7 +38,8 @@ pub struct Report {
     pub status: RunStatus,
     /// True when any engine is the built-in simulator: the numbers model no real hardware.
     pub simulated: bool,
-    /// Seed of the prompt sequence and of the engines' sampling.
+    /// `[request] seed`: orders the prompts (which prompt each request gets); not sent to
+    /// engines (`sampling_seed`, in `config`, is).
     pub seed: u64,
     /// What every engine was sent.
     pub workload: Workload,
@@ -98,6 +100,12 @@ pub struct Workload {
     /// Rate mode: cap on requests in flight, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<u32>,
+    /// Every setting that changes the numbers, `key → value` (e.g. `request.max_tokens →
+    /// 128`; the prompts' contents and header values as `fnv1a:` hashes, never a secret):
+    /// `run --resume` continues a run only with a config of the same fingerprint. Empty in
+    /// results written before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fingerprint: BTreeMap<String, String>,
 }
 
 /// One engine's results.

@@ -1,57 +1,27 @@
-//! `run --resume DIR`: what a saved run must share with the config to be continued, and
-//! which of its levels are kept (complete or failed) rather than run again.
+//! `run --resume DIR`: whether a saved run can be continued with this config (the same
+//! fingerprint), which of its levels are kept, and which of its `requests.jsonl` lines stay.
 //! Pure functions of the saved `Report`; the driver and the writer act on the answers.
+//!
+//! Complete and failed levels are kept as they are. A `skipped` level (cut by a key, a quit
+//! or a signal) runs again, but its partial results stay — in the report and in
+//! `requests.jsonl` — until the re-run has finished, so quitting a resumed run early loses
+//! nothing: [`Continuation::pending`] lists them, and the writer drops their old lines with
+//! `ResultsWriter::drop_level_lines` once their re-run has finished.
 
+use super::fingerprint;
 use super::model::{LevelStatus, LevelSummary, Report, Workload};
 
-/// Why the saved run cannot be continued with this config, as `<what> differs (saved …,
-/// config …)`; `None` when it can. `engines` are the config's engine names, in order.
-pub fn incompatibility(
-    saved: &Report,
-    engines: &[&str],
-    workload: &Workload,
-    seed: u64,
-) -> Option<String> {
-    let saved_engines: Vec<&str> = saved.engines.iter().map(|e| e.name.as_str()).collect();
-    if saved_engines != engines {
-        return Some(format!(
-            "engines differ (saved {}, config {})",
-            list(&saved_engines),
-            list(engines)
-        ));
+/// Why the saved run cannot be continued with a plan of `workload`: its first fingerprint
+/// key that differs, as `<key> differs (saved …, config …)`; `None` when it can. A saved run
+/// without a fingerprint (an older llmsweep) cannot be checked, so it is refused.
+pub fn incompatibility(saved: &Report, workload: &Workload) -> Option<String> {
+    if saved.workload.fingerprint.is_empty() {
+        return Some(
+            "results.json has no config fingerprint (written by an older llmsweep), so the config cannot be checked against it; start a new run"
+                .into(),
+        );
     }
-    if saved.workload.levels != workload.levels {
-        let show = |levels: &[f64]| list(&levels.iter().map(|l| l.to_string()).collect::<Vec<_>>());
-        return Some(format!(
-            "levels differ (saved {}, config {})",
-            show(&saved.workload.levels),
-            show(&workload.levels)
-        ));
-    }
-    if saved.seed != seed {
-        return Some(format!(
-            "seed differs (saved {}, config {seed})",
-            saved.seed
-        ));
-    }
-    if saved.workload.mode != workload.mode {
-        return Some(format!(
-            "mode differs (saved {}, config {})",
-            saved.workload.mode, workload.mode
-        ));
-    }
-    if saved.workload.requests_per_level != workload.requests_per_level {
-        return Some(format!(
-            "requests_per_level differs (saved {}, config {})",
-            saved.workload.requests_per_level, workload.requests_per_level
-        ));
-    }
-    None
-}
-
-fn list<S: AsRef<str>>(items: &[S]) -> String {
-    let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
-    format!("[{}]", items.join(", "))
+    fingerprint::difference(&saved.workload.fingerprint, &workload.fingerprint)
 }
 
 /// Per engine of `saved`, its saved levels with their position in `levels`.
@@ -81,38 +51,58 @@ pub fn indexed_levels(saved: &Report, levels: &[f64]) -> Vec<Vec<(usize, LevelSu
         .collect()
 }
 
-/// Per engine, the saved levels kept as they are (complete or failed), with their level
-/// index, in level order. Missing and `skipped` levels are not kept: they run again in full.
-pub fn kept_levels(saved: &Report, levels: &[f64]) -> Vec<Vec<(usize, LevelSummary)>> {
-    indexed_levels(saved, levels)
-        .into_iter()
-        .map(|engine| {
-            engine
-                .into_iter()
-                .filter(|(_, s)| matches!(s.status, LevelStatus::Complete | LevelStatus::Failed))
-                .collect()
-        })
-        .collect()
+/// What a resumed run keeps of the saved one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Continuation {
+    /// Per engine, the level index of each entry of the report's `levels`, in order: every
+    /// saved level kept, pending ones included.
+    pub levels: Vec<Vec<usize>>,
+    /// Per engine, the kept levels that run again (saved `skipped`), in order. Each stays in
+    /// the report, and its lines in `requests.jsonl`, until its re-run replaces it.
+    pub pending: Vec<Vec<usize>>,
+}
+
+impl Continuation {
+    /// True when `(engine, level_index)` is kept as saved and does not run again.
+    pub fn is_done(&self, engine: usize, level_index: usize) -> bool {
+        let has =
+            |lists: &[Vec<usize>]| lists.get(engine).is_some_and(|l| l.contains(&level_index));
+        has(&self.levels) && !has(&self.pending)
+    }
+
+    /// Whether a line of the saved `requests.jsonl` stays: it belongs to a kept level, pending
+    /// ones included. `engines` are the engine names and `levels` the sweep's levels.
+    pub fn keeps_line(&self, line: &str, engines: &[&str], levels: &[f64]) -> bool {
+        keep_line(line, engines, levels, &self.levels)
+    }
 }
 
 /// Makes `report`, freshly built for this run, the continuation of `saved`: its run name,
-/// start time, warnings and kept levels, plus `now` in `resumed_at`. An engine keeps its
-/// `skipped_reason` only when none of its levels runs again. Returns, per engine, the level
-/// indexes of its kept levels (the order of `report.engines[e].levels`).
-pub fn continue_report(report: &mut Report, saved: Report, now: String) -> Vec<Vec<usize>> {
-    let levels = report.workload.levels.clone();
-    let kept = kept_levels(&saved, &levels);
+/// start time, warnings and kept levels (complete, failed, and skipped ones pending a
+/// re-run), plus `now` in `resumed_at`. An engine keeps its `skipped_reason` only when none
+/// of its levels runs again.
+pub fn continue_run(report: &mut Report, saved: Report, now: String) -> Continuation {
+    let indexed = indexed_levels(&saved, &report.workload.levels);
+    let planned = report.workload.levels.len();
     report.run_name = saved.run_name;
     report.started_at = saved.started_at;
     report.resumed_at = saved.resumed_at;
     report.resumed_at.push(now);
     report.warnings = saved.warnings;
-    let mut indexes = Vec::new();
-    for ((engine, saved), kept) in report.engines.iter_mut().zip(saved.engines).zip(kept) {
-        if kept.len() == levels.len() {
+    let mut continuation = Continuation::default();
+    for ((engine, saved), kept) in report.engines.iter_mut().zip(saved.engines).zip(indexed) {
+        let pending: Vec<usize> = kept
+            .iter()
+            .filter(|(_, s)| s.status == LevelStatus::Skipped)
+            .map(|&(i, _)| i)
+            .collect();
+        if kept.len() == planned && pending.is_empty() {
             engine.skipped_reason = saved.skipped_reason;
         }
-        indexes.push(kept.iter().map(|&(i, _)| i).collect());
+        continuation
+            .levels
+            .push(kept.iter().map(|&(i, _)| i).collect());
+        continuation.pending.push(pending);
         engine.levels = kept.into_iter().map(|(_, s)| s).collect();
         engine.max_level_meeting_slo = engine
             .levels
@@ -121,36 +111,38 @@ pub fn continue_report(report: &mut Report, saved: Report, now: String) -> Vec<V
             .map(|l| l.level)
             .reduce(f64::max);
     }
-    indexes
+    continuation
 }
 
-/// Whether a line of the saved `requests.jsonl` belongs to a kept level. Lines written before
+/// The engine name and level index of a `requests.jsonl` line. Lines written before
 /// `level_index` existed are matched by level value when the value names a single level.
-pub fn keep_line(line: &str, engines: &[&str], levels: &[f64], kept: &[Vec<usize>]) -> bool {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
-        return false;
-    };
-    let Some(engine) = value
-        .get("engine")
-        .and_then(|e| e.as_str())
-        .and_then(|name| engines.iter().position(|&n| n == name))
-    else {
-        return false;
-    };
+pub fn line_level(line: &str, levels: &[f64]) -> Option<(String, usize)> {
+    let value = serde_json::from_str::<serde_json::Value>(line).ok()?;
+    let engine = value.get("engine")?.as_str()?.to_string();
     let level_index = match value.get("level_index").and_then(|i| i.as_u64()) {
         Some(i) => i as usize,
         None => {
-            let Some(level) = value.get("level").and_then(|l| l.as_f64()) else {
-                return false;
-            };
+            let level = value.get("level")?.as_f64()?;
             let mut same = levels.iter().enumerate().filter(|&(_, &l)| l == level);
             match (same.next(), same.next()) {
                 (Some((i, _)), None) => i,
-                _ => return false,
+                _ => return None,
             }
         }
     };
-    kept.get(engine)
+    Some((engine, level_index))
+}
+
+/// Whether a line of the saved `requests.jsonl` belongs to one of the `kept` levels (per
+/// engine, level indexes).
+pub fn keep_line(line: &str, engines: &[&str], levels: &[f64], kept: &[Vec<usize>]) -> bool {
+    let Some((engine, level_index)) = line_level(line, levels) else {
+        return false;
+    };
+    engines
+        .iter()
+        .position(|&n| n == engine)
+        .and_then(|e| kept.get(e))
         .is_some_and(|levels| levels.contains(&level_index))
 }
 
@@ -186,66 +178,83 @@ mod tests {
     }
 
     #[test]
-    fn keeps_complete_and_failed_levels_and_matches_repeated_values_in_order() {
-        let report = saved(vec![
+    fn keeps_every_saved_level_with_skipped_ones_pending_a_rerun() {
+        let saved = saved(vec![
             level(1.0, LevelStatus::Complete),
             level(1.0, LevelStatus::Failed),
             level(2.0, LevelStatus::Skipped),
         ]);
-        let kept: Vec<Vec<usize>> = kept_levels(&report, &report.workload.levels)
-            .into_iter()
-            .map(|e| e.into_iter().map(|(i, _)| i).collect())
-            .collect();
-        assert_eq!(kept, [vec![0, 1]]);
-        let engines = ["a"];
-        let levels = &report.workload.levels;
-        let line = |l: f64, i: usize| format!(r#"{{"engine":"a","level":{l},"level_index":{i}}}"#);
-        assert!(keep_line(&line(1.0, 1), &engines, levels, &kept));
-        assert!(!keep_line(&line(2.0, 2), &engines, levels, &kept));
-        assert!(!keep_line(
-            r#"{"engine":"b","level_index":0}"#,
-            &engines,
-            levels,
-            &kept
-        ));
-        // Old lines without level_index: only an unambiguous value matches.
-        assert!(!keep_line(
-            r#"{"engine":"a","level":1}"#,
-            &engines,
-            levels,
-            &kept
-        ));
-        assert!(!keep_line("not json", &engines, levels, &kept));
+        let mut report = Report {
+            workload: saved.workload.clone(),
+            engines: vec![EngineReport {
+                name: "a".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let continuation = continue_run(&mut report, saved.clone(), "now".into());
+        assert_eq!(continuation.levels, [vec![0, 1, 2]]);
+        assert_eq!(continuation.pending, [vec![2]]);
+        assert_eq!(report.engines[0].levels, saved.engines[0].levels);
+        assert_eq!(report.resumed_at, ["now"]);
+        assert!(continuation.is_done(0, 0) && continuation.is_done(0, 1));
+        assert!(!continuation.is_done(0, 2), "a skipped level runs again");
+        assert!(!continuation.is_done(1, 0), "no such engine");
+        let line = |i: usize| format!(r#"{{"engine":"a","level":2,"level_index":{i}}}"#);
+        let levels = &saved.workload.levels;
+        assert!(
+            continuation.keeps_line(&line(2), &["a"], levels),
+            "the skipped level's requests stay until its re-run"
+        );
     }
 
     #[test]
-    fn names_the_first_difference() {
-        let report = saved(Vec::new());
-        let workload = report.workload.clone();
-        assert_eq!(incompatibility(&report, &["a"], &workload, 42), None);
+    fn lines_are_matched_to_levels_by_index_or_an_unambiguous_value() {
+        let engines = ["a"];
+        let levels = [1.0, 1.0, 2.0];
+        let kept = [vec![0, 1]];
+        let line = |l: f64, i: usize| format!(r#"{{"engine":"a","level":{l},"level_index":{i}}}"#);
+        assert!(keep_line(&line(1.0, 1), &engines, &levels, &kept));
+        assert!(!keep_line(&line(2.0, 2), &engines, &levels, &kept));
+        assert!(!keep_line(
+            r#"{"engine":"b","level_index":0}"#,
+            &engines,
+            &levels,
+            &kept
+        ));
+        // Old lines without level_index: only an unambiguous value matches.
         assert_eq!(
-            incompatibility(&report, &["a"], &workload, 7).as_deref(),
-            Some("seed differs (saved 42, config 7)")
+            line_level(r#"{"engine":"a","level":2}"#, &levels),
+            Some(("a".into(), 2))
         );
-        assert_eq!(
-            incompatibility(&report, &["a", "b"], &workload, 42).as_deref(),
-            Some("engines differ (saved [a], config [a, b])")
-        );
-        let other = Workload {
-            levels: vec![1.0, 2.0],
-            ..workload.clone()
+        assert_eq!(line_level(r#"{"engine":"a","level":1}"#, &levels), None);
+        assert_eq!(line_level("not json", &levels), None);
+    }
+
+    #[test]
+    fn refuses_a_saved_run_without_a_fingerprint_and_names_the_first_difference() {
+        let mut report = saved(Vec::new());
+        let workload = Workload {
+            fingerprint: [("a.x", "1"), ("b.y", "2")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+            ..report.workload.clone()
         };
         assert_eq!(
-            incompatibility(&report, &["a"], &other, 42).as_deref(),
-            Some("levels differ (saved [1, 1, 2], config [1, 2])")
+            incompatibility(&report, &workload).as_deref(),
+            Some("results.json has no config fingerprint (written by an older llmsweep), so the config cannot be checked against it; start a new run")
         );
-        let other = Workload {
-            requests_per_level: 5,
-            ..workload
-        };
+        report.workload.fingerprint = workload.fingerprint.clone();
+        assert_eq!(incompatibility(&report, &workload), None);
+        report.workload.fingerprint.insert("b.y".into(), "3".into());
         assert_eq!(
-            incompatibility(&report, &["a"], &other, 42).as_deref(),
-            Some("requests_per_level differs (saved 10, config 5)")
+            incompatibility(&report, &workload).as_deref(),
+            Some("b.y differs (saved 3, config 2)")
+        );
+        report.workload.fingerprint.remove("a.x");
+        assert_eq!(
+            incompatibility(&report, &workload).as_deref(),
+            Some("a.x differs (saved: not recorded, config 1)")
         );
     }
 }
