@@ -439,6 +439,35 @@ fn sigterm_closes_dashboard_without_a_key() {
     check_results(&dir, "interrupted");
 }
 
+/// Ctrl-C in the dashboard arrives as a key (raw mode), yet acts as SIGINT does: the dashboard
+/// closes by itself, the terminal is restored, the table is printed, the exit code is 130 and
+/// the run is written as interrupted (not as a quit: exit 0, `aborted`).
+#[test]
+fn ctrl_c_in_dashboard_is_sigint_exit_130() {
+    if !tmux_or_skip() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("results");
+    let tmux = start_demo("ctrlc", &out);
+    wait_measuring(&tmux);
+    tmux.keys(&["C-c"]);
+    let after = tmux.wait_text("EXIT= without any other key", |s| {
+        s.lines().any(|l| l.starts_with("EXIT="))
+    });
+    assert!(after.lines().any(|l| l == "EXIT=130"), "{after}");
+    let dir = run_dir(&out);
+    assert!(
+        after
+            .lines()
+            .any(|l| l == format!("results: {}", dir.display())),
+        "{after}"
+    );
+    assert!(!after.contains("Quit? y/n"), "Ctrl-C asked:\n{after}");
+    assert_terminal_cooked(&tmux);
+    check_results(&dir, "interrupted");
+}
+
 /// The terminal goes away under the dashboard (an SSH drop: tmux closes the pane and sends
 /// SIGHUP): the process still finishes, writes every result as interrupted, and exits.
 #[test]
