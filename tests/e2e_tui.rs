@@ -491,6 +491,51 @@ fn hangup_with_dashboard_writes_results() {
     check_results(&run_dir(&out), "interrupted");
 }
 
+/// A panic while the dashboard owns a real terminal: the panic hook restores it (normal screen,
+/// cursor shown, cooked mode) before the message is printed, so the message stays readable.
+#[test]
+fn panic_restores_the_terminal_before_printing() {
+    if !tmux_or_skip() {
+        return;
+    }
+    let test_binary = std::env::current_exe().expect("the test binary");
+    let run = format!(
+        "{} --exact panic_child_with_the_terminal_entered --ignored --nocapture --test-threads=1; \
+         echo EXIT=$?; PS1='$ ' exec bash --norc --noprofile",
+        shell_quote(&test_binary.display().to_string()),
+    );
+    let tmux = Tmux::start("panic", &run);
+    let after = tmux.wait_text("EXIT= after the panic", |s| {
+        s.lines().any(|l| l.starts_with("EXIT="))
+    });
+    // The child failed (panicked) rather than passing or never running.
+    assert!(after.lines().any(|l| l == "EXIT=101"), "{after}");
+    assert!(
+        after.contains(PANIC_TEXT),
+        "the panic message was lost:\n{after}"
+    );
+    assert!(
+        !after.contains(ALT_SCREEN_TEXT),
+        "the alternate screen is still showing:\n{after}"
+    );
+    assert_terminal_cooked(&tmux);
+}
+
+const PANIC_TEXT: &str = "deliberate panic with the dashboard's terminal entered";
+const ALT_SCREEN_TEXT: &str = "drawn on the alternate screen";
+
+/// Run by [`panic_restores_the_terminal_before_printing`] in a tmux pane: enters raw mode and
+/// the alternate screen, drops the guard's duty (only the panic hook can restore), panics.
+#[test]
+#[ignore = "run by panic_restores_the_terminal_before_printing, in a tmux pane"]
+fn panic_child_with_the_terminal_entered() {
+    let guard = llmsweep::tui::terminal::enter().expect("enter the terminal");
+    std::mem::forget(guard);
+    print!("{ALT_SCREEN_TEXT}");
+    std::io::stdout().flush().expect("flush");
+    panic!("{PANIC_TEXT}");
+}
+
 #[test]
 fn gauge_and_header_parsers() {
     let screen = " RUNNING  llmsweep demo-20261128T040115Z   SIMULATED   run 2.8s\n \
