@@ -76,7 +76,7 @@ fn summary(level: f64, speed: f64, failed: u64, status: LevelStatus) -> LevelSum
     let mut error_examples = BTreeMap::new();
     if failed > 0 {
         errors.insert("http_status".to_string(), failed - failed / 3);
-        errors.insert("timeout".to_string(), failed / 3);
+        errors.insert("timeout_first_token".to_string(), failed / 3);
         error_examples.insert(
             "http_status".to_string(),
             "503 Service Unavailable".to_string(),
