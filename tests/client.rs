@@ -1,12 +1,14 @@
 //! Acceptance of the streaming client over real HTTP on 127.0.0.1: timing accuracy against
-//! the `fixed` simulator profile, token counting, and every error class.
+//! the `fixed` simulator profile, token counting when usage is not asked for, the API key
+//! and the request id. What a misbehaving engine does to a request (every error class) is in
+//! tests/faults.rs.
 
 mod common;
 
 use std::time::Duration;
 
 use common::*;
-use llmsweep::client::{ErrorClass, RequestError, Timeouts, Timings};
+use llmsweep::client::{ErrorClass, Timeouts, Timings};
 use llmsweep::sim::{Faults, FIXED};
 
 /// Sends `n` requests one after the other and returns their timings.
@@ -107,25 +109,6 @@ async fn role_only_first_chunk_does_not_set_ttft_on_the_real_clock() {
 }
 
 #[tokio::test]
-async fn no_usage_from_the_server_counts_chunks_and_flags_estimated() {
-    let quick_sim = sim(
-        quick(),
-        Faults {
-            no_usage: true,
-            ..Faults::default()
-        },
-    )
-    .await;
-    let client = client(&quick_sim.chat_url());
-    let t = sequential(&client, body("chat", 12, true), 1)
-        .await
-        .remove(0);
-    assert_eq!(t.output_tokens, 12, "{t:?}");
-    assert!(t.output_tokens_estimated, "{t:?}");
-    assert_eq!(t.input_tokens, None, "{t:?}");
-}
-
-#[tokio::test]
 async fn stream_usage_false_counts_chunks_and_flags_estimated() {
     let sim = sim(quick(), Faults::default()).await;
     let body = body("chat", 9, false);
@@ -143,175 +126,6 @@ async fn stream_usage_false_counts_chunks_and_flags_estimated() {
     .await
     .remove(0);
     assert_eq!((t.output_tokens, t.output_tokens_estimated), (9, true));
-}
-
-/// Sends one chat request to a simulator with `faults` and returns its error.
-async fn fault_error(faults: Faults, timeouts: Timeouts) -> RequestError {
-    let sim = sim(quick(), faults).await;
-    let client = client_with(&sim.chat_url(), timeouts, None);
-    let result = tokio::time::timeout(GUARD, client.send(body("chat", 8, true), "t-1"))
-        .await
-        .expect("request hung");
-    result.expect_err("the request should fail")
-}
-
-#[tokio::test]
-async fn http_500_and_429_are_http_status_with_a_snippet() {
-    for status in [500u16, 429] {
-        let e = fault_error(
-            Faults {
-                error_rate: 1.0,
-                error_status: status,
-                ..Faults::default()
-            },
-            timeouts(),
-        )
-        .await;
-        assert_eq!(e.class, ErrorClass::HttpStatus, "{e:?}");
-        assert_eq!(e.status, Some(status), "{e:?}");
-        assert!(e.message.contains(&status.to_string()), "{e:?}");
-        assert!(e.message.contains("simulated error"), "{e:?}");
-        assert!(!e.message.contains('\n'), "{e:?}");
-    }
-}
-
-#[tokio::test]
-async fn connection_refused_is_connect() {
-    let url = format!("http://127.0.0.1:{}/v1/chat/completions", closed_port());
-    let e = client(&url)
-        .send(body("chat", 4, true), "t-1")
-        .await
-        .unwrap_err();
-    assert_eq!(e.class, ErrorClass::Connect, "{e:?}");
-    assert_eq!(e.status, None);
-}
-
-#[tokio::test]
-async fn mid_stream_disconnect_is_ended_early() {
-    for after in [0, 3] {
-        let e = fault_error(
-            Faults {
-                drop_after_tokens: Some(after),
-                drop_rate: 1.0,
-                ..Faults::default()
-            },
-            timeouts(),
-        )
-        .await;
-        assert_eq!(e.class, ErrorClass::EndedEarly, "after {after}: {e:?}");
-    }
-}
-
-#[tokio::test]
-async fn malformed_chunk_is_malformed_stream() {
-    let e = fault_error(
-        Faults {
-            malformed_rate: 1.0,
-            ..Faults::default()
-        },
-        timeouts(),
-    )
-    .await;
-    assert_eq!(e.class, ErrorClass::MalformedStream, "{e:?}");
-}
-
-#[tokio::test]
-async fn in_stream_error_is_engine_error() {
-    let e = fault_error(
-        Faults {
-            in_stream_error_rate: 1.0,
-            ..Faults::default()
-        },
-        timeouts(),
-    )
-    .await;
-    assert_eq!(e.class, ErrorClass::EngineError, "{e:?}");
-    assert!(e.message.contains("simulated in-stream error"), "{e:?}");
-}
-
-#[tokio::test]
-async fn stall_beyond_the_total_timeout_is_timeout_total() {
-    let started = tokio::time::Instant::now();
-    let e = fault_error(
-        Faults {
-            stall_after_tokens: Some(2),
-            stall_ms: 2_000,
-            ..Faults::default()
-        },
-        Timeouts {
-            total: Duration::from_millis(300),
-            ..timeouts()
-        },
-    )
-    .await;
-    assert_eq!(e.class, ErrorClass::TimeoutTotal, "{e:?}");
-    assert!(started.elapsed() < Duration::from_millis(1_500));
-}
-
-#[tokio::test]
-async fn stall_beyond_the_idle_timeout_is_timeout_idle() {
-    let e = fault_error(
-        Faults {
-            stall_after_tokens: Some(2),
-            stall_ms: 2_000,
-            ..Faults::default()
-        },
-        Timeouts {
-            idle: Some(Duration::from_millis(150)),
-            total: Duration::from_secs(5),
-            ..timeouts()
-        },
-    )
-    .await;
-    assert_eq!(e.class, ErrorClass::TimeoutIdle, "{e:?}");
-}
-
-#[tokio::test]
-async fn slow_first_byte_beyond_the_first_token_timeout_is_timeout_first_token() {
-    let e = fault_error(
-        Faults {
-            first_byte_delay_ms: 2_000,
-            ..Faults::default()
-        },
-        Timeouts {
-            first_token: Some(Duration::from_millis(150)),
-            total: Duration::from_secs(5),
-            ..timeouts()
-        },
-    )
-    .await;
-    assert_eq!(e.class, ErrorClass::TimeoutFirstToken, "{e:?}");
-    // With only a total timeout, the same stall before the headers is a total timeout.
-    let e = fault_error(
-        Faults {
-            first_byte_delay_ms: 2_000,
-            ..Faults::default()
-        },
-        Timeouts {
-            total: Duration::from_millis(200),
-            ..timeouts()
-        },
-    )
-    .await;
-    assert_eq!(e.class, ErrorClass::TimeoutTotal, "{e:?}");
-}
-
-#[tokio::test]
-async fn a_json_body_instead_of_sse_is_malformed_stream() {
-    let server = raw_server(|_| {
-        http_response(
-            "200 OK",
-            "application/json",
-            r#"{"id":"x","choices":[{"message":{"content":"hi"}}]}"#,
-        )
-    })
-    .await;
-    let e = client(&server.url)
-        .send(body("chat", 4, true), "t-1")
-        .await
-        .unwrap_err();
-    assert_eq!(e.class, ErrorClass::MalformedStream, "{e:?}");
-    assert!(e.message.contains("application/json"), "{e:?}");
 }
 
 #[tokio::test]
