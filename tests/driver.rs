@@ -667,3 +667,60 @@ async fn request_ids_join_the_engine_timing_log() {
         );
     }
 }
+
+/// results.json is rewritten after every level, not only at the end: read as each level's
+/// `LevelFinished` arrives (the driver writes before it tells the front ends, and on this
+/// single-threaded runtime the next level cannot finish before the read), it holds exactly the
+/// levels finished so far, with their counts, and says the run is still going.
+/// (Kills the mutation "drop the results.json write after each level".)
+#[tokio::test]
+async fn results_json_is_rewritten_after_every_level() {
+    let (a, b) = (quick_sim().await, quick_sim().await);
+    let plan = sweep_plan(
+        &[("alpha", a.chat_url()), ("beta", b.chat_url())],
+        &[1, 2],
+        6,
+        5,
+    );
+    let mut run = Run::start(plan);
+    let mut finished: Vec<(usize, LevelSummary)> = Vec::new();
+    loop {
+        match run.next().await {
+            Event::LevelFinished {
+                engine, summary, ..
+            } => {
+                finished.push((engine, (*summary).clone()));
+                let saved = run.report();
+                // (After the last level the final write may already have followed.)
+                if finished.len() < 4 {
+                    assert_eq!(
+                        saved.status,
+                        RunStatus::Running,
+                        "after {} levels",
+                        finished.len()
+                    );
+                }
+                let on_disk: Vec<(usize, f64, u64)> = saved
+                    .engines
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, e)| e.levels.iter().map(move |l| (i, l.level, l.completed)))
+                    .collect();
+                let so_far: Vec<(usize, f64, u64)> = finished
+                    .iter()
+                    .map(|(i, l)| (*i, l.level, l.completed))
+                    .collect();
+                assert_eq!(
+                    on_disk,
+                    so_far,
+                    "results.json after {} levels",
+                    finished.len()
+                );
+            }
+            Event::RunFinished { .. } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(finished.len(), 4);
+    assert_eq!(run.outcome().await.report.status, RunStatus::Complete);
+}
