@@ -974,3 +974,247 @@ fn rate_slo_chart_renders() {
     let svg = chart_svg(&report, ChartKind::Standard).unwrap();
     assert!(svg.contains("<svg"));
 }
+
+// ---- what each chart panel plots, read back from the SVG -----------------------------------
+
+/// An SVG shape: (colour, stroke width or opacity, points in pixels).
+type Shape = (String, String, Vec<(f64, f64)>);
+
+/// The parts of a chart SVG the panels are made of, in pixels.
+#[derive(Debug, Default)]
+struct SvgChart {
+    /// (x, y, text-anchor, content)
+    texts: Vec<(f64, f64, String, String)>,
+    /// (stroke colour, stroke width, points)
+    lines: Vec<Shape>,
+    /// (fill colour, opacity, points)
+    polygons: Vec<Shape>,
+}
+
+fn attr(tag: &str, name: &str) -> String {
+    let key = format!(" {name}=\"");
+    tag.find(&key)
+        .map(|i| {
+            let rest = &tag[i + key.len()..];
+            rest[..rest.find('"').unwrap()].to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn points(text: &str) -> Vec<(f64, f64)> {
+    text.split_whitespace()
+        .map(|p| {
+            let (x, y) = p.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect()
+}
+
+fn parse_svg(svg: &str) -> SvgChart {
+    let mut chart = SvgChart::default();
+    let mut rest = svg;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start..];
+        let end = rest.find('>').unwrap();
+        let tag = &rest[..end];
+        if tag.starts_with("<polyline") {
+            chart.lines.push((
+                attr(tag, "stroke").to_uppercase(),
+                attr(tag, "stroke-width"),
+                points(&attr(tag, "points")),
+            ));
+        } else if tag.starts_with("<polygon") {
+            chart.polygons.push((
+                attr(tag, "fill").to_uppercase(),
+                attr(tag, "opacity"),
+                points(&attr(tag, "points")),
+            ));
+        } else if tag.starts_with("<text") {
+            let close = rest.find("</text>").unwrap();
+            chart.texts.push((
+                attr(tag, "x").parse().unwrap(),
+                attr(tag, "y").parse().unwrap(),
+                attr(tag, "text-anchor"),
+                rest[end + 1..close].trim().to_string(),
+            ));
+        }
+        rest = &rest[end..];
+    }
+    chart
+}
+
+/// One panel of a chart SVG with its axes, to turn pixels back into values.
+struct SvgPanel<'a> {
+    chart: &'a SvgChart,
+    rect: Rect,
+    /// (pixel y, value) of the lowest and highest y tick.
+    y_ticks: ((f64, f64), (f64, f64)),
+    /// (pixel x, level) of every x tick.
+    x_ticks: Vec<(f64, f64)>,
+}
+
+impl<'a> SvgPanel<'a> {
+    fn new(chart: &'a SvgChart, rect: Rect) -> SvgPanel<'a> {
+        let inside = |x: f64, y: f64| rect.contains(x as i32, y as i32);
+        let numbers = |anchor: &str| -> Vec<(f64, f64, f64)> {
+            chart
+                .texts
+                .iter()
+                .filter(|(x, y, a, _)| a == anchor && inside(*x, *y))
+                .filter_map(|(x, y, _, t)| Some((*x, *y, t.parse::<f64>().ok()?)))
+                .collect()
+        };
+        let mut y: Vec<(f64, f64)> = numbers("end").iter().map(|&(_, y, v)| (y, v)).collect();
+        y.sort_by(|a, b| b.0.total_cmp(&a.0));
+        assert!(y.len() >= 2, "no y ticks in {rect:?}");
+        let x_ticks = numbers("middle").iter().map(|&(x, _, v)| (x, v)).collect();
+        SvgPanel {
+            chart,
+            rect,
+            y_ticks: (y[0], y[y.len() - 1]),
+            x_ticks,
+        }
+    }
+
+    fn value(&self, y_px: f64) -> f64 {
+        let ((y0, v0), (y1, v1)) = self.y_ticks;
+        v0 + (y_px - y0) * (v1 - v0) / (y1 - y0)
+    }
+
+    /// Value per pixel: the read-back resolution.
+    fn per_px(&self) -> f64 {
+        let ((y0, v0), (y1, v1)) = self.y_ticks;
+        ((v1 - v0) / (y1 - y0)).abs()
+    }
+
+    fn level(&self, x_px: f64) -> f64 {
+        self.x_ticks
+            .iter()
+            .find(|(x, _)| (x - x_px).abs() <= 1.0)
+            .unwrap_or_else(|| panic!("no x tick at {x_px} in {:?}", self.x_ticks))
+            .1
+    }
+
+    fn inside(&self, pts: &[(f64, f64)]) -> bool {
+        pts.iter()
+            .all(|&(x, y)| self.rect.contains(x as i32, y as i32))
+    }
+
+    /// The engine's line through its levels: (level, value) per vertex, left to right.
+    fn line(&self, color: &str) -> Vec<(f64, f64)> {
+        let mut out: Vec<(f64, f64)> = self
+            .chart
+            .lines
+            .iter()
+            .filter(|(c, w, p)| c == color && w == "3" && self.inside(p))
+            .flat_map(|(_, _, p)| p.iter().map(|&(x, y)| (self.level(x), self.value(y))))
+            .collect();
+        out.sort_by(|a, b| a.0.total_cmp(&b.0));
+        out
+    }
+
+    /// The engine's shaded band: (level, bottom, top) per level.
+    fn band(&self, color: &str) -> Vec<(f64, f64, f64)> {
+        let mut out = Vec::new();
+        for (_, _, p) in self
+            .chart
+            .polygons
+            .iter()
+            .filter(|(c, _, p)| c == color && self.inside(p))
+        {
+            // The top edge left to right, then the bottom edge right to left.
+            let n = p.len() / 2;
+            for i in 0..n {
+                let (top, bottom) = (p[i], p[p.len() - 1 - i]);
+                assert_eq!(top.0, bottom.0, "band edges out of step: {p:?}");
+                out.push((self.level(top.0), self.value(bottom.1), self.value(top.1)));
+            }
+        }
+        out.sort_by(|a, b| a.0.total_cmp(&b.0));
+        out
+    }
+}
+
+type Metric = fn(&LevelSummary) -> Option<f64>;
+
+/// Every panel of `kind` plots `metrics[i]` as its line and, where given, a band up to
+/// `bands[i]`, for every engine of the fixture, to within 2 pixels.
+fn check_panels(kind: ChartKind, metrics: [Metric; 3], bands: [Option<Metric>; 3]) {
+    let report = fixture();
+    let chart = parse_svg(&chart_svg(&report, kind).unwrap());
+    let layout = chart_layout(&report).unwrap();
+    for (i, rect) in layout.panels.iter().enumerate() {
+        let panel = SvgPanel::new(&chart, *rect);
+        let tolerance = 2.0 * panel.per_px();
+        for engine in &report.engines {
+            let color = engine.color.to_uppercase();
+            // The line runs through the good and partial levels; SGLang's failed level 8 breaks
+            // it (and is the last one, so nothing follows).
+            let plotted: Vec<&LevelSummary> = engine
+                .levels
+                .iter()
+                .filter(|l| l.status != LevelStatus::Failed)
+                .collect();
+            let line = panel.line(&color);
+            let levels: Vec<f64> = line.iter().map(|p| p.0).collect();
+            let want: Vec<f64> = plotted.iter().map(|l| l.level).collect();
+            assert_eq!(levels, want, "{kind:?} panel {i}, {}", engine.name);
+            for ((level, got), l) in line.iter().zip(&plotted) {
+                let expected = metrics[i](l).unwrap();
+                assert!(
+                    (got - expected).abs() <= tolerance,
+                    "{kind:?} panel {i}, {} at {level}: plotted {got:.3}, the metric is {expected:.3} (± {tolerance:.3})",
+                    engine.name
+                );
+            }
+            let band = panel.band(&color);
+            match bands[i] {
+                None => assert!(band.is_empty(), "{kind:?} panel {i} has a band: {band:?}"),
+                Some(top) => {
+                    assert_eq!(band.len(), plotted.len(), "{kind:?} panel {i}: {band:?}");
+                    for ((level, bottom, upper), l) in band.iter().zip(&plotted) {
+                        let (want_bottom, want_top) = (metrics[i](l).unwrap(), top(l).unwrap());
+                        assert!(
+                            (bottom - want_bottom).abs() <= tolerance
+                                && (upper - want_top).abs() <= tolerance,
+                            "{kind:?} panel {i}, {} at {level}: band {bottom:.3}–{upper:.3}, want {want_bottom:.3}–{want_top:.3}",
+                            engine.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Request throughput; median E2E (s) with its p50–p99 band; median TTFT (ms) with its band.
+#[test]
+fn standard_chart_panels_plot_throughput_e2e_and_ttft_with_p99_bands() {
+    check_panels(
+        ChartKind::Standard,
+        [
+            |l| Some(l.plotted_request_throughput()),
+            |l| l.median_e2el_ms.map(|ms| ms / 1e3),
+            |l| l.median_ttft_ms,
+        ],
+        [
+            None,
+            Some(|l| l.p99_e2el_ms.map(|ms| ms / 1e3)),
+            Some(|l| l.p99_ttft_ms),
+        ],
+    );
+}
+
+/// Output throughput; median TPOT with its p50–p99 band; the error rate in %.
+#[test]
+fn extended_chart_panels_plot_output_throughput_tpot_and_error_rate() {
+    check_panels(
+        ChartKind::Extended,
+        [
+            |l| Some(l.plotted_output_throughput()),
+            |l| l.median_tpot_ms,
+            |l| Some(l.error_rate * 100.0),
+        ],
+        [None, Some(|l| l.p99_tpot_ms), None],
+    );
+}
