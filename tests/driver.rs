@@ -253,23 +253,25 @@ async fn the_engine_never_sees_more_than_the_level_in_flight() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pause_stops_new_requests_and_is_excluded_from_the_duration() {
+/// On tokio's paused clock (the simulator and the driver both keep `tokio::time`), so every
+/// duration below is exact.
+#[tokio::test(start_paused = true)]
+async fn pause_stops_new_requests_and_only_idle_paused_time_leaves_the_duration() {
     let sim = quick_sim().await;
-    // Level 1, 12 requests of ~18 ms each: ~220 ms unpaused.
+    // Level 1, 12 requests of 2 + 2 × 8 = 18 ms each.
     let mut run = Run::start(sweep_plan(&[("e", sim.chat_url())], &[1], 12, 8));
     run.until(|e| matches!(e, Event::LevelStarted { .. })).await;
     let level_started = Instant::now();
     wait_lines(&run, 3).await;
 
     run.send(Control::Pause).await;
-    let paused_at = Instant::now();
     run.until(|e| matches!(e, Event::State(RunState::Paused)))
         .await;
-    // The one in-flight request finishes; then nothing more.
+    let paused_at = Instant::now();
+    // The one in-flight request finishes (within 18 ms); then nothing more.
     tokio::time::sleep(Duration::from_millis(80)).await;
     let settled = run.requests().len();
-    tokio::time::sleep(Duration::from_millis(240)).await;
+    tokio::time::sleep(Duration::from_millis(920)).await;
     let later = run.requests().len();
     assert_eq!(settled, later, "requests finished while paused");
     assert!(later < 12, "the level ended before the pause took effect");
@@ -295,7 +297,16 @@ async fn pause_stops_new_requests_and_is_excluded_from_the_duration() {
     let last = snapshots.last().expect("no snapshot while paused");
     assert_eq!(last.in_flight, 0, "{last:?}");
     assert_eq!(last.completed as usize, later, "{last:?}");
-    let paused_for = paused_at.elapsed();
+    // The level's clock stopped when the last in-flight request ended, not at the key press.
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let pause_ms = ms(paused_at - level_started);
+    let drained_ms = run
+        .requests()
+        .iter()
+        .filter(|l| l["sent_at_ms"].as_f64().unwrap() <= pause_ms)
+        .map(|l| l["sent_at_ms"].as_f64().unwrap() + l["e2el_ms"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    let resumed_ms = ms(level_started.elapsed());
 
     run.send(Control::Resume).await;
     run.until(|e| matches!(e, Event::State(RunState::Running)))
@@ -303,17 +314,28 @@ async fn pause_stops_new_requests_and_is_excluded_from_the_duration() {
     let rest = run
         .until(|e| matches!(e, Event::LevelFinished { .. }))
         .await;
-    let wall = level_started.elapsed();
+    let wall_ms = ms(level_started.elapsed());
     let Some(Event::LevelFinished { summary, .. }) = rest.last() else {
         unreachable!()
     };
     assert_eq!(summary.status, LevelStatus::Complete);
     assert_eq!(summary.completed, 12);
-    assert!(paused_for >= Duration::from_millis(300));
-    let duration = Duration::from_secs_f64(summary.duration);
+    // Duration = wall time minus exactly the idle pause (rounding: results keep µs).
+    let excluded_ms = wall_ms - summary.duration * 1e3;
     assert!(
-        duration + Duration::from_millis(250) < wall,
-        "duration {duration:?} should exclude the ~{paused_for:?} pause (wall {wall:?})"
+        (excluded_ms - (resumed_ms - drained_ms)).abs() < 0.01,
+        "excluded {excluded_ms} ms; paused idle from {drained_ms} to {resumed_ms} ms"
+    );
+    // At C=1 the active time is the requests' own time, back to back.
+    let busy_ms: f64 = run
+        .requests()
+        .iter()
+        .map(|l| l["e2el_ms"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (summary.duration * 1e3 - busy_ms).abs() < 0.01,
+        "duration {} ms, requests {busy_ms} ms",
+        summary.duration * 1e3
     );
     let (_, outcome) = run.finish().await;
     assert_eq!(outcome.report.status, RunStatus::Complete);
@@ -644,4 +666,61 @@ async fn request_ids_join_the_engine_timing_log() {
             "{id}: server {server_ms} ms, client {client_ms} ms"
         );
     }
+}
+
+/// results.json is rewritten after every level, not only at the end: read as each level's
+/// `LevelFinished` arrives (the driver writes before it tells the front ends, and on this
+/// single-threaded runtime the next level cannot finish before the read), it holds exactly the
+/// levels finished so far, with their counts, and says the run is still going.
+/// (Kills the mutation "drop the results.json write after each level".)
+#[tokio::test]
+async fn results_json_is_rewritten_after_every_level() {
+    let (a, b) = (quick_sim().await, quick_sim().await);
+    let plan = sweep_plan(
+        &[("alpha", a.chat_url()), ("beta", b.chat_url())],
+        &[1, 2],
+        6,
+        5,
+    );
+    let mut run = Run::start(plan);
+    let mut finished: Vec<(usize, LevelSummary)> = Vec::new();
+    loop {
+        match run.next().await {
+            Event::LevelFinished {
+                engine, summary, ..
+            } => {
+                finished.push((engine, (*summary).clone()));
+                let saved = run.report();
+                // (After the last level the final write may already have followed.)
+                if finished.len() < 4 {
+                    assert_eq!(
+                        saved.status,
+                        RunStatus::Running,
+                        "after {} levels",
+                        finished.len()
+                    );
+                }
+                let on_disk: Vec<(usize, f64, u64)> = saved
+                    .engines
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, e)| e.levels.iter().map(move |l| (i, l.level, l.completed)))
+                    .collect();
+                let so_far: Vec<(usize, f64, u64)> = finished
+                    .iter()
+                    .map(|(i, l)| (*i, l.level, l.completed))
+                    .collect();
+                assert_eq!(
+                    on_disk,
+                    so_far,
+                    "results.json after {} levels",
+                    finished.len()
+                );
+            }
+            Event::RunFinished { .. } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(finished.len(), 4);
+    assert_eq!(run.outcome().await.report.status, RunStatus::Complete);
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -246,5 +247,96 @@ async fn pause_shifts_the_schedule_and_skip_cancels() {
     );
     assert_eq!(levels[1].status, LevelStatus::Skipped);
     assert!(levels[1].completed < 30, "{}", levels[1].completed);
+    server.shutdown().await;
+}
+
+// ---- on the paused clock: exact schedules ------------------------------------------------------
+
+/// Every engine at a rate level gets the same arrival schedule (and the same prompts in the
+/// same order): the send times of request i agree across engines to the microsecond (tokio's
+/// paused clock; uncapped, so each request goes out exactly on schedule).
+#[tokio::test(start_paused = true)]
+async fn every_engine_gets_the_same_arrival_schedule() {
+    let (a, b) = (start(FIXED).await, start(FIXED).await);
+    let toml = format!(
+        "{}{}[sweep]\nmode = \"rate\"\nlevels = [20, 40]\nrequests_per_level = 25\nburstiness = 1\n\n[request]\nmax_tokens = 3\n",
+        engine_toml("A", &a.chat_url()),
+        engine_toml("B", &b.chat_url())
+    );
+    let run = run(&toml, |_| Vec::new()).await;
+    let schedule = |engine: &str, level: f64| -> Vec<(u64, f64, u64)> {
+        let mut rows: Vec<(u64, f64, u64)> = run
+            .requests
+            .iter()
+            .filter(|r| r["engine"] == engine && r["level"] == level)
+            .map(|r| {
+                (
+                    r["request_index"].as_u64().unwrap(),
+                    r["sent_at_ms"].as_f64().unwrap(),
+                    r["prompt_index"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        rows.sort_by_key(|r| r.0);
+        rows
+    };
+    for level in [20.0, 40.0] {
+        let (sa, sb) = (schedule("A", level), schedule("B", level));
+        assert_eq!(sa.len(), 25);
+        assert_eq!(
+            sa, sb,
+            "rate {level}: A and B were sent on different schedules"
+        );
+        // A Poisson schedule, not a grid: the gaps differ.
+        let gaps: BTreeSet<u64> = sa
+            .windows(2)
+            .map(|w| ((w[1].1 - w[0].1) * 1e3) as u64)
+            .collect();
+        assert!(gaps.len() > 10, "rate {level}: {gaps:?}");
+    }
+    // Each level its own schedule.
+    assert_ne!(schedule("A", 20.0), schedule("A", 40.0));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Goodput judges the SLOs on latency from the actual send, as vLLM does, not from the
+/// scheduled time: with a backlog in the client (cap 1, offered 4× what the engine serves)
+/// every request's TTFT from its send is 60 ms, while from the schedule most are far over
+/// the 70 ms objective — all of them still count toward goodput.
+#[tokio::test(start_paused = true)]
+async fn goodput_judges_latency_from_the_actual_send() {
+    // Batch 1: 50 ms prefill + 5 × 10 ms decode = 100 ms a request, 10 req/s at most.
+    let server = start(Profile {
+        max_batch: 1,
+        output_tokens: Some(5),
+        ..FIXED
+    })
+    .await;
+    let level_toml = |ttft_ms: f64| {
+        format!(
+            "{}[sweep]\nmode = \"rate\"\nlevels = [40]\nrequests_per_level = 16\nburstiness = 100\nmax_concurrency = 1\n\n[slo]\nttft_ms = {ttft_ms:?}\n",
+            engine_toml("A", &server.chat_url())
+        )
+    };
+    let run_70 = run(&level_toml(70.0), |_| Vec::new()).await;
+    let level = &run_70.report.engines[0].levels[0];
+    assert_eq!(level.completed, 16);
+    for r in &run_70.requests {
+        assert_eq!(r["ttft_ms"].as_f64(), Some(60.0), "{r}");
+    }
+    let schedule = level.schedule.as_ref().unwrap();
+    let scheduled_ttft = schedule.median_scheduled_ttft_ms.unwrap();
+    assert!(scheduled_ttft > 300.0, "no backlog: {schedule:?}");
+    assert_eq!(level.slo_ttft_met, Some(1.0));
+    assert_eq!(level.slo_met, Some(1.0));
+    assert_eq!(level.request_goodput, Some(level.request_throughput));
+    assert_eq!(level.meets_slo, Some(true));
+    // The objective is applied at all: under 60 ms nothing meets it.
+    let run_59 = run(&level_toml(59.0), |_| Vec::new()).await;
+    let level = &run_59.report.engines[0].levels[0];
+    assert_eq!(level.slo_met, Some(0.0));
+    assert_eq!(level.request_goodput, Some(0.0));
+    assert_eq!(level.meets_slo, Some(false));
     server.shutdown().await;
 }

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use llmsweep::client::ErrorClass;
 use llmsweep::color::PALETTE;
+use llmsweep::metrics::fairness::output_length_warning;
 use llmsweep::report::{
     chart_layout, chart_png, chart_svg, levels_csv, merge_runs, run_report_command, summary_md,
     write_all, ChartKind, ExportOptions, Rect,
@@ -108,10 +110,10 @@ fn build_fixture() -> Report {
     let mut sglang_4 = level(4.0, 12.2, 70.0, 2240.0);
     sglang_4.failed = 2;
     sglang_4.error_rate = r3(2.0 / 66.0);
-    sglang_4.errors.insert("timeout".to_string(), 2);
+    sglang_4.errors.insert("timeout_first_token".to_string(), 2);
     sglang_4.error_examples.insert(
-        "timeout".to_string(),
-        "no token for 30 s, \"read timed out\"".to_string(),
+        "timeout_first_token".to_string(),
+        "no answer within 30.0 s".to_string(),
     );
     let mut sglang_8 = level(8.0, 1.3, 850.0, 9100.0);
     sglang_8.status = LevelStatus::Failed;
@@ -122,7 +124,7 @@ fn build_fixture() -> Report {
     sglang_8.errors.insert("connect".to_string(), 3);
     sglang_8.error_examples.insert(
         "http_status".to_string(),
-        "HTTP 503: server overloaded".to_string(),
+        r#"HTTP 503: {"error": "server overloaded, retry later"}"#.to_string(),
     );
     sglang_8.error_examples.insert(
         "connect".to_string(),
@@ -211,8 +213,13 @@ fn levels_csv_has_one_row_per_engine_level_and_every_column() {
     let failed = lines.iter().find(|l| l.starts_with("SGLang,8,")).unwrap();
     assert!(failed.contains(",failed,"), "{failed}");
     assert!(failed.contains(",connect:3;http_status:55,"), "{failed}");
-    // A quote and a comma in an example are quoted per RFC 4180.
-    assert!(csv.contains(r#""{""timeout"":""no token for 30 s, \""read timed out\""""}""#));
+    // Quotes and a comma in an example are quoted per RFC 4180.
+    assert!(
+        failed.contains(
+            r#","{""connect"":""connection refused (os error 111)"",""http_status"":""HTTP 503: {\""error\"": \""server overloaded, retry later\""}""}","#
+        ),
+        "{failed}"
+    );
 }
 
 #[test]
@@ -349,7 +356,8 @@ fn extended_chart_and_svg_render() {
 }
 
 /// Text comes from the embedded font: the title region has dark (text) pixels.
-fn assert_title_has_text() {
+#[test]
+fn title_has_text() {
     let report = fixture();
     let image = Image::decode(&chart_png(&report, ChartKind::Standard).unwrap());
     let layout = chart_layout(&report).unwrap();
@@ -361,47 +369,36 @@ fn assert_title_has_text() {
     assert!(dark > 1_000, "only {dark} dark pixels in the title");
 }
 
+/// Charts never look for system fonts: no font-discovery crate (plotters' `ttf` feature pulls
+/// in font-kit and fontconfig, and then silently ignores the registered embedded font) is in
+/// the build, so the text above is the embedded font's on every machine.
 #[test]
-fn title_has_text() {
-    assert_title_has_text();
-}
-
-/// Run by [`title_has_text_without_system_fonts`] in a child process.
-#[test]
-#[ignore = "run in a child process with no system fonts"]
-fn title_has_text_child() {
-    assert_title_has_text();
-}
-
-#[test]
-fn title_has_text_without_system_fonts() {
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("fonts.conf");
-    fs::write(
-        &conf,
-        "<?xml version=\"1.0\"?>\n<!DOCTYPE fontconfig SYSTEM \"fonts.dtd\">\n<fontconfig></fontconfig>\n",
-    )
-    .unwrap();
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "title_has_text_child",
-            "--include-ignored",
-            "--test-threads=1",
-        ])
-        .env("FONTCONFIG_FILE", &conf)
-        .env("FONTCONFIG_PATH", dir.path())
-        .env("XDG_DATA_HOME", dir.path())
-        .env("XDG_DATA_DIRS", dir.path())
-        .env("HOME", dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+fn no_system_font_lookup_is_built_in() {
+    let lock = fs::read_to_string(manifest_path("Cargo.lock")).expect("Cargo.lock");
+    let packages: Vec<&str> = lock
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .collect();
     assert!(
-        stdout.contains("1 passed"),
-        "the child ran no test: {stdout}"
+        packages.contains(&"ab_glyph"),
+        "the embedded-font rasteriser"
     );
+    for system in [
+        "font-kit",
+        "yeslogic-fontconfig-sys",
+        "servo-fontconfig",
+        "servo-fontconfig-sys",
+        "fontconfig",
+        "fontdb",
+        "dwrote",
+        "core-text",
+    ] {
+        assert!(
+            !packages.contains(&system),
+            "{system} is in Cargo.lock: charts could depend on the machine's fonts"
+        );
+    }
 }
 
 // ---- merging runs and `llmsweep report` ----------------------------------------------------
@@ -559,8 +556,51 @@ fn render_everything(report: &Report, what: &str) {
         assert_eq!((image.width, image.height), (1800, 720), "{what}");
         chart_svg(report, kind).unwrap_or_else(|e| panic!("{what}: {e}"));
     }
-    let _ = levels_csv(report);
-    let _ = summary_md(report);
+    // One CSV row per engine × level, each as wide as the header.
+    let csv = String::from_utf8(levels_csv(report)).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let rows = csv_rows(&csv);
+    let levels: usize = report.engines.iter().map(|e| e.levels.len()).sum();
+    assert_eq!(rows.len(), 1 + levels, "{what}:\n{csv}");
+    for row in &rows {
+        assert_eq!(row.len(), rows[0].len(), "{what}: {row:?}");
+    }
+    // Markdown names every engine that has a level, or says there is nothing to compare.
+    let md = String::from_utf8(summary_md(report)).unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(md.starts_with("# "), "{what}:\n{md}");
+    for engine in report.engines.iter().filter(|e| !e.levels.is_empty()) {
+        assert!(md.contains(&engine.name), "{what}: {} missing", engine.name);
+    }
+    if levels == 0 {
+        assert!(md.contains("nothing to compare"), "{what}:\n{md}");
+    }
+}
+
+/// RFC 4180 rows: fields split on commas outside quotes, `""` inside quotes is one `"`.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let (mut row, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => row.push(std::mem::take(&mut field)),
+            ('\n', false) => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            ('\r', false) => {}
+            (c, _) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
 }
 
 #[test]
@@ -707,7 +747,7 @@ fn rate_level(rate: f64, req_s: f64, ttft: f64, e2e: f64, slo_met: f64, late: u6
 }
 
 /// 2 engines × 3 rates (req/s), duration-bound (30 s) levels, TTFT and TPOT SLOs, one
-/// unequal-output-lengths warning.
+/// output-length warning.
 fn build_rate_fixture() -> Report {
     let mut a = engine(
         "vLLM",
@@ -719,13 +759,21 @@ fn build_rate_fixture() -> Report {
         ],
     );
     a.max_level_meeting_slo = Some(2.5);
+    // SGLang stopped early at rate 5: 96 tokens a request against vLLM's 128.
+    let mut b5 = rate_level(5.0, 3.2, 900.0, 7400.0, 0.1, 140);
+    b5.mean_output_tokens = 96.0;
+    b5.total_output_tokens = b5.completed * 96;
+    b5.output_throughput = r3(b5.request_throughput * 96.0);
+    // The warning the driver writes when SGLang's level ends, from the code that writes it.
+    let warning = output_length_warning(("SGLang", &b5), &[("vLLM", &a.levels[2])])
+        .expect("a 25 % difference warns");
     let b = engine(
         "SGLang",
         "#2ca02c",
         vec![
             rate_level(1.0, 0.99, 35.0, 1650.0, 0.86, 0),
             rate_level(2.5, 2.3, 120.0, 2600.0, 0.62, 12),
-            rate_level(5.0, 3.2, 900.0, 7400.0, 0.1, 140),
+            b5,
         ],
     );
     Report {
@@ -755,10 +803,7 @@ fn build_rate_fixture() -> Report {
             "sweep": { "mode": "rate", "duration_s": 30.0 },
             "slo": { "ttft_ms": 200.0, "tpot_ms": 50.0, "attainment": 0.9 },
         }),
-        warnings: vec![
-            "unequal output lengths at rate 5: vLLM averaged 128 tokens, SGLang 96 (-25%)"
-                .to_string(),
-        ],
+        warnings: vec![warning],
     }
 }
 
@@ -778,6 +823,60 @@ fn rate_fixture_json_is_up_to_date() {
         fs::write(manifest_path(RATE_FIXTURE), json).unwrap();
     }
     assert_eq!(rate_fixture(), built);
+}
+
+/// Every error class and warning in the committed fixtures is one the code writes: an error
+/// key is an [`ErrorClass`] the recorder counts as an error (`cancelled` is counted apart), and
+/// a warning is the output-length warning computed from the fixture's own levels.
+#[test]
+fn fixtures_hold_only_error_classes_and_warnings_the_code_produces() {
+    for path in [FIXTURE, RATE_FIXTURE] {
+        let text = fs::read_to_string(manifest_path(path)).unwrap();
+        let report: Report = serde_json::from_str(&text).unwrap();
+        for engine in &report.engines {
+            for level in &engine.levels {
+                for key in level.errors.keys().chain(level.error_examples.keys()) {
+                    let class: ErrorClass =
+                        serde_json::from_value(serde_json::Value::String(key.clone()))
+                            .unwrap_or_else(|_| panic!("{path}: no error class {key:?}"));
+                    assert_ne!(class, ErrorClass::Cancelled, "{path}: {key}");
+                }
+            }
+        }
+        let producible = producible_warnings(&report);
+        for warning in &report.warnings {
+            assert!(
+                producible.contains(warning),
+                "{path}: the code never writes {warning:?}; it could write {producible:?}"
+            );
+        }
+    }
+}
+
+/// The output-length warnings the driver could write for `report`'s levels (against the other
+/// engines at the same level, all together or one at a time).
+fn producible_warnings(report: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, engine) in report.engines.iter().enumerate() {
+        for level in &engine.levels {
+            let others: Vec<(&str, &LevelSummary)> = report
+                .engines
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .filter_map(|(_, e)| {
+                    let l = e.levels.iter().find(|l| l.level == level.level)?;
+                    Some((e.name.as_str(), l))
+                })
+                .collect();
+            let this = (engine.name.as_str(), level);
+            out.extend(output_length_warning(this, &others));
+            for other in &others {
+                out.extend(output_length_warning(this, std::slice::from_ref(other)));
+            }
+        }
+    }
+    out
 }
 
 #[test]
@@ -840,7 +939,7 @@ fn summary_md_rate_slo_sections() {
     assert!(md.contains("## E2E latency from schedule p99 (ms)"), "{md}");
     assert!(md.contains("## Late starts"), "{md}");
     assert!(
-        md.contains("## Warnings\n\n- ⚠ unequal output lengths"),
+        md.contains("## Warnings\n\n- ⚠ level 5: mean output length differs by 25%"),
         "{md}"
     );
     assert!(md.contains("duration 30 s per level"), "{md}");
@@ -874,4 +973,248 @@ fn rate_slo_chart_renders() {
     assert!(img.count(layout.footer, |p| p != (255, 255, 255)) > 0);
     let svg = chart_svg(&report, ChartKind::Standard).unwrap();
     assert!(svg.contains("<svg"));
+}
+
+// ---- what each chart panel plots, read back from the SVG -----------------------------------
+
+/// An SVG shape: (colour, stroke width or opacity, points in pixels).
+type Shape = (String, String, Vec<(f64, f64)>);
+
+/// The parts of a chart SVG the panels are made of, in pixels.
+#[derive(Debug, Default)]
+struct SvgChart {
+    /// (x, y, text-anchor, content)
+    texts: Vec<(f64, f64, String, String)>,
+    /// (stroke colour, stroke width, points)
+    lines: Vec<Shape>,
+    /// (fill colour, opacity, points)
+    polygons: Vec<Shape>,
+}
+
+fn attr(tag: &str, name: &str) -> String {
+    let key = format!(" {name}=\"");
+    tag.find(&key)
+        .map(|i| {
+            let rest = &tag[i + key.len()..];
+            rest[..rest.find('"').unwrap()].to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn points(text: &str) -> Vec<(f64, f64)> {
+    text.split_whitespace()
+        .map(|p| {
+            let (x, y) = p.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect()
+}
+
+fn parse_svg(svg: &str) -> SvgChart {
+    let mut chart = SvgChart::default();
+    let mut rest = svg;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start..];
+        let end = rest.find('>').unwrap();
+        let tag = &rest[..end];
+        if tag.starts_with("<polyline") {
+            chart.lines.push((
+                attr(tag, "stroke").to_uppercase(),
+                attr(tag, "stroke-width"),
+                points(&attr(tag, "points")),
+            ));
+        } else if tag.starts_with("<polygon") {
+            chart.polygons.push((
+                attr(tag, "fill").to_uppercase(),
+                attr(tag, "opacity"),
+                points(&attr(tag, "points")),
+            ));
+        } else if tag.starts_with("<text") {
+            let close = rest.find("</text>").unwrap();
+            chart.texts.push((
+                attr(tag, "x").parse().unwrap(),
+                attr(tag, "y").parse().unwrap(),
+                attr(tag, "text-anchor"),
+                rest[end + 1..close].trim().to_string(),
+            ));
+        }
+        rest = &rest[end..];
+    }
+    chart
+}
+
+/// One panel of a chart SVG with its axes, to turn pixels back into values.
+struct SvgPanel<'a> {
+    chart: &'a SvgChart,
+    rect: Rect,
+    /// (pixel y, value) of the lowest and highest y tick.
+    y_ticks: ((f64, f64), (f64, f64)),
+    /// (pixel x, level) of every x tick.
+    x_ticks: Vec<(f64, f64)>,
+}
+
+impl<'a> SvgPanel<'a> {
+    fn new(chart: &'a SvgChart, rect: Rect) -> SvgPanel<'a> {
+        let inside = |x: f64, y: f64| rect.contains(x as i32, y as i32);
+        let numbers = |anchor: &str| -> Vec<(f64, f64, f64)> {
+            chart
+                .texts
+                .iter()
+                .filter(|(x, y, a, _)| a == anchor && inside(*x, *y))
+                .filter_map(|(x, y, _, t)| Some((*x, *y, t.parse::<f64>().ok()?)))
+                .collect()
+        };
+        let mut y: Vec<(f64, f64)> = numbers("end").iter().map(|&(_, y, v)| (y, v)).collect();
+        y.sort_by(|a, b| b.0.total_cmp(&a.0));
+        assert!(y.len() >= 2, "no y ticks in {rect:?}");
+        let x_ticks = numbers("middle").iter().map(|&(x, _, v)| (x, v)).collect();
+        SvgPanel {
+            chart,
+            rect,
+            y_ticks: (y[0], y[y.len() - 1]),
+            x_ticks,
+        }
+    }
+
+    fn value(&self, y_px: f64) -> f64 {
+        let ((y0, v0), (y1, v1)) = self.y_ticks;
+        v0 + (y_px - y0) * (v1 - v0) / (y1 - y0)
+    }
+
+    /// Value per pixel: the read-back resolution.
+    fn per_px(&self) -> f64 {
+        let ((y0, v0), (y1, v1)) = self.y_ticks;
+        ((v1 - v0) / (y1 - y0)).abs()
+    }
+
+    fn level(&self, x_px: f64) -> f64 {
+        self.x_ticks
+            .iter()
+            .find(|(x, _)| (x - x_px).abs() <= 1.0)
+            .unwrap_or_else(|| panic!("no x tick at {x_px} in {:?}", self.x_ticks))
+            .1
+    }
+
+    fn inside(&self, pts: &[(f64, f64)]) -> bool {
+        pts.iter()
+            .all(|&(x, y)| self.rect.contains(x as i32, y as i32))
+    }
+
+    /// The engine's line through its levels: (level, value) per vertex, left to right.
+    fn line(&self, color: &str) -> Vec<(f64, f64)> {
+        let mut out: Vec<(f64, f64)> = self
+            .chart
+            .lines
+            .iter()
+            .filter(|(c, w, p)| c == color && w == "3" && self.inside(p))
+            .flat_map(|(_, _, p)| p.iter().map(|&(x, y)| (self.level(x), self.value(y))))
+            .collect();
+        out.sort_by(|a, b| a.0.total_cmp(&b.0));
+        out
+    }
+
+    /// The engine's shaded band: (level, bottom, top) per level.
+    fn band(&self, color: &str) -> Vec<(f64, f64, f64)> {
+        let mut out = Vec::new();
+        for (_, _, p) in self
+            .chart
+            .polygons
+            .iter()
+            .filter(|(c, _, p)| c == color && self.inside(p))
+        {
+            // The top edge left to right, then the bottom edge right to left.
+            let n = p.len() / 2;
+            for i in 0..n {
+                let (top, bottom) = (p[i], p[p.len() - 1 - i]);
+                assert_eq!(top.0, bottom.0, "band edges out of step: {p:?}");
+                out.push((self.level(top.0), self.value(bottom.1), self.value(top.1)));
+            }
+        }
+        out.sort_by(|a, b| a.0.total_cmp(&b.0));
+        out
+    }
+}
+
+type Metric = fn(&LevelSummary) -> Option<f64>;
+
+/// Every panel of `kind` plots `metrics[i]` as its line and, where given, a band up to
+/// `bands[i]`, for every engine of the fixture, to within 2 pixels.
+fn check_panels(kind: ChartKind, metrics: [Metric; 3], bands: [Option<Metric>; 3]) {
+    let report = fixture();
+    let chart = parse_svg(&chart_svg(&report, kind).unwrap());
+    let layout = chart_layout(&report).unwrap();
+    for (i, rect) in layout.panels.iter().enumerate() {
+        let panel = SvgPanel::new(&chart, *rect);
+        let tolerance = 2.0 * panel.per_px();
+        for engine in &report.engines {
+            let color = engine.color.to_uppercase();
+            // The line runs through the good and partial levels; SGLang's failed level 8 breaks
+            // it (and is the last one, so nothing follows).
+            let plotted: Vec<&LevelSummary> = engine
+                .levels
+                .iter()
+                .filter(|l| l.status != LevelStatus::Failed)
+                .collect();
+            let line = panel.line(&color);
+            let levels: Vec<f64> = line.iter().map(|p| p.0).collect();
+            let want: Vec<f64> = plotted.iter().map(|l| l.level).collect();
+            assert_eq!(levels, want, "{kind:?} panel {i}, {}", engine.name);
+            for ((level, got), l) in line.iter().zip(&plotted) {
+                let expected = metrics[i](l).unwrap();
+                assert!(
+                    (got - expected).abs() <= tolerance,
+                    "{kind:?} panel {i}, {} at {level}: plotted {got:.3}, the metric is {expected:.3} (± {tolerance:.3})",
+                    engine.name
+                );
+            }
+            let band = panel.band(&color);
+            match bands[i] {
+                None => assert!(band.is_empty(), "{kind:?} panel {i} has a band: {band:?}"),
+                Some(top) => {
+                    assert_eq!(band.len(), plotted.len(), "{kind:?} panel {i}: {band:?}");
+                    for ((level, bottom, upper), l) in band.iter().zip(&plotted) {
+                        let (want_bottom, want_top) = (metrics[i](l).unwrap(), top(l).unwrap());
+                        assert!(
+                            (bottom - want_bottom).abs() <= tolerance
+                                && (upper - want_top).abs() <= tolerance,
+                            "{kind:?} panel {i}, {} at {level}: band {bottom:.3}–{upper:.3}, want {want_bottom:.3}–{want_top:.3}",
+                            engine.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Request throughput; median E2E (s) with its p50–p99 band; median TTFT (ms) with its band.
+#[test]
+fn standard_chart_panels_plot_throughput_e2e_and_ttft_with_p99_bands() {
+    check_panels(
+        ChartKind::Standard,
+        [
+            |l| Some(l.plotted_request_throughput()),
+            |l| l.median_e2el_ms.map(|ms| ms / 1e3),
+            |l| l.median_ttft_ms,
+        ],
+        [
+            None,
+            Some(|l| l.p99_e2el_ms.map(|ms| ms / 1e3)),
+            Some(|l| l.p99_ttft_ms),
+        ],
+    );
+}
+
+/// Output throughput; median TPOT with its p50–p99 band; the error rate in %.
+#[test]
+fn extended_chart_panels_plot_output_throughput_tpot_and_error_rate() {
+    check_panels(
+        ChartKind::Extended,
+        [
+            |l| Some(l.plotted_output_throughput()),
+            |l| l.median_tpot_ms,
+            |l| Some(l.error_rate * 100.0),
+        ],
+        [None, Some(|l| l.p99_tpot_ms), None],
+    );
 }

@@ -37,7 +37,10 @@ pub fn ansi16(rgb: Rgb) -> Color {
     };
     // Six ANSI hues, 60° apart, starting at red.
     let sector = ((hue / 60.0).round() as usize) % 6;
-    let light = lightness >= 0.58;
+    // ANSI has no orange: oranges (30°–60°) go to yellow, and orange-reds (15°–30°, the
+    // palette's vermillion) to light red, so they stay apart from red itself.
+    let orange_red = (15.0..30.0).contains(&hue);
+    let light = lightness >= 0.58 || orange_red;
     match (sector, light) {
         (0, false) => Color::Red,
         (0, true) => Color::LightRed,
@@ -65,7 +68,7 @@ mod tests {
     use crate::color::PALETTE;
 
     #[test]
-    fn maps_palette_to_distinct_hues() {
+    fn maps_palette_to_distinct_ansi_colours() {
         let got: Vec<Color> = PALETTE.iter().map(|&c| ansi16(c)).collect();
         assert_eq!(
             got,
@@ -76,10 +79,13 @@ mod tests {
                 Color::Yellow,
                 Color::LightMagenta,
                 Color::LightCyan,
-                Color::Red,
+                Color::LightRed,
                 Color::LightYellow,
             ]
         );
+        // Eight default engines, eight colours on a 16-colour terminal.
+        let distinct: std::collections::HashSet<Color> = got.iter().copied().collect();
+        assert_eq!(distinct.len(), PALETTE.len(), "{got:?}");
         assert_eq!(ansi16(Rgb(0, 0, 255)), Color::Blue);
         assert_eq!(ansi16(Rgb(0x80, 0x80, 0x80)), Color::DarkGray);
         assert_eq!(ansi16(Rgb(0xC0, 0x30, 0xC0)), Color::Magenta);

@@ -142,6 +142,8 @@ pub struct App {
     help: bool,
     confirm_quit: bool,
     abort_sent: bool,
+    /// Ctrl-C was pressed and the loop has not raised SIGINT for it yet.
+    interrupt: bool,
     exit: bool,
     dirty: bool,
     now_ms: Option<u64>,
@@ -172,6 +174,7 @@ impl App {
             help: false,
             confirm_quit: false,
             abort_sent: false,
+            interrupt: false,
             exit: false,
             dirty: true,
             now_ms: None,
@@ -322,9 +325,12 @@ impl App {
             return Vec::new();
         }
         if key == KeyInput::CtrlC {
+            // Not an Abort: Ctrl-C means SIGINT (status `interrupted`, exit 130), which the
+            // run loop raises; see [`App::take_interrupt`].
             self.confirm_quit = false;
             self.abort_sent = true;
-            return vec![Control::Abort];
+            self.interrupt = true;
+            return Vec::new();
         }
         if self.confirm_quit {
             match key {
@@ -395,6 +401,12 @@ impl App {
     /// with `exit_on_finish` or after a signal (status `interrupted`).
     pub fn should_exit(&self) -> bool {
         self.exit
+    }
+
+    /// True once after Ctrl-C during the run: raw mode delivers Ctrl-C as a key, and the loop
+    /// must turn it back into the SIGINT it is on a cooked terminal.
+    pub fn take_interrupt(&mut self) -> bool {
+        std::mem::take(&mut self.interrupt)
     }
 
     /// True once `RunFinished` arrived.

@@ -52,7 +52,8 @@ const FRAME: Duration = Duration::from_millis(100);
 /// Runs the dashboard until the user closes it after the run, or until the events channel
 /// closes (after `RunFinished`, or early if the driver went away).
 ///
-/// Keys become [`Control`]s on `control`. If the terminal stops accepting writes (an SSH session
+/// Keys become [`Control`]s on `control`, except Ctrl-C, which raises SIGINT (see
+/// `interrupt_self`): the caller must handle SIGINT. If the terminal stops accepting writes (an SSH session
 /// dropped), drawing stops and events are drained until the channel closes, so the driver can
 /// finish writing results. The terminal is restored on every return path and on panic.
 pub async fn run(
@@ -122,6 +123,10 @@ fn on_terminal_event(
                 for c in app.update(Msg::Key(key)) {
                     send_control(control, c);
                 }
+                if app.take_interrupt() && interrupt_self().is_err() {
+                    // Cannot happen for our own pid; still stop the run if it did.
+                    send_control(control, Control::Abort);
+                }
             }
             true
         }
@@ -132,6 +137,20 @@ fn on_terminal_event(
         }
         Some(Ok(_)) => true,
         Some(Err(_)) | None => false,
+    }
+}
+
+/// Sends SIGINT to this process, as Ctrl-C does on a cooked terminal: the caller's SIGINT
+/// handling then applies (for `llmsweep run`: results written, status `interrupted`, exit 130,
+/// the dashboard closed at once). So [`run`] needs a SIGINT handler installed by its caller;
+/// without one the default action ends the process.
+fn interrupt_self() -> io::Result<()> {
+    // SAFETY: kill(2) with our own pid and a valid signal number; no memory is shared.
+    let rc = unsafe { libc::kill(libc::getpid(), libc::SIGINT) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

@@ -45,13 +45,18 @@ pub fn enter() -> io::Result<TerminalGuard> {
 /// Leaves the alternate screen, shows the cursor and disables raw mode, ignoring errors (the
 /// terminal may be gone). Does nothing unless the terminal was entered and not yet restored.
 pub fn restore_terminal() {
+    restore_to(&mut io::stdout());
+}
+
+/// [`restore_terminal`] writing to `out`; true when it restored (wrote) anything.
+fn restore_to(out: &mut impl Write) -> bool {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
-        return;
+        return false;
     }
-    let mut out = io::stdout();
     let _ = execute!(out, LeaveAlternateScreen, Show);
     let _ = out.flush();
     let _ = disable_raw_mode();
+    true
 }
 
 /// Standard output that turns into a sink after its first error.
@@ -124,11 +129,35 @@ fn install_panic_hook() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// `ACTIVE` is process-wide: these tests take turns.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    /// Leave the alternate screen (`CSI ? 1049 l`), then show the cursor (`CSI ? 25 h`).
+    const RESTORE_BYTES: &[u8] = b"\x1b[?1049l\x1b[?25h";
 
     #[test]
-    fn restore_without_enter_is_a_no_op() {
-        restore_terminal();
-        restore_terminal();
+    fn restore_without_enter_writes_nothing() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        ACTIVE.store(false, Ordering::SeqCst);
+        let mut out = Vec::new();
+        assert!(!restore_to(&mut out));
+        assert!(out.is_empty(), "{out:?}");
         assert!(!is_active());
+    }
+
+    #[test]
+    fn restore_after_enter_leaves_the_alternate_screen_once() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        // What `enter` records, without touching the test's own terminal.
+        ACTIVE.store(true, Ordering::SeqCst);
+        let mut out = Vec::new();
+        assert!(restore_to(&mut out));
+        assert_eq!(out, RESTORE_BYTES);
+        assert!(!is_active());
+        // The guard, the panic hook and the signal path may all restore: only the first writes.
+        assert!(!restore_to(&mut out));
+        assert_eq!(out, RESTORE_BYTES);
     }
 }

@@ -785,7 +785,7 @@ const HELP: [&str; 13] = [
     "s          skip the current level (kept, marked skip)",
     "n          skip the rest of this engine's levels",
     "q          quit: asks y/n, then writes results so far",
-    "Ctrl-C     quit at once (results are still written)",
+    "Ctrl-C     quit at once, as SIGINT: exit code 130",
     "Tab        sparklines / detail (ITL, TPOT, errors)",
     "? / Esc    close this help",
     "",
