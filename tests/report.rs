@@ -1218,3 +1218,187 @@ fn extended_chart_panels_plot_output_throughput_tpot_and_error_rate() {
         [None, Some(|l| l.p99_tpot_ms), None],
     );
 }
+
+// ---- which throughput is shown; achieved concurrency; warnings -----------------------------
+
+use llmsweep::report::chart_points;
+
+/// `l` with a steady-state window of `window_s` s holding `completed` completions at C in
+/// flight, at `req_s` (steady) requests per second.
+fn with_steady(mut l: LevelSummary, window_s: f64, completed: u64, req_s: f64) -> LevelSummary {
+    l.achieved_peak_concurrency = l.max_concurrency;
+    l.mean_concurrency = f64::from(l.max_concurrency) * 0.9;
+    l.steady_window_s = Some(window_s);
+    l.steady_completed = completed;
+    l.steady_request_throughput = Some(req_s);
+    l.steady_output_throughput = Some(req_s * 128.0);
+    l
+}
+
+/// One engine: levels 1, 2, 4 with a steady window of ≥ 2 × C completions (steady 5 %
+/// above the whole level), level 8 without enough (whole level shown).
+fn mixed_basis_report() -> Report {
+    let mut report = build_fixture();
+    let steady = |c: f64, req_s: f64| {
+        with_steady(
+            level(c, req_s, 40.0, 1800.0),
+            10.0,
+            4 * c as u64,
+            r3(req_s * 1.05),
+        )
+    };
+    let mut short = with_steady(level(8.0, 20.0, 90.0, 2900.0), 0.8, 10, 25.0);
+    short.achieved_peak_concurrency = 8;
+    report.engines = vec![engine(
+        "vLLM",
+        "#d62728",
+        vec![steady(1.0, 4.0), steady(2.0, 7.0), steady(4.0, 12.0), short],
+    )];
+    report
+}
+
+/// `<text>` elements of `svg` whose whole content is `text`.
+fn svg_text_count(svg: &str, text: &str) -> usize {
+    svg.matches(&format!(">\n{text}\n</text>")).count()
+}
+
+#[test]
+fn throughput_basis_is_said_and_whole_level_figures_are_marked() {
+    let report = mixed_basis_report();
+    let md = String::from_utf8(summary_md(&report)).unwrap();
+    let note = "*Throughput: steady-state window (ramp-up and drain excluded) where it held ≥ 2 × \
+                peak in-flight completions; † = whole level (ramp-up and drain included).*";
+    assert_eq!(md.matches(note).count(), 2, "{md}");
+    // Steady figures where the window holds ≥ 2 × C completions, the whole level's with a †.
+    assert!(
+        md.contains("| 1 | **4.20** ★ | vLLM (only valid result) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 8 | **20.00†** ★ | vLLM (only valid result) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 8 | **2560†** ★ | vLLM (only valid result) |"),
+        "{md}"
+    );
+    // Latency tables carry no mark.
+    assert!(!md.contains("90.00†"), "{md}");
+
+    // The chart: the same values, the whole-level one marked, only in the throughput panel.
+    let [req, e2e, ttft] = chart_points(&report, ChartKind::Standard);
+    let values: Vec<(f64, f64, bool)> = req
+        .iter()
+        .map(|p| (p.level, p.value, p.whole_level_mark))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            (1.0, 4.2, false),
+            (2.0, 7.35, false),
+            (4.0, 12.6, false),
+            (8.0, 20.0, true)
+        ]
+    );
+    assert!(e2e.iter().chain(&ttft).all(|p| !p.whole_level_mark));
+    let [tok, ..] = chart_points(&report, ChartKind::Extended);
+    assert_eq!(tok[3].value, 2560.0);
+    assert!(tok[3].whole_level_mark && !tok[0].whole_level_mark);
+    let svg = chart_svg(&report, ChartKind::Standard).unwrap();
+    assert!(
+        svg.contains("higher is better · steady state, † = whole level"),
+        "the throughput panel says which"
+    );
+    assert!(svg.contains("throughput: steady-state window (ramp-up and drain excluded) where"));
+    assert_eq!(
+        svg_text_count(&svg, "†"),
+        1,
+        "one † beside the whole-level marker"
+    );
+    if let Some(dir) = std::env::var_os("LLMSWEEP_DUMP_CHARTS") {
+        let png = chart_png(&report, ChartKind::Standard).unwrap();
+        fs::write(Path::new(&dir).join("mixed-basis-chart.png"), png).unwrap();
+    }
+
+    // Every level steady: said, nothing marked.
+    let mut steady = report.clone();
+    steady.engines[0].levels.truncate(3);
+    let md = String::from_utf8(summary_md(&steady)).unwrap();
+    assert!(md.contains("*Throughput: steady-state window (ramp-up and drain excluded).*"));
+    assert!(!md.contains('†'), "{md}");
+    let svg = chart_svg(&steady, ChartKind::Standard).unwrap();
+    assert!(svg.contains(">\nhigher is better · steady state\n<"));
+    assert_eq!(svg_text_count(&svg, "†"), 0);
+
+    // No level with a window (results from before it was measured): whole level, said once.
+    let md = String::from_utf8(summary_md(&fixture())).unwrap();
+    assert!(md.contains(
+        "*Throughput: whole level, first send to last completion (ramp-up and drain included).*"
+    ));
+    assert!(!md.contains('†'), "{md}");
+    let svg = chart_svg(&fixture(), ChartKind::Standard).unwrap();
+    assert!(svg.contains(">\nhigher is better · whole level\n<"));
+    assert!(svg.contains("throughput: whole level, first send to last completion"));
+}
+
+#[test]
+fn summary_md_shows_achieved_concurrency_and_the_steady_window() {
+    let mut report = mixed_basis_report();
+    // C=64 with 50 requests: never 64 in flight, no window.
+    let mut never = level(64.0, 30.0, 120.0, 3500.0);
+    never.completed = 50;
+    never.achieved_peak_concurrency = 50;
+    never.mean_concurrency = 31.25;
+    report.engines[0].levels.push(never);
+    let md = String::from_utf8(summary_md(&report)).unwrap();
+    assert!(
+        md.contains(
+            "## Achieved concurrency and steady state\n\n\
+             Peak and time-weighted mean of the requests in flight against the level's concurrency"
+        ),
+        "{md}"
+    );
+    assert!(md.contains(
+        "| Engine | Concurrency | Peak in flight | Mean in flight | Active time (s) | Steady window (s) | Completed in window | Throughput shown |"
+    ));
+    assert!(
+        md.contains("| vLLM | 1 | 1 of 1 | 0.9 | 16.00 | 10.00 | 4 | steady state |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| vLLM | 8 | 8 of 8 | 7.2 | 3.20 | 0.80 | 10 | whole level |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| vLLM | 64 | 50 of 64 ⚠ | 31.2 | 2.13 | — | 0 | whole level |"),
+        "{md}"
+    );
+    // Results from before llmsweep measured it have no such table.
+    let md = String::from_utf8(summary_md(&fixture())).unwrap();
+    assert!(!md.contains("Achieved concurrency"), "{md}");
+}
+
+#[test]
+fn level_warnings_are_listed_and_the_chart_counts_them() {
+    let mut report = mixed_basis_report();
+    report.warnings = vec![
+        "vLLM: C=8: steady state held for 0.80 s of 3.20 s active: whole-level throughput is mostly ramp-up and drain; set requests_per_level ≥ 4 × C (32) or duration_s".to_string(),
+        "vLLM: C=8: 12.0 % of output chunks arrived in the same read as the one before: ITL percentiles are read-granular".to_string(),
+    ];
+    let md = String::from_utf8(summary_md(&report)).unwrap();
+    assert!(
+        md.contains("## Warnings\n\n- ⚠ vLLM: C=8: steady state held for 0.80 s of 3.20 s active"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- ⚠ vLLM: C=8: 12.0 % of output chunks"),
+        "{md}"
+    );
+    // The chart's footer points at them without claiming they are about output lengths.
+    let svg = chart_svg(&report, ChartKind::Standard).unwrap();
+    assert!(svg.contains("⚠ 2 warnings — see summary.md"), "footer");
+    assert!(!svg.contains("unequal output lengths"));
+    report.warnings.truncate(1);
+    let svg = chart_svg(&report, ChartKind::Standard).unwrap();
+    assert!(svg.contains("⚠ 1 warning — see summary.md"), "footer");
+}

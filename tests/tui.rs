@@ -886,3 +886,96 @@ fn headless_level_line_rate_and_goodput() {
         "{line}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Which throughput the finished-levels table shows
+
+/// `s` with a steady-state window holding 4 × C completions at 10 % above the whole level.
+fn steady(mut s: LevelSummary) -> LevelSummary {
+    s.achieved_peak_concurrency = s.max_concurrency;
+    s.steady_window_s = Some(s.duration * 0.8);
+    s.steady_completed = 4 * u64::from(s.max_concurrency);
+    s.steady_request_throughput = Some(s.request_throughput * 1.1);
+    s.steady_output_throughput = Some(s.output_throughput * 1.1);
+    s
+}
+
+/// The rendered line that starts with `prefix` (after trimming).
+fn row<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.trim_start().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line {prefix:?} in\n{text}"))
+}
+
+#[test]
+fn table_says_which_throughput_and_marks_whole_level_rows() {
+    let mut app = before_start();
+    // C=1: steady (2.50 → 2.75 req/s, 320 → 352 tok/s); C=8: whole level (no window).
+    for (i, s) in [
+        steady(summary(1.0, 1.0, 0, LevelStatus::Complete)),
+        summary(8.0, 1.0, 0, LevelStatus::Complete),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        feed(
+            &mut app,
+            Event::LevelFinished {
+                engine: 0,
+                level_index: i,
+                summary: Arc::new(s),
+            },
+        );
+    }
+    let text = render(&app, 80, 24);
+    assert!(
+        text.contains("Finished levels (2) · req/s tok/s: steady, † whole level"),
+        "{text}"
+    );
+    let cells = |prefix: &str| -> Vec<String> {
+        row(&text, prefix)
+            .split_whitespace()
+            .take(4)
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(cells("vLLM         1"), ["vLLM", "1", "2.75", "352"]);
+    assert_eq!(cells("vLLM         8"), ["vLLM", "8", "20.0†", "2.56k†"]);
+    // Only steady levels: said once in the title, nothing marked.
+    let mut app = before_start();
+    run_level(&mut app, 0, 0, 0, false);
+    feed(
+        &mut app,
+        Event::LevelFinished {
+            engine: 0,
+            level_index: 0,
+            summary: Arc::new(steady(summary(1.0, 1.0, 0, LevelStatus::Complete))),
+        },
+    );
+    let text = render(&app, 80, 24);
+    assert!(text.contains("Finished levels (1) · req/s tok/s: steady state"));
+    assert!(!text.contains('†'), "{text}");
+    // Only whole levels (the usual fixture).
+    let text = render(&mid_run(), 80, 24);
+    assert!(text.contains("Finished levels (4) · req/s tok/s: whole level"));
+    assert!(!text.contains('†'), "{text}");
+}
+
+#[test]
+fn summary_table_says_which_throughput() {
+    let mut report = final_report();
+    let level = &mut report.engines[0].levels[0];
+    *level = steady(level.clone());
+    let table = summary_table(&report);
+    assert!(
+        row(&table, "vLLM").contains("      2.75     352.0"),
+        "{table}"
+    );
+    assert!(
+        row(&table, "Friendli").contains("3.50†    448.0†"),
+        "{table}"
+    );
+    assert!(table.ends_with(
+        "throughput: steady-state window (ramp-up and drain excluded) where it held ≥ 2 × peak in-flight completions; † = whole level (ramp-up and drain included)\n"
+    ));
+}

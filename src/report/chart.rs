@@ -3,11 +3,14 @@
 //!
 //! Layout (see [`chart_layout`]): a header with the title (models), a subtitle (date, run name,
 //! sweep) and a "SIMULATED ENGINES" badge when the run is simulated, then one legend for the
-//! whole figure; the three panels; a footer with the workload. In each panel x is the level on
+//! whole figure; the three panels; a footer saying which throughput is shown (steady-state
+//! window or whole level, see [`BasisMix`]) above the workload. In each panel x is the level on
 //! a log2 axis with a tick at every level that ran, y starts at 0; each engine is a line through
 //! its medians with a marker per level and, for latencies, a shaded p50–p99 band. Skipped
 //! (partial) levels get a hollow marker; failed levels (or > 50 % errors) get a red ✕ in an
-//! engine-coloured ring and break the line — they are never drawn as good values.
+//! engine-coloured ring and break the line — they are never drawn as good values. A level
+//! without a value in a panel (no successful request: no latency) has no marker there. When
+//! some levels' throughput is steady-state and others' whole-level, the latter carry a †.
 //!
 //! Text uses DejaVu Sans embedded in the binary, so charts look the same with no system fonts.
 
@@ -18,7 +21,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
     display_time, fmt_level, font, is_rate, level_name, models, per_level_text, quality, slo_text,
-    Quality, ReportError,
+    BasisMix, Quality, ReportError, WHOLE_LEVEL_MARK,
 };
 use crate::color::Rgb;
 use crate::results::model::{LevelSummary, Report, RunStatus};
@@ -316,6 +319,8 @@ struct Panel {
     band_top: Option<fn(&LevelSummary) -> Option<f64>>,
     /// Whether failed levels' values are meaningful here (error rate).
     failed_is_data: bool,
+    /// A throughput panel: steady-state figures where the level's window allows, and it says so.
+    throughput: bool,
 }
 
 const STANDARD: [Panel; 3] = [
@@ -326,6 +331,7 @@ const STANDARD: [Panel; 3] = [
         value: |l| Some(l.plotted_request_throughput()),
         band_top: None,
         failed_is_data: false,
+        throughput: true,
     },
     Panel {
         title: "E2E latency",
@@ -334,6 +340,7 @@ const STANDARD: [Panel; 3] = [
         value: |l| l.median_e2el_ms.map(|ms| ms / 1000.0),
         band_top: Some(|l| l.p99_e2el_ms.map(|ms| ms / 1000.0)),
         failed_is_data: false,
+        throughput: false,
     },
     Panel {
         title: "Time to first token",
@@ -342,6 +349,7 @@ const STANDARD: [Panel; 3] = [
         value: |l| l.median_ttft_ms,
         band_top: Some(|l| l.p99_ttft_ms),
         failed_is_data: false,
+        throughput: false,
     },
 ];
 
@@ -353,6 +361,7 @@ const EXTENDED: [Panel; 3] = [
         value: |l| Some(l.plotted_output_throughput()),
         band_top: None,
         failed_is_data: false,
+        throughput: true,
     },
     Panel {
         title: "Time per output token",
@@ -361,6 +370,7 @@ const EXTENDED: [Panel; 3] = [
         value: |l| l.median_tpot_ms,
         band_top: Some(|l| l.p99_tpot_ms),
         failed_is_data: false,
+        throughput: false,
     },
     Panel {
         title: "Error rate",
@@ -369,6 +379,7 @@ const EXTENDED: [Panel; 3] = [
         value: |l| Some(l.error_rate * 100.0),
         band_top: None,
         failed_is_data: true,
+        throughput: false,
     },
 ];
 
@@ -538,9 +549,20 @@ fn map_linear(value: f64, lo: f64, hi: f64, limit: (i32, i32)) -> i32 {
 /// One level of one engine, ready to plot.
 struct Point {
     x: f64,
+    level: f64,
     y: f64,
     band_top: f64,
     quality: Quality,
+    /// A throughput panel's whole-level figure among steady-state ones: drawn with a †.
+    marked: bool,
+}
+
+impl Point {
+    /// Whether the point gets a marker: failed levels always (clamped into the axis), others
+    /// when their value is a number.
+    fn has_marker(&self) -> bool {
+        self.quality == Quality::Failed || self.y.is_finite()
+    }
 }
 
 struct Series {
@@ -549,6 +571,7 @@ struct Series {
 }
 
 fn series(report: &Report, axis: &XAxis, panel: &Panel) -> Vec<Series> {
+    let mix = BasisMix::of_report(report);
     report
         .engines
         .iter()
@@ -563,9 +586,11 @@ fn series(report: &Report, axis: &XAxis, panel: &Panel) -> Vec<Series> {
                     let band_top = panel.band_top.and_then(|top| top(l)).unwrap_or(y);
                     Some(Point {
                         x,
+                        level: l.level,
                         y,
                         band_top,
                         quality: quality(l),
+                        marked: panel.throughput && !BasisMix::mark(mix, l).is_empty(),
                     })
                 })
                 .collect();
@@ -576,6 +601,68 @@ fn series(report: &Report, axis: &XAxis, panel: &Panel) -> Vec<Series> {
             }
         })
         .collect()
+}
+
+/// How a level's marker is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    /// A filled dot: the level ran to its end.
+    Filled,
+    /// A hollow ring: the level was skipped (partial).
+    Hollow,
+    /// A red ✕ in a ring: the level failed (or had > 50 % errors); it breaks the line.
+    Failed,
+}
+
+/// One marker the chart draws in a panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlottedPoint {
+    /// The engine's index in `report.engines`.
+    pub engine: usize,
+    /// The level: concurrency, or req/s in rate mode.
+    pub level: f64,
+    /// The value plotted (a failed level's is clamped into the axis when drawn).
+    pub value: f64,
+    /// How the marker looks.
+    pub marker: Marker,
+    /// A whole-level throughput among steady-state ones: drawn with a † beside it.
+    pub whole_level_mark: bool,
+}
+
+/// The markers of the three panels of `kind`, left to right, engines in report order: what the
+/// chart draws, as data. A level without a value in a panel (no successful request, so no
+/// latency) has no marker there; failed and skipped levels with a value keep theirs.
+pub fn chart_points(report: &Report, kind: ChartKind) -> [Vec<PlottedPoint>; 3] {
+    let axis = XAxis::new(report);
+    panels(kind).each_ref().map(|panel| {
+        series(report, &axis, panel)
+            .iter()
+            .enumerate()
+            .flat_map(|(engine, s)| {
+                s.points
+                    .iter()
+                    .filter(|p| p.has_marker())
+                    .map(move |p| PlottedPoint {
+                        engine,
+                        level: p.level,
+                        value: p.y,
+                        marker: match p.quality {
+                            Quality::Good => Marker::Filled,
+                            Quality::Partial => Marker::Hollow,
+                            Quality::Failed => Marker::Failed,
+                        },
+                        whole_level_mark: p.marked,
+                    })
+            })
+            .collect()
+    })
+}
+
+fn panels(kind: ChartKind) -> &'static [Panel; 3] {
+    match kind {
+        ChartKind::Standard => &STANDARD,
+        ChartKind::Extended => &EXTENDED,
+    }
 }
 
 fn engine_color(hex: &str, position: usize) -> RGBColor {
@@ -639,10 +726,7 @@ where
     let layout = layout_for(rows.len().max(1) as i32);
     draw_header(root, pen, report, kind, &layout)?;
     draw_legend(root, pen, &rows, &layout)?;
-    let panels = match kind {
-        ChartKind::Standard => &STANDARD,
-        ChartKind::Extended => &EXTENDED,
-    };
+    let panels = panels(kind);
     let axis = XAxis::new(report);
     for (panel, rect) in panels.iter().zip(layout.panels) {
         let area = root
@@ -872,12 +956,26 @@ where
     let (w, h) = area.dim_in_pixel();
     let caption = format!("{} ({})", panel.title, panel.unit);
     pen.draw(area, Label::new(&caption, (76, 8), 21.0).bold())?;
-    let hint = if panel.higher_is_better {
+    let mut hint = if panel.higher_is_better {
         "higher is better"
     } else {
         "lower is better"
-    };
-    pen.draw(area, Label::new(hint, (76, 36), 15.0).color(&MUTED))?;
+    }
+    .to_string();
+    if panel.throughput {
+        match BasisMix::of_report(report) {
+            Some(BasisMix::Steady) => hint.push_str(" · steady state"),
+            Some(BasisMix::WholeLevel) => hint.push_str(" · whole level"),
+            Some(BasisMix::Mixed) => {
+                hint.push_str(&format!(
+                    " · steady state, {WHOLE_LEVEL_MARK} = whole level"
+                ));
+            }
+            None => {}
+        }
+    }
+    let hint = fit(&hint, 15.0, false, w as i32 - 76 - 8)?;
+    pen.draw(area, Label::new(&hint, (76, 36), 15.0).color(&MUTED))?;
 
     let series = series(report, axis, panel);
     let (y_lo, y_hi) = y_range(&series, panel);
@@ -1001,13 +1099,11 @@ where
     let plotting = chart.plotting_area();
     let mut drawn = 0;
     for s in &series {
-        for p in &s.points {
+        for p in s.points.iter().filter(|p| p.has_marker()) {
             let y = if p.quality == Quality::Failed {
                 clamp(p.y)
-            } else if p.y.is_finite() {
-                p.y
             } else {
-                continue;
+                p.y
             };
             let at = to_plot(plotting.map_coordinate(&(p.x, y)));
             drawn += 1;
@@ -1017,6 +1113,14 @@ where
                     .map_err(draw_err)?,
                 Quality::Partial => draw_partial(&plot, at, &s.color)?,
                 Quality::Failed => draw_failed(&plot, at, &s.color)?,
+            }
+            if p.marked {
+                pen.draw(
+                    &plot,
+                    Label::new(WHOLE_LEVEL_MARK, (at.0 + 7, at.1 - 5), 17.0)
+                        .bold()
+                        .anchor(HPos::Left, VPos::Bottom),
+                )?;
             }
         }
     }
@@ -1052,9 +1156,11 @@ fn draw_footer<DB: DrawingBackend>(
     }
     parts.push(format!("seed {}", report.seed));
     let mut left = parts.join("  ·  ");
-    // The warning goes first so fitting the footer never cuts it off.
-    if !report.warnings.is_empty() {
-        left = format!("⚠ unequal output lengths — see summary.md  ·  {left}");
+    // The warnings go first so fitting the footer never cuts them off.
+    match report.warnings.len() {
+        0 => {}
+        1 => left = format!("⚠ 1 warning — see summary.md  ·  {left}"),
+        n => left = format!("⚠ {n} warnings — see summary.md  ·  {left}"),
     }
     let right = &report.tool;
     let right_w = font::width(right, 15.0, false)?;
@@ -1064,7 +1170,21 @@ fn draw_footer<DB: DrawingBackend>(
         false,
         layout.width as i32 - 2 * SIDE - right_w - 40,
     )?;
-    let y = layout.footer.y + layout.footer.h / 2;
+    // Which throughput the throughput panel shows, on a line of its own above the workload.
+    let basis = BasisMix::of_report(report);
+    let y = match basis {
+        Some(_) => layout.footer.y + layout.footer.h * 3 / 4,
+        None => layout.footer.y + layout.footer.h / 2,
+    };
+    if let Some(basis) = basis {
+        let text = fit(basis.explain(), 14.0, false, layout.width as i32 - 2 * SIDE)?;
+        pen.draw(
+            root,
+            Label::new(&text, (SIDE, layout.footer.y + layout.footer.h / 4), 14.0)
+                .color(&MUTED)
+                .anchor(HPos::Left, VPos::Center),
+        )?;
+    }
     pen.draw(
         root,
         Label::new(&left, (SIDE, y), 15.0)

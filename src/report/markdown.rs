@@ -3,15 +3,17 @@
 //! Run metadata, the engines, then one table per key metric with a row per level and a column
 //! per engine. The best value of each row is **bold** with a ★ (highest throughput, lowest
 //! latency; failed levels never win), and a last column gives how far ahead the best engine is
-//! of each other one (`vLLM 1.32× SGLang`).
+//! of each other one (`vLLM 1.32× SGLang`). The throughput tables say whether they show the
+//! steady-state window's figures or the whole level's (a † marks whole-level cells among
+//! steady-state ones); a table of achieved concurrency and steady-state windows follows.
 
 use std::fmt::Write as _;
 
 use super::{
     display_time, fmt_level, has_slo, is_rate, level_name, models, per_level_text, quality,
-    slo_text, Quality,
+    slo_text, BasisMix, Quality,
 };
-use crate::results::model::{LevelSummary, Report, RunStatus};
+use crate::results::model::{LevelSummary, Report, RunStatus, ThroughputBasis};
 
 /// One table of the summary.
 struct Metric {
@@ -23,6 +25,8 @@ struct Metric {
     format: fn(f64) -> String,
     /// Whether "best vs others" ratios mean anything (not for error rates).
     ratios: bool,
+    /// A throughput table: steady-state figures where the level's window allows, and it says so.
+    throughput: bool,
 }
 
 const METRICS: [Metric; 8] = [
@@ -33,6 +37,7 @@ const METRICS: [Metric; 8] = [
         value: |l| Some(l.plotted_request_throughput()),
         format: fmt_num,
         ratios: true,
+        throughput: true,
     },
     Metric {
         title: "Output throughput",
@@ -41,6 +46,7 @@ const METRICS: [Metric; 8] = [
         value: |l| Some(l.plotted_output_throughput()),
         format: fmt_num,
         ratios: true,
+        throughput: true,
     },
     Metric {
         title: "Median TTFT",
@@ -49,6 +55,7 @@ const METRICS: [Metric; 8] = [
         value: |l| l.median_ttft_ms,
         format: fmt_num,
         ratios: true,
+        throughput: false,
     },
     Metric {
         title: "P99 TTFT",
@@ -57,6 +64,7 @@ const METRICS: [Metric; 8] = [
         value: |l| l.p99_ttft_ms,
         format: fmt_num,
         ratios: true,
+        throughput: false,
     },
     Metric {
         title: "Median E2E latency",
@@ -65,6 +73,7 @@ const METRICS: [Metric; 8] = [
         value: |l| l.median_e2el_ms.map(|ms| ms / 1000.0),
         format: fmt_num,
         ratios: true,
+        throughput: false,
     },
     Metric {
         title: "P99 E2E latency",
@@ -73,6 +82,7 @@ const METRICS: [Metric; 8] = [
         value: |l| l.p99_e2el_ms.map(|ms| ms / 1000.0),
         format: fmt_num,
         ratios: true,
+        throughput: false,
     },
     Metric {
         title: "Median TPOT",
@@ -81,6 +91,7 @@ const METRICS: [Metric; 8] = [
         value: |l| l.median_tpot_ms,
         format: fmt_num,
         ratios: true,
+        throughput: false,
     },
     Metric {
         title: "Error rate",
@@ -89,6 +100,7 @@ const METRICS: [Metric; 8] = [
         value: |l| Some(l.error_rate * 100.0),
         format: fmt_pct,
         ratios: false,
+        throughput: false,
     },
 ];
 
@@ -100,6 +112,7 @@ const GOODPUT: Metric = Metric {
     value: |l| l.request_goodput,
     format: fmt_num,
     ratios: true,
+    throughput: false,
 };
 
 /// Rate mode: E2E latency measured from each request's scheduled send time.
@@ -110,6 +123,7 @@ const SCHEDULED_E2E_P99: Metric = Metric {
     value: |l| l.schedule.as_ref().and_then(|s| s.p99_scheduled_e2el_ms),
     format: fmt_num,
     ratios: true,
+    throughput: false,
 };
 
 /// Rate mode: requests sent more than 10 ms after their scheduled time.
@@ -120,6 +134,7 @@ const LATE_STARTS: Metric = Metric {
     value: |l| l.schedule.as_ref().map(|s| s.late_starts as f64),
     format: fmt_count,
     ratios: false,
+    throughput: false,
 };
 
 /// Renders `summary.md`. Deterministic: the same report always gives the same bytes.
@@ -150,6 +165,7 @@ pub fn summary_md(report: &Report) -> Vec<u8> {
             table(&mut md, report, &levels, &SCHEDULED_E2E_P99);
             table(&mut md, report, &levels, &LATE_STARTS);
         }
+        concurrency(&mut md, report);
     }
     errors(&mut md, report);
     md.into_bytes()
@@ -268,6 +284,10 @@ fn table(md: &mut String, report: &Report, levels: &[f64], m: &Metric) {
         "lower is better"
     };
     let _ = writeln!(md, "## {} ({}) — {better}\n", m.title, m.unit);
+    let mix = BasisMix::of_report(report);
+    if let Some(mix) = mix.filter(|_| m.throughput) {
+        let _ = writeln!(md, "*{}.*\n", capitalise(mix.explain()));
+    }
     let mut head = format!("| {} |", level_header(report));
     let mut rule = String::from("|---:|");
     for e in &report.engines {
@@ -316,7 +336,10 @@ fn table(md: &mut String, report: &Report, levels: &[f64], m: &Metric) {
             let text = match found.iter().find(|(j, _)| *j == i) {
                 None => "—".to_string(),
                 Some((_, l)) => {
-                    let value = (m.value)(l).map_or_else(|| "—".to_string(), m.format);
+                    let mut value = (m.value)(l).map_or_else(|| "—".to_string(), m.format);
+                    if m.throughput {
+                        value.push_str(BasisMix::mark(mix, l));
+                    }
                     let mut text = if is_best(i) {
                         format!("**{value}** ★")
                     } else {
@@ -421,6 +444,76 @@ fn slo_lines(md: &mut String, report: &Report) {
             "- **{}**: {what} meeting the SLOs: {best}",
             inline(&e.name)
         );
+    }
+    md.push('\n');
+}
+
+/// `## Achieved concurrency and steady state`: per engine and level, the requests actually in
+/// flight against the level's concurrency, the active time and the steady-state window. Left
+/// out for results written before llmsweep measured them (no level has a peak or a window).
+fn concurrency(md: &mut String, report: &Report) {
+    let measured = report
+        .engines
+        .iter()
+        .flat_map(|e| &e.levels)
+        .any(|l| l.achieved_peak_concurrency > 0 || l.steady_window_s.is_some());
+    if !measured {
+        return;
+    }
+    let rate = is_rate(report);
+    md.push_str("## Achieved concurrency and steady state\n\n");
+    md.push_str(if rate {
+        "Peak and time-weighted mean of the requests in flight (against the cap, when \
+         `max_concurrency` is set), the active time (first send to last completion, paused \
+         time with nothing in flight excluded) and the steady-state window: the middle 80 % of \
+         the schedule. The throughput tables show the window's figures where it held at least \
+         2 × the peak in flight in completions.\n\n"
+    } else {
+        "Peak and time-weighted mean of the requests in flight against the level's concurrency \
+         C (⚠: C was never reached), the active time (first send to last completion, paused \
+         time with nothing in flight excluded) and the steady-state window: from the moment C \
+         requests were first in flight to the moment the first worker found no more work. The \
+         throughput tables show the window's figures where it held at least 2 × C in \
+         completions.\n\n"
+    });
+    let _ = writeln!(
+        md,
+        "| Engine | {} | Peak in flight | Mean in flight | Active time (s) | Steady window (s) | \
+         Completed in window | Throughput shown |\n|---|---:|---:|---:|---:|---:|---:|---|",
+        level_header(report)
+    );
+    for e in &report.engines {
+        for l in &e.levels {
+            let (peak, c) = (l.achieved_peak_concurrency, l.max_concurrency);
+            let peak = if rate && c == 0 {
+                peak.to_string()
+            } else if !rate && peak < c {
+                format!("{peak} of {c} ⚠")
+            } else {
+                format!("{peak} of {c}")
+            };
+            let window = l
+                .steady_window_s
+                .map_or_else(|| "—".to_string(), |s| format!("{s:.2}"));
+            let shown = match l.throughput_basis() {
+                ThroughputBasis::Steady => "steady state",
+                ThroughputBasis::WholeLevel => "whole level",
+            };
+            let status = match quality(l) {
+                Quality::Good => "",
+                Quality::Partial => " (skipped)",
+                Quality::Failed => " (failed)",
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {}{status} | {peak} | {:.1} | {:.2} | {window} | {} | {shown} |",
+                cell(&e.name),
+                fmt_level(l.level),
+                l.mean_concurrency,
+                l.duration,
+                l.steady_completed,
+            );
+        }
     }
     md.push('\n');
 }

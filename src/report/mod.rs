@@ -24,9 +24,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
-use crate::results::model::{LevelStatus, LevelSummary, Report, SCHEMA_VERSION};
+use crate::results::model::{LevelStatus, LevelSummary, Report, ThroughputBasis, SCHEMA_VERSION};
 
-pub use chart::{chart_layout, chart_png, chart_svg, ChartKind, ChartLayout, Rect};
+pub use chart::{
+    chart_layout, chart_png, chart_points, chart_svg, ChartKind, ChartLayout, Marker, PlottedPoint,
+    Rect,
+};
 pub use compare::merge_runs;
 pub use csv::levels_csv;
 pub use markdown::summary_md;
@@ -198,6 +201,68 @@ pub(crate) fn quality(level: &LevelSummary) -> Quality {
         Quality::Partial
     } else {
         Quality::Good
+    }
+}
+
+/// Which throughput figures a set of levels shows (see [`LevelSummary::throughput_basis`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BasisMix {
+    /// Every level shows its steady-state window's figure.
+    Steady,
+    /// Every level shows its whole-level figure (no window held enough completions).
+    WholeLevel,
+    /// Some of each: the whole-level ones carry [`WHOLE_LEVEL_MARK`].
+    Mixed,
+}
+
+/// Marks a whole-level throughput beside steady-state ones.
+pub const WHOLE_LEVEL_MARK: &str = "†";
+
+impl BasisMix {
+    /// The mix of `levels`; `None` when there are none.
+    pub fn of<'a>(levels: impl IntoIterator<Item = &'a LevelSummary>) -> Option<BasisMix> {
+        let (mut steady, mut whole) = (false, false);
+        for l in levels {
+            match l.throughput_basis() {
+                ThroughputBasis::Steady => steady = true,
+                ThroughputBasis::WholeLevel => whole = true,
+            }
+        }
+        match (steady, whole) {
+            (true, true) => Some(BasisMix::Mixed),
+            (true, false) => Some(BasisMix::Steady),
+            (false, true) => Some(BasisMix::WholeLevel),
+            (false, false) => None,
+        }
+    }
+
+    /// The mix over every level of `report`.
+    pub fn of_report(report: &Report) -> Option<BasisMix> {
+        BasisMix::of(report.engines.iter().flat_map(|e| &e.levels))
+    }
+
+    /// [`WHOLE_LEVEL_MARK`] for a whole-level figure among steady-state ones, else nothing.
+    pub fn mark(mix: Option<BasisMix>, level: &LevelSummary) -> &'static str {
+        if mix == Some(BasisMix::Mixed) && level.throughput_basis() == ThroughputBasis::WholeLevel {
+            WHOLE_LEVEL_MARK
+        } else {
+            ""
+        }
+    }
+
+    /// What the throughput figures are, in one sentence for a footer or a note.
+    pub fn explain(self) -> &'static str {
+        match self {
+            BasisMix::Steady => {
+                "throughput: steady-state window (ramp-up and drain excluded)"
+            }
+            BasisMix::WholeLevel => {
+                "throughput: whole level, first send to last completion (ramp-up and drain included)"
+            }
+            BasisMix::Mixed => {
+                "throughput: steady-state window (ramp-up and drain excluded) where it held ≥ 2 × peak in-flight completions; † = whole level (ramp-up and drain included)"
+            }
+        }
     }
 }
 

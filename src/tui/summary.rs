@@ -3,12 +3,15 @@
 
 use std::fmt::Write as _;
 
+use crate::report::BasisMix;
 use crate::results::model::{LevelStatus, Report};
 
 use super::format;
 
 /// One line per (engine, level): C, req/s, tok/s, TTFT p50/p99 ms, E2E p50/p99 ms, errors;
-/// then a line per engine that was cut short. Ends with a newline.
+/// then a line per engine that was cut short and one saying which throughput the table shows
+/// (steady-state or whole-level, as the chart; † marks whole-level figures among steady-state
+/// ones). Ends with a newline.
 pub fn summary_table(report: &Report) -> String {
     let level_header = if report.workload.mode == "rate" {
         "rate"
@@ -38,6 +41,7 @@ pub fn summary_table(report: &Report) -> String {
         "{:<name_width$}  {:>6}  {:>8}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}",
         "", "", "", "", "ms", "ms", "ms", "ms",
     );
+    let mix = BasisMix::of_report(report);
     for engine in &report.engines {
         if engine.levels.is_empty() {
             let _ = writeln!(out, "{:<name_width$}  (no levels run)", engine.name);
@@ -53,13 +57,14 @@ pub fn summary_table(report: &Report) -> String {
                 LevelStatus::Skipped => errors.push_str(" skipped"),
                 LevelStatus::Failed => errors.push_str(" FAILED"),
             }
+            let mark = BasisMix::mark(mix, level);
             let _ = writeln!(
                 out,
-                "{:<name_width$}  {:>6}  {:>8.2}  {:>8.1}  {:>9}  {:>9}  {:>9}  {:>9}  {}",
+                "{:<name_width$}  {:>6}  {:>8}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {}",
                 engine.name,
                 format::level(level.level),
-                level.request_throughput,
-                level.output_throughput,
+                format!("{:.2}{mark}", level.plotted_request_throughput()),
+                format!("{:.1}{mark}", level.plotted_output_throughput()),
                 format::ms_plain(level.median_ttft_ms),
                 format::ms_plain(level.p99_ttft_ms),
                 format::ms_plain(level.median_e2el_ms),
@@ -72,6 +77,9 @@ pub fn summary_table(report: &Report) -> String {
         if let Some(reason) = &engine.skipped_reason {
             let _ = writeln!(out, "{}: remaining levels skipped: {reason}", engine.name);
         }
+    }
+    if let Some(mix) = mix {
+        let _ = writeln!(out, "{}", mix.explain());
     }
     out
 }

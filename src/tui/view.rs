@@ -13,6 +13,7 @@ use ratatui::widgets::{
     Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Sparkline, Table, Widget, Wrap,
 };
 
+use crate::report::{BasisMix, WHOLE_LEVEL_MARK};
 use crate::results::model::{LevelStatus, LevelSummary, Report};
 
 use super::ansi::ansi16_hex;
@@ -476,11 +477,23 @@ fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let all = app.levels();
     let shown = newest_rows(all, area);
-    let title = if shown.len() < all.len() {
+    let mut title = if shown.len() < all.len() {
         format!("Finished levels (newest {} of {})", shown.len(), all.len())
     } else {
         format!("Finished levels ({})", all.len())
     };
+    // Which throughput the req/s and tok/s columns hold.
+    let mix = BasisMix::of(all.iter().map(|l| &*l.summary));
+    match mix {
+        Some(BasisMix::Steady) => title.push_str(" · req/s tok/s: steady state"),
+        Some(BasisMix::WholeLevel) => title.push_str(" · req/s tok/s: whole level"),
+        Some(BasisMix::Mixed) => {
+            title.push_str(&format!(
+                " · req/s tok/s: steady, {WHOLE_LEVEL_MARK} whole level"
+            ));
+        }
+        None => {}
+    }
     let block = table_block(title);
     if all.is_empty() {
         render_empty_table(block, "none yet", area, buf);
@@ -501,13 +514,21 @@ fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
                 Style::new().fg(engine_color(app, row.engine)),
             )),
             right(format::level(s.level)),
-            right(format::si(s.request_throughput)),
+            right(format!(
+                "{}{}",
+                format::si(s.plotted_request_throughput()),
+                BasisMix::mark(mix, s)
+            )),
         ];
         if goodput {
             cells.push(right(s.request_goodput.map_or("-".to_string(), format::si)));
         }
         cells.extend([
-            right(format::si(s.output_throughput)),
+            right(format!(
+                "{}{}",
+                format::si(s.plotted_output_throughput()),
+                BasisMix::mark(mix, s)
+            )),
             right(format::ms(s.median_ttft_ms)),
             right(format::ms(s.p99_ttft_ms)),
             right(format::ms(s.median_e2el_ms)),
