@@ -1221,7 +1221,7 @@ fn extended_chart_panels_plot_output_throughput_tpot_and_error_rate() {
 
 // ---- which throughput is shown; achieved concurrency; warnings -----------------------------
 
-use llmsweep::report::chart_points;
+use llmsweep::report::{chart_points, Marker, PlottedPoint};
 
 /// `l` with a steady-state window of `window_s` s holding `completed` completions at C in
 /// flight, at `req_s` (steady) requests per second.
@@ -1401,4 +1401,203 @@ fn level_warnings_are_listed_and_the_chart_counts_them() {
     report.warnings.truncate(1);
     let svg = chart_svg(&report, ChartKind::Standard).unwrap();
     assert!(svg.contains("⚠ 1 warning — see summary.md"), "footer");
+}
+
+// ---- a level without a successful request ---------------------------------------------------
+
+/// Every request of the level failed: no latency at all.
+fn no_success(level: f64) -> LevelSummary {
+    let mut l = level_zero(level);
+    l.status = LevelStatus::Failed;
+    l.failed = 64;
+    l.error_rate = 1.0;
+    l.errors.insert("http_status".to_string(), 64);
+    for v in [
+        &mut l.mean_ttft_ms,
+        &mut l.median_ttft_ms,
+        &mut l.p90_ttft_ms,
+        &mut l.p95_ttft_ms,
+        &mut l.p99_ttft_ms,
+        &mut l.max_ttft_ms,
+        &mut l.mean_tpot_ms,
+        &mut l.median_tpot_ms,
+        &mut l.p90_tpot_ms,
+        &mut l.p95_tpot_ms,
+        &mut l.p99_tpot_ms,
+        &mut l.max_tpot_ms,
+        &mut l.mean_itl_ms,
+        &mut l.median_itl_ms,
+        &mut l.p90_itl_ms,
+        &mut l.p95_itl_ms,
+        &mut l.p99_itl_ms,
+        &mut l.max_itl_ms,
+        &mut l.mean_e2el_ms,
+        &mut l.median_e2el_ms,
+        &mut l.p90_e2el_ms,
+        &mut l.p95_e2el_ms,
+        &mut l.p99_e2el_ms,
+        &mut l.max_e2el_ms,
+    ] {
+        *v = None;
+    }
+    l
+}
+
+const LATENCY_COLUMNS: [&str; 24] = [
+    "mean_ttft_ms",
+    "median_ttft_ms",
+    "p90_ttft_ms",
+    "p95_ttft_ms",
+    "p99_ttft_ms",
+    "max_ttft_ms",
+    "mean_tpot_ms",
+    "median_tpot_ms",
+    "p90_tpot_ms",
+    "p95_tpot_ms",
+    "p99_tpot_ms",
+    "max_tpot_ms",
+    "mean_itl_ms",
+    "median_itl_ms",
+    "p90_itl_ms",
+    "p95_itl_ms",
+    "p99_itl_ms",
+    "max_itl_ms",
+    "mean_e2el_ms",
+    "median_e2el_ms",
+    "p90_e2el_ms",
+    "p95_e2el_ms",
+    "p99_e2el_ms",
+    "max_e2el_ms",
+];
+
+/// The fixture with SGLang's level 2 replaced by one where every request failed (vLLM's
+/// level 8 stays skipped, SGLang's level 8 failed with 6 successes).
+fn no_success_report() -> Report {
+    let mut report = fixture();
+    report.engines[1].levels[1] = no_success(2.0);
+    report
+}
+
+#[test]
+fn no_success_latencies_are_null_in_results_json() {
+    let report = no_success_report();
+    let json = serde_json::to_string_pretty(&report).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let level = &value["engines"][1]["levels"][1];
+    for name in LATENCY_COLUMNS {
+        assert!(level[name].is_null(), "{name}: {}", level[name]);
+    }
+    assert_eq!(value["engines"][1]["levels"][0]["median_ttft_ms"], 31.0);
+    // Read back from a results.json on disk, the nulls stay "no value" all the way to the
+    // exports.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("results.json");
+    fs::write(&file, &json).unwrap();
+    let back: Report = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(back, report);
+    assert_eq!(back.engines[1].levels[1].median_ttft_ms, None);
+    run_report_command(&[file], None, &ExportOptions::default()).unwrap();
+    let csv = fs::read_to_string(dir.path().join("levels.csv")).unwrap();
+    assert_eq!(csv.as_bytes(), levels_csv(&report));
+}
+
+#[test]
+fn no_success_latencies_are_empty_csv_cells() {
+    let csv = String::from_utf8(levels_csv(&no_success_report())).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    let head: Vec<&str> = lines[0].split(',').collect();
+    let col = |name: &str| head.iter().position(|c| *c == name).unwrap();
+    let row: Vec<&str> = lines
+        .iter()
+        .find(|l| l.starts_with("SGLang,2,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    assert_eq!(row.len(), head.len());
+    for name in LATENCY_COLUMNS {
+        assert_eq!(row[col(name)], "", "{name}");
+    }
+    assert_eq!(row[col("completed")], "0");
+    assert_eq!(row[col("request_throughput")], "0");
+    // A level with successes keeps its numbers.
+    let ok: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(ok[col("median_ttft_ms")], "38");
+}
+
+#[test]
+fn no_success_latencies_are_dashes_in_summary_md() {
+    let md = String::from_utf8(summary_md(&no_success_report())).unwrap();
+    let section = |title: &str| {
+        let start = md.find(title).unwrap_or_else(|| panic!("{title}\n{md}"));
+        let rest = &md[start..];
+        rest[..rest[2..].find("\n## ").map_or(rest.len(), |i| i + 2)].to_string()
+    };
+    for title in [
+        "## Median TTFT (ms)",
+        "## P99 TTFT (ms)",
+        "## Median E2E latency (s)",
+        "## P99 E2E latency (s)",
+        "## Median TPOT (ms)",
+    ] {
+        let table = section(title);
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("| 2 |"))
+            .unwrap_or_else(|| panic!("{table}"));
+        // vLLM wins alone; SGLang's cell is a dash, never 0.
+        assert!(row.contains("| — (failed) |"), "{title}: {row}");
+        assert!(
+            row.ends_with("| vLLM (only valid result) |"),
+            "{title}: {row}"
+        );
+    }
+    // Its throughput is a measured 0, and its error rate 100 %.
+    assert!(section("## Request throughput").contains("| 2 | **7.60** ★ | 0 (failed) |"));
+    assert!(section("## Error rate").contains("| 100.0% (failed) |"));
+}
+
+#[test]
+fn chart_omits_points_without_a_value_and_keeps_failed_and_skipped_markers() {
+    let report = no_success_report();
+    let find = |points: &[PlottedPoint], engine: usize, level: f64| {
+        points
+            .iter()
+            .find(|p| p.engine == engine && p.level == level)
+            .cloned()
+    };
+    for kind in [ChartKind::Standard, ChartKind::Extended] {
+        let panels = chart_points(&report, kind);
+        // Latency panels (Standard: E2E, TTFT; Extended: TPOT) have no point for SGLang at 2.
+        let latency: &[usize] = match kind {
+            ChartKind::Standard => &[1, 2],
+            ChartKind::Extended => &[1],
+        };
+        for (i, points) in panels.iter().enumerate() {
+            let at_2 = find(points, 1, 2.0);
+            if latency.contains(&i) {
+                assert_eq!(at_2, None, "{kind:?} panel {i}");
+                assert_eq!(points.len(), 7, "{kind:?} panel {i}");
+            } else {
+                // Throughput (a measured 0) and error rate keep the failed marker.
+                assert_eq!(at_2.map(|p| p.marker), Some(Marker::Failed), "{kind:?} {i}");
+                assert_eq!(points.len(), 8, "{kind:?} panel {i}");
+            }
+            // SGLang's failed level 8 has values: its ✕ stays; vLLM's skipped 8 its ring.
+            assert_eq!(find(points, 1, 8.0).map(|p| p.marker), Some(Marker::Failed));
+            assert_eq!(find(points, 0, 8.0).map(|p| p.marker), Some(Marker::Hollow));
+            assert_eq!(find(points, 0, 2.0).map(|p| p.marker), Some(Marker::Filled));
+        }
+    }
+    // The drawing agrees: the failed ✕ is a 10 px ring in the engine's colour, one in the
+    // legend plus one per failed point.
+    let svg = chart_svg(&report, ChartKind::Standard).unwrap();
+    let rings = |svg: &str| {
+        svg.matches(r##"r="10" opacity="1" fill="none" stroke="#2CA02C""##)
+            .count()
+    };
+    let with_value = chart_svg(&fixture(), ChartKind::Standard).unwrap();
+    // Fixture: SGLang's 8 fails in all 3 panels. Here level 2 adds a ✕ in the throughput panel
+    // only (no latency to draw).
+    assert_eq!(rings(&with_value), 3, "fixture rings");
+    assert_eq!(rings(&svg), 4);
 }

@@ -979,3 +979,83 @@ fn summary_table_says_which_throughput() {
         "throughput: steady-state window (ramp-up and drain excluded) where it held ≥ 2 × peak in-flight completions; † = whole level (ramp-up and drain included)\n"
     ));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A level without a successful request: "—", never 0
+
+/// A level where every request failed: no latency.
+fn no_success(level: f64) -> LevelSummary {
+    let mut s = summary(level, 1.0, 200, LevelStatus::Failed);
+    s.request_throughput = 0.0;
+    s.output_throughput = 0.0;
+    for v in [
+        &mut s.median_ttft_ms,
+        &mut s.p99_ttft_ms,
+        &mut s.median_e2el_ms,
+        &mut s.p99_e2el_ms,
+        &mut s.median_itl_ms,
+        &mut s.p99_itl_ms,
+        &mut s.median_tpot_ms,
+        &mut s.p99_tpot_ms,
+        &mut s.mean_ttft_ms,
+        &mut s.mean_e2el_ms,
+    ] {
+        *v = None;
+    }
+    s
+}
+
+fn with_no_success_level() -> App {
+    let mut app = mid_run();
+    feed(
+        &mut app,
+        Event::LevelFinished {
+            engine: 1,
+            level_index: 1,
+            summary: Arc::new(no_success(8.0)),
+        },
+    );
+    app
+}
+
+#[test]
+fn snapshot_no_success_level_80x24() {
+    let text = render(&with_no_success_level(), 80, 24);
+    let failed = row(&text, "Friendli     8");
+    assert!(
+        failed.contains("0.00    0.00        —        —        —        —"),
+        "{failed}"
+    );
+    assert!(!failed.contains("ms"), "{failed}");
+    // The whole error count shows, not its last digits.
+    assert!(failed.ends_with(" 200 100% FAIL"), "{failed}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn detail_view_shows_dashes_for_no_success() {
+    let mut app = with_no_success_level();
+    key(&mut app, KeyInput::Tab);
+    let text = render(&app, 80, 24);
+    let failed = row(&text, "Friendli     8");
+    assert!(failed.contains("—        —        —        —"), "{failed}");
+}
+
+#[test]
+fn headless_level_line_shows_dashes_without_a_success() {
+    let line = llmsweep::headless::level_line("SGLang", &no_success(8.0), false);
+    assert!(
+        line.contains("TTFT p50        — p99        — ms | E2E p50        — p99        — ms"),
+        "{line}"
+    );
+    assert!(line.ends_with("[FAILED]"), "{line}");
+    // The final table too.
+    let mut report = final_report();
+    report.engines[1].levels[1] = no_success(8.0);
+    let table = summary_table(&report);
+    let failed = row(&table, "Friendli       8");
+    assert!(
+        failed.contains("0.00       0.0          —          —          —          —"),
+        "{failed}"
+    );
+}

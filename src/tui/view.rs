@@ -547,7 +547,8 @@ fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(8),
         Constraint::Length(8),
         Constraint::Length(8),
-        Constraint::Length(12),
+        // `200 100% FAIL` fits (80 columns in all).
+        Constraint::Length(13),
     ];
     let mut header = vec![
         "Engine", c_header, "req/s", "tok/s", "TTFT p50", "TTFT p99", "Lat p50", "Lat p99",
