@@ -1059,3 +1059,123 @@ fn headless_level_line_shows_dashes_without_a_success() {
         "{failed}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A resumed run's kept levels; the panel's "—" until the level's first completion
+
+/// A resumed run: the report of `RunStarted` already holds vLLM's two kept levels.
+fn resumed() -> App {
+    let mut report = report();
+    report.resumed_at = vec!["2025-01-02T04:00:00Z".to_string()];
+    report.engines[0].levels = vec![
+        summary(1.0, 1.0, 0, LevelStatus::Complete),
+        summary(8.0, 1.0, 0, LevelStatus::Complete),
+    ];
+    let mut app = App::new(TuiOptions::default());
+    app.update(Msg::Tick { now_ms: 1_000 });
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(report),
+        },
+    );
+    app
+}
+
+#[test]
+fn resumed_run_shows_its_kept_levels_at_once() {
+    let mut app = resumed();
+    let levels: Vec<(usize, f64)> = app
+        .levels()
+        .iter()
+        .map(|l| (l.engine, l.summary.level))
+        .collect();
+    assert_eq!(levels, [(0, 1.0), (0, 8.0)]);
+    let text = render(&app, 80, 24);
+    assert!(text.contains("Finished levels (2)"), "{text}");
+    assert!(text.contains(" vLLM waiting · 2 levels done "), "{text}");
+    assert!(row(&text, "vLLM         1").contains("2.50"), "{text}");
+    assert!(row(&text, "vLLM         8").contains("20.0"), "{text}");
+    insta::assert_snapshot!("snapshot_resumed_80x24", text);
+    // The re-run level joins them.
+    run_level(&mut app, 0, 2, 3, true);
+    assert_eq!(app.levels().len(), 3);
+}
+
+/// The values line of the panel titled `title` (the line after the title).
+fn panel_values(text: &str, title: &str) -> String {
+    let y = text
+        .lines()
+        .position(|l| l.starts_with(&format!(" {title} ")))
+        .unwrap_or_else(|| panic!("no panel {title} in\n{text}"));
+    text.lines().nth(y + 1).unwrap_or("").to_string()
+}
+
+#[test]
+fn panel_shows_dashes_until_the_levels_first_completion() {
+    let mut app = before_start();
+    feed(
+        &mut app,
+        Event::LevelStarted {
+            engine: 0,
+            level_index: 0,
+            level: 1.0,
+            planned: 200,
+        },
+    );
+    let dashes = "req/s —             tok/s —             lat p50 —           TTFT p50 —";
+    assert_eq!(panel_values(&render(&app, 80, 24), "vLLM"), dashes);
+    // A snapshot before any request finished: still no value, not 0.00.
+    feed(
+        &mut app,
+        Event::Snapshot(Snapshot {
+            engine: 0,
+            level_index: 0,
+            elapsed_ms: 250,
+            in_flight: 1,
+            planned: 200,
+            ..Snapshot::default()
+        }),
+    );
+    let values = panel_values(&render(&app, 80, 24), "vLLM");
+    assert_eq!(values, dashes);
+    assert!(!values.contains("0.00"), "{values}");
+    // The first completion: numbers.
+    feed(&mut app, Event::Snapshot(snapshot(0, 0, 9, 10)));
+    let values = panel_values(&render(&app, 80, 24), "vLLM");
+    assert_eq!(
+        values,
+        "req/s 2.88          tok/s 368           lat p50 1.22 s      TTFT p50 43.7 ms"
+    );
+}
+
+#[test]
+fn panel_drops_the_previous_levels_values_when_the_next_starts() {
+    let mut app = before_start();
+    run_level(&mut app, 0, 0, 10, true);
+    let before = panel_values(&render(&app, 80, 24), "vLLM");
+    assert!(before.starts_with("req/s 2.88 "), "{before}");
+    feed(
+        &mut app,
+        Event::LevelStarted {
+            engine: 0,
+            level_index: 1,
+            level: 8.0,
+            planned: 200,
+        },
+    );
+    assert_eq!(app.engines()[0].last, None);
+    let text = render(&app, 80, 24);
+    let values = panel_values(&text, "vLLM");
+    assert_eq!(
+        values,
+        "req/s —             tok/s —             lat p50 —           TTFT p50 —"
+    );
+    // The sparklines keep the whole run.
+    assert_eq!(app.engines()[0].history.len(), 10);
+    // Level 8's first completion replaces the dashes with its own numbers.
+    feed(&mut app, Event::Snapshot(snapshot(0, 1, 0, 10)));
+    let values = panel_values(&render(&app, 80, 24), "vLLM");
+    assert!(values.starts_with("req/s 11.0 "), "{values}");
+    assert!(values.contains("TTFT p50 107 ms"), "{values}");
+}

@@ -299,7 +299,9 @@ fn render_engine_panel(app: &App, engine: usize, more: &str, area: Rect, buf: &m
     if inner.is_empty() {
         return;
     }
-    if state.history.is_empty() {
+    // An engine whose level is running shows its numbers ("—" until the first completion),
+    // even before the first point of its sparklines.
+    if state.history.is_empty() && state.phase != EnginePhase::Active {
         let text = if state.phase == EnginePhase::Waiting && !app.is_finished() {
             "waiting"
         } else {
@@ -364,6 +366,11 @@ fn engine_status(app: &App, engine: usize, state: &EngineState) -> String {
         .and_then(|r| r.engines.get(engine))
         .and_then(|e| e.skipped_reason.clone());
     let mut text = match state.phase {
+        // A resumed run's kept levels count as done before the engine runs again.
+        EnginePhase::Waiting if done > 0 && app.is_finished() => {
+            format!("done · {}", levels_word(done))
+        }
+        EnginePhase::Waiting if done > 0 => format!("waiting · {} done", levels_word(done)),
         EnginePhase::Waiting if app.is_finished() => "not run".to_string(),
         EnginePhase::Waiting => "waiting".to_string(),
         EnginePhase::Active => {
