@@ -72,6 +72,7 @@ fn sample(tokens: u64) -> Sample {
         sent_at_ms: 12.5,
         queue_us: 0,
         in_flight_us: 48_000 + 10_000 * (tokens - 1),
+        finished_at: tokio::time::Instant::now(),
         result: Ok(Timings {
             ttft_us: 48_000,
             e2e_us: 48_000 + 10_000 * (tokens - 1),

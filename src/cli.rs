@@ -47,7 +47,7 @@ pub struct RunArgs {
     /// Levels, e.g. 1,2,4,8: requests in flight, or req/s with `mode = "rate"`.
     #[arg(long, value_name = "LIST")]
     pub levels: Option<String>,
-    /// Measured requests per level.
+    /// Measured requests per level [default: max(50, 4 × C) per level; 50 in rate mode].
     #[arg(long, value_name = "N")]
     pub requests: Option<u64>,
     /// Warmup requests before each level.

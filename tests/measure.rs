@@ -363,3 +363,26 @@ async fn a_closed_loop_level_opens_at_most_c_connections_and_the_next_reuses_the
     assert!(opened[0] <= 4, "{opened:?}");
     assert_eq!(opened[1], 0, "{opened:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_loop_level_never_counts_more_in_flight_than_c() {
+    // Real clock, busy channel: each request's interval is stamped where it ran, so a worker's
+    // next request never overlaps its last one on the level's timeline.
+    let sim = sim(
+        llmsweep::sim::Profile::by_name("fast").unwrap(),
+        Faults::default(),
+    )
+    .await;
+    let toml = format!(
+        "{}[sweep]\nlevels = [1, 4, 16]\nrequests_per_level = 300\n\n[request]\nmax_tokens = 8\n",
+        engine(&sim.chat_url())
+    );
+    let mut run = Run::start(plan(config(&toml)));
+    let outcome = run.outcome().await;
+    let peaks: Vec<u32> = outcome.report.engines[0]
+        .levels
+        .iter()
+        .map(|l| l.achieved_peak_concurrency)
+        .collect();
+    assert_eq!(peaks, [1, 4, 16]);
+}

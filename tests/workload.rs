@@ -255,6 +255,7 @@ fn ok(ttft_ms: u64, e2e_ms: u64, tokens: u64) -> Sample {
         sent_at_ms: 0.0,
         queue_us: 0,
         in_flight_us: e2e_ms * 1000,
+        finished_at: tokio::time::Instant::now(),
         result: Ok(Timings {
             ttft_us: ttft_ms * 1000,
             e2e_us: e2e_ms * 1000,

@@ -143,7 +143,8 @@ impl Driver {
                 _ = tokio::time::sleep(time_left.unwrap_or_default()), if time_left.is_some() => {}
                 sample = samples.recv() => {
                     let Some(sample) = sample else { break };
-                    last_completion = clock.active();
+                    let done = clock.active_at(sample.finished_at);
+                    last_completion = last_completion.max(done);
                     match &sample.result {
                         Err(e) if matches!(e.class, ErrorClass::Connect | ErrorClass::TimeoutConnect) => {
                             connect_failures += 1;
@@ -154,7 +155,7 @@ impl Driver {
                         Err(e) if e.class == ErrorClass::Cancelled => {}
                         _ => connect_failures = 0,
                     }
-                    recorder.record(&sample, last_completion.as_micros() as u64);
+                    recorder.record(&sample, done.as_micros() as u64);
                     if !warmup {
                         let record = RequestRecord::new(&self.plan.engines[engine].name, level, level_index, &sample)
                             .with_prompt(self.plan.prompts.get(sample.prompt_index));

@@ -92,13 +92,15 @@ pub async fn send_one(ctx: &WorkerCtx, index: u64, due: Option<Duration>) -> Sam
         result = ctx.client.send(body, &request_id) => result,
         _ = ctx.cancel.cancelled() => Err(RequestError::new(ErrorClass::Cancelled, "cancelled by skip or quit")),
     };
+    let finished_at = Instant::now();
     Sample {
         request_index: index,
         request_id,
         prompt_index,
         sent_at_ms,
         queue_us,
-        in_flight_us: sent.elapsed().as_micros() as u64,
+        in_flight_us: (finished_at - sent).as_micros() as u64,
+        finished_at,
         result,
     }
 }

@@ -337,6 +337,7 @@ mod tests {
             sent_at_ms: 0.0,
             queue_us: 0,
             in_flight_us: e2e_us,
+            finished_at: tokio::time::Instant::now(),
             result: Ok(Timings {
                 ttft_us,
                 e2e_us,

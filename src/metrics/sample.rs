@@ -23,6 +23,9 @@ pub struct Sample {
     /// Send → the sample's creation (the stream fully read, or the error), µs: the time the
     /// request held its slot.
     pub in_flight_us: u64,
+    /// When the request finished (stamped by the worker, not when the driver got the sample:
+    /// a busy channel must not shift a request's interval onto the next one's).
+    pub finished_at: tokio::time::Instant,
     pub result: Result<Timings, RequestError>,
 }
 
