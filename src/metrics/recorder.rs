@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::dist::{Dist, Stats};
 use super::sample::Sample;
 use super::slo::SloCounter;
-use super::steady::{self, Interval};
+use super::steady::{self, Interval, Output};
 use super::window::RateWindow;
 use crate::client::ErrorClass;
 use crate::config::SloConfig;
@@ -98,7 +98,7 @@ impl LevelRecorder {
         let mut interval = Interval {
             sent_us: done_us.saturating_sub(sample.in_flight_us),
             done_us,
-            output_tokens: None,
+            output: None,
         };
         match &sample.result {
             Ok(t) => {
@@ -124,7 +124,11 @@ impl LevelRecorder {
                 self.coalesced_chunks += t.coalesced_chunks as u64;
                 self.queue_sum_us += sample.queue_us as f64;
                 self.window.add(done_us / 1_000, t.output_tokens);
-                interval.output_tokens = Some(t.output_tokens);
+                interval.output = Some(Output {
+                    first_us: interval.sent_us + t.ttft_us,
+                    last_us: interval.sent_us + t.e2e_us,
+                    tokens: t.output_tokens,
+                });
             }
             Err(e) if e.class == ErrorClass::Cancelled => self.cancelled += 1,
             Err(e) => {

@@ -6,14 +6,30 @@
 //! completion after the last send).
 //! Rate mode: the middle 80 % of the schedule (first to last send). Ramp-up and drain are
 //! outside it, so its throughput is the engine's rate at the labelled load.
+//!
+//! What the window holds is attributed by overlap, not by completion alone: each successful
+//! request counts the share of its time in flight that falls inside the window, and its
+//! output tokens the share of its first-to-last-token span. Counting only completions is
+//! biased whenever completions bunch up — as they do when every request has the same length
+//! and a closed loop keeps them in step: a window ending just as a wave ends would count
+//! none of that wave's work, though the engine did it inside the window.
 
 /// One request's time in flight, µs of level-active time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Interval {
     pub sent_us: u64,
     pub done_us: u64,
-    /// Output tokens of a successful request; `None` for a failed one.
-    pub output_tokens: Option<u64>,
+    /// What a successful request produced; `None` for a failed one.
+    pub output: Option<Output>,
+}
+
+/// A successful request's output on the level's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Output {
+    /// First and last output token, µs of level-active time.
+    pub first_us: u64,
+    pub last_us: u64,
+    pub tokens: u64,
 }
 
 /// What the intervals say about the load the engine really saw.
@@ -32,8 +48,10 @@ pub struct Window {
     pub end_us: u64,
     /// Successful requests that completed inside the window.
     pub completed: u64,
-    /// Their output tokens.
-    pub output_tokens: u64,
+    /// Successful requests' shares of time in flight inside the window, summed.
+    pub requests: f64,
+    /// Output tokens generated inside the window (each request's spread over its span).
+    pub output_tokens: f64,
 }
 
 impl Window {
@@ -43,12 +61,12 @@ impl Window {
 
     /// Successful requests per second inside the window.
     pub fn request_throughput(&self) -> f64 {
-        self.completed as f64 / self.seconds()
+        self.requests / self.seconds()
     }
 
     /// Output tokens per second inside the window.
     pub fn output_throughput(&self) -> f64 {
-        self.output_tokens as f64 / self.seconds()
+        self.output_tokens / self.seconds()
     }
 }
 
@@ -135,13 +153,26 @@ fn window(intervals: &[Interval], start_us: u64, end_us: u64) -> Option<Window> 
         start_us,
         end_us,
         completed: 0,
-        output_tokens: 0,
+        requests: 0.0,
+        output_tokens: 0.0,
+    };
+    // The share of [from, to] inside the window (a point counts whole if inside).
+    let share = |from: u64, to: u64| {
+        if to <= from {
+            return if (start_us..=end_us).contains(&from) {
+                1.0
+            } else {
+                0.0
+            };
+        }
+        let inside = to.min(end_us).saturating_sub(from.max(start_us));
+        inside as f64 / (to - from) as f64
     };
     for i in intervals {
-        if let (Some(tokens), true) = (i.output_tokens, (start_us..=end_us).contains(&i.done_us)) {
-            w.completed += 1;
-            w.output_tokens += tokens;
-        }
+        let Some(out) = i.output else { continue };
+        w.completed += (start_us..=end_us).contains(&i.done_us) as u64;
+        w.requests += share(i.sent_us, i.done_us);
+        w.output_tokens += out.tokens as f64 * share(out.first_us, out.last_us);
     }
     Some(w)
 }
@@ -150,11 +181,16 @@ fn window(intervals: &[Interval], start_us: u64, end_us: u64) -> Option<Window> 
 mod tests {
     use super::*;
 
+    /// Output from send to completion (TTFT 0), 10 tokens.
     fn ok(sent_us: u64, done_us: u64) -> Interval {
         Interval {
             sent_us,
             done_us,
-            output_tokens: Some(10),
+            output: Some(Output {
+                first_us: sent_us,
+                last_us: done_us,
+                tokens: 10,
+            }),
         }
     }
 
@@ -185,8 +221,10 @@ mod tests {
         // Two in flight first at 10. The worker done at 200 sends the last request; the
         // other, done at 210, is the first to find no work.
         assert_eq!((w.start_us, w.end_us), (10, 210));
-        // Completed inside [10, 210]: at 100, 110, 200, 210.
-        assert_eq!((w.completed, w.output_tokens), (4, 40));
+        // Completed inside [10, 210]: at 100, 110, 200, 210. By overlap: 0.9 of the first,
+        // three whole, 0.1 of the last.
+        assert_eq!(w.completed, 4);
+        assert!((w.requests - 4.0).abs() < 1e-12 && (w.output_tokens - 40.0).abs() < 1e-9);
         assert!((w.request_throughput() - 4.0 / 200e-6).abs() < 1e-6);
         // The driver's stamp of the first idle worker wins (ties of a virtual clock).
         let stamped = closed_loop_window(&two_slots(), 2, Some(200)).expect("window");
@@ -202,9 +240,10 @@ mod tests {
     #[test]
     fn failures_are_not_counted_as_completions() {
         let mut v = two_slots();
-        v[2].output_tokens = None;
+        v[2].output = None;
         let w = closed_loop_window(&v, 2, None).expect("window");
         assert_eq!(w.completed, 3);
+        assert!((w.requests - 3.0).abs() < 1e-12);
     }
 
     #[test]
@@ -214,5 +253,26 @@ mod tests {
         assert_eq!((w.start_us, w.end_us), (1_000, 9_000));
         // Completions at 1500, 2500, ..., 8500.
         assert_eq!(w.completed, 8);
+        assert!((w.requests - 8.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn work_of_a_wave_in_progress_counts_though_it_completes_after_the_window() {
+        // C = 2 in lockstep, 100 µs each, 3 waves; the window ends at 290 (the first idle
+        // worker), 10 µs before the last wave completes.
+        let v = vec![
+            ok(0, 100),
+            ok(0, 100),
+            ok(100, 200),
+            ok(100, 200),
+            ok(200, 300),
+            ok(200, 300),
+        ];
+        let w = closed_loop_window(&v, 2, Some(290)).expect("window");
+        assert_eq!(w.completed, 4);
+        // 4 whole requests and 0.9 of 2: the engine's rate, not 4 / 290 µs.
+        assert!((w.requests - 5.8).abs() < 1e-9, "{w:?}");
+        assert!((w.request_throughput() - 5.8 / 290e-6).abs() < 1e-3);
+        assert!((w.output_tokens - 58.0).abs() < 1e-9);
     }
 }

@@ -252,10 +252,13 @@ pub struct LevelSummary {
     /// Successful requests that completed inside the steady-state window.
     #[serde(default)]
     pub steady_completed: u64,
-    /// Successful requests per second inside the steady-state window.
+    /// Successful requests per second inside the steady-state window, each counted by the
+    /// share of its time in flight that falls inside it (completions alone are biased when
+    /// they bunch up, as equal-length requests in a closed loop do).
     #[serde(default)]
     pub steady_request_throughput: Option<f64>,
-    /// Output tokens per second inside the steady-state window.
+    /// Output tokens per second generated inside the steady-state window (each request's
+    /// tokens spread over its first-to-last-token span).
     #[serde(default)]
     pub steady_output_throughput: Option<f64>,
     /// Output chunks that arrived in the same read as the previous output chunk of their
