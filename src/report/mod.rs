@@ -9,6 +9,8 @@
 //! - [`compare`]  — merging several saved runs into one report to compare them.
 //! - `font`       — the embedded DejaVu Sans and its rasteriser.
 //!
+//! `chart` and `markdown` are folders of small files, one idea each; their `mod.rs` lists them.
+//!
 //! This file ties them together: [`write_all`] writes every file of a results folder
 //! atomically, and [`run_report_command`] is `llmsweep report <results.json>...`.
 

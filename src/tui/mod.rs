@@ -2,7 +2,8 @@
 //! keys back as [`Control`]s. It never touches driver state.
 //!
 //! - `app`      — all dashboard state and its pure `update(Msg) -> Vec<Control>`.
-//! - `view`     — `impl Widget for &App`: the layout, from 80×24 up.
+//! - `view`     — `impl Widget for &App`: the layout, from 80×24 up; a file per part of the
+//!   screen (header, engine panels, tables, detail, footer, help).
 //! - `keys`     — crossterm key events → [`KeyInput`].
 //! - `history`  — bounded per-engine snapshot history behind the sparklines.
 //! - `terminal` — raw mode / alternate screen guard, panic hook, [`restore_terminal`].

@@ -1,0 +1,141 @@
+//! The frame around the panels: the header (title, subtitle, SIMULATED ENGINES badge) and the
+//! footer (which throughput is shown, the workload, the tool).
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, VPos};
+
+use super::layout::{ChartLayout, BADGE_W, SIDE};
+use super::text::{fit, Label, Pen};
+use super::{draw_err, ChartKind, BADGE, MUTED};
+use crate::report::{
+    display_time, font, level_name, models, per_level_text, slo_text, BasisMix, ReportError,
+};
+use crate::results::model::{Report, RunStatus};
+
+pub(super) fn draw_header<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    pen: Pen,
+    report: &Report,
+    kind: ChartKind,
+    layout: &ChartLayout,
+) -> Result<(), ReportError> {
+    let badge = if report.simulated { BADGE_W + 20 } else { 0 };
+    let max_w = layout.width as i32 - 2 * SIDE - badge;
+    let models = models(report);
+    let title = if models.is_empty() {
+        "llmsweep".to_string()
+    } else {
+        models
+    };
+    let title = fit(&title, 30.0, true, max_w)?;
+    pen.draw(root, Label::new(&title, (SIDE, 14), 30.0).bold())?;
+
+    let mut sub = Vec::new();
+    if !report.started_at.is_empty() {
+        sub.push(display_time(&report.started_at));
+    }
+    if !report.run_name.is_empty() {
+        sub.push(format!("run {}", report.run_name));
+    }
+    sub.push(format!("{} sweep", level_name(report)));
+    match report.status {
+        RunStatus::Complete => {}
+        RunStatus::Running => sub.push("still running: partial results".to_string()),
+        RunStatus::Aborted => sub.push("aborted: later levels not run".to_string()),
+        RunStatus::Interrupted => sub.push("interrupted: later levels not run".to_string()),
+        RunStatus::Failed => sub.push("failed: later levels not run".to_string()),
+    }
+    if kind == ChartKind::Extended {
+        sub.push("extended metrics".to_string());
+    }
+    let sub = fit(&sub.join("  ·  "), 18.0, false, max_w)?;
+    pen.draw(root, Label::new(&sub, (SIDE, 56), 18.0).color(&MUTED))?;
+
+    if report.simulated {
+        let x1 = layout.width as i32 - SIDE;
+        let x0 = x1 - BADGE_W;
+        root.draw(&Rectangle::new([(x0, 14), (x1, 56)], BADGE.filled()))
+            .map_err(draw_err)?;
+        let mid = (x0 + x1) / 2;
+        pen.draw(
+            root,
+            Label::new("SIMULATED ENGINES", (mid, 35), 22.0)
+                .bold()
+                .color(&WHITE)
+                .anchor(HPos::Center, VPos::Center),
+        )?;
+        pen.draw(
+            root,
+            Label::new("numbers model no real hardware", (mid, 62), 15.0)
+                .color(&BADGE)
+                .anchor(HPos::Center, VPos::Top),
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn draw_footer<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    pen: Pen,
+    report: &Report,
+    layout: &ChartLayout,
+) -> Result<(), ReportError> {
+    let w = &report.workload;
+    let mut parts = vec![format!("max_tokens {}", w.max_tokens)];
+    if !w.prompt_source.is_empty() {
+        parts.push(format!("prompts: {}", w.prompt_source));
+    }
+    parts.push(format!(
+        "{} (+{} warmup)",
+        per_level_text(report),
+        w.warmup_requests
+    ));
+    if let Some(slo) = slo_text(report) {
+        parts.push(format!("SLOs: {slo}"));
+    }
+    parts.push(format!("seed {}", report.seed));
+    let mut left = parts.join("  ·  ");
+    // The warnings go first so fitting the footer never cuts them off.
+    match report.warnings.len() {
+        0 => {}
+        1 => left = format!("⚠ 1 warning — see summary.md  ·  {left}"),
+        n => left = format!("⚠ {n} warnings — see summary.md  ·  {left}"),
+    }
+    let right = &report.tool;
+    let right_w = font::width(right, 15.0, false)?;
+    let left = fit(
+        &left,
+        15.0,
+        false,
+        layout.width as i32 - 2 * SIDE - right_w - 40,
+    )?;
+    // Which throughput the throughput panel shows, on a line of its own above the workload.
+    let basis = BasisMix::of_report(report);
+    let y = match basis {
+        Some(_) => layout.footer.y + layout.footer.h * 3 / 4,
+        None => layout.footer.y + layout.footer.h / 2,
+    };
+    if let Some(basis) = basis {
+        let text = fit(basis.explain(), 14.0, false, layout.width as i32 - 2 * SIDE)?;
+        pen.draw(
+            root,
+            Label::new(&text, (SIDE, layout.footer.y + layout.footer.h / 4), 14.0)
+                .color(&MUTED)
+                .anchor(HPos::Left, VPos::Center),
+        )?;
+    }
+    pen.draw(
+        root,
+        Label::new(&left, (SIDE, y), 15.0)
+            .color(&MUTED)
+            .anchor(HPos::Left, VPos::Center),
+    )?;
+    pen.draw(
+        root,
+        Label::new(right, (layout.width as i32 - SIDE, y), 15.0)
+            .color(&MUTED)
+            .anchor(HPos::Right, VPos::Center),
+    )?;
+    Ok(())
+}

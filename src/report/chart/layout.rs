@@ -1,0 +1,86 @@
+//! Where things go: the image size, the rectangles of the header, legend, panels and footer.
+
+/// A pixel rectangle of the chart: columns `x..x + w`, rows `y..y + h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    /// Left column.
+    pub x: i32,
+    /// Top row.
+    pub y: i32,
+    /// Width in pixels.
+    pub w: i32,
+    /// Height in pixels.
+    pub h: i32,
+}
+
+impl Rect {
+    /// Whether the pixel `(x, y)` lies inside.
+    pub fn contains(&self, x: i32, y: i32) -> bool {
+        x >= self.x && x < self.x + self.w && y >= self.y && y < self.y + self.h
+    }
+}
+
+/// Where everything goes in a chart of a given report (the legend may wrap, moving the panels).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartLayout {
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// Title, subtitle and (when simulated) the SIMULATED ENGINES badge.
+    pub title: Rect,
+    /// The legend rows.
+    pub legend: Rect,
+    /// The three panels, left to right, each with its caption, axes and plot.
+    pub panels: [Rect; 3],
+    /// The workload line.
+    pub footer: Rect,
+}
+
+/// Image width of every chart.
+pub const WIDTH: u32 = 1800;
+/// Image height of every chart.
+pub const HEIGHT: u32 = 720;
+
+pub(super) const SIDE: i32 = 24;
+const TITLE_H: i32 = 92;
+pub(super) const LEGEND_ROW_H: i32 = 30;
+const FOOTER_H: i32 = 40;
+pub(super) const BADGE_W: i32 = 300;
+
+pub(super) fn layout_for(legend_rows: i32) -> ChartLayout {
+    let (w, h) = (WIDTH as i32, HEIGHT as i32);
+    let legend = Rect {
+        x: SIDE,
+        y: TITLE_H,
+        w: w - 2 * SIDE,
+        h: legend_rows * LEGEND_ROW_H + 6,
+    };
+    let top = legend.y + legend.h;
+    let bottom = h - FOOTER_H;
+    let panel_w = (w - 2 * (SIDE / 2)) / 3;
+    let panel = |i: i32| Rect {
+        x: SIDE / 2 + i * panel_w,
+        y: top,
+        w: panel_w,
+        h: bottom - top,
+    };
+    ChartLayout {
+        width: WIDTH,
+        height: HEIGHT,
+        title: Rect {
+            x: 0,
+            y: 0,
+            w,
+            h: TITLE_H,
+        },
+        legend,
+        panels: [panel(0), panel(1), panel(2)],
+        footer: Rect {
+            x: 0,
+            y: bottom,
+            w,
+            h: FOOTER_H,
+        },
+    }
+}

@@ -1,0 +1,126 @@
+//! The metrics the summary tabulates: the eight every run gets, and those for SLOs and rate mode.
+
+use super::text::{fmt_count, fmt_num, fmt_pct};
+use crate::results::model::LevelSummary;
+
+/// One table of the summary.
+pub(super) struct Metric {
+    pub(super) title: &'static str,
+    pub(super) unit: &'static str,
+    pub(super) higher_is_better: bool,
+    /// `None` where the level has no value (e.g. no success): shown as `—`.
+    pub(super) value: fn(&LevelSummary) -> Option<f64>,
+    pub(super) format: fn(f64) -> String,
+    /// Whether "best vs others" ratios mean anything (not for error rates).
+    pub(super) ratios: bool,
+    /// A throughput table: steady-state figures where the level's window allows, and it says so.
+    pub(super) throughput: bool,
+}
+
+pub(super) const METRICS: [Metric; 8] = [
+    Metric {
+        title: "Request throughput",
+        unit: "req/s",
+        higher_is_better: true,
+        value: |l| Some(l.plotted_request_throughput()),
+        format: fmt_num,
+        ratios: true,
+        throughput: true,
+    },
+    Metric {
+        title: "Output throughput",
+        unit: "tok/s",
+        higher_is_better: true,
+        value: |l| Some(l.plotted_output_throughput()),
+        format: fmt_num,
+        ratios: true,
+        throughput: true,
+    },
+    Metric {
+        title: "Median TTFT",
+        unit: "ms",
+        higher_is_better: false,
+        value: |l| l.median_ttft_ms,
+        format: fmt_num,
+        ratios: true,
+        throughput: false,
+    },
+    Metric {
+        title: "P99 TTFT",
+        unit: "ms",
+        higher_is_better: false,
+        value: |l| l.p99_ttft_ms,
+        format: fmt_num,
+        ratios: true,
+        throughput: false,
+    },
+    Metric {
+        title: "Median E2E latency",
+        unit: "s",
+        higher_is_better: false,
+        value: |l| l.median_e2el_ms.map(|ms| ms / 1000.0),
+        format: fmt_num,
+        ratios: true,
+        throughput: false,
+    },
+    Metric {
+        title: "P99 E2E latency",
+        unit: "s",
+        higher_is_better: false,
+        value: |l| l.p99_e2el_ms.map(|ms| ms / 1000.0),
+        format: fmt_num,
+        ratios: true,
+        throughput: false,
+    },
+    Metric {
+        title: "Median TPOT",
+        unit: "ms",
+        higher_is_better: false,
+        value: |l| l.median_tpot_ms,
+        format: fmt_num,
+        ratios: true,
+        throughput: false,
+    },
+    Metric {
+        title: "Error rate",
+        unit: "%",
+        higher_is_better: false,
+        value: |l| Some(l.error_rate * 100.0),
+        format: fmt_pct,
+        ratios: false,
+        throughput: false,
+    },
+];
+
+/// With SLOs set: successful requests meeting every SLO, per second.
+pub(super) const GOODPUT: Metric = Metric {
+    title: "Goodput",
+    unit: "req/s",
+    higher_is_better: true,
+    value: |l| l.request_goodput,
+    format: fmt_num,
+    ratios: true,
+    throughput: false,
+};
+
+/// Rate mode: E2E latency measured from each request's scheduled send time.
+pub(super) const SCHEDULED_E2E_P99: Metric = Metric {
+    title: "E2E latency from schedule p99",
+    unit: "ms",
+    higher_is_better: false,
+    value: |l| l.schedule.as_ref().and_then(|s| s.p99_scheduled_e2el_ms),
+    format: fmt_num,
+    ratios: true,
+    throughput: false,
+};
+
+/// Rate mode: requests sent more than 10 ms after their scheduled time.
+pub(super) const LATE_STARTS: Metric = Metric {
+    title: "Late starts",
+    unit: "requests sent > 10 ms after schedule",
+    higher_is_better: false,
+    value: |l| l.schedule.as_ref().map(|s| s.late_starts as f64),
+    format: fmt_count,
+    ratios: false,
+    throughput: false,
+};

@@ -1,0 +1,65 @@
+//! `summary.md`: the run at a glance, for a PR comment or a README.
+//!
+//! Run metadata, the engines, then one table per key metric with a row per level and a column
+//! per engine. The best value of each row is **bold** with a ★ (highest throughput, lowest
+//! latency; failed levels never win), and a last column gives how far ahead the best engine is
+//! of each other one (`vLLM 1.32× SGLang`). The throughput tables say whether they show the
+//! steady-state window's figures or the whole level's (a † marks whole-level cells among
+//! steady-state ones); a table of achieved concurrency and steady-state windows follows.
+//!
+//! - `metrics`     — the metrics tabulated, one `Metric` a table.
+//! - `run`         — the title, the run's facts and the engines table.
+//! - `table`       — one metric's table, its best values and the "best vs others" column.
+//! - `concurrency` — the achieved concurrency and steady-state windows.
+//! - `lists`       — the SLO lines, the warnings and the errors.
+//! - `text`        — number formats and Markdown escaping.
+//! - this file     — [`summary_md`], putting the sections in order.
+
+mod concurrency;
+mod lists;
+mod metrics;
+mod run;
+mod table;
+mod text;
+
+use super::{has_slo, is_rate};
+use crate::results::model::Report;
+use concurrency::concurrency;
+use lists::{errors, slo_lines, warnings};
+use metrics::{GOODPUT, LATE_STARTS, METRICS, SCHEDULED_E2E_P99};
+use run::{engines, header};
+use table::{all_levels, table};
+
+/// Renders `summary.md`. Deterministic: the same report always gives the same bytes.
+pub fn summary_md(report: &Report) -> Vec<u8> {
+    let mut md = String::new();
+    header(&mut md, report);
+    engines(&mut md, report);
+    warnings(&mut md, report);
+    let levels = all_levels(report);
+    if report.engines.is_empty() || levels.is_empty() {
+        md.push_str("No level has finished yet: there is nothing to compare.\n");
+    } else {
+        md.push_str(
+            "★ marks the best value of each row (highest throughput, lowest latency); failed \
+             levels and levels where more than half the requests failed never win. The last \
+             column gives how many times better the best engine is than each other one. \
+             *(skipped)*: the level was cut short, its numbers cover what ran; *(failed)*: most \
+             requests failed, the numbers describe failures, not speed.\n\n",
+        );
+        for metric in &METRICS {
+            table(&mut md, report, &levels, metric);
+        }
+        if has_slo(report) {
+            table(&mut md, report, &levels, &GOODPUT);
+            slo_lines(&mut md, report);
+        }
+        if is_rate(report) {
+            table(&mut md, report, &levels, &SCHEDULED_E2E_P99);
+            table(&mut md, report, &levels, &LATE_STARTS);
+        }
+        concurrency(&mut md, report);
+    }
+    errors(&mut md, report);
+    md.into_bytes()
+}

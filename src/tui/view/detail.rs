@@ -1,0 +1,96 @@
+//! The detail view (Tab): per engine and level, ITL, TPOT and the error breakdown.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::Span;
+use ratatui::widgets::{Cell, Row, Table, Widget};
+
+use super::tables::{
+    engine_col_width, header_row, level_header, newest_rows, render_empty_table, right, row_style,
+    table_block,
+};
+use super::{engine_color, engine_name};
+use crate::results::model::LevelStatus;
+use crate::tui::app::App;
+use crate::tui::format;
+
+pub(super) fn render_detail(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.is_empty() {
+        return;
+    }
+    let all = app.levels();
+    let shown = newest_rows(all, area);
+    let title = if shown.len() < all.len() {
+        format!(
+            "Detail: ITL, TPOT, errors (newest {} of {}; Tab: sparklines)",
+            shown.len(),
+            all.len()
+        )
+    } else {
+        "Detail: ITL, TPOT, errors (Tab: sparklines)".to_string()
+    };
+    let block = table_block(title);
+    if all.is_empty() {
+        render_empty_table(block, "no finished levels yet", area, buf);
+        return;
+    }
+    let rows = shown.iter().map(|row| {
+        let s = &row.summary;
+        let breakdown = if s.errors.is_empty() {
+            match s.status {
+                LevelStatus::Complete => "-".to_string(),
+                LevelStatus::Skipped => "skipped".to_string(),
+                LevelStatus::Failed => "failed".to_string(),
+            }
+        } else {
+            s.errors
+                .iter()
+                .map(|(class, count)| format!("{class} {count}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Row::new(vec![
+            Cell::from(Span::styled(
+                engine_name(app, row.engine),
+                Style::new().fg(engine_color(app, row.engine)),
+            )),
+            right(format::level(s.level)),
+            right(format::ms(s.median_itl_ms)),
+            right(format::ms(s.p99_itl_ms)),
+            right(format::ms(s.median_tpot_ms)),
+            right(format::ms(s.p99_tpot_ms)),
+            right(s.completed.to_string()),
+            right(s.failed.to_string()),
+            Cell::from(breakdown),
+        ])
+        .style(row_style(s))
+    });
+    let widths = [
+        Constraint::Length(engine_col_width(app, area)),
+        Constraint::Length(5),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Fill(1),
+    ];
+    let header = [
+        "Engine",
+        level_header(app.report()),
+        "ITL p50",
+        "ITL p99",
+        "TPOT p50",
+        "TPOT p99",
+        "ok",
+        "fail",
+        "Errors",
+    ];
+    Table::new(rows, widths)
+        .header(header_row(&header, 1, header.len() - 1))
+        .column_spacing(1)
+        .block(block)
+        .render(area, buf);
+}

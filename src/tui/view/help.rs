@@ -1,0 +1,41 @@
+//! The help overlay (`?`): the keys and how to read the dashboard, centred over everything.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Clear, Paragraph, Widget};
+
+const HELP: [&str; 13] = [
+    "space / p  pause or resume: no new requests start,",
+    "           in-flight ones finish",
+    "s          skip the current level (kept, marked skip)",
+    "n          skip the rest of this engine's levels",
+    "q          quit: asks y/n, then writes results so far",
+    "Ctrl-C     quit at once, as SIGINT: exit code 130",
+    "Tab        sparklines / detail (ITL, TPOT, errors)",
+    "? / Esc    close this help",
+    "",
+    "Sparklines cover the whole run, the values beside",
+    "them are the latest. Errors: failed count and rate;",
+    "skip = cut short, FAIL = most requests failed.",
+    "After the run, any key closes the dashboard.",
+];
+
+pub(super) fn render_help(area: Rect, buf: &mut Buffer) {
+    let width =
+        (HELP.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u16 + 4).min(area.width);
+    let height = (HELP.len() as u16 + 2).min(area.height);
+    let rect = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    Clear.render(rect, buf);
+    let block = Block::bordered()
+        .title(Line::from(" Help ").alignment(Alignment::Center))
+        .border_style(Style::new().fg(Color::Cyan));
+    let lines: Vec<Line> = HELP.iter().map(|l| Line::from(format!(" {l}"))).collect();
+    Paragraph::new(lines).block(block).render(rect, buf);
+}

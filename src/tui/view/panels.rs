@@ -1,0 +1,178 @@
+//! The sparkline body: one panel per engine (title, current values, sparklines), scrolled to
+//! the engine running, with the finished-levels table below.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Sparkline, Widget};
+
+use super::tables::render_levels_table;
+use super::{engine_color, engine_name, level_label, levels_word, row_span};
+use crate::tui::app::{App, EnginePhase, EngineState};
+use crate::tui::format;
+use crate::tui::history::{to_bars, Metric};
+
+/// Rows of the body the finished-levels table keeps at least (title, header, 3 rows).
+const TABLE_MIN: u16 = 5;
+/// Tallest engine panel (title, values, 8 sparkline rows).
+const PANEL_MAX: u16 = 10;
+/// Shortest engine panel (title, values; no sparkline).
+const PANEL_MIN: u16 = 2;
+
+pub(super) fn render_sparkline_body(app: &App, area: Rect, buf: &mut Buffer) {
+    let n = app.engines().len() as u16;
+    if n == 0 {
+        render_levels_table(app, area, buf);
+        return;
+    }
+    let body = area.height;
+    // The table asks for a row per planned level (up to half the body); engines get the rest,
+    // shrinking to title + values, then scrolling.
+    let planned_rows = app.report().map_or(0, |r| {
+        (r.engines.len() * r.workload.levels.len()).min(usize::from(u16::MAX / 2)) as u16
+    });
+    let table_want = (planned_rows + 2).clamp(TABLE_MIN, (body / 2).max(TABLE_MIN));
+    let engines_room = body.saturating_sub(table_want);
+    let per = (engines_room / n).clamp(PANEL_MIN, PANEL_MAX);
+    let visible = (engines_room / per).clamp(1, n);
+    let focus = app.current().map_or(0, |c| c.engine) as u16;
+    let start = focus
+        .saturating_sub(visible.saturating_sub(1) / 2)
+        .min(n - visible);
+    let hidden_before = start;
+    let hidden_after = n - start - visible;
+
+    for slot in 0..visible {
+        let engine = (start + slot) as usize;
+        let rect = row_span(area, slot * per, per);
+        let mut more = String::new();
+        if slot == 0 && hidden_before > 0 {
+            more.push_str(&format!(" ↑{hidden_before} more"));
+        }
+        if slot == visible - 1 && hidden_after > 0 {
+            more.push_str(&format!(" ↓{hidden_after} more"));
+        }
+        render_engine_panel(app, engine, &more, rect, buf);
+    }
+    let used = visible * per;
+    render_levels_table(app, row_span(area, used, body - used.min(body)), buf);
+}
+
+fn render_engine_panel(app: &App, engine: usize, more: &str, area: Rect, buf: &mut Buffer) {
+    let Some(state) = app.engines().get(engine) else {
+        return;
+    };
+    let color = engine_color(app, engine);
+    let dim = Style::new().fg(Color::DarkGray);
+    let mut title = vec![
+        Span::raw(" "),
+        Span::styled(
+            engine_name(app, engine),
+            Style::new().fg(color).add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(" "),
+        Span::styled(engine_status(app, engine, state), dim),
+    ];
+    if !more.is_empty() {
+        title.push(Span::styled(more.to_string(), dim));
+    }
+    title.push(Span::raw(" "));
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .border_style(Style::new().fg(color))
+        .title(Line::from(title));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.is_empty() {
+        return;
+    }
+    // An engine whose level is running shows its numbers ("—" until the first completion),
+    // even before the first point of its sparklines.
+    if state.history.is_empty() && state.phase != EnginePhase::Active {
+        let text = if state.phase == EnginePhase::Waiting && !app.is_finished() {
+            "waiting"
+        } else {
+            "no data"
+        };
+        buf.set_line(
+            inner.x + 1,
+            inner.y,
+            &Line::styled(text, dim),
+            inner.width.saturating_sub(1),
+        );
+        return;
+    }
+    let cols = Metric::ALL.len() as u16;
+    let col_width = inner.width / cols;
+    for (i, metric) in Metric::ALL.iter().enumerate() {
+        let i = i as u16;
+        let width = if i == cols - 1 {
+            inner.width - col_width * (cols - 1)
+        } else {
+            col_width
+        };
+        // One blank column between sparklines.
+        let col = Rect {
+            x: inner.x + col_width * i,
+            y: inner.y,
+            width: width.saturating_sub(1),
+            height: inner.height,
+        };
+        if col.is_empty() {
+            continue;
+        }
+        let series = state.history.series(*metric);
+        // The current level's number: "—" until its first completion, never the previous
+        // level's value or a made-up 0.
+        let value = state.last.as_ref().and_then(|snap| metric.current(snap));
+        let value_text = match value {
+            Some(v) if !metric.is_latency() => format::si(v),
+            v => format::ms(v),
+        };
+        let label = Line::from(vec![
+            Span::styled(format!("{} ", metric.label()), dim),
+            Span::styled(value_text, Style::new().add_modifier(Modifier::BOLD)),
+        ]);
+        buf.set_line(col.x, col.y, &label, col.width);
+        if col.height > 1 {
+            let spark = row_span(col, 1, col.height - 1);
+            let bars = to_bars(series.newest(spark.width as usize));
+            Sparkline::default()
+                .data(bars)
+                .max(1000)
+                .style(Style::new().fg(color))
+                .render(spark, buf);
+        }
+    }
+}
+
+fn engine_status(app: &App, engine: usize, state: &EngineState) -> String {
+    let done = app.levels().iter().filter(|l| l.engine == engine).count();
+    let skipped = app
+        .report()
+        .and_then(|r| r.engines.get(engine))
+        .and_then(|e| e.skipped_reason.clone());
+    let mut text = match state.phase {
+        // A resumed run's kept levels count as done before the engine runs again.
+        EnginePhase::Waiting if done > 0 && app.is_finished() => {
+            format!("done · {}", levels_word(done))
+        }
+        EnginePhase::Waiting if done > 0 => format!("waiting · {} done", levels_word(done)),
+        EnginePhase::Waiting if app.is_finished() => "not run".to_string(),
+        EnginePhase::Waiting => "waiting".to_string(),
+        EnginePhase::Active => {
+            let level = app
+                .current()
+                .filter(|c| c.engine == engine)
+                .map(|c| level_label(app.report(), c.level))
+                .unwrap_or_default();
+            format!("running {level} · {} done", levels_word(done))
+        }
+        EnginePhase::Finished => format!("done · {}", levels_word(done)),
+    };
+    if let Some(reason) = skipped {
+        text.push_str(&format!(" · skipped: {reason}"));
+    }
+    text
+}

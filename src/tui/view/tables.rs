@@ -1,0 +1,205 @@
+//! The finished-levels table, and the pieces it shares with the detail table: the title
+//! block, the header row, right-aligned cells, row styles and the newest rows that fit.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Alignment, Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, Widget};
+
+use super::{engine_color, engine_name};
+use crate::report::{BasisMix, WHOLE_LEVEL_MARK};
+use crate::results::model::{LevelStatus, LevelSummary, Report};
+use crate::tui::app::{App, FinishedLevel};
+use crate::tui::format;
+
+/// Narrowest finished-levels table that gets the goodput column (SLOs set).
+const GOODPUT_MIN_WIDTH: u16 = 88;
+
+/// True in rate mode (levels are req/s).
+fn is_rate(report: Option<&Report>) -> bool {
+    report.is_some_and(|r| r.workload.mode == "rate")
+}
+
+/// Rows that fit below a title line and a header row, newest last.
+pub(super) fn newest_rows(levels: &[FinishedLevel], area: Rect) -> &[FinishedLevel] {
+    let fit = area.height.saturating_sub(2) as usize;
+    &levels[levels.len().saturating_sub(fit)..]
+}
+
+pub(super) fn right(text: impl Into<String>) -> Cell<'static> {
+    Cell::from(Line::from(text.into()).alignment(Alignment::Right))
+}
+
+pub(super) fn engine_col_width(app: &App, area: Rect) -> u16 {
+    let longest = app.report().map_or(6, |r| {
+        r.engines
+            .iter()
+            .map(|e| e.name.chars().count())
+            .max()
+            .unwrap_or(6)
+    }) as u16;
+    let cap = if area.width >= 100 { 16 } else { 8 };
+    longest.clamp(6, cap)
+}
+
+pub(super) fn row_style(summary: &LevelSummary) -> Style {
+    match summary.status {
+        LevelStatus::Complete => Style::new(),
+        LevelStatus::Skipped => Style::new().fg(Color::DarkGray),
+        LevelStatus::Failed => Style::new().fg(Color::Red),
+    }
+}
+
+fn errors_text(summary: &LevelSummary) -> String {
+    let mut text = if summary.failed == 0 {
+        "0".to_string()
+    } else {
+        format!("{} {}", summary.failed, format::percent(summary.error_rate))
+    };
+    match summary.status {
+        LevelStatus::Complete => {}
+        LevelStatus::Skipped => text.push_str(" skip"),
+        LevelStatus::Failed => text.push_str(" FAIL"),
+    }
+    text
+}
+
+pub(super) fn table_block(title: String) -> Block<'static> {
+    Block::new()
+        .borders(Borders::TOP)
+        .border_style(Style::new().fg(Color::DarkGray))
+        .title(Line::from(vec![
+            Span::raw(" "),
+            Span::styled(title, Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(" "),
+        ]))
+}
+
+/// A table block with a dim placeholder line instead of rows.
+pub(super) fn render_empty_table(block: Block<'static>, text: &str, area: Rect, buf: &mut Buffer) {
+    let inner = block.inner(area);
+    block.render(area, buf);
+    buf.set_line(
+        inner.x + 1,
+        inner.y,
+        &Line::styled(text, Style::new().fg(Color::DarkGray)),
+        inner.width.saturating_sub(1),
+    );
+}
+
+/// A bold header row: the first `left` columns and those from `left_again` on left-aligned, the
+/// numeric ones between right-aligned.
+pub(super) fn header_row(names: &[&'static str], left: usize, left_again: usize) -> Row<'static> {
+    Row::new(names.iter().enumerate().map(|(i, name)| {
+        if i < left || i >= left_again {
+            Cell::from(*name)
+        } else {
+            right(*name)
+        }
+    }))
+    .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED))
+}
+
+pub(super) fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.is_empty() {
+        return;
+    }
+    let all = app.levels();
+    let shown = newest_rows(all, area);
+    let mut title = if shown.len() < all.len() {
+        format!("Finished levels (newest {} of {})", shown.len(), all.len())
+    } else {
+        format!("Finished levels ({})", all.len())
+    };
+    // Which throughput the req/s and tok/s columns hold.
+    let mix = BasisMix::of(all.iter().map(|l| &*l.summary));
+    match mix {
+        Some(BasisMix::Steady) => title.push_str(" · req/s tok/s: steady state"),
+        Some(BasisMix::WholeLevel) => title.push_str(" · req/s tok/s: whole level"),
+        Some(BasisMix::Mixed) => {
+            title.push_str(&format!(
+                " · req/s tok/s: steady, {WHOLE_LEVEL_MARK} whole level"
+            ));
+        }
+        None => {}
+    }
+    let block = table_block(title);
+    if all.is_empty() {
+        render_empty_table(block, "none yet", area, buf);
+        return;
+    }
+    let report = app.report();
+    // With SLOs set, a goodput column after req/s when the table has room for it.
+    let goodput = app
+        .levels()
+        .iter()
+        .any(|l| l.summary.request_goodput.is_some())
+        && area.width >= GOODPUT_MIN_WIDTH;
+    let rows = shown.iter().map(|row| {
+        let s = &row.summary;
+        let mut cells = vec![
+            Cell::from(Span::styled(
+                engine_name(app, row.engine),
+                Style::new().fg(engine_color(app, row.engine)),
+            )),
+            right(format::level(s.level)),
+            right(format!(
+                "{}{}",
+                format::si(s.plotted_request_throughput()),
+                BasisMix::mark(mix, s)
+            )),
+        ];
+        if goodput {
+            cells.push(right(s.request_goodput.map_or("-".to_string(), format::si)));
+        }
+        cells.extend([
+            right(format!(
+                "{}{}",
+                format::si(s.plotted_output_throughput()),
+                BasisMix::mark(mix, s)
+            )),
+            right(format::ms(s.median_ttft_ms)),
+            right(format::ms(s.p99_ttft_ms)),
+            right(format::ms(s.median_e2el_ms)),
+            right(format::ms(s.p99_e2el_ms)),
+            right(errors_text(s)),
+        ]);
+        Row::new(cells).style(row_style(s))
+    });
+    let c_header = level_header(report);
+    let mut widths = vec![
+        Constraint::Length(engine_col_width(app, area)),
+        Constraint::Length(5),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        // `200 100% FAIL` fits (80 columns in all).
+        Constraint::Length(13),
+    ];
+    let mut header = vec![
+        "Engine", c_header, "req/s", "tok/s", "TTFT p50", "TTFT p99", "Lat p50", "Lat p99",
+        "Errors",
+    ];
+    if goodput {
+        widths.insert(3, Constraint::Length(7));
+        header.insert(3, "good/s");
+    }
+    Table::new(rows, widths)
+        .header(header_row(&header, 1, header.len()))
+        .column_spacing(1)
+        .block(block)
+        .render(area, buf);
+}
+
+/// The level column's header: `C`, or `rate` in rate mode.
+pub(super) fn level_header(report: Option<&Report>) -> &'static str {
+    if is_rate(report) {
+        "rate"
+    } else {
+        "C"
+    }
+}
