@@ -1,5 +1,5 @@
 //! `levels.csv`: one row per engine × level with every field of
-//! [`LevelSummary`](crate::results::model::LevelSummary), for spreadsheets and pandas.
+//! [`LevelSummary`], for spreadsheets and pandas.
 //!
 //! Columns are `engine` then the `LevelSummary` fields in declaration order, named as in
 //! `results.json`. Numbers use Rust's shortest round-trip form (`NaN`, `inf` for non-finite);
