@@ -345,7 +345,7 @@ async fn chunks_of_separate_reads_are_not_coalesced() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_closed_loop_level_opens_at_most_c_connections_and_the_next_reuses_them() {
+async fn a_closed_loop_level_keeps_its_connections_alive_and_the_next_reuses_them() {
     let sim = sim(quick(), Faults::default()).await;
     let toml = format!(
         "{}[sweep]\nlevels = [4, 4]\nrequests_per_level = 40\n\n[request]\nmax_tokens = 4\n",
@@ -359,9 +359,11 @@ async fn a_closed_loop_level_opens_at_most_c_connections_and_the_next_reuses_the
         .map(|l| l.connections_opened)
         .collect();
     // Keep-alive works: every stream is read to its end, so its connection goes back to
-    // the pool before the worker sends again.
-    assert!(opened[0] <= 4, "{opened:?}");
-    assert_eq!(opened[1], 0, "{opened:?}");
+    // the pool (without that: [8, 3] and more). One connection more than C now and then is
+    // hyper-util's pool racing a fresh connect against an idle connection's return
+    // (55 runs here: [4, 0] 46×, [4, 1] 6×, [5, 0] 3×); the bounds leave room for two.
+    assert!(opened[0] <= 4 + 2, "{opened:?}");
+    assert!(opened[1] <= 2, "{opened:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

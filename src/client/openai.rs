@@ -314,8 +314,10 @@ impl EngineClient {
                 while let Some(Ok(_)) = events.next().await {}
             })
             .await;
-            // Let hyper's connection task put the connection back before this worker sends
-            // again; otherwise the next request races it and opens a new one.
+            // Let hyper's idle task put the connection back before this worker sends again;
+            // when that task waits on another worker thread the next request still races it
+            // (hyper-util starts a connect whenever the pool has no idle connection), and now
+            // and then opens one connection more than C.
             tokio::task::yield_now().await;
         }
         let Some(first_us) = first_us else {
