@@ -237,3 +237,139 @@ pub fn request_body(config: &Config, engine: &EngineConfig, prompt: &Prompt) -> 
     }
     Bytes::from(serde_json::to_vec(&Value::Object(body)).unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::config::Sources;
+
+    fn plan(toml: &str) -> Plan {
+        let config = Config::load(&Sources {
+            text: Some(("test.toml".into(), toml.to_string())),
+            env: Some(HashMap::new()),
+            ..Sources::default()
+        })
+        .unwrap_or_else(|e| panic!("config: {e}\n{toml}"));
+        Plan::new(config, &|_| None).expect("plan")
+    }
+
+    const ENGINE: &str = "[[engines]]\nname = \"e\"\nurl = \"http://127.0.0.1:9/v1/chat/completions\"\nmodel = \"m\"\n";
+
+    #[test]
+    fn max_in_flight_is_the_largest_level_or_the_rate_cap() {
+        // The client keeps this many idle connections per engine: fewer, and a level would
+        // open new connections (their connect time landing in TTFT) as requests finish.
+        let concurrency = plan(&format!("{ENGINE}[sweep]\nlevels = [1, 8, 4]\n"));
+        assert_eq!(concurrency.max_in_flight(), 8);
+        let one = plan(&format!("{ENGINE}[sweep]\nlevels = [1]\n"));
+        assert_eq!(one.max_in_flight(), 1);
+        let capped = plan(&format!(
+            "{ENGINE}[sweep]\nmode = \"rate\"\nlevels = [2.0, 50.0]\nmax_concurrency = 5\n"
+        ));
+        assert_eq!(capped.max_in_flight(), 5, "the cap, not the rate");
+        let uncapped = plan(&format!(
+            "{ENGINE}[sweep]\nmode = \"rate\"\nlevels = [2.0, 4.0]\n"
+        ));
+        assert!(
+            uncapped.max_in_flight() >= 64,
+            "no cap: a generous pool, got {}",
+            uncapped.max_in_flight()
+        );
+    }
+
+    #[test]
+    fn mix_is_splitmix64() {
+        // SplitMix64's published output for state 0 (its n-th output is mix((n − 1) × γ)).
+        // Arrival schedules and synthetic prompts are drawn from it too: a change would make
+        // runs saved by earlier versions incomparable with new ones.
+        const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+        let outputs: Vec<u64> = (0..5u64).map(|n| mix(n.wrapping_mul(GAMMA))).collect();
+        assert_eq!(
+            outputs,
+            [
+                0xE220_A839_7B1D_CDAF,
+                0x6E78_9E6A_A1B9_65F4,
+                0x06C4_5D18_8009_454F,
+                0xF88B_B8A8_724C_81EC,
+                0x1B39_896A_51A8_749B,
+            ]
+        );
+    }
+
+    #[test]
+    fn the_prompt_sequence_is_fixed_by_seed_level_and_request() {
+        // Saved runs are compared and resumed across versions ("same seed, same prompts"):
+        // the sequence a seed gives is part of the results' meaning, not an implementation
+        // detail. These are the 6 built-in prompts' indices for seed 42.
+        let p = plan(&format!(
+            "{ENGINE}[sweep]\nlevels = [1, 2, 4]\n[request]\nseed = 42\n"
+        ));
+        assert_eq!(p.prompts.len(), 6);
+        let sequence = |level: usize| -> Vec<usize> {
+            (0..16)
+                .map(|request| p.prompt_index(level, request))
+                .collect()
+        };
+        assert_eq!(
+            sequence(0),
+            [0, 4, 0, 1, 3, 0, 4, 2, 0, 1, 2, 3, 5, 0, 2, 0]
+        );
+        assert_eq!(
+            sequence(1),
+            [4, 4, 2, 1, 1, 5, 2, 2, 4, 5, 2, 1, 5, 2, 1, 1]
+        );
+        assert_eq!(
+            sequence(2),
+            [0, 4, 2, 3, 5, 1, 3, 5, 5, 0, 1, 0, 4, 5, 3, 5]
+        );
+        // Warmup requests count down from u64::MAX.
+        let warmup: Vec<usize> = (0..4).map(|k| p.prompt_index(0, u64::MAX - k)).collect();
+        assert_eq!(warmup, [2, 4, 0, 3]);
+        let seven = plan(&format!(
+            "{ENGINE}[sweep]\nlevels = [1, 2]\n[request]\nseed = 7\n"
+        ));
+        let sequence: Vec<usize> = (0..16).map(|r| seven.prompt_index(1, r)).collect();
+        assert_eq!(sequence, [0, 3, 5, 1, 1, 4, 1, 5, 2, 3, 3, 1, 3, 3, 0, 3]);
+    }
+
+    #[test]
+    fn prompts_are_drawn_evenly_and_differ_by_seed_and_level() {
+        let with_seed = |seed: u64| {
+            plan(&format!(
+                "{ENGINE}[sweep]\nlevels = [1, 2, 3, 4, 5, 6, 7, 8]\n[request]\nseed = {seed}\n"
+            ))
+        };
+        let p = with_seed(42);
+        let mut counts = [0u32; 6];
+        for request in 0..6_000 {
+            counts[p.prompt_index(3, request)] += 1;
+        }
+        // 1,000 expected each; ±15 % is over 5 standard deviations.
+        assert!(
+            counts.iter().all(|&c| (850..=1150).contains(&c)),
+            "{counts:?}"
+        );
+        let sequence = |p: &Plan, level: usize| -> Vec<usize> {
+            (0..48).map(|r| p.prompt_index(level, r)).collect()
+        };
+        let plans: Vec<Plan> = (1..=12).map(with_seed).collect();
+        for level in 0..8 {
+            let mut seen: Vec<Vec<usize>> = plans.iter().map(|p| sequence(p, level)).collect();
+            seen.sort();
+            seen.dedup();
+            assert_eq!(
+                seen.len(),
+                12,
+                "two seeds gave the same sequence at level {level}"
+            );
+        }
+        let levels: Vec<Vec<usize>> = (0..8).map(|l| sequence(&p, l)).collect();
+        for (i, a) in levels.iter().enumerate() {
+            for b in &levels[i + 1..] {
+                assert_ne!(a, b, "two levels share one sequence");
+            }
+        }
+    }
+}

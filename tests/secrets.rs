@@ -2,6 +2,8 @@
 //! simulator (one level with errors) and a hostile server that echoes the Authorization
 //! header back in its 401 bodies; then every file of the results folder, the `Debug` of the
 //! plan, its engines and their clients, and every event, are searched for the key.
+//! Configured header values (often a second credential) are masked in results the same way:
+//! no file of the results folder holds one, and results.json keeps the header names.
 
 mod common;
 
@@ -18,6 +20,8 @@ use tokio::net::TcpListener;
 
 const VAR: &str = "LLMSWEEP_TEST_KEY";
 const KEY: &str = "sk-llmsweep-SECRET-7f3a9c0d";
+/// A configured header value; distinctive, so a hit can only be the value itself.
+const HEADER_VALUE: &str = "team-bench-HDR-52e1";
 
 /// A server that answers every request 401 with the request's Authorization header in the
 /// body, as some misconfigured proxies do.
@@ -116,7 +120,7 @@ name = "sim"
 url = "{}"
 model = "m"
 api_key_env = "{VAR}"
-headers = {{ "X-Team" = "bench" }}
+headers = {{ "X-Team" = "{HEADER_VALUE}" }}
 
 [[engines]]
 name = "echo"
@@ -196,7 +200,23 @@ api_key_env = "{VAR}"
             "{} has the key",
             path.display()
         );
+        assert!(
+            !contains(&bytes, HEADER_VALUE.as_bytes()),
+            "{} has the value of a configured header",
+            path.display()
+        );
     }
+    // The header is recorded by name, its value masked.
+    let results: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(outcome.out_dir.join("results.json")).expect("results.json"),
+    )
+    .expect("results.json parses");
+    assert_eq!(
+        results["config"]["engines"][0]["headers"],
+        serde_json::json!({ "X-Team": "***" }),
+        "results.json config: {}",
+        results["config"]["engines"][0]
+    );
     let requests = std::fs::read_to_string(outcome.out_dir.join("requests.jsonl")).expect("jsonl");
     assert!(
         requests.contains("Bearer ***"),

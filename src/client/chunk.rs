@@ -311,4 +311,38 @@ mod tests {
             Err(ChunkError::Malformed(_))
         ));
     }
+
+    #[test]
+    fn malformed_messages_name_what_was_expected() {
+        // The message lands in requests.jsonl: it must say what the chunk should have had.
+        for (data, expected) in [
+            (r#"{"choices":"x"}"#, "expected an array of choices"),
+            (
+                r#"{"choices":[{"delta":{"content":5}}]}"#,
+                "expected a string",
+            ),
+            (
+                r#"{"choices":[{"delta":{"tool_calls":{"index":0}}}]}"#,
+                "expected an array",
+            ),
+        ] {
+            match parse(data) {
+                Err(ChunkError::Malformed(message)) => {
+                    assert!(message.contains(expected), "{data}: {message:?}")
+                }
+                other => panic!("{data}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn snippet_keeps_200_characters_and_marks_a_cut() {
+        // Characters, not bytes: "é" is two bytes.
+        let exact = "é".repeat(200);
+        assert_eq!(snippet(&exact), exact, "200 characters are kept whole");
+        let long = "é".repeat(201);
+        assert_eq!(snippet(&long), format!("{exact}…"));
+        assert_eq!(snippet(&"x".repeat(5000)), format!("{}…", "x".repeat(200)));
+        assert_eq!(snippet("a\nb\r\tc"), "a b  c", "on one line");
+    }
 }

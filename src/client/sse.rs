@@ -275,4 +275,52 @@ mod tests {
         assert_eq!(g.check(b"data: \xe2\x82"), Ok(()));
         assert_eq!(g.check(b"A\n\n"), Err(Violation::InvalidUtf8));
     }
+
+    /// The chunks checked in order by one guard: the first violation, if any.
+    fn check_all(chunks: &[&[u8]]) -> Result<(), Violation> {
+        let mut g = Guard::default();
+        chunks.iter().try_for_each(|c| g.check(c))
+    }
+
+    #[test]
+    fn an_event_of_exactly_the_cap_is_accepted_one_byte_more_is_not() {
+        // Every byte since the last boundary counts, the blank line's terminators included.
+        let x = |n: usize| vec![b'x'; n];
+        let cap = MAX_EVENT_BYTES;
+        assert_eq!(check_all(&[&x(cap - 2), b"\n\n"]), Ok(()));
+        assert_eq!(check_all(&[&x(cap - 1), b"\n\n"]), Err(Violation::TooLarge));
+        assert_eq!(check_all(&[&x(cap - 2), b"\r\n"]), Ok(()));
+        // A line still open at the end of a chunk: the cap itself is fine, one more is not.
+        assert_eq!(check_all(&[&x(cap)]), Ok(()));
+        assert_eq!(check_all(&[&x(cap), b"x"]), Err(Violation::TooLarge));
+        assert_eq!(check_all(&[&x(cap - 1), b"xx"]), Err(Violation::TooLarge));
+        // The count starts again after each boundary.
+        assert_eq!(
+            check_all(&[&x(cap - 2), b"\n\n", &x(cap - 2), b"\n\n", &x(cap)]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn an_invalid_byte_completing_a_split_character_fails_at_once() {
+        // The chunk that makes the carried start of a character invalid is the violation,
+        // even when it ends right there (nothing more may be needed to tell).
+        assert_eq!(
+            check_all(&[b"data: \xe2\x82", b"A"]),
+            Err(Violation::InvalidUtf8)
+        );
+        assert_eq!(
+            check_all(&[b"data: \xe2", b"A"]),
+            Err(Violation::InvalidUtf8)
+        );
+        assert_eq!(
+            check_all(&[b"data: \xf0", b"\x9f", b"\x98", b"A"]),
+            Err(Violation::InvalidUtf8)
+        );
+        // The same bytes whole are still fine.
+        assert_eq!(
+            check_all(&[b"data: \xf0", b"\x9f", b"\x98", b"\x80\n\n"]),
+            Ok(())
+        );
+    }
 }

@@ -1,0 +1,193 @@
+//! Which chunk each per-request time is stamped at, with every chunk in its own write and
+//! a gap between writes, so each rule can only pass for the reason it states:
+//! TTFT at the first output chunk (not the role chunk), E2E at the last output chunk (not
+//! the finish, usage or `[DONE]` chunks that trail it), ITL between output chunks only.
+//!
+//! The server is hand-written, on 127.0.0.1:0, and sleeps on tokio's paused clock; the client
+//! stamps from the same clock. Loopback writes land in the client's socket before the runtime
+//! idles, so the clock only auto-advances to the server's next sleep and every stamp is exact.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use llmsweep::client::Timings;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+/// One step of the stream: sleep `after_ms` (from the previous write), then write `data`
+/// as one SSE event in one write.
+struct Step {
+    after_ms: u64,
+    data: &'static str,
+}
+
+const ROLE: &str =
+    r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#;
+const TOKEN: &str = r#"{"choices":[{"index":0,"delta":{"content":" x"},"finish_reason":null}]}"#;
+const FINISH: &str = r#"{"choices":[{"index":0,"delta":{"content":""},"finish_reason":"length"}]}"#;
+const USAGE: &str = r#"{"choices":[],"usage":{"prompt_tokens":13,"completion_tokens":3}}"#;
+
+/// Serves one streamed response per connection: the head at once, then `steps` in order,
+/// each in its own write, then closes. Returns the URL.
+async fn stepped_server(steps: Vec<Step>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!(
+        "http://{}/v1/chat/completions",
+        listener.local_addr().expect("addr")
+    );
+    let steps = std::sync::Arc::new(steps);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let steps = steps.clone();
+            tokio::spawn(async move {
+                if read_request(&mut socket).await.is_none() {
+                    return;
+                }
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                            cache-control: no-cache\r\nconnection: close\r\n\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for step in steps.iter() {
+                    tokio::time::sleep(Duration::from_millis(step.after_ms)).await;
+                    let event = format!("data: {}\n\n", step.data);
+                    if socket.write_all(event.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    url
+}
+
+async fn send_one(url: &str) -> Timings {
+    tokio::time::timeout(GUARD, client(url).send(body("chat", 3, true), "t-1"))
+        .await
+        .expect("request hung")
+        .unwrap_or_else(|e| panic!("request failed: {e:?}"))
+}
+
+/// Role chunk at 10 ms, content at 30, 40 and 60 ms, then the finish chunk 50 ms after the
+/// last content (110 ms), the usage chunk 50 ms after that (160 ms), `[DONE]` with it.
+fn trailing_finish_and_usage() -> Vec<Step> {
+    vec![
+        Step {
+            after_ms: 10,
+            data: ROLE,
+        },
+        Step {
+            after_ms: 20,
+            data: TOKEN,
+        },
+        Step {
+            after_ms: 10,
+            data: TOKEN,
+        },
+        Step {
+            after_ms: 20,
+            data: TOKEN,
+        },
+        Step {
+            after_ms: 50,
+            data: FINISH,
+        },
+        Step {
+            after_ms: 50,
+            data: USAGE,
+        },
+        Step {
+            after_ms: 0,
+            data: "[DONE]",
+        },
+    ]
+}
+
+#[tokio::test(start_paused = true)]
+async fn e2e_is_the_last_output_chunk_not_the_trailing_finish_or_usage() {
+    let url = stepped_server(trailing_finish_and_usage()).await;
+    let t = send_one(&url).await;
+    assert_eq!(
+        t.e2e_us, 60_000,
+        "E2E must be the last content chunk's arrival (60 ms), not the finish chunk's \
+         (110 ms) or the usage chunk's (160 ms): {t:?}"
+    );
+    assert_eq!(
+        t.ttft_us, 30_000,
+        "TTFT must be the first content chunk's arrival (30 ms), not the role chunk's \
+         (10 ms): {t:?}"
+    );
+    assert_eq!(
+        t.itl_us,
+        vec![10_000, 20_000],
+        "ITL: gaps between content chunks only: {t:?}"
+    );
+    // The usage chunk still counts, though it is not output.
+    assert_eq!(t.output_tokens, 3, "{t:?}");
+    assert!(!t.output_tokens_estimated, "{t:?}");
+    assert_eq!(t.input_tokens, Some(13), "{t:?}");
+    // TPOT follows from E2E and TTFT: (60 − 30) / (3 − 1) ms.
+    assert_eq!(t.tpot_us(), Some(15_000.0), "{t:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn e2e_ignores_a_late_done_after_a_finish_without_usage() {
+    // No usage: the finish chunk, then `[DONE]` 80 ms later. E2E stays at the last token and
+    // the token count comes from the output chunks.
+    let url = stepped_server(vec![
+        Step {
+            after_ms: 5,
+            data: TOKEN,
+        },
+        Step {
+            after_ms: 15,
+            data: TOKEN,
+        },
+        Step {
+            after_ms: 40,
+            data: FINISH,
+        },
+        Step {
+            after_ms: 80,
+            data: "[DONE]",
+        },
+    ])
+    .await;
+    let t = send_one(&url).await;
+    assert_eq!((t.ttft_us, t.e2e_us), (5_000, 20_000), "{t:?}");
+    assert_eq!(t.itl_us, vec![15_000], "{t:?}");
+    assert_eq!(t.output_tokens, 2, "{t:?}");
+    assert!(t.output_tokens_estimated, "{t:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_last_token_carrying_the_finish_reason_is_output() {
+    // vLLM-style: the last content chunk has the finish reason itself; it is the E2E stamp.
+    const LAST: &str =
+        r#"{"choices":[{"index":0,"delta":{"content":" y"},"finish_reason":"stop"}]}"#;
+    let url = stepped_server(vec![
+        Step {
+            after_ms: 10,
+            data: TOKEN,
+        },
+        Step {
+            after_ms: 25,
+            data: LAST,
+        },
+        Step {
+            after_ms: 50,
+            data: USAGE,
+        },
+        Step {
+            after_ms: 0,
+            data: "[DONE]",
+        },
+    ])
+    .await;
+    let t = send_one(&url).await;
+    assert_eq!((t.ttft_us, t.e2e_us), (10_000, 35_000), "{t:?}");
+    assert_eq!(t.itl_us, vec![25_000], "{t:?}");
+}
