@@ -3,60 +3,19 @@
 //! level says `running`, and `run --resume DIR` completes the sweep in the same folder with
 //! every level and every request exactly once.
 
+mod common;
+
+use common::binary::*;
+
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use llmsweep::sim::{self, Profile, SimConfig};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_llmsweep");
-const ENGINES: [&str; 2] = ["alpha", "beta"];
-const LEVELS: [u32; 3] = [1, 2, 4];
-const REQUESTS: u64 = 20;
-
-/// Kills the child if the test fails before it exits.
-struct ChildGuard(Option<Child>);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn write_config(path: &Path, url: &str, out: &Path) {
-    let mut text = format!(
-        "[run]\nname = \"kill\"\nout_dir = {:?}\n\n",
-        out.display().to_string()
-    );
-    for name in ENGINES {
-        text.push_str(&format!(
-            "[[engines]]\nname = {name:?}\nurl = {url:?}\nmodel = \"sim\"\napi = \"chat\"\n\n"
-        ));
-    }
-    let levels: Vec<String> = LEVELS.iter().map(u32::to_string).collect();
-    text.push_str(&format!(
-        "[sweep]\nlevels = [{}]\nrequests_per_level = {REQUESTS}\nwarmup_requests = 0\n\
-         timeout_s = 10.0\n\n[request]\nmax_tokens = 8\nseed = 42\n",
-        levels.join(", ")
-    ));
-    fs::write(path, text).expect("write config");
-}
-
-/// The parseable lines of `requests.jsonl` (a torn last line is skipped here).
-fn requests(dir: &Path) -> Vec<Value> {
-    fs::read_to_string(dir.join("requests.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
 
 fn results(dir: &Path) -> Value {
     serde_json::from_str(&fs::read_to_string(dir.join("results.json")).expect("results.json"))
@@ -101,7 +60,7 @@ fn a_run_killed_by_sigkill_resumes_with_every_level_and_request_once() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("results");
     let config = tmp.path().join("bench.toml");
-    write_config(&config, &server.chat_url(), &out);
+    write_sweep_config(&config, "kill", &server.chat_url(), &out);
 
     // Part one: SIGKILL once results.json holds the first level and the second has begun.
     let child = command(&config).spawn().expect("spawn llmsweep");

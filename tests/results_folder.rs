@@ -2,28 +2,18 @@
 //! of one name started in the same second; a write error mid-run marks the run failed, keeps
 //! what was saved and exits 1.
 
+mod common;
+
+use common::binary::*;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use llmsweep::sim::{self, Profile, SimConfig, SimServer};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_llmsweep");
-
-/// Kills the child if the test fails before it exits.
-struct ChildGuard(Option<Child>);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 impl ChildGuard {
     fn wait(mut self) -> Output {

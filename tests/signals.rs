@@ -2,26 +2,16 @@
 //! headless demo with exit code 128 + signal and every result written; a config error exits 2
 //! with one line on stderr.
 
+mod common;
+
+use common::binary::*;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_llmsweep");
-
-/// Kills the child if the test fails before it exits.
-struct ChildGuard(Option<Child>);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 /// The single `demo-*` results folder under `out`, once it exists.
 fn run_dir(out: &Path) -> Option<PathBuf> {

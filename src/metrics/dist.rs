@@ -189,6 +189,19 @@ mod tests {
     }
 
     #[test]
+    fn live_quantiles_come_from_the_histogram_in_ms() {
+        let mut d = Dist::default();
+        for us in [10_000, 20_000, 30_000, 40_000] {
+            d.record(us);
+        }
+        // hdrhistogram's p50 is the 2nd value's bucket (3 significant digits), in ms.
+        let p50 = d.live_quantile_ms(0.5).expect("a value");
+        assert!((p50 - 20.0).abs() < 0.02, "{p50}");
+        let p99 = d.live_quantile_ms(0.99).expect("a value");
+        assert!((p99 - 40.0).abs() < 0.04, "{p99}");
+    }
+
+    #[test]
     fn empty_has_no_stats() {
         assert_eq!(Dist::default().stats(), None);
         assert_eq!(Dist::default().live_quantile_ms(0.5), None);
