@@ -226,6 +226,7 @@ mod tests {
         assert_eq!(w.completed, 4);
         assert!((w.requests - 4.0).abs() < 1e-12 && (w.output_tokens - 40.0).abs() < 1e-9);
         assert!((w.request_throughput() - 4.0 / 200e-6).abs() < 1e-6);
+        assert!((w.output_throughput() - 40.0 / 200e-6).abs() < 1e-3);
         // The driver's stamp of the first idle worker wins (ties of a virtual clock).
         let stamped = closed_loop_window(&two_slots(), 2, Some(200)).expect("window");
         assert_eq!((stamped.end_us, stamped.completed), (200, 3));
@@ -254,6 +255,13 @@ mod tests {
         // Completions at 1500, 2500, ..., 8500.
         assert_eq!(w.completed, 8);
         assert!((w.requests - 8.0).abs() < 1e-12);
+        // The span runs from the first send, wherever the level's time axis puts it.
+        let later: Vec<Interval> = v
+            .iter()
+            .map(|i| ok(i.sent_us + 5_000, i.done_us + 5_000))
+            .collect();
+        let w = open_loop_window(&later).expect("window");
+        assert_eq!((w.start_us, w.end_us), (6_000, 14_000));
     }
 
     #[test]
