@@ -149,6 +149,7 @@ mod tests {
         clock.set_paused(false, 0);
         tokio::time::advance(Duration::from_millis(50)).await;
         assert_eq!(clock.active(), Duration::from_millis(350));
+        assert_eq!(clock.active_ms(), 350);
         // Past instants: before the stop, inside it, after it.
         let start = clock.started();
         assert_eq!(
@@ -172,6 +173,9 @@ mod tests {
         clock.set_paused(true, 0);
         tokio::time::advance(Duration::from_millis(90)).await;
         assert_eq!(clock.active(), Duration::from_millis(10));
+        // While stopped, the present instant reads the frozen active time too.
+        assert_eq!(clock.active_at(Instant::now()), Duration::from_millis(10));
+        assert_eq!(clock.active_ms(), 10);
         // A request in flight again (sent just before the pause took hold) restarts it.
         clock.update(1);
         tokio::time::advance(Duration::from_millis(5)).await;

@@ -80,6 +80,14 @@ mod tests {
     }
 
     #[test]
+    fn a_level_without_a_success_gets_no_concurrency_warning() {
+        // Nothing completed (all failed): its status says so; "never reached C" would mislead.
+        let mut l = level(0, None, 2.0);
+        l.completed = 0;
+        assert!(level_warnings(&l, "C=32", SweepMode::Concurrency).is_empty());
+    }
+
+    #[test]
     fn coalesced_chunks_above_five_percent_warn() {
         let mut l = level(32, Some(2.0), 2.0);
         l.coalesced_fraction = 0.05;
