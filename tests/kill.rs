@@ -10,37 +10,10 @@ use common::binary::*;
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use llmsweep::sim::{self, Profile, SimConfig};
 use serde_json::Value;
-
-fn results(dir: &Path) -> Value {
-    serde_json::from_str(&fs::read_to_string(dir.join("results.json")).expect("results.json"))
-        .expect("results.json parses")
-}
-
-fn run_dir(out: &Path) -> Option<PathBuf> {
-    fs::read_dir(out)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-}
-
-fn command(config: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(["run", "--headless", "--config"])
-        .arg(config)
-        .env("TERM", "dumb")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
 
 #[test]
 fn a_run_killed_by_sigkill_resumes_with_every_level_and_request_once() {

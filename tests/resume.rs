@@ -9,8 +9,7 @@ use common::binary::*;
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use llmsweep::config::{Config, Sources};
@@ -18,33 +17,6 @@ use llmsweep::plan::Plan;
 use llmsweep::results::model::Report;
 use llmsweep::results::resume::incompatibility;
 use llmsweep::sim::{self, Profile, SimConfig};
-use serde_json::Value;
-
-fn results(dir: &Path) -> Value {
-    serde_json::from_str(&fs::read_to_string(dir.join("results.json")).expect("results.json"))
-        .expect("results.json parses")
-}
-
-/// The single results folder under `out`, once it exists.
-fn run_dir(out: &Path) -> Option<PathBuf> {
-    fs::read_dir(out)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-}
-
-fn command(config: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(["run", "--headless", "--config"])
-        .arg(config)
-        .env("TERM", "dumb")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
 
 fn output(mut command: Command) -> Output {
     let child = command.spawn().expect("spawn llmsweep");

@@ -1,9 +1,10 @@
 //! Driving the real `llmsweep` binary: its path, a guard that kills it if a test fails
-//! first, the two-engine sweep config the resume tests share, and `requests.jsonl` read back.
+//! first, the two-engine sweep config the resume tests share, `run --headless`, and the
+//! results folder read back.
 
 use std::fs;
-use std::path::Path;
-use std::process::Child;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
@@ -54,4 +55,32 @@ pub fn requests(dir: &Path) -> Vec<Value> {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
+}
+
+/// `dir/results.json`, parsed.
+pub fn results(dir: &Path) -> Value {
+    serde_json::from_str(&fs::read_to_string(dir.join("results.json")).expect("results.json"))
+        .expect("results.json parses")
+}
+
+/// The single results folder under `out`, once it exists.
+pub fn run_dir(out: &Path) -> Option<PathBuf> {
+    fs::read_dir(out)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+}
+
+/// `llmsweep run --headless --config CONFIG`, output captured, no terminal.
+pub fn command(config: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(["run", "--headless", "--config"])
+        .arg(config)
+        .env("TERM", "dumb")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
 }
