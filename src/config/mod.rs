@@ -1,0 +1,438 @@
+//! Configuration: the serde structs (this file), the `config` crate's layering (`load`), and
+//! `validate()` (`validate`).
+//!
+//! Layers, lowest first: built-in defaults (serde `default`s) < the TOML file (`bench.toml` or
+//! `--config FILE`) < `LLMSWEEP__SECTION__KEY` environment variables < command-line flags.
+//! Unknown keys are errors. Every error is one line naming the file, key or engine.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The whole configuration, after every layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub run: RunConfig,
+    #[serde(default)]
+    pub engines: Vec<EngineConfig>,
+    #[serde(default)]
+    pub sweep: SweepConfig,
+    #[serde(default)]
+    pub request: RequestConfig,
+    #[serde(default)]
+    pub prompts: PromptsConfig,
+    #[serde(default)]
+    pub slo: SloConfig,
+}
+
+/// `[run]`: naming and placing the results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Prefix of the results folder name (`<name>-<UTC time>`).
+    pub name: String,
+    /// Parent folder of the results folder.
+    pub out_dir: PathBuf,
+    /// `standard` (throughput, latency, TTFT) or `extended` (adds a second figure with output
+    /// tok/s, TPOT and error rate).
+    pub chart: ChartKindConfig,
+    /// Also write the charts as SVG.
+    pub svg: bool,
+}
+
+/// Which charts a run writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ChartKindConfig {
+    #[default]
+    Standard,
+    Extended,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            name: "llmsweep".into(),
+            out_dir: PathBuf::from("results"),
+            chart: ChartKindConfig::Standard,
+            svg: false,
+        }
+    }
+}
+
+/// Which OpenAI endpoint shape an engine speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Api {
+    /// `/v1/chat/completions` with `messages`.
+    #[default]
+    Chat,
+    /// `/v1/completions` with `prompt`.
+    Completions,
+}
+
+impl Api {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Chat => "chat",
+            Api::Completions => "completions",
+        }
+    }
+}
+
+/// One `[[engines]]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Display name; unique in a run.
+    pub name: String,
+    /// Full endpoint URL, e.g. `http://127.0.0.1:8000/v1/chat/completions`.
+    pub url: String,
+    /// Model name sent in every request.
+    pub model: String,
+    #[serde(default)]
+    pub api: Api,
+    /// Name of the environment variable holding the API key (never the key itself).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Extra HTTP headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Merged into every request body last (e.g. `ignore_eos = true`).
+    #[serde(default)]
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
+    /// `#rrggbb` or a colour name; default from the palette by position.
+    #[serde(default)]
+    pub color: Option<String>,
+    /// Send `stream_options.include_usage`; set false for servers that reject it.
+    #[serde(default = "yes")]
+    pub stream_usage: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[sweep]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SweepConfig {
+    /// `concurrency` (closed loop, the default) or `rate` (open loop, req/s).
+    pub mode: SweepMode,
+    /// The levels, run in this order: requests in flight (whole numbers) or req/s in rate mode.
+    #[serde(deserialize_with = "levels_from_list_or_text")]
+    pub levels: Vec<f64>,
+    /// Measured requests per level. With `duration_s` too, whichever comes first ends the
+    /// level; with neither, `max(50, 4 × C)` per level (50 in rate mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests_per_level: Option<u64>,
+    /// Measured seconds per level (paused time excluded): no new request starts after it,
+    /// in-flight ones finish and count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// Unmeasured requests before each level (at the level's concurrency or rate).
+    pub warmup_requests: u64,
+    /// Whole-request timeout, seconds.
+    pub timeout_s: f64,
+    /// Connect timeout, seconds.
+    pub connect_timeout_s: f64,
+    /// Send → first output token (response headers included), seconds; unset = only
+    /// `timeout_s` applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_token_timeout_s: Option<f64>,
+    /// Longest gap between chunks once output has started, seconds; unset = only
+    /// `timeout_s` applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_s: Option<f64>,
+    /// Rate mode: shape of the gamma inter-arrival distribution; 1.0 = Poisson arrivals.
+    /// Lower is burstier (CV = 1/sqrt(burstiness)).
+    pub burstiness: f64,
+    /// Rate mode: cap on requests in flight (0 = none). A request that finds the cap full
+    /// waits in the client and is counted as a late start.
+    pub max_concurrency: u32,
+    /// `sequential` (every level of an engine, then the next engine) or `interleaved`
+    /// (level 1 on every engine, then level 2, ...).
+    pub order: SweepOrder,
+}
+
+/// Used when neither `requests_per_level` nor `duration_s` is set: at least this many...
+pub const DEFAULT_REQUESTS_PER_LEVEL: u64 = 50;
+/// ...and, in concurrency mode, this many per request in flight, so a level is several
+/// waves long and its steady state outweighs ramp-up and drain.
+pub const DEFAULT_REQUESTS_PER_SLOT: u64 = 4;
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        SweepConfig {
+            mode: SweepMode::Concurrency,
+            levels: vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+            requests_per_level: None,
+            duration_s: None,
+            warmup_requests: 0,
+            timeout_s: 300.0,
+            connect_timeout_s: 10.0,
+            first_token_timeout_s: None,
+            idle_timeout_s: None,
+            burstiness: 1.0,
+            max_concurrency: 0,
+            order: SweepOrder::Sequential,
+        }
+    }
+}
+
+impl SweepConfig {
+    /// Measured requests at level value `level`: the configured count, unlimited when only
+    /// `duration_s` is set, and when neither is `max(50, 4 × C)` (50 in rate mode).
+    pub fn request_limit(&self, level: f64) -> Option<u64> {
+        match (self.requests_per_level, self.duration_s) {
+            (Some(n), _) => Some(n),
+            (None, Some(_)) => None,
+            (None, None) if self.mode == SweepMode::Concurrency => {
+                Some(DEFAULT_REQUESTS_PER_LEVEL.max(DEFAULT_REQUESTS_PER_SLOT * level as u64))
+            }
+            (None, None) => Some(DEFAULT_REQUESTS_PER_LEVEL),
+        }
+    }
+
+    /// True when the request count follows the default `max(50, 4 × C)` rule.
+    pub fn requests_scale_with_concurrency(&self) -> bool {
+        self.mode == SweepMode::Concurrency
+            && self.requests_per_level.is_none()
+            && self.duration_s.is_none()
+    }
+}
+
+/// How load is applied at a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepMode {
+    /// Closed loop: the level's number of requests always in flight.
+    #[default]
+    Concurrency,
+    /// Open loop: requests sent at the level's rate (req/s) on a seeded arrival schedule.
+    Rate,
+}
+
+impl SweepMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SweepMode::Concurrency => "concurrency",
+            SweepMode::Rate => "rate",
+        }
+    }
+}
+
+/// The order (engine, level) pairs run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepOrder {
+    #[default]
+    Sequential,
+    Interleaved,
+}
+
+impl SweepOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SweepOrder::Sequential => "sequential",
+            SweepOrder::Interleaved => "interleaved",
+        }
+    }
+}
+
+/// Accepts `[1, 2, 4]` or, from an environment variable or flag, `"1,2,4"`. Whole numbers
+/// are checked later, in concurrency mode only (rate mode takes fractional req/s).
+fn levels_from_list_or_text<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<f64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Levels {
+        List(Vec<LevelItem>),
+        Text(String),
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum LevelItem {
+        Number(f64),
+        Text(String),
+    }
+    let parse = |text: &str| {
+        text.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("invalid level {text:?} (expected a number)"))
+            })
+    };
+    match Levels::deserialize(de)? {
+        Levels::List(items) => items
+            .into_iter()
+            .map(|item| match item {
+                LevelItem::Number(n) => Ok(n),
+                LevelItem::Text(t) => parse(&t),
+            })
+            .collect(),
+        Levels::Text(text) if text.trim().is_empty() => Ok(Vec::new()),
+        Levels::Text(text) => text.split(',').map(parse).collect(),
+    }
+}
+
+/// `[request]`: generation parameters, identical for every engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestConfig {
+    pub max_tokens: u32,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    /// Seed of the prompt sequence (which prompt each request gets). Not sent to engines.
+    pub seed: u64,
+    /// Sent as every request's sampling `seed` when set. Off by default, as in
+    /// `vllm bench serve`: an engine may sample seeded requests differently (vLLM keeps a
+    /// generator per seeded request), so a seed can change what is being measured.
+    pub sampling_seed: Option<u64>,
+}
+
+impl Default for RequestConfig {
+    fn default() -> Self {
+        RequestConfig {
+            max_tokens: 128,
+            temperature: None,
+            top_p: None,
+            seed: 42,
+            sampling_seed: None,
+        }
+    }
+}
+
+/// `[prompts]`: exactly one source (`pool`, `file`, `sharegpt` or `synthetic`); none set =
+/// the built-in pool. Paths are relative to the current directory.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromptsConfig {
+    /// Prompts chosen from at random (seeded) for each request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Vec<String>>,
+    /// JSONL: one `{"prompt": ...}` or `{"messages": [...]}` per line, optional `max_tokens`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// ShareGPT JSON: first human turn as the prompt, the first reply's length as `max_tokens`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharegpt: Option<PathBuf>,
+    /// Seeded synthetic prompts of given lengths.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synthetic: Option<SyntheticConfig>,
+    /// Keep only the first N prompts of the source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl PromptsConfig {
+    /// The keys naming a source that are set, in a fixed order.
+    pub fn sources_set(&self) -> Vec<&'static str> {
+        let mut set = Vec::new();
+        if self.pool.is_some() {
+            set.push("pool");
+        }
+        if self.file.is_some() {
+            set.push("file");
+        }
+        if self.sharegpt.is_some() {
+            set.push("sharegpt");
+        }
+        if self.synthetic.is_some() {
+            set.push("synthetic");
+        }
+        set
+    }
+
+    /// The inline pool: the configured one or the built-in one.
+    pub fn pool_or_default(&self) -> Vec<String> {
+        match &self.pool {
+            Some(pool) => pool.clone(),
+            None => DEFAULT_POOL.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// `[prompts] synthetic = { ... }`: lengths in estimated tokens (words × 1.3), or exact
+/// tokens of `tokenizer` (a Hugging Face `tokenizer.json`) when given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyntheticConfig {
+    /// Prompt length, tokens.
+    pub input_tokens: u32,
+    /// `max_tokens` asked per prompt.
+    pub output_tokens: u32,
+    /// Lengths drawn uniformly from `[n × (1 − r), n × (1 + r)]`; 0 = exact.
+    pub range_ratio: f64,
+    /// Prompts generated.
+    pub count: usize,
+    /// A `tokenizer.json` (the served model's): prompt lengths become exact token counts of
+    /// the prompt text (the chat template's tokens come on top).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<PathBuf>,
+}
+
+impl Default for SyntheticConfig {
+    fn default() -> Self {
+        SyntheticConfig {
+            input_tokens: 128,
+            output_tokens: 128,
+            range_ratio: 0.0,
+            count: 512,
+            tokenizer: None,
+        }
+    }
+}
+
+/// `[slo]`: service-level objectives; each optional. A request meets them when it succeeded
+/// and every set one holds; a level meets them when at least `attainment` of its attempted
+/// requests (completed + failed) do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SloConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpot_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e2e_ms: Option<f64>,
+    /// Share of requests that must meet every SLO for the level to count as meeting them.
+    pub attainment: f64,
+}
+
+impl Default for SloConfig {
+    fn default() -> Self {
+        SloConfig {
+            ttft_ms: None,
+            tpot_ms: None,
+            e2e_ms: None,
+            attainment: 0.9,
+        }
+    }
+}
+
+impl SloConfig {
+    /// True when at least one objective is set.
+    pub fn any(&self) -> bool {
+        self.ttft_ms.is_some() || self.tpot_ms.is_some() || self.e2e_ms.is_some()
+    }
+}
+
+pub const DEFAULT_POOL: [&str; 6] = [
+    "Explain how continuous batching improves the throughput of an LLM inference server.",
+    "Write a short story about a lighthouse keeper who discovers a message in a bottle.",
+    "Summarise the causes and consequences of the 1929 stock market crash in a few paragraphs.",
+    "Describe, step by step, how to make a sourdough starter from scratch.",
+    "Compare the trade-offs of TCP and QUIC for serving interactive web applications.",
+    "List ten creative uses for an old bicycle and explain each briefly.",
+];
+
+mod load;
+mod validate;
+
+pub use load::{ConfigError, Sources};
+pub use validate::{MAX_DURATION_S, MAX_LATENCY_S};

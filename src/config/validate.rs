@@ -1,0 +1,239 @@
+//! What serde cannot check: uniqueness, ranges, bounds, URLs, colours, reserved body keys,
+//! and (at run time) the engines' key variables.
+
+use std::collections::HashSet;
+
+use super::{Config, SweepMode};
+use crate::color::Rgb;
+
+/// Longest request latency recorded, seconds: the latency histograms span 1 µs to 1 hour, so
+/// every timeout is at most this (a longer request could not be measured).
+pub const MAX_LATENCY_S: f64 = 3_600.0;
+
+/// Longest `sweep.duration_s`, seconds (7 days): far beyond any sweep, and well inside what
+/// `Duration` holds.
+pub const MAX_DURATION_S: f64 = 604_800.0;
+
+/// Request-body keys llmsweep sets itself (or that override one it sets), refused in
+/// `extra_body`, each with where to set it instead.
+const RESERVED_BODY_KEYS: [(&str, &str); 7] = [
+    ("model", "set the engine's `model`"),
+    ("messages", "the prompts come from `[prompts]`"),
+    ("prompt", "the prompts come from `[prompts]`"),
+    ("max_tokens", "set `request.max_tokens`"),
+    (
+        "max_completion_tokens",
+        "it overrides `request.max_tokens`; set that instead",
+    ),
+    ("stream", "llmsweep always streams"),
+    ("stream_options", "set the engine's `stream_usage`"),
+];
+
+impl Config {
+    /// Checks what serde cannot: uniqueness, ranges, URLs, colours. Returns the message.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut names = HashSet::new();
+        for (i, engine) in self.engines.iter().enumerate() {
+            let label = if engine.name.trim().is_empty() {
+                format!("engines[{i}]")
+            } else {
+                format!("engine {:?}", engine.name)
+            };
+            if engine.name.trim().is_empty() {
+                return Err(format!("{label}: `name` is empty"));
+            }
+            if !names.insert(engine.name.as_str()) {
+                return Err(format!("duplicate engine name {:?}", engine.name));
+            }
+            match reqwest::Url::parse(&engine.url) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+                Ok(_) => {
+                    return Err(format!(
+                        "{label}: `url` must be an http:// or https:// URL, got {:?}",
+                        engine.url
+                    ))
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "{label}: `url` {:?} is not a URL ({e})",
+                        engine.url
+                    ))
+                }
+            }
+            if engine.model.trim().is_empty() {
+                return Err(format!("{label}: `model` is empty"));
+            }
+            if let Some(color) = &engine.color {
+                if Rgb::parse(color).is_none() {
+                    return Err(format!(
+                        "{label}: `color` {color:?} is not #rrggbb or a known name (red, green, blue, orange, purple, cyan, vermillion, yellow, magenta, gray)"
+                    ));
+                }
+            }
+            if let Some((key, hint)) = RESERVED_BODY_KEYS
+                .iter()
+                .find(|(key, _)| engine.extra_body.contains_key(*key))
+            {
+                return Err(format!(
+                    "{label}: extra_body.{key} is set by llmsweep; remove it ({hint})"
+                ));
+            }
+            for (key, value) in &engine.headers {
+                if reqwest::header::HeaderName::from_bytes(key.as_bytes()).is_err()
+                    || reqwest::header::HeaderValue::from_str(value).is_err()
+                {
+                    return Err(format!(
+                        "{label}: header {key:?} is not a valid HTTP header"
+                    ));
+                }
+            }
+        }
+        let sweep = &self.sweep;
+        if sweep.levels.is_empty() {
+            return Err("`sweep.levels` is empty".into());
+        }
+        match sweep.mode {
+            SweepMode::Concurrency => {
+                if let Some(bad) = sweep.levels.iter().find(|&&c| c.fract() != 0.0) {
+                    return Err(format!(
+                        "`sweep.levels` has {bad}; concurrency levels are whole numbers (mode = \"rate\" takes req/s)"
+                    ));
+                }
+                if let Some(bad) = sweep
+                    .levels
+                    .iter()
+                    .find(|&&c| !(1.0..=100_000.0).contains(&c))
+                {
+                    return Err(format!(
+                        "`sweep.levels` has {bad}; levels must be 1..=100000"
+                    ));
+                }
+            }
+            SweepMode::Rate => {
+                if let Some(bad) = sweep
+                    .levels
+                    .iter()
+                    .find(|&&r| !(r.is_finite() && r > 0.0 && r <= 1e6))
+                {
+                    return Err(format!(
+                        "`sweep.levels` has {bad}; rates must be positive req/s (at most 1000000)"
+                    ));
+                }
+            }
+        }
+        if sweep.requests_per_level == Some(0) {
+            return Err("`sweep.requests_per_level` must be at least 1".into());
+        }
+        if let Some(d) = sweep.duration_s {
+            if !(d.is_finite() && d > 0.0 && d <= MAX_DURATION_S) {
+                return Err(format!(
+                    "`sweep.duration_s` must be a positive number of seconds up to {MAX_DURATION_S} (7 days), got {d}"
+                ));
+            }
+        }
+        if !(sweep.burstiness.is_finite() && sweep.burstiness > 0.0) {
+            return Err(format!(
+                "`sweep.burstiness` must be a positive number (1.0 = Poisson), got {}",
+                sweep.burstiness
+            ));
+        }
+        if sweep.mode == SweepMode::Concurrency
+            && (sweep.max_concurrency != 0 || sweep.burstiness != 1.0)
+        {
+            let key = if sweep.max_concurrency != 0 {
+                "max_concurrency"
+            } else {
+                "burstiness"
+            };
+            return Err(format!(
+                "`sweep.{key}` applies to mode = \"rate\" only (concurrency mode sets the requests in flight by `levels`)"
+            ));
+        }
+        for (key, value) in [
+            ("sweep.timeout_s", Some(sweep.timeout_s)),
+            ("sweep.connect_timeout_s", Some(sweep.connect_timeout_s)),
+            ("sweep.first_token_timeout_s", sweep.first_token_timeout_s),
+            ("sweep.idle_timeout_s", sweep.idle_timeout_s),
+        ] {
+            let Some(value) = value else { continue };
+            // Also bounded above, so `Duration::from_secs_f64` can never panic on it.
+            if !(value.is_finite() && value > 0.0 && value <= MAX_LATENCY_S) {
+                return Err(format!(
+                    "`{key}` must be a positive number of seconds up to {MAX_LATENCY_S} (latencies are recorded up to 1 hour), got {value}"
+                ));
+            }
+        }
+        if self.request.max_tokens == 0 {
+            return Err("`request.max_tokens` must be at least 1".into());
+        }
+        let prompts = &self.prompts;
+        let sources = prompts.sources_set();
+        if sources.len() > 1 {
+            return Err(format!(
+                "`[prompts]` sets {}; choose exactly one of `pool`, `file`, `sharegpt`, `synthetic`",
+                sources
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ));
+        }
+        if prompts.pool.as_ref().is_some_and(Vec::is_empty) {
+            return Err("`prompts.pool` is empty".into());
+        }
+        if prompts.limit == Some(0) {
+            return Err("`prompts.limit` must be at least 1".into());
+        }
+        if let Some(syn) = &prompts.synthetic {
+            if syn.input_tokens == 0 || syn.output_tokens == 0 || syn.count == 0 {
+                return Err(
+                    "`prompts.synthetic`: `input_tokens`, `output_tokens` and `count` must be at least 1"
+                        .into(),
+                );
+            }
+            if !(0.0..1.0).contains(&syn.range_ratio) {
+                return Err(format!(
+                    "`prompts.synthetic.range_ratio` must be in [0, 1), got {}",
+                    syn.range_ratio
+                ));
+            }
+        }
+        let slo = &self.slo;
+        for (key, value) in [
+            ("slo.ttft_ms", slo.ttft_ms),
+            ("slo.tpot_ms", slo.tpot_ms),
+            ("slo.e2e_ms", slo.e2e_ms),
+        ] {
+            if let Some(v) = value {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(format!("`{key}` must be a positive number of ms, got {v}"));
+                }
+            }
+        }
+        if !(slo.attainment > 0.0 && slo.attainment <= 1.0) {
+            return Err(format!(
+                "`slo.attainment` must be in (0, 1], got {}",
+                slo.attainment
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the engines' key variables are set (run time, not for `report`).
+    pub fn check_keys(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+        for engine in &self.engines {
+            if let Some(var) = &engine.api_key_env {
+                match lookup(var) {
+                    Some(key) if !key.is_empty() => {}
+                    _ => {
+                        return Err(format!(
+                            "engine {:?}: api_key_env = {var:?} but ${var} is not set",
+                            engine.name
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
