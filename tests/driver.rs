@@ -724,3 +724,48 @@ async fn results_json_is_rewritten_after_every_level() {
     assert_eq!(finished.len(), 4);
     assert_eq!(run.outcome().await.report.status, RunStatus::Complete);
 }
+
+/// A bug that panics a request worker (here: a prompt outside the pool) must stop the run
+/// with an error naming the engine, not leave the level silently short of workers or hang,
+/// and the levels already finished stay in results.json.
+async fn a_panicking_worker_stops_the_run_and_keeps_what_was_measured(rate_mode: bool) {
+    let sim = quick_sim().await;
+    let mut plan = sweep_plan(
+        &[("ok", sim.chat_url()), ("broken", sim.chat_url())],
+        &[2],
+        6,
+        5,
+    );
+    if rate_mode {
+        plan.config.sweep.mode = llmsweep::config::SweepMode::Rate;
+        plan.config.sweep.levels = vec![200.0];
+    }
+    plan.engines[1].bodies.clear();
+    let mut run = Run::start(plan);
+    run.until(|e| matches!(e, Event::LevelFinished { engine: 0, .. }))
+        .await;
+    let result = tokio::time::timeout(GUARD, &mut run.task)
+        .await
+        .expect("the run hung after a worker panicked")
+        .expect("the driver task itself panicked");
+    let Err(error) = result else {
+        panic!("a worker panic must fail the run")
+    };
+    let text = error.to_string();
+    assert!(
+        text.starts_with("broken, level ") && text.contains("a request worker panicked"),
+        "{text}"
+    );
+    let report = run.report();
+    assert_eq!(level_of(&report, 0, 0).completed, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_worker_stops_a_closed_loop_run() {
+    a_panicking_worker_stops_the_run_and_keeps_what_was_measured(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_request_stops_a_rate_mode_run() {
+    a_panicking_worker_stops_the_run_and_keeps_what_was_measured(true).await;
+}

@@ -213,13 +213,11 @@ async fn connection_refused_is_connect() {
         l.local_addr().expect("addr").port()
     };
     let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
-    let t = Instant::now();
     let e = expect_err(
         client(&url, timeouts(), None).send(body(), "t-1").await,
         ErrorClass::Connect,
     );
     assert_eq!(e.status, None, "{e:?}");
-    assert!(t.elapsed() < Duration::from_secs(2), "{e:?}");
 }
 
 #[tokio::test]
@@ -228,9 +226,8 @@ async fn reset_before_headers_is_connect() {
         reset_before_headers_rate: 1.0,
         ..Faults::default()
     };
-    let (result, took) = send_sim(faults, timeouts()).await;
+    let (result, _) = send_sim(faults, timeouts()).await;
     expect_err(result, ErrorClass::Connect);
-    assert!(took < Duration::from_secs(2));
 }
 
 // --- Timeouts ------------------------------------------------------------------------------
@@ -247,10 +244,7 @@ async fn slow_headers_count_toward_first_token() {
     };
     let (result, took) = send_sim(faults, limits).await;
     expect_err(result, ErrorClass::TimeoutFirstToken);
-    assert!(
-        took >= Duration::from_millis(150) && took < Duration::from_secs(2),
-        "{took:?}"
-    );
+    assert!(took >= Duration::from_millis(150), "{took:?}");
 }
 
 #[tokio::test]
@@ -268,10 +262,7 @@ async fn stall_after_the_role_chunk_is_a_first_token_timeout() {
     };
     let (result, took) = send_sim(faults, limits).await;
     expect_err(result, ErrorClass::TimeoutFirstToken);
-    assert!(
-        took >= Duration::from_millis(250) && took < Duration::from_secs(2),
-        "{took:?}"
-    );
+    assert!(took >= Duration::from_millis(250), "{took:?}");
 }
 
 #[tokio::test]
@@ -288,10 +279,7 @@ async fn stall_mid_stream_is_an_idle_timeout() {
     };
     let (result, took) = send_sim(faults, limits).await;
     expect_err(result, ErrorClass::TimeoutIdle);
-    assert!(
-        took >= Duration::from_millis(150) && took < Duration::from_secs(2),
-        "{took:?}"
-    );
+    assert!(took >= Duration::from_millis(150), "{took:?}");
 }
 
 #[tokio::test]
@@ -307,10 +295,7 @@ async fn stall_without_phase_limits_ends_at_the_total() {
     };
     let (result, took) = send_sim(faults, limits).await;
     expect_err(result, ErrorClass::TimeoutTotal);
-    assert!(
-        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
-        "{took:?}"
-    );
+    assert!(took >= Duration::from_millis(300), "{took:?}");
 }
 
 #[tokio::test]
@@ -324,9 +309,8 @@ async fn a_phase_limit_beyond_the_total_reports_the_total() {
         total: Duration::from_millis(200),
         ..timeouts()
     };
-    let (result, took) = send_sim(faults.clone(), limits).await;
+    let (result, _) = send_sim(faults.clone(), limits).await;
     expect_err(result, ErrorClass::TimeoutTotal);
-    assert!(took < Duration::from_secs(2), "{took:?}");
     // No first-token limit at all: slow headers are a total timeout as well.
     let limits = Timeouts {
         total: Duration::from_millis(200),
@@ -343,19 +327,18 @@ async fn a_slow_error_body_cannot_outlive_the_total() {
         let _ = tcp
             .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 100000\r\n\r\noops")
             .await;
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        // The rest of the body never comes: waiting for it would end as a total timeout.
+        std::future::pending::<()>().await;
     })
     .await;
     let limits = Timeouts {
         total: Duration::from_millis(300),
         ..timeouts()
     };
-    let t = Instant::now();
     let e = expect_err(
         client(&url, limits, None).send(body(), "t-1").await,
         ErrorClass::HttpStatus,
     );
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     assert!(e.message.contains("oops"), "{e:?}");
 }
 
@@ -418,10 +401,9 @@ async fn event_over_1_mib_is_cut_off() {
         huge_event_bytes: Some(3 << 20),
         ..Faults::default()
     };
-    let (result, took) = send_sim(faults, timeouts()).await;
+    let (result, _) = send_sim(faults, timeouts()).await;
     let e = expect_err(result, ErrorClass::MalformedStream);
     assert!(e.message.contains("event larger than 1 MiB"), "{e:?}");
-    assert!(took < Duration::from_secs(2), "{took:?}");
 }
 
 #[tokio::test]
@@ -477,16 +459,19 @@ async fn invalid_utf8_in_a_chunk_is_malformed_at_once() {
             b"data: {\"choices\":[{\"delta\":{\"content\":\"\xff\xfe\"}}]}\n\n",
         )
         .await;
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        // Nothing more: a client that waited for the next chunk would time out instead.
+        std::future::pending::<()>().await;
     })
     .await;
-    let t = Instant::now();
+    let limits = Timeouts {
+        total: Duration::from_secs(2),
+        ..timeouts()
+    };
     let e = expect_err(
-        client(&url, timeouts(), None).send(body(), "t-1").await,
+        client(&url, limits, None).send(body(), "t-1").await,
         ErrorClass::MalformedStream,
     );
     assert!(e.message.contains("UTF-8"), "{e:?}");
-    assert!(t.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]
@@ -616,14 +601,12 @@ model = "m"
     );
     let config = load(&toml).expect("config");
     let plan = llmsweep::plan::Plan::new(config, &|_| None).expect("plan");
-    let start = Instant::now();
     let mut run = common::Run::start(plan);
     let seen = run
         .until(
             |e| matches!(e, Event::Warning { text, .. } if text.starts_with("engine unreachable")),
         )
         .await;
-    let at = start.elapsed();
     let Some(Event::Warning { engine, text }) = seen.last() else {
         unreachable!("until() ends on the warning")
     };
@@ -641,7 +624,6 @@ model = "m"
     assert!(level.failed < 40, "the level was cut: {level:?}");
 
     assert_eq!((engine, text.as_str()), (Some(0), reason));
-    assert!(at < Duration::from_secs(1), "gave up after {at:?}");
 
     let up = &outcome.report.engines[1];
     assert_eq!(up.skipped_reason, None);

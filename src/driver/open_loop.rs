@@ -100,7 +100,21 @@ pub async fn run(mut ctx: WorkerCtx, schedule: Schedule) {
             let _ = task_ctx.samples.send(sample).await;
         });
         index += 1;
-        while tasks.try_join_next().is_some() {}
+        while let Some(joined) = tasks.try_join_next() {
+            rethrow(joined);
+        }
     }
-    while tasks.join_next().await.is_some() {}
+    while let Some(joined) = tasks.join_next().await {
+        rethrow(joined);
+    }
+}
+
+/// A request task's panic becomes the dispatcher's, which the phase turns into a run error
+/// (a lost request would otherwise go unnoticed).
+fn rethrow(joined: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = joined {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +41,23 @@ pub struct PhaseResult {
     pub connections_opened: u64,
     /// Closed loop: active time, µs, at which the first worker found no more work.
     pub drain_from_us: Option<u64>,
+}
+
+/// A worker's end: normal, cancelled with its phase, or a panic (a bug) with its message.
+fn worker_exit(joined: Result<(), JoinError>) -> Result<(), String> {
+    match joined {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_cancelled() => Ok(()),
+        Err(e) => {
+            let panic = e.into_panic();
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(format!("a request worker panicked ({message}); levels already finished are kept in results"))
+        }
+    }
 }
 
 impl Driver {
@@ -179,6 +196,17 @@ impl Driver {
                     }
                     None => self.control_open = false,
                 },
+                // A worker that panicked would leave the level short of its concurrency, or
+                // (rate mode) its requests unsent, with nothing said: stop the run instead.
+                Some(joined) = workers.join_next(), if !workers.is_empty() => {
+                    if let Err(e) = worker_exit(joined) {
+                        cancel.cancel();
+                        while workers.join_next().await.is_some() {}
+                        self.writer.flush()?;
+                        let name = &self.plan.engines[engine].name;
+                        return Err(std::io::Error::other(format!("{name}, level {level}: {e}")));
+                    }
+                }
                 _ = ticker.tick(), if !warmup => {
                     let snapshot = Snapshot {
                         engine,
@@ -202,5 +230,32 @@ impl Driver {
                 .map(|&at| clock.active_at(at).as_micros() as u64),
             connections_opened: self.clients[engine].connections_opened() - connections_before,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_worker_is_an_error_with_its_message() {
+        let mut set = JoinSet::new();
+        set.spawn(async { panic!("prompt 9 is outside the pool") });
+        let joined = set.join_next().await.unwrap();
+        let e = worker_exit(joined).unwrap_err();
+        assert!(
+            e.contains("a request worker panicked (prompt 9 is outside the pool)"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_ends_or_is_aborted_is_not_an_error() {
+        let mut set = JoinSet::new();
+        set.spawn(async {});
+        assert_eq!(worker_exit(set.join_next().await.unwrap()), Ok(()));
+        set.spawn(std::future::pending::<()>());
+        set.abort_all();
+        assert_eq!(worker_exit(set.join_next().await.unwrap()), Ok(()));
     }
 }
