@@ -29,6 +29,8 @@ pub enum Event {
     },
     /// A few times a second while a level runs.
     Snapshot(Snapshot),
+    /// One scrape of the engine's own metrics while a level runs (droppable, like snapshots).
+    ServerSnapshot(ServerSnapshot),
     /// A level ended (completed, skipped or failed); `summary` is what results.json holds.
     LevelFinished {
         engine: EngineIdx,
@@ -48,6 +50,19 @@ pub enum Event {
         /// The folder holding results.json and the exports.
         out_dir: PathBuf,
     },
+}
+
+/// What the engine's `/metrics` said at one scrape; `None` where it exports no such family.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ServerSnapshot {
+    pub engine: EngineIdx,
+    pub level_index: usize,
+    /// Requests in the engine's running batch.
+    pub running: Option<f64>,
+    /// Requests queued in the engine.
+    pub waiting: Option<f64>,
+    /// KV cache usage, 0–1.
+    pub kv_usage: Option<f64>,
 }
 
 /// Pre-aggregated live numbers of the level in progress. The UI draws these, never samples.

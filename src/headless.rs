@@ -49,7 +49,10 @@ pub async fn run(mut events: mpsc::Receiver<Event>, mut out: impl Write) {
                 summary_table(&report),
                 out_dir.display()
             )),
-            Event::LevelStarted { .. } | Event::Snapshot(_) | Event::State(_) => None,
+            Event::LevelStarted { .. }
+            | Event::Snapshot(_)
+            | Event::ServerSnapshot(_)
+            | Event::State(_) => None,
         };
         if let Some(line) = line {
             // A closed stdout (e.g. a pipe to `head`) must not end the measurement.

@@ -22,6 +22,8 @@
 //!   resume must share with the saved run).
 //! - `tui`      — the live dashboard: pure `App::update`, `impl Widget for &App`, terminal guard.
 //! - `report`   — exporters, pure fns of a Report: chart PNG/SVG, levels.csv, summary.md, merging runs.
+//! - `server_metrics` — the engines' Prometheus `/metrics` and DCGM GPU telemetry: parse,
+//!   normalise per engine, scrape per level (metrics.jsonl), summarise into `ServerStats`.
 //! - `headless` — the line printer on the same events.
 //! - `sim`      — the simulated engine: axum server, continuous-batching scheduler, faults,
 //!   `--timing-log` (its own TTFT per request id, for measuring client overhead).
@@ -43,6 +45,7 @@ pub mod plan;
 pub mod report;
 pub mod results;
 pub mod secret;
+pub mod server_metrics;
 pub mod sim;
 pub mod tui;
 pub mod workload;

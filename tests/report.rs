@@ -87,6 +87,7 @@ fn engine(name: &str, color: &str, levels: Vec<LevelSummary>) -> EngineReport {
         levels,
         skipped_reason: None,
         max_level_meeting_slo: None,
+        server_metrics_schema: None,
     }
 }
 

@@ -31,6 +31,7 @@ fn engine(name: &str, color: &str) -> EngineReport {
         levels: Vec::new(),
         skipped_reason: None,
         max_level_meeting_slo: None,
+        server_metrics_schema: None,
     }
 }
 

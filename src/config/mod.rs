@@ -26,6 +26,39 @@ pub struct Config {
     pub prompts: PromptsConfig,
     #[serde(default)]
     pub slo: SloConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// `[[gpus]]`: DCGM exporters to scrape while any engine is under test.
+    #[serde(default)]
+    pub gpus: Vec<GpuConfig>,
+}
+
+/// `[metrics]`: scraping the engines' Prometheus endpoints (and the GPUs') during levels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Time between scrapes of one endpoint, ms.
+    pub interval_ms: u64,
+    /// Limit on one scrape (connect to last byte), ms; a slow endpoint is skipped, never
+    /// waited for.
+    pub timeout_ms: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            interval_ms: 1000,
+            timeout_ms: 800,
+        }
+    }
+}
+
+/// One `[[gpus]]` table: an NVIDIA DCGM exporter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpuConfig {
+    /// e.g. `http://localhost:9400/metrics`.
+    pub metrics_url: String,
 }
 
 /// `[run]`: naming and placing the results.
@@ -110,6 +143,30 @@ pub struct EngineConfig {
     /// Send `stream_options.include_usage`; set false for servers that reject it.
     #[serde(default = "yes")]
     pub stream_usage: bool,
+    /// The engine's Prometheus endpoint; default: the URL's scheme, host and port with path
+    /// `/metrics`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_url: Option<String>,
+    /// Scrape the engine's metrics during its levels (`false` turns it off).
+    #[serde(default = "yes")]
+    pub metrics: bool,
+}
+
+impl EngineConfig {
+    /// Where the engine's metrics are scraped, or `None` when turned off.
+    pub fn metrics_endpoint(&self) -> Option<String> {
+        if !self.metrics {
+            return None;
+        }
+        if let Some(url) = &self.metrics_url {
+            return Some(url.clone());
+        }
+        let mut url = reqwest::Url::parse(&self.url).ok()?;
+        url.set_path("/metrics");
+        url.set_query(None);
+        url.set_fragment(None);
+        Some(url.to_string())
+    }
 }
 
 fn yes() -> bool {

@@ -78,6 +78,9 @@ impl Config {
                     "{label}: extra_body.{key} is set by llmsweep; remove it ({hint})"
                 ));
             }
+            if let Some(url) = &engine.metrics_url {
+                check_http_url(url).map_err(|e| format!("{label}: `metrics_url` {e}"))?;
+            }
             for (key, value) in &engine.headers {
                 if reqwest::header::HeaderName::from_bytes(key.as_bytes()).is_err()
                     || reqwest::header::HeaderValue::from_str(value).is_err()
@@ -87,6 +90,23 @@ impl Config {
                     ));
                 }
             }
+        }
+        for (i, gpu) in self.gpus.iter().enumerate() {
+            check_http_url(&gpu.metrics_url)
+                .map_err(|e| format!("gpus[{i}]: `metrics_url` {e}"))?;
+        }
+        let metrics = &self.metrics;
+        if !(100..=3_600_000).contains(&metrics.interval_ms) {
+            return Err(format!(
+                "`metrics.interval_ms` must be 100..=3600000 ms, got {}",
+                metrics.interval_ms
+            ));
+        }
+        if !(10..=60_000).contains(&metrics.timeout_ms) {
+            return Err(format!(
+                "`metrics.timeout_ms` must be 10..=60000 ms, got {}",
+                metrics.timeout_ms
+            ));
         }
         let sweep = &self.sweep;
         if sweep.levels.is_empty() {
@@ -235,5 +255,16 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// An `http://` or `https://` URL with a host, or why not.
+fn check_http_url(url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
+            Ok(())
+        }
+        Ok(_) => Err(format!("must be an http:// or https:// URL, got {url:?}")),
+        Err(e) => Err(format!("{url:?} is not a URL ({e})")),
     }
 }

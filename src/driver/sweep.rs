@@ -129,6 +129,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
                 levels: Vec::new(),
                 skipped_reason: None,
                 max_level_meeting_slo: None,
+                server_metrics_schema: None,
             })
             .collect(),
         config: plan.config_json(),

@@ -298,6 +298,7 @@ impl LevelRecorder {
             },
             connections_opened: run.connections_opened,
             skipped_reason: None,
+            server: None,
             mean_client_queue_ms: if self.completed == 0 {
                 0.0
             } else {

@@ -3,4 +3,5 @@
 pub mod fingerprint;
 pub mod model;
 pub mod resume;
+pub mod server;
 pub mod writer;

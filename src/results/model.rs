@@ -132,6 +132,10 @@ pub struct EngineReport {
     /// `None` when no level did (or no SLO is set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_level_meeting_slo: Option<f64>,
+    /// Whose metric names the engine's `/metrics` uses (`vllm`, `sglang`, `tgi`,
+    /// `llama_cpp`); absent when it was not scraped, not found, or not recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_metrics_schema: Option<String>,
 }
 
 /// How a level ended.
@@ -276,6 +280,10 @@ pub struct LevelSummary {
     /// Why the level was cut short or not measured, when it was (e.g. `skipped during warmup`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_reason: Option<String>,
+    /// What the engine's `/metrics` (and the GPUs') said during the level; absent when
+    /// nothing was scraped. Inside, a field the engine does not export is `null`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::results::server::ServerStats>,
     /// Mean time a request waited in the client between its scheduled and its actual send,
     /// ms (rate mode; mostly the wait for a free slot under `max_concurrency`).
     pub mean_client_queue_ms: f64,

@@ -244,6 +244,7 @@ impl App {
                     finished: false,
                 });
             }
+            Event::ServerSnapshot(_) => {}
             Event::Snapshot(snapshot) => {
                 if let Some(state) = self.engines.get_mut(snapshot.engine) {
                     // Before a level's first request finishes its numbers are all zero: that
