@@ -114,11 +114,11 @@ fn unknown_key_names_the_file_and_key() {
     );
     assert_eq!(
         error(&format!("{ENGINE}tempreature = 1\n")),
-        "DIR/bench.toml: engine \"vLLM\": unknown key `tempreature`, expected one of `name`, `url`, `model`, `api`, `api_key_env`, `headers`, `extra_body`, `color`, `stream_usage` for key `engines[0]`"
+        "DIR/bench.toml: engine \"vLLM\": unknown key `tempreature`, expected one of `name`, `url`, `model`, `api`, `api_key_env`, `headers`, `extra_body`, `color`, `stream_usage`, `metrics_url`, `metrics` for key `engines[0]`"
     );
     assert_eq!(
         error(&format!("verbose = true\n{ENGINE}")),
-        "DIR/bench.toml: unknown key `verbose`, expected one of `run`, `engines`, `sweep`, `request`, `prompts`, `slo`"
+        "DIR/bench.toml: unknown key `verbose`, expected one of `run`, `engines`, `sweep`, `request`, `prompts`, `slo`, `metrics`, `gpus`"
     );
 }
 
@@ -322,4 +322,48 @@ fn bench_toml_readme_and_help_agree_that_seed_orders_prompts_only() {
         help.contains("prompt order") && help.contains("not sent to engines"),
         "{help}"
     );
+}
+
+#[test]
+fn metrics_default_to_the_engines_own_host_and_can_be_moved_or_turned_off() {
+    let config = load_with(ENGINE, &[], &[]).unwrap();
+    assert_eq!(
+        config.engines[0].metrics_endpoint().as_deref(),
+        Some("http://127.0.0.1:8000/metrics")
+    );
+    assert_eq!(
+        (config.metrics.interval_ms, config.metrics.timeout_ms),
+        (1000, 800)
+    );
+    assert!(config.gpus.is_empty());
+    let moved = load_with(
+        &format!("{ENGINE}metrics_url = \"http://10.0.0.5:9000/prom\"\n[metrics]\ninterval_ms = 250\n\n[[gpus]]\nmetrics_url = \"http://localhost:9400/metrics\"\n"),
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        moved.engines[0].metrics_endpoint().as_deref(),
+        Some("http://10.0.0.5:9000/prom")
+    );
+    assert_eq!(moved.metrics.interval_ms, 250);
+    assert_eq!(moved.gpus[0].metrics_url, "http://localhost:9400/metrics");
+    let off = load_with(&format!("{ENGINE}metrics = false\n"), &[], &[]).unwrap();
+    assert_eq!(off.engines[0].metrics_endpoint(), None);
+}
+
+#[test]
+fn bad_metrics_settings_name_their_field() {
+    assert!(
+        error(&format!("{ENGINE}metrics_url = \"localhost:9090\"\n"))
+            .contains("engine \"vLLM\": `metrics_url` must be an http:// or https:// URL"),
+    );
+    assert!(
+        error(&format!("{ENGINE}[[gpus]]\nmetrics_url = \"nope\"\n"))
+            .contains("gpus[0]: `metrics_url` \"nope\" is not a URL")
+    );
+    assert!(error(&format!("{ENGINE}[metrics]\ninterval_ms = 5\n"))
+        .contains("`metrics.interval_ms` must be 100..=3600000 ms, got 5"));
+    assert!(error(&format!("{ENGINE}[metrics]\ntimeout_ms = 0\n"))
+        .contains("`metrics.timeout_ms` must be 10..=60000 ms, got 0"));
 }

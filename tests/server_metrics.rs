@@ -55,11 +55,13 @@ fn a_level_between_the_two_real_scrapes_gets_its_deltas() {
             at_s: 0.0,
             engine: Some(idle),
             gpu: None,
+            schema: None,
         },
         Scrape {
             at_s: 10.0,
             engine: Some(load),
             gpu: None,
+            schema: None,
         },
     ];
     let s = summarise(&scrapes, Some(40.0), 13_453).expect("stats");

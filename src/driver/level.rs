@@ -12,6 +12,8 @@ use crate::metrics::health::HealthMonitor;
 use crate::metrics::recorder::{LevelRecorder, LevelRun};
 use crate::results::model::{LevelStatus, LevelSummary};
 use crate::results::writer::Attempt;
+use crate::server_metrics::level::{server_warning, summarise};
+use crate::server_metrics::scraper::LevelTarget;
 
 /// Why a level cut during its warmup is kept in results.
 pub const SKIPPED_DURING_WARMUP: &str = "skipped during warmup";
@@ -59,6 +61,16 @@ impl Driver {
         })
         .await;
         let health = HealthMonitor::start();
+        let url = self.metrics_urls[engine].clone();
+        let scraping = self.scraper.has_work(url.as_deref()).then(|| {
+            self.scraper.start(LevelTarget {
+                engine,
+                name: plan.engines[engine].name.clone(),
+                url,
+                level_index,
+                level,
+            })
+        });
         let measured = self
             .phase(
                 engine,
@@ -68,6 +80,10 @@ impl Driver {
             )
             .await?;
         let health = health.finish().await;
+        let scrapes = match scraping {
+            Some(scraping) => scraping.finish().await,
+            None => Vec::new(),
+        };
         let cut_short = std::mem::take(&mut self.stops.level);
         let mut summary = measured.recorder.summary(LevelRun {
             level,
@@ -78,10 +94,25 @@ impl Driver {
             drain_from_us: measured.drain_from_us,
         });
         health.apply(&mut summary);
+        summary.server = summarise(&scrapes, summary.mean_ttft_ms, summary.total_output_tokens);
+        if let Some(schema) = scrapes.iter().find_map(|s| s.schema) {
+            self.report.engines[engine].server_metrics_schema = Some(schema.as_str().into());
+        }
         let name = &plan.engines[engine].name;
+        // The scraper's warnings were on screen already; results keep them too.
+        for (from, text) in self.scraper.take_warnings() {
+            let from = &plan.engines[from].name;
+            self.report.warnings.push(format!("{from}: {text}"));
+        }
         let mut warnings: Vec<String> = health.warning(&label).into_iter().collect();
         if !cut_short {
             warnings.extend(level_warnings(&summary, &label, sweep.mode));
+            warnings.extend(
+                summary
+                    .server
+                    .as_ref()
+                    .and_then(|s| server_warning(s, summary.mean_ttft_ms, &label)),
+            );
         }
         for text in warnings {
             self.report.warnings.push(format!("{name}: {text}"));

@@ -22,6 +22,8 @@ use crate::results::model::{
 };
 use crate::results::resume;
 use crate::results::writer::ResultsWriter;
+use crate::server_metrics::log::MetricsLog;
+use crate::server_metrics::scraper::Scraper;
 
 /// How often the recorder publishes a snapshot.
 pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
@@ -79,6 +81,11 @@ pub(super) struct Driver {
     pub level_indexes: Vec<Vec<usize>>,
     /// Per engine, the saved `skipped` levels of a resumed run: kept until their re-run ends.
     pub pending: Vec<Vec<usize>>,
+    /// Scrapes the engines' `/metrics` and the GPUs during levels.
+    pub scraper: Scraper,
+    /// Per engine, where its metrics are scraped; `None` when off (or not found by the
+    /// preflight).
+    pub metrics_urls: Vec<Option<String>>,
     signal: Arc<AtomicI32>,
 }
 
@@ -151,6 +158,24 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         ),
     };
     writer.write_report(&report)?;
+    let metrics = &plan.config.metrics;
+    let scraper = Scraper::new(
+        Duration::from_millis(metrics.interval_ms),
+        Duration::from_millis(metrics.timeout_ms),
+        plan.config
+            .gpus
+            .iter()
+            .map(|g| g.metrics_url.clone())
+            .collect(),
+        MetricsLog::new(writer.dir()),
+        options.events.clone(),
+    );
+    let metrics_urls = plan
+        .config
+        .engines
+        .iter()
+        .map(|e| e.metrics_endpoint())
+        .collect();
     let driver = Driver {
         plan: Arc::new(plan),
         clients,
@@ -163,6 +188,8 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         report,
         level_indexes,
         pending,
+        scraper,
+        metrics_urls,
         signal: options.signal,
     };
     driver.run().await

@@ -3,7 +3,7 @@
 //! (at its end).
 
 use super::gpu::GpuReading;
-use super::schema::EngineReading;
+use super::schema::{EngineReading, Schema};
 use crate::results::server::ServerStats;
 
 /// One scrape during a level.
@@ -15,6 +15,42 @@ pub struct Scrape {
     pub engine: Option<EngineReading>,
     /// Every configured GPU exporter that answered, merged.
     pub gpu: Option<GpuReading>,
+    /// Whose names the engine's exposition used.
+    pub schema: Option<Schema>,
+}
+
+/// Above this share of the client's TTFT, the client's own part (network, HTTP, parsing)
+/// is worth a warning: the client may be the bottleneck.
+pub const CLIENT_ADDED_WARN_SHARE: f64 = 0.10;
+
+/// The level's server-side warning, if any: the client adding over 10 % of TTFT, the
+/// engine's queue growing all level, GPU throttling.
+pub fn server_warning(
+    stats: &ServerStats,
+    client_mean_ttft_ms: Option<f64>,
+    label: &str,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if let (Some(added), Some(ttft)) = (stats.client_added_ttft_ms, client_mean_ttft_ms) {
+        if ttft > 0.0 && added > CLIENT_ADDED_WARN_SHARE * ttft {
+            parts.push(format!(
+                "the client added {added:.1} ms of its {ttft:.1} ms mean TTFT ({:.0} %): the client or network may be the bottleneck",
+                added / ttft * 100.0
+            ));
+        }
+    }
+    if stats.waiting_grew {
+        parts.push(format!(
+            "the engine's queue grew all level (to {:.0} waiting): past saturation",
+            stats.max_waiting.unwrap_or(0.0)
+        ));
+    }
+    if let Some(s) = stats.throttled_s.filter(|&s| s > 0.0) {
+        parts.push(format!(
+            "the GPUs were power- or thermal-throttled for {s:.1} s"
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("{label}: {}", parts.join("; ")))
 }
 
 /// The level's stats; `client_mean_ttft_ms` and `output_tokens` are the client's (for the
@@ -152,16 +188,19 @@ mod tests {
                 at_s: 0.0,
                 engine: Some(engine(0.0, 0.0, 0.0, 1000.0, ttft(10.0, 10.0, 0.5))),
                 gpu: None,
+                schema: None,
             },
             Scrape {
                 at_s: 1.0,
                 engine: Some(engine(8.0, 2.0, 0.5, 1500.0, ttft(12.0, 14.0, 1.5))),
                 gpu: None,
+                schema: None,
             },
             Scrape {
                 at_s: 2.0,
                 engine: Some(engine(4.0, 1.0, 0.25, 2000.0, ttft(14.0, 20.0, 3.5))),
                 gpu: None,
+                schema: None,
             },
         ];
         let s = summarise(&scrapes, Some(330.0), 1000).unwrap();
@@ -195,21 +234,25 @@ mod tests {
                 at_s: 0.0,
                 engine: None,
                 gpu: Some(gpu(0.0, 0)),
+                schema: None,
             },
             Scrape {
                 at_s: 1.0,
                 engine: None,
                 gpu: Some(gpu(300_000.0, 0x4)),
+                schema: None,
             },
             Scrape {
                 at_s: 2.5,
                 engine: None,
                 gpu: Some(gpu(750_000.0, 0x40)),
+                schema: None,
             },
             Scrape {
                 at_s: 3.0,
                 engine: None,
                 gpu: Some(gpu(900_000.0, 0x1)),
+                schema: None,
             },
         ];
         let s = summarise(&scrapes, Some(10.0), 1800).unwrap();
@@ -237,11 +280,13 @@ mod tests {
                 at_s: 0.0,
                 engine: Some(engine(1.0, 0.0, 0.1, 5000.0, ttft(10.0, 10.0, 0.5))),
                 gpu: None,
+                schema: None,
             },
             Scrape {
                 at_s: 1.0,
                 engine: Some(engine(1.0, 0.0, 0.1, 20.0, ttft(1.0, 1.0, 0.05))),
                 gpu: None,
+                schema: None,
             },
         ];
         let s = summarise(&scrapes, Some(50.0), 10).unwrap();

@@ -172,6 +172,7 @@ impl Scraper {
                             kv_usage: reading.kv_usage,
                         }));
                         scrape.engine = Some(reading);
+                        scrape.schema = Some(schema);
                     }
                     None => {
                         self.log_line(

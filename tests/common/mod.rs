@@ -501,6 +501,7 @@ pub fn kind(event: &Event) -> String {
             ..
         } => format!("LevelStarted({engine},{level_index})"),
         Event::Snapshot(_) => "Snapshot".into(),
+        Event::ServerSnapshot(_) => "ServerSnapshot".into(),
         Event::LevelFinished {
             engine,
             level_index,
