@@ -15,6 +15,7 @@ use llmsweep::results::model::{
     EngineReport, LevelStatus, LevelSummary, Report, RunStatus, ScheduleStats, Workload,
     SCHEMA_VERSION,
 };
+use llmsweep::results::server::ServerStats;
 
 // ---- the fixture ---------------------------------------------------------------------------
 
@@ -205,10 +206,10 @@ fn levels_csv_has_one_row_per_engine_level_and_every_column() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 8);
     let columns = lines[0].split(',').count();
-    assert_eq!(columns, 70);
+    assert_eq!(columns, 90);
     assert!(lines[0].starts_with("engine,level,max_concurrency,status,"));
     assert!(lines[0].ends_with(
-        ",errors,error_examples,client_cpu_cores,client_loop_lag_p99_ms,client_limited"
+        ",client_limited,server_scrapes,mean_running,max_running,mean_waiting,max_waiting,waiting_grew,mean_kv_usage,max_kv_usage,preemptions,prefix_cache_hit_rate,server_generation_tokens,server_mean_ttft_ms,server_p50_ttft_ms,client_added_ttft_ms,energy_j_per_token,gpu_throttled_s,mean_gpu_util_pct,mean_gpu_power_w,max_gpu_memory_used_mib,mean_sm_clock_mhz"
     ));
     // The failed level's errors, in class order.
     let failed = lines.iter().find(|l| l.starts_with("SGLang,8,")).unwrap();
@@ -1601,4 +1602,83 @@ fn chart_omits_points_without_a_value_and_keeps_failed_and_skipped_markers() {
     // only (no latency to draw).
     assert_eq!(rings(&with_value), 3, "fixture rings");
     assert_eq!(rings(&svg), 4);
+}
+
+/// The fixture with server stats on vLLM's first two levels (a vLLM endpoint, no GPU
+/// exporter on level 1, one on level 2) and none on SGLang's.
+fn server_fixture() -> Report {
+    let mut report = fixture();
+    report.engines[0].server_metrics_schema = Some("vllm".into());
+    report.engines[0].levels[0].server = Some(ServerStats {
+        scrapes: 5,
+        mean_running: Some(0.8),
+        max_running: Some(1.0),
+        mean_waiting: Some(0.0),
+        max_waiting: Some(0.0),
+        mean_kv_usage: Some(0.021),
+        max_kv_usage: Some(0.04),
+        preemptions: Some(0.0),
+        prefix_cache_hit_rate: Some(0.25),
+        generation_tokens: Some(8192.0),
+        server_mean_ttft_ms: Some(31.5),
+        server_p50_ttft_ms: Some(30.0),
+        client_added_ttft_ms: Some(6.5),
+        ..ServerStats::default()
+    });
+    report.engines[0].levels[1].server = Some(ServerStats {
+        scrapes: 3,
+        mean_running: Some(2.0),
+        max_running: Some(2.0),
+        energy_j_per_token: Some(0.42),
+        throttled_s: Some(1.5),
+        mean_gpu_power_w: Some(310.0),
+        ..ServerStats::default()
+    });
+    report
+}
+
+#[test]
+fn summary_md_has_the_server_table_with_dashes_for_what_is_not_exported() {
+    let md = String::from_utf8(summary_md(&server_fixture())).unwrap();
+    assert!(md.contains("## Server metrics"), "{md}");
+    assert!(
+        md.contains("| vLLM | 1 | 0.800 / 1.00 | 0 / 0 | 2.1% / 4.0% | 0 | 25.0% | 31.50 / 30.00 | 6.50 | — | — | — | — |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| vLLM | 2 | 2.00 / 2.00 | — | — | — | — | — | — | 0.420 | 1.50 | — | 310.0 |"
+        ),
+        "{md}"
+    );
+    assert!(
+        !md.contains("| SGLang | 1 | 0"),
+        "SGLang was not scraped: no row"
+    );
+    // Without any server stats there is no such section.
+    assert!(!String::from_utf8(summary_md(&fixture()))
+        .unwrap()
+        .contains("## Server metrics"));
+}
+
+#[test]
+fn levels_csv_fills_the_server_columns_and_leaves_absent_ones_empty() {
+    let csv = String::from_utf8(levels_csv(&server_fixture())).unwrap();
+    let rows = csv_rows(&csv);
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    let vllm_1 = &rows[1];
+    assert_eq!(vllm_1[col("server_scrapes")], "5");
+    assert_eq!(vllm_1[col("mean_kv_usage")], "0.021");
+    assert_eq!(vllm_1[col("server_mean_ttft_ms")], "31.5");
+    assert_eq!(vllm_1[col("client_added_ttft_ms")], "6.5");
+    assert_eq!(vllm_1[col("waiting_grew")], "false");
+    assert_eq!(vllm_1[col("energy_j_per_token")], "");
+    let vllm_2 = &rows[2];
+    assert_eq!(vllm_2[col("energy_j_per_token")], "0.42");
+    assert_eq!(vllm_2[col("gpu_throttled_s")], "1.5");
+    assert_eq!(vllm_2[col("mean_waiting")], "");
+    let sglang_1 = &rows[5];
+    assert_eq!(sglang_1[0], "SGLang");
+    assert_eq!(sglang_1[col("server_scrapes")], "");
+    assert_eq!(sglang_1[col("waiting_grew")], "");
 }

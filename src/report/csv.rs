@@ -11,9 +11,10 @@
 use std::collections::BTreeMap;
 
 use crate::results::model::{LevelStatus, LevelSummary, Report, ScheduleStats};
+use crate::results::server::ServerStats;
 
 /// The header row, in column order.
-pub const COLUMNS: [&str; 70] = [
+pub const COLUMNS: [&str; 90] = [
     "engine",
     "level",
     "max_concurrency",
@@ -84,6 +85,26 @@ pub const COLUMNS: [&str; 70] = [
     "client_cpu_cores",
     "client_loop_lag_p99_ms",
     "client_limited",
+    "server_scrapes",
+    "mean_running",
+    "max_running",
+    "mean_waiting",
+    "max_waiting",
+    "waiting_grew",
+    "mean_kv_usage",
+    "max_kv_usage",
+    "preemptions",
+    "prefix_cache_hit_rate",
+    "server_generation_tokens",
+    "server_mean_ttft_ms",
+    "server_p50_ttft_ms",
+    "client_added_ttft_ms",
+    "energy_j_per_token",
+    "gpu_throttled_s",
+    "mean_gpu_util_pct",
+    "mean_gpu_power_w",
+    "max_gpu_memory_used_mib",
+    "mean_sm_clock_mhz",
 ];
 
 /// Renders `levels.csv`: the header then one row per engine × level, engines in report order
@@ -108,6 +129,7 @@ fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
     let f = |v: f64| v.to_string();
     let opt = |v: Option<f64>| v.map(f).unwrap_or_default();
     let sched = |get: fn(&ScheduleStats) -> Option<f64>| opt(l.schedule.as_ref().and_then(get));
+    let server = |get: fn(&ServerStats) -> Option<f64>| opt(l.server.as_ref().and_then(get));
     vec![
         engine.to_string(),
         f(l.level),
@@ -182,6 +204,32 @@ fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
         l.client_cpu_cores.to_string(),
         l.client_loop_lag_p99_ms.to_string(),
         l.client_limited.to_string(),
+        l.server
+            .as_ref()
+            .map(|s| s.scrapes.to_string())
+            .unwrap_or_default(),
+        server(|s| s.mean_running),
+        server(|s| s.max_running),
+        server(|s| s.mean_waiting),
+        server(|s| s.max_waiting),
+        l.server
+            .as_ref()
+            .map(|s| s.waiting_grew.to_string())
+            .unwrap_or_default(),
+        server(|s| s.mean_kv_usage),
+        server(|s| s.max_kv_usage),
+        server(|s| s.preemptions),
+        server(|s| s.prefix_cache_hit_rate),
+        server(|s| s.generation_tokens),
+        server(|s| s.server_mean_ttft_ms),
+        server(|s| s.server_p50_ttft_ms),
+        server(|s| s.client_added_ttft_ms),
+        server(|s| s.energy_j_per_token),
+        server(|s| s.throttled_s),
+        server(|s| s.mean_gpu_util_pct),
+        server(|s| s.mean_gpu_power_w),
+        server(|s| s.max_gpu_memory_used_mib),
+        server(|s| s.mean_sm_clock_mhz),
     ]
 }
 

@@ -11,6 +11,7 @@
 //! - `run`         — the title, the run's facts and the engines table.
 //! - `table`       — one metric's table, its best values and the "best vs others" column.
 //! - `concurrency` — the achieved concurrency and steady-state windows.
+//! - `server`      — the engines' own metrics per level (and the GPUs').
 //! - `lists`       — the SLO lines, the warnings and the errors.
 //! - `text`        — number formats and Markdown escaping.
 //! - this file     — [`summary_md`], putting the sections in order.
@@ -19,6 +20,7 @@ mod concurrency;
 mod lists;
 mod metrics;
 mod run;
+mod server;
 mod table;
 mod text;
 
@@ -28,6 +30,7 @@ use concurrency::concurrency;
 use lists::{errors, slo_lines, warnings};
 use metrics::{GOODPUT, LATE_STARTS, METRICS, SCHEDULED_E2E_P99};
 use run::{engines, header};
+use server::server;
 use table::{all_levels, table};
 
 /// Renders `summary.md`. Deterministic: the same report always gives the same bytes.
@@ -59,6 +62,7 @@ pub fn summary_md(report: &Report) -> Vec<u8> {
             table(&mut md, report, &levels, &LATE_STARTS);
         }
         concurrency(&mut md, report);
+        server(&mut md, report);
     }
     errors(&mut md, report);
     md.into_bytes()
