@@ -63,6 +63,9 @@ pub struct ServerSnapshot {
     pub waiting: Option<f64>,
     /// KV cache usage, 0–1.
     pub kv_usage: Option<f64>,
+    /// The server's mean TTFT over the level so far, ms (its histogram's sum/count delta
+    /// since the level's first scrape); `None` before a first token or without a histogram.
+    pub server_ttft_mean_ms: Option<f64>,
 }
 
 /// Pre-aggregated live numbers of the level in progress. The UI draws these, never samples.
@@ -84,6 +87,8 @@ pub struct Snapshot {
     pub request_throughput: f64,
     /// Output tokens per second over the last couple of seconds.
     pub output_throughput: f64,
+    /// Mean TTFT over the level so far, ms (exact); `None` before the level's first success.
+    pub ttft_mean_ms: Option<f64>,
     /// TTFT p50 over the level so far, ms; `None` before the level's first success.
     pub ttft_p50_ms: Option<f64>,
     /// TTFT p99 over the level so far, ms.

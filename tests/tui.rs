@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use llmsweep::events::{Control, Event, RunState, Snapshot};
+use llmsweep::events::{Control, Event, RunState, ServerSnapshot, Snapshot};
 use llmsweep::results::model::{
     EngineReport, LevelStatus, LevelSummary, Report, RunStatus, ScheduleStats, Workload,
     SCHEMA_VERSION,
@@ -154,6 +154,7 @@ fn snapshot(engine: usize, level_index: usize, i: u64, n: u64) -> Snapshot {
         planned: 200,
         request_throughput: level * 2.5 * s * (0.5 + ramp / 2.0 + wobble),
         output_throughput: level * 2.5 * s * 128.0 * (0.5 + ramp / 2.0 + wobble),
+        ttft_mean_ms: Some(40.0 * level.sqrt() / s * (1.0 + wobble)),
         ttft_p50_ms: Some(38.0 * level.sqrt() / s * (1.0 + wobble)),
         ttft_p99_ms: Some(95.0 * level.sqrt() / s),
         e2el_p50_ms: Some(1000.0 * (1.0 + level / 16.0) / s * (1.0 + wobble)),
@@ -1179,4 +1180,85 @@ fn panel_drops_the_previous_levels_values_when_the_next_starts() {
     let values = panel_values(&render(&app, 80, 24), "vLLM");
     assert!(values.starts_with("req/s 11.0 "), "{values}");
     assert!(values.contains("TTFT p50 107 ms"), "{values}");
+}
+
+/// Mid-run with the running engine's `/metrics` scraped: KV filling up over four scrapes.
+fn mid_run_with_server() -> App {
+    let mut app = mid_run();
+    for (i, kv) in [0.10, 0.35, 0.60, 0.86].into_iter().enumerate() {
+        feed(
+            &mut app,
+            Event::ServerSnapshot(ServerSnapshot {
+                engine: 1,
+                level_index: 1,
+                running: Some(2.0 + i as f64),
+                waiting: Some(i as f64),
+                kv_usage: Some(kv),
+                server_ttft_mean_ms: Some(30.0),
+            }),
+        );
+    }
+    app
+}
+
+#[test]
+fn snapshot_server_line_160x48() {
+    insta::assert_snapshot!(render(&mid_run_with_server(), 160, 48));
+}
+
+#[test]
+fn the_server_line_shows_the_latest_scrape_and_the_clients_part_of_ttft() {
+    let app = mid_run_with_server();
+    let state = &app.engines()[1];
+    let client = state.last.and_then(|s| s.ttft_mean_ms).unwrap();
+    assert_eq!(state.client_added_ttft_ms(), Some(client - 30.0));
+    let screen = render(&app, 160, 48);
+    let line = screen
+        .lines()
+        .find(|l| l.contains("server run"))
+        .expect("a server line");
+    assert!(
+        line.contains("server run 5 · wait 3 · KV 86% ▂▃▅▇"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!(
+            "TTFT client +{}",
+            llmsweep::tui::format::ms(Some(client - 30.0))
+        )),
+        "{line}"
+    );
+    // A scrape of another level (late, after the level changed) is not shown as this one's.
+    let mut app = mid_run();
+    feed(
+        &mut app,
+        Event::ServerSnapshot(ServerSnapshot {
+            engine: 1,
+            level_index: 0,
+            running: Some(9.0),
+            ..ServerSnapshot::default()
+        }),
+    );
+    assert_eq!(app.engines()[1].server, None);
+    assert!(!render(&app, 160, 48).contains("server run"));
+}
+
+#[test]
+fn a_new_level_clears_the_server_line_until_its_first_scrape() {
+    let mut app = mid_run_with_server();
+    feed(
+        &mut app,
+        Event::LevelStarted {
+            engine: 1,
+            level_index: 2,
+            level: 4.0,
+            planned: 200,
+        },
+    );
+    assert_eq!(app.engines()[1].server, None);
+    assert_eq!(
+        app.engines()[1].kv_history.len(),
+        4,
+        "the KV sparkline spans the run"
+    );
 }

@@ -89,7 +89,12 @@ impl Dist {
         self.overflowed
     }
 
-    /// A live percentile from the histogram (cheap; 3 significant digits), ms; `None` when empty.
+    /// The exact mean so far, ms; `None` when empty.
+    pub fn live_mean_ms(&self) -> Option<f64> {
+        (!self.is_empty()).then(|| self.sum_us / self.count as f64 / 1e3)
+    }
+
+    /// A quantile for the live view, ms, from the histogram (cheap, 3 significant digits).
     pub fn live_quantile_ms(&self, q: f64) -> Option<f64> {
         (!self.is_empty()).then(|| self.hist.value_at_quantile(q) as f64 / 1e3)
     }

@@ -166,6 +166,7 @@ impl LevelRecorder {
             failed: self.failed,
             request_throughput,
             output_throughput,
+            ttft_mean_ms: self.ttft.live_mean_ms(),
             ttft_p50_ms: self.ttft.live_quantile_ms(0.5),
             ttft_p99_ms: self.ttft.live_quantile_ms(0.99),
             e2el_p50_ms: self.e2el.live_quantile_ms(0.5),

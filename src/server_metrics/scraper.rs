@@ -98,6 +98,7 @@ impl Scraper {
             let mut scrapes = Vec::new();
             loop {
                 scrapes.push(scraper.scrape(&target, started).await);
+                scraper.publish(&target, &scrapes);
                 let next = tokio::time::sleep(scraper.interval);
                 tokio::select! {
                     _ = next => {}
@@ -109,6 +110,31 @@ impl Scraper {
             }
         });
         LevelScraping { stop, task }
+    }
+
+    /// The live view of the level so far: the latest gauges, and the server's mean TTFT over
+    /// the level's first tokens so far (the delta since its first scrape).
+    fn publish(&self, target: &LevelTarget, scrapes: &[Scrape]) {
+        let mut engine = scrapes.iter().filter_map(|s| s.engine.as_ref());
+        let (Some(first), Some(latest)) = (
+            engine.next(),
+            scrapes.last().and_then(|s| s.engine.as_ref()),
+        ) else {
+            return;
+        };
+        let ttft = first
+            .ttft
+            .as_ref()
+            .zip(latest.ttft.as_ref())
+            .and_then(|(a, b)| b.since(a));
+        let _ = self.events.try_send(Event::ServerSnapshot(ServerSnapshot {
+            engine: target.engine,
+            level_index: target.level_index,
+            running: latest.running,
+            waiting: latest.waiting,
+            kv_usage: latest.kv_usage,
+            server_ttft_mean_ms: ttft.and_then(|h| h.mean()).map(|s| s * 1e3),
+        }));
     }
 
     /// Warnings raised since the last call, with their engine.
@@ -164,13 +190,6 @@ impl Scraper {
                             }),
                             target.engine,
                         );
-                        let _ = self.events.try_send(Event::ServerSnapshot(ServerSnapshot {
-                            engine: target.engine,
-                            level_index: target.level_index,
-                            running: reading.running,
-                            waiting: reading.waiting,
-                            kv_usage: reading.kv_usage,
-                        }));
                         scrape.engine = Some(reading);
                         scrape.schema = Some(schema);
                     }

@@ -3,10 +3,11 @@
 //! No I/O and no clocks live here: the runtime loop passes time in with [`Msg::Tick`], so every
 //! state the dashboard can show is reachable from a test by feeding messages.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::events::{Control, EngineIdx, Event, RunState, Snapshot};
+use crate::events::{Control, EngineIdx, Event, RunState, ServerSnapshot, Snapshot};
 use crate::results::model::{LevelSummary, Report, RunStatus};
 
 use super::history::EngineHistory;
@@ -81,6 +82,34 @@ pub struct EngineState {
     /// The engine's latest snapshot.
     pub last: Option<Snapshot>,
     pub phase: EnginePhase,
+    /// The engine's own metrics at the level's latest scrape; `None` before the level's first
+    /// (or when it is not scraped).
+    pub server: Option<ServerSnapshot>,
+    /// KV cache usage (0–1) at every scrape of the run, newest last, at most `KV_HISTORY`.
+    pub kv_history: VecDeque<f64>,
+}
+
+/// KV usage points kept per engine for its small sparkline.
+pub const KV_HISTORY: usize = 64;
+
+impl EngineState {
+    fn new() -> EngineState {
+        EngineState {
+            history: EngineHistory::default(),
+            last: None,
+            phase: EnginePhase::Waiting,
+            server: None,
+            kv_history: VecDeque::new(),
+        }
+    }
+
+    /// Client-added TTFT live: the client's mean TTFT over the level so far minus the
+    /// server's, ms; `None` until both have one.
+    pub fn client_added_ttft_ms(&self) -> Option<f64> {
+        let client = self.last.as_ref()?.ttft_mean_ms?;
+        let server = self.server.as_ref()?.server_ttft_mean_ms?;
+        Some(client - server)
+    }
 }
 
 /// The level being measured.
@@ -207,11 +236,7 @@ impl App {
         match event {
             Event::RunStarted { report } => {
                 self.engines = (0..report.engines.len())
-                    .map(|_| EngineState {
-                        history: EngineHistory::default(),
-                        last: None,
-                        phase: EnginePhase::Waiting,
-                    })
+                    .map(|_| EngineState::new())
                     .collect();
                 // A resumed run's kept levels are in the table from the start.
                 self.levels = finished_levels(&report);
@@ -231,6 +256,7 @@ impl App {
                         state.phase = EnginePhase::Active;
                         // The panel's numbers are the new level's from now on.
                         state.last = None;
+                        state.server = None;
                     } else if state.phase == EnginePhase::Active {
                         state.phase = EnginePhase::Finished;
                     }
@@ -244,7 +270,20 @@ impl App {
                     finished: false,
                 });
             }
-            Event::ServerSnapshot(_) => {}
+            Event::ServerSnapshot(server) => {
+                let current = self.current.is_some_and(|c| {
+                    c.engine == server.engine && c.level_index == server.level_index
+                });
+                if let Some(state) = self.engines.get_mut(server.engine).filter(|_| current) {
+                    if let Some(kv) = server.kv_usage {
+                        if state.kv_history.len() == KV_HISTORY {
+                            state.kv_history.pop_front();
+                        }
+                        state.kv_history.push_back(kv);
+                    }
+                    state.server = Some(server);
+                }
+            }
             Event::Snapshot(snapshot) => {
                 if let Some(state) = self.engines.get_mut(snapshot.engine) {
                     // Before a level's first request finishes its numbers are all zero: that
@@ -291,11 +330,7 @@ impl App {
                 }
                 if self.engines.len() < report.engines.len() {
                     self.engines
-                        .resize_with(report.engines.len(), || EngineState {
-                            history: EngineHistory::default(),
-                            last: None,
-                            phase: EnginePhase::Waiting,
-                        });
+                        .resize_with(report.engines.len(), EngineState::new);
                 }
                 for state in &mut self.engines {
                     if state.phase == EnginePhase::Active {

@@ -71,7 +71,7 @@ pub(super) fn server(md: &mut String, report: &Report) {
                     " {} | {} | {} | {} |",
                     dash(s.energy_j_per_token, fmt_num),
                     dash(s.throttled_s, fmt_num),
-                    dash(s.mean_gpu_util_pct, |v| fmt_pct(v)),
+                    dash(s.mean_gpu_util_pct, fmt_pct),
                     dash(s.mean_gpu_power_w, fmt_num),
                 );
             }

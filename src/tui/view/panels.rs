@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Sparkline, Widget};
 
 use super::tables::render_levels_table;
 use super::{engine_color, engine_name, level_label, levels_word, row_span};
+use crate::events::ServerSnapshot;
 use crate::tui::app::{App, EnginePhase, EngineState};
 use crate::tui::format;
 use crate::tui::history::{to_bars, Metric};
@@ -103,6 +104,15 @@ fn render_engine_panel(app: &App, engine: usize, more: &str, area: Rect, buf: &m
         );
         return;
     }
+    // The engine's own metrics take the panel's last row, when it has one to spare.
+    let inner = match &state.server {
+        Some(server) if inner.height >= 3 => {
+            let last = row_span(inner, inner.height - 1, 1);
+            render_server_line(state, server, last, buf);
+            row_span(inner, 0, inner.height - 1)
+        }
+        _ => inner,
+    };
     let cols = Metric::ALL.len() as u16;
     let col_width = inner.width / cols;
     for (i, metric) in Metric::ALL.iter().enumerate() {
@@ -145,6 +155,60 @@ fn render_engine_panel(app: &App, engine: usize, more: &str, area: Rect, buf: &m
                 .render(spark, buf);
         }
     }
+}
+
+/// `server  run 8 · wait 3 · KV 43% ▂▃▅▇ · client +3.2 ms`: the engine's batch, queue and KV
+/// cache at the latest scrape (— where it exports none), the KV usage over the run, and the
+/// client's part of the mean TTFT.
+fn render_server_line(state: &EngineState, server: &ServerSnapshot, area: Rect, buf: &mut Buffer) {
+    let dim = Style::new().fg(Color::DarkGray);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let count =
+        |v: Option<f64>| v.map_or_else(|| format::NO_VALUE.to_string(), |v| format!("{v:.0}"));
+    let mut spans = vec![
+        Span::styled("server ", dim),
+        Span::styled("run ", dim),
+        Span::styled(count(server.running), bold),
+        Span::styled(" · wait ", dim),
+        Span::styled(count(server.waiting), bold),
+        Span::styled(" · KV ", dim),
+        Span::styled(
+            server
+                .kv_usage
+                .map_or_else(|| format::NO_VALUE.to_string(), format::percent),
+            bold,
+        ),
+    ];
+    if server.kv_usage.is_some() {
+        let width = (area.width as usize / 6).clamp(4, 16);
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(kv_spark(&state.kv_history, width), dim));
+    }
+    if let Some(added) = state.client_added_ttft_ms() {
+        spans.push(Span::styled(" · TTFT client ", dim));
+        let sign = if added < 0.0 { "−" } else { "+" };
+        spans.push(Span::styled(
+            format!("{sign}{}", format::ms(Some(added.abs()))),
+            bold,
+        ));
+    }
+    buf.set_line(
+        area.x + 1,
+        area.y,
+        &Line::from(spans),
+        area.width.saturating_sub(1),
+    );
+}
+
+/// The newest `width` KV usage points (0–1) as block characters, full scale = 100 %.
+pub(super) fn kv_spark(history: &std::collections::VecDeque<f64>, width: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let skip = history.len().saturating_sub(width);
+    history
+        .iter()
+        .skip(skip)
+        .map(|&kv| BARS[((kv.clamp(0.0, 1.0) * 7.0).round()) as usize])
+        .collect()
 }
 
 fn engine_status(app: &App, engine: usize, state: &EngineState) -> String {
