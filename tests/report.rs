@@ -1142,9 +1142,17 @@ type Metric = fn(&LevelSummary) -> Option<f64>;
 /// Every panel of `kind` plots `metrics[i]` as its line and, where given, a band up to
 /// `bands[i]`, for every engine of the fixture, to within 2 pixels.
 fn check_panels(kind: ChartKind, metrics: [Metric; 3], bands: [Option<Metric>; 3]) {
-    let report = fixture();
-    let chart = parse_svg(&chart_svg(&report, kind).unwrap());
-    let layout = chart_layout(&report).unwrap();
+    check_panels_of(&fixture(), kind, metrics, bands);
+}
+
+fn check_panels_of(
+    report: &Report,
+    kind: ChartKind,
+    metrics: [Metric; 3],
+    bands: [Option<Metric>; 3],
+) {
+    let chart = parse_svg(&chart_svg(report, kind).unwrap());
+    let layout = chart_layout(report).unwrap();
     for (i, rect) in layout.panels.iter().enumerate() {
         let panel = SvgPanel::new(&chart, *rect);
         let tolerance = 2.0 * panel.per_px();
@@ -1218,6 +1226,77 @@ fn extended_chart_panels_plot_output_throughput_tpot_and_error_rate() {
             |l| Some(l.error_rate * 100.0),
         ],
         [None, Some(|l| l.p99_tpot_ms), None],
+    );
+}
+
+/// Every level of the fixture scraped: KV usage and waiting requests rising with the level.
+fn scraped_fixture() -> Report {
+    let mut report = fixture();
+    for (e, engine) in report.engines.iter_mut().enumerate() {
+        for l in &mut engine.levels {
+            let c = l.level;
+            l.server = Some(ServerStats {
+                scrapes: 4,
+                mean_kv_usage: Some((0.05 * c + 0.02 * e as f64).min(0.9)),
+                max_kv_usage: Some((0.08 * c + 0.02 * e as f64).min(1.0)),
+                mean_waiting: Some(c * 0.5 + e as f64),
+                max_waiting: Some(c + e as f64 + 1.0),
+                client_added_ttft_ms: Some(2.0 + c * 0.25 + e as f64),
+                ..ServerStats::default()
+            });
+        }
+    }
+    report
+}
+
+/// Mean KV usage (%) with its band to the max; mean waiting requests with a band to the
+/// max; client-added TTFT (ms).
+#[test]
+fn server_chart_panels_plot_kv_usage_waiting_and_client_added_ttft() {
+    check_panels_of(
+        &scraped_fixture(),
+        ChartKind::Server,
+        [
+            |l| l.server.as_ref()?.mean_kv_usage.map(|v| v * 100.0),
+            |l| l.server.as_ref()?.mean_waiting,
+            |l| l.server.as_ref()?.client_added_ttft_ms,
+        ],
+        [
+            Some(|l| l.server.as_ref()?.max_kv_usage.map(|v| v * 100.0)),
+            Some(|l| l.server.as_ref()?.max_waiting),
+            None,
+        ],
+    );
+}
+
+#[test]
+fn the_server_chart_is_written_with_the_extended_set_only_when_levels_were_scraped() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ExportOptions {
+        extended: true,
+        ..ExportOptions::default()
+    };
+    let written = write_all(&scraped_fixture(), dir.path(), &opts).unwrap();
+    assert!(
+        written.iter().any(|p| p.ends_with("chart-server.png")),
+        "{written:?}"
+    );
+    let plain = tempfile::tempdir().unwrap();
+    let written = write_all(&fixture(), plain.path(), &opts).unwrap();
+    assert!(
+        !written.iter().any(|p| p.ends_with("chart-server.png")),
+        "{written:?}"
+    );
+    let standard = tempfile::tempdir().unwrap();
+    let written = write_all(
+        &scraped_fixture(),
+        standard.path(),
+        &ExportOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        !written.iter().any(|p| p.ends_with("chart-server.png")),
+        "{written:?}"
     );
 }
 
@@ -1573,6 +1652,7 @@ fn chart_omits_points_without_a_value_and_keeps_failed_and_skipped_markers() {
         let latency: &[usize] = match kind {
             ChartKind::Standard => &[1, 2],
             ChartKind::Extended => &[1],
+            ChartKind::Server => unreachable!("not in the loop"),
         };
         for (i, points) in panels.iter().enumerate() {
             let at_2 = find(points, 1, 2.0);

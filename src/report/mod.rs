@@ -61,7 +61,8 @@ pub enum ReportError {
 /// Which optional files [`write_all`] produces besides `chart.png`, `levels.csv`, `summary.md`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExportOptions {
-    /// Also write `chart-extended.png` (output tok/s, TPOT, error rate).
+    /// Also write `chart-extended.png` (output tok/s, TPOT, error rate) and, when any level
+    /// was scraped, `chart-server.png` (KV usage, waiting requests, client-added TTFT).
     pub extended: bool,
     /// Also write an `.svg` next to every `.png`.
     pub svg: bool,
@@ -83,6 +84,14 @@ pub fn write_all(
     let mut kinds = vec![(ChartKind::Standard, "chart")];
     if opts.extended {
         kinds.push((ChartKind::Extended, "chart-extended"));
+        let scraped = report
+            .engines
+            .iter()
+            .flat_map(|e| &e.levels)
+            .any(|l| l.server.is_some());
+        if scraped {
+            kinds.push((ChartKind::Server, "chart-server"));
+        }
     }
     let mut written = Vec::new();
     for (kind, stem) in kinds {

@@ -46,8 +46,10 @@ pub(super) fn draw_header<DB: DrawingBackend>(
         RunStatus::Interrupted => sub.push("interrupted: later levels not run".to_string()),
         RunStatus::Failed => sub.push("failed: later levels not run".to_string()),
     }
-    if kind == ChartKind::Extended {
-        sub.push("extended metrics".to_string());
+    match kind {
+        ChartKind::Standard => {}
+        ChartKind::Extended => sub.push("extended metrics".to_string()),
+        ChartKind::Server => sub.push("server metrics (the engines' /metrics)".to_string()),
     }
     let sub = fit(&sub.join("  ·  "), 18.0, false, max_w)?;
     pen.draw(root, Label::new(&sub, (SIDE, 56), 18.0).color(&MUTED))?;

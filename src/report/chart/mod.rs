@@ -58,6 +58,9 @@ pub enum ChartKind {
     Standard,
     /// Output throughput (tok/s), TPOT (ms), error rate (%).
     Extended,
+    /// The engines' own metrics: KV cache usage (%, mean with a band to the max), waiting
+    /// requests (mean, band to max), client-added TTFT (ms).
+    Server,
 }
 
 const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);

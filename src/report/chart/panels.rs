@@ -78,9 +78,41 @@ const EXTENDED: [Panel; 3] = [
     },
 ];
 
+/// The engines' own metrics (the extended set, when any level was scraped).
+const SERVER: [Panel; 3] = [
+    Panel {
+        title: "KV cache usage",
+        unit: "%",
+        higher_is_better: false,
+        value: |l| l.server.as_ref()?.mean_kv_usage.map(|v| v * 100.0),
+        band_top: Some(|l| l.server.as_ref()?.max_kv_usage.map(|v| v * 100.0)),
+        failed_is_data: false,
+        throughput: false,
+    },
+    Panel {
+        title: "Waiting requests",
+        unit: "requests",
+        higher_is_better: false,
+        value: |l| l.server.as_ref()?.mean_waiting,
+        band_top: Some(|l| l.server.as_ref()?.max_waiting),
+        failed_is_data: false,
+        throughput: false,
+    },
+    Panel {
+        title: "Client-added TTFT",
+        unit: "ms",
+        higher_is_better: false,
+        value: |l| l.server.as_ref()?.client_added_ttft_ms,
+        band_top: None,
+        failed_is_data: false,
+        throughput: false,
+    },
+];
+
 pub(super) fn panels(kind: ChartKind) -> &'static [Panel; 3] {
     match kind {
         ChartKind::Standard => &STANDARD,
         ChartKind::Extended => &EXTENDED,
+        ChartKind::Server => &SERVER,
     }
 }
