@@ -31,7 +31,8 @@ pub struct ServerStats {
     /// delta) and p50 (interpolated inside its bucket).
     pub server_mean_ttft_ms: Option<f64>,
     pub server_p50_ttft_ms: Option<f64>,
-    /// The client's mean TTFT minus the server's, ms: network, HTTP and client time.
+    /// The client's mean TTFT minus the server's, ms: the time outside the engine's own TTFT
+    /// clock (its HTTP front end, the network, the client).
     pub client_added_ttft_ms: Option<f64>,
     /// GPU energy per output token the client received, J/token (DCGM energy counter delta).
     pub energy_j_per_token: Option<f64>,

@@ -34,7 +34,7 @@ pub fn server_warning(
     if let (Some(added), Some(ttft)) = (stats.client_added_ttft_ms, client_mean_ttft_ms) {
         if ttft > 0.0 && added > CLIENT_ADDED_WARN_SHARE * ttft {
             parts.push(format!(
-                "the client added {added:.1} ms of its {ttft:.1} ms mean TTFT ({:.0} %): the client or network may be the bottleneck",
+                "the client added {added:.1} ms of its {ttft:.1} ms mean TTFT ({:.0} %): the client, the network or the engine's HTTP front end (outside its own TTFT clock) may be the bottleneck",
                 added / ttft * 100.0
             ));
         }

@@ -24,7 +24,8 @@ pub(super) fn server(md: &mut String, report: &Report) {
          waiting requests and KV cache usage as mean / max over the scrapes; preemptions, \
          prefix-cache hit rate and the server's TTFT (mean, and p50 interpolated in its \
          histogram bucket) over the level. Client-added TTFT = the client's mean TTFT − the \
-         server's: network, HTTP and client time. — : the engine does not export it.\n\n",
+         server's: the time outside the engine's own TTFT clock (its HTTP front end, the network, \
+         the client). — : the engine does not export it.\n\n",
     );
     let gpu = report
         .engines
