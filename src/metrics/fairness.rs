@@ -56,4 +56,15 @@ mod tests {
         assert!(text.starts_with("level 4: mean output length differs by 40% between \"A\" (100.0 tokens) and \"C\" (60.0 tokens)"), "{text}");
         assert_eq!(output_length_warning(("C", &c), &[]), None);
     }
+
+    #[test]
+    fn names_the_engine_furthest_away_in_tokens() {
+        // 90 tokens from A, 80 from B (though B's ratio, 1.8×, is the larger).
+        let (me, a, b) = (level(100.0), level(10.0), level(180.0));
+        let text = output_length_warning(("Me", &me), &[("B", &b), ("A", &a)]).unwrap();
+        assert!(
+            text.contains("differs by 90% between \"A\" (10.0 tokens) and \"Me\""),
+            "{text}"
+        );
+    }
 }

@@ -86,11 +86,7 @@ impl HealthMonitor {
     pub async fn finish(self) -> ClientHealth {
         self.probe.abort();
         let wall_s = self.started.elapsed().as_secs_f64();
-        let cpu_cores = if wall_s > 0.0 {
-            ((process_cpu_seconds() - self.cpu_start_s) / wall_s).max(0.0)
-        } else {
-            0.0
-        };
+        let cpu_cores = cores_used(self.cpu_start_s, process_cpu_seconds(), wall_s);
         let lag = self.lag_us.lock().await;
         let loop_lag_p99_ms = if lag.is_empty() {
             0.0
@@ -100,15 +96,28 @@ impl HealthMonitor {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1) as f64;
-        // A level shorter than a few probes says nothing either way.
-        let enough = lag.len() >= 10;
         ClientHealth {
             cpu_cores,
             loop_lag_p99_ms,
-            limited: enough
-                && (loop_lag_p99_ms > LAG_LIMIT_MS || cpu_cores > CPU_SHARE_LIMIT * cores),
+            limited: limited(loop_lag_p99_ms, cpu_cores, cores, lag.len()),
         }
     }
+}
+
+/// Cores the process used on average between two readings of its CPU time, `wall_s` apart.
+fn cores_used(cpu_before_s: f64, cpu_after_s: f64, wall_s: f64) -> f64 {
+    if wall_s > 0.0 {
+        ((cpu_after_s - cpu_before_s) / wall_s).max(0.0)
+    } else {
+        0.0
+    }
+}
+
+/// The client may have been the limit: its loop ran late (p99 above [`LAG_LIMIT_MS`]) or it
+/// used more than [`CPU_SHARE_LIMIT`] of the machine's cores. A level shorter than ten probes
+/// says nothing either way.
+fn limited(loop_lag_p99_ms: f64, cpu_cores: f64, cores: f64, probes: u64) -> bool {
+    probes >= 10 && (loop_lag_p99_ms > LAG_LIMIT_MS || cpu_cores > CPU_SHARE_LIMIT * cores)
 }
 
 /// User + system CPU time of this process so far, seconds (0 where unavailable).
@@ -128,6 +137,55 @@ pub fn process_cpu_seconds() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_is_limited_above_5_ms_of_lag_or_85_percent_of_the_cores() {
+        assert!(
+            !limited(5.0, 1.0, 2.0, 100),
+            "5.0 ms is the limit, not above it"
+        );
+        assert!(limited(5.01, 1.0, 2.0, 100));
+        assert!(
+            !limited(1.0, 1.7, 2.0, 100),
+            "1.7 of 2 cores is exactly 85 %"
+        );
+        assert!(limited(1.0, 1.71, 2.0, 100));
+        assert!(limited(1.0, 3.5, 4.0, 100));
+        assert!(!limited(1.0, 3.4, 4.0, 100));
+        // Too few probes to say: never limited.
+        assert!(!limited(50.0, 4.0, 2.0, 9));
+        assert!(limited(50.0, 0.1, 2.0, 10));
+    }
+
+    #[test]
+    fn cores_used_is_cpu_time_over_wall_time() {
+        assert_eq!(cores_used(2.0, 5.0, 2.0), 1.5);
+        assert_eq!(
+            cores_used(5.0, 4.0, 2.0),
+            0.0,
+            "a clock going back is no use"
+        );
+        assert_eq!(cores_used(1.0, 2.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn apply_copies_every_reading_into_the_summary() {
+        let mut summary = LevelSummary::default();
+        ClientHealth {
+            cpu_cores: 0.75,
+            loop_lag_p99_ms: 6.5,
+            limited: true,
+        }
+        .apply(&mut summary);
+        assert_eq!(
+            (
+                summary.client_cpu_cores,
+                summary.client_loop_lag_p99_ms,
+                summary.client_limited
+            ),
+            (0.75, 6.5, true)
+        );
+    }
 
     #[test]
     fn cpu_seconds_grow_with_work() {
