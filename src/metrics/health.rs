@@ -199,6 +199,34 @@ mod tests {
         assert!(process_cpu_seconds() > before);
     }
 
+    /// utime + stime of this process from /proc, s (Linux; clock ticks of 1/100 s).
+    fn proc_cpu_seconds() -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+        // Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15.
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields[i - 3].parse::<f64>().expect("ticks");
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(14) + ticks(15)) / hz
+    }
+
+    #[test]
+    fn cpu_seconds_are_user_plus_system_time() {
+        // Spend system time too (syscalls), so user − system or user × system stand out.
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(150) {
+            let _ = std::hint::black_box(std::fs::metadata("/"));
+        }
+        let low = proc_cpu_seconds();
+        let ours = process_cpu_seconds();
+        let high = proc_cpu_seconds();
+        assert!(
+            ours >= low - 0.03 && ours <= high + 0.03,
+            "getrusage {ours:.3} s, /proc {low:.3}–{high:.3} s"
+        );
+    }
+
     #[test]
     fn warning_only_when_limited() {
         let ok = ClientHealth {

@@ -389,6 +389,25 @@ mod tests {
     }
 
     #[test]
+    fn a_send_more_than_10_ms_behind_its_schedule_is_a_late_start() {
+        let mut r = LevelRecorder::new(RecorderOptions {
+            open_loop: true,
+            slo: None,
+        });
+        for queue_us in [0, 10_000, 10_001, 250_000] {
+            r.record(
+                &Sample {
+                    queue_us,
+                    ..ok(1_000, 2_000, 2)
+                },
+                5_000,
+            );
+        }
+        let schedule = r.summary(run(1.0, false)).schedule.expect("rate mode");
+        assert_eq!(schedule.late_starts, 2, "exactly 10 ms late is on time");
+    }
+
+    #[test]
     fn mostly_failed_level_is_failed_not_fast() {
         let mut r = LevelRecorder::default();
         r.record(&ok(1_000, 2_000, 2), 1);
