@@ -1,16 +1,18 @@
 //! The simulated engine: a real HTTP server on 127.0.0.1 that speaks the OpenAI streaming
-//! API (`/v1/chat/completions`, `/v1/completions`) in vLLM's chunk shapes and models
-//! *continuous batching*, so the whole product can be run and tested without a GPU.
+//! API (`/v1/chat/completions`, `/v1/completions`) in vLLM's chunk shapes, serves vLLM's
+//! `/metrics`, and models *continuous batching*, so the whole product can be run and tested
+//! without a GPU.
 //!
 //! # The model
 //! One scheduler task owns the batch ([`scheduler`](self) module) and loops:
-//! 1. **Admit** waiting requests, oldest first, until `max_batch` are running. If at least
-//!    one was admitted, charge one prefill step:
-//!    `prefill_base_us + prefill_us_per_token × Σ prompt tokens admitted`.
+//! 1. **Admit** waiting requests, oldest first, until `max_batch` are running or the next
+//!    one's KV does not fit (see below). If at least one was admitted, charge one prefill
+//!    step: `prefill_base_us + prefill_us_per_token × Σ prompt tokens admitted` (a
+//!    preempted request's output so far counts as prompt).
 //!    A chat stream sends its role-only chunk at admission, before the prefill completes.
-//! 2. **Decode**: if the batch is non-empty, charge
-//!    `decode_base_us + decode_per_seq_us × batch size`, then every running sequence emits
-//!    one token. Sequences that reached their length leave the batch.
+//! 2. **Decode**: if the batch is non-empty, preempt while it would overflow the KV cache,
+//!    charge `decode_base_us + decode_per_seq_us × batch size`, then every running sequence
+//!    emits one token. Sequences that reached their length leave the batch.
 //! 3. If nothing is running or waiting, sleep until a request arrives.
 //!
 //! Costs advance an absolute deadline (`sleep_until`), so timings don't drift; with zero
@@ -27,6 +29,41 @@
 //! `prompt`. Output tokens = the profile's `output_tokens`, else `max_completion_tokens` /
 //! `max_tokens`, else 128. Other fields (`temperature`, `ignore_eos`, ...) are ignored.
 //!
+//! # KV cache and preemption
+//! Each profile has a KV cache of [`Profile::kv_tokens`] tokens; a running sequence holds
+//! its prompt plus the tokens generated so far. A request is admitted only if the batch then
+//! still has room for one more token per sequence, and before a decode step that would
+//! overflow the cache the newest sequence is preempted back to the front of the queue; when
+//! readmitted it prefills its prompt and output so far again (vLLM's recompute preemption)
+//! and its stream continues after a pause. A lone sequence always runs. The default budgets
+//! are large enough that `fixed`, `fast` and `steady` never preempt in practice, while the
+//! demo's engines (`fast-prefill`, `big-batch`) fill their cache to ≈ 94 % with a full batch
+//! of the demo's requests.
+//!
+//! # `GET /metrics`
+//! The engine's live statistics in vLLM 0.32's Prometheus text exposition
+//! (`text/plain; version=0.0.4; charset=utf-8`), every sample labelled
+//! `{engine="0",model_name="sim"}`, read from atomics the scheduler and the response
+//! streams update (scraping takes no lock and never stalls the batch):
+//! - `vllm:num_requests_running` (gauge): sequences in the batch, prefilling ones included.
+//! - `vllm:num_requests_waiting` (gauge): requests parsed and queued but not in the batch,
+//!   preempted ones included.
+//! - `vllm:kv_cache_usage_perc` (gauge, 0–1): Σ (prompt + generated) over the running
+//!   sequences / [`Profile::kv_tokens`], at most 1.
+//! - `vllm:num_preemptions_total` (counter): sequences preempted.
+//! - `vllm:prompt_tokens_total` (counter): prompt tokens prefilled, once per request.
+//! - `vllm:generation_tokens_total` (counter): output tokens generated.
+//! - `vllm:prefix_cache_queries_total` (counter): tokens prefilled, recomputations
+//!   included; `vllm:prefix_cache_hits_total` is always 0 (no prefix cache is modelled).
+//! - `vllm:time_to_first_token_seconds` (histogram, vLLM's buckets): from the handler
+//!   receiving the request to its first content chunk being handed to the HTTP layer,
+//!   the same stamp as `--timing-log` (for a non-streamed request, its first token).
+//! - `vllm:e2e_request_latency_seconds` (histogram, vLLM's buckets): from the request's
+//!   arrival to its last token, finished requests only.
+//!
+//! vLLM's other families (`_created` gauges, per-request token histograms, ...) are not
+//! served.
+//!
 //! # Faults
 //! [`Faults`] injects errors, disconnects, malformed chunks, stalls, slow first bytes,
 //! missing usage, in-stream errors, connections closed before any response, non-SSE
@@ -34,12 +71,15 @@
 //! seed and the request's arrival index ([`Faults::plan`]), so runs are reproducible.
 //!
 //! # Layout
-//! `profiles` (timing constants), `faults` (what goes wrong, for whom), `scheduler` (the
-//! batch loop), `server` (routes, parsing, SSE encoding), `conn` (the listener, whose
-//! connections a handler can kill), `timing` (the `--timing-log` of server-side TTFT).
+//! `profiles` (timing constants, KV budgets), `faults` (what goes wrong, for whom),
+//! `scheduler` (the batch loop), `server` (routes, parsing, SSE encoding), `conn` (the
+//! listener, whose connections a handler can kill), `timing` (the `--timing-log` of
+//! server-side TTFT), `metrics` (the live statistics), `exposition` (their `/metrics` text).
 
 mod conn;
+mod exposition;
 mod faults;
+mod metrics;
 mod profiles;
 mod scheduler;
 mod server;
@@ -84,9 +124,12 @@ pub async fn run(
         None => None,
     };
     let cancel = CancellationToken::new();
-    let (scheduler, scheduler_task) = scheduler::spawn(config.profile.clone(), cancel.clone());
+    let metrics = Arc::new(metrics::Metrics::new(config.profile.kv_tokens()));
+    let (scheduler, scheduler_task) =
+        scheduler::spawn(config.profile.clone(), metrics.clone(), cancel.clone());
     let state = Arc::new(server::AppState {
         scheduler,
+        metrics,
         faults: config.faults,
         seed: config.seed,
         output_tokens: config.profile.output_tokens,

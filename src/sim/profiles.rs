@@ -2,6 +2,14 @@
 //!
 //! A profile is named by the kind of engine it models, never by a product.
 
+/// KV-cache capacity per batch slot (tokens) of `fast-prefill` and `big-batch`, the demo's
+/// engines: the demo's requests hold at most ≈ 20 prompt + 48 output = 68 tokens, so a
+/// full batch fills up to ≈ 94 % of the cache and never preempts; longer requests do.
+const DEMO_KV_TOKENS_PER_SLOT: u64 = 72;
+/// KV-cache capacity per batch slot (tokens) of every other profile: a 2k context per
+/// sequence, which no timing test's request comes near.
+const KV_TOKENS_PER_SLOT: u64 = 2_048;
+
 /// The timing model of one simulated engine.
 ///
 /// Costs are charged per scheduler step (see [`crate::sim`]):
@@ -110,6 +118,21 @@ impl Profile {
     /// All built-in profiles.
     pub fn all() -> &'static [Profile] {
         &PROFILES
+    }
+
+    /// KV-cache capacity (tokens): running sequences hold their prompt plus the tokens
+    /// generated so far, and the scheduler admits and preempts to stay within it.
+    ///
+    /// `max_batch ×` a per-slot size: 72 tokens for `fast-prefill` and `big-batch` (576 and
+    /// 4,608 in all), 2,048 for any other name (`fixed`, `fast`, `steady`, hand-made
+    /// profiles). The size is keyed by name, so `Profile { max_batch: 2, ..FIXED }` keeps
+    /// `fixed`'s 2,048 per slot (4,096 tokens).
+    pub fn kv_tokens(&self) -> u64 {
+        let per_slot = match self.name {
+            "fast-prefill" | "big-batch" => DEMO_KV_TOKENS_PER_SLOT,
+            _ => KV_TOKENS_PER_SLOT,
+        };
+        (self.max_batch.max(1) as u64).saturating_mul(per_slot)
     }
 
     /// Cost of a prefill step admitting `prompt_tokens` in total (µs); 0 when nothing is

@@ -15,10 +15,13 @@ use axum::Router;
 use bytes::{BufMut, BytesMut};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::conn::Conn;
+use super::exposition;
 use super::faults::{FaultPlan, Faults};
+use super::metrics::Metrics;
 use super::scheduler::{SchedulerHandle, Step};
 use super::timing::{FirstToken, TimingLog};
 
@@ -82,6 +85,8 @@ enum Api {
 /// State shared by all handlers.
 pub(crate) struct AppState {
     pub(crate) scheduler: SchedulerHandle,
+    /// What `/metrics` reports; the scheduler and the response streams write it.
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) faults: Faults,
     pub(crate) seed: u64,
     /// `Profile::output_tokens`: overrides the request's `max_tokens` when set.
@@ -94,14 +99,26 @@ pub(crate) struct AppState {
     pub(crate) timing: Option<Arc<TimingLog>>,
 }
 
-/// The router: the two OpenAI endpoints, `/health` and `/v1/models`.
+/// The router: the two OpenAI endpoints, `/health`, `/v1/models` and `/metrics`.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/v1/models", get(models))
+        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// `GET /metrics`: the engine's statistics now, in vLLM's Prometheus exposition.
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let text = exposition::render(&state.metrics.snapshot(), MODEL_ID);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, exposition::CONTENT_TYPE)],
+        text,
+    )
+        .into_response()
 }
 
 async fn chat(
@@ -211,7 +228,9 @@ async fn handle(
             prompt_tokens: req.prompt_tokens,
             phase: Phase::WaitAdmit,
             cancel: state.cancel.clone(),
-            first_token,
+            received: first_token.received(),
+            first_token: Some(first_token),
+            metrics: state.metrics.clone(),
         };
         let body = futures_util::stream::unfold(stream, |mut s| async move {
             let item = s.next().await?;
@@ -224,22 +243,43 @@ async fn handle(
             .body(Body::from_stream(body))
             .unwrap_or_else(|_| error_response(StatusCode::INTERNAL_SERVER_ERROR, "response"))
     } else {
-        whole(rx, &enc, output_tokens, req.prompt_tokens).await
+        let received = first_token.received();
+        whole(
+            rx,
+            &enc,
+            output_tokens,
+            req.prompt_tokens,
+            &state.metrics,
+            received,
+        )
+        .await
     }
 }
 
 /// Non-streaming: wait for the whole generation, then answer with one JSON object. Only the
-/// `error_rate` and `first_byte_delay_ms` faults apply here.
-async fn whole(mut rx: mpsc::Receiver<Step>, enc: &Encoder, total: u32, prompt: u32) -> Response {
+/// `error_rate` and `first_byte_delay_ms` faults apply here. Its TTFT and E2E (from
+/// `received`) go into `metrics` when its first and last tokens are generated.
+async fn whole(
+    mut rx: mpsc::Receiver<Step>,
+    enc: &Encoder,
+    total: u32,
+    prompt: u32,
+    metrics: &Metrics,
+    received: Instant,
+) -> Response {
     let mut tokens = 0u32;
     while let Some(step) = rx.recv().await {
         if step == Step::Token {
+            if tokens == 0 {
+                metrics.observe_ttft(received.elapsed());
+            }
             tokens += 1;
         }
     }
     if tokens < total {
         return shutting_down();
     }
+    metrics.observe_e2e(received.elapsed());
     let text: String = (0..total).map(word).collect();
     let usage = json!({
         "prompt_tokens": prompt,
@@ -554,8 +594,13 @@ struct SseStream {
     prompt_tokens: u32,
     phase: Phase,
     cancel: CancellationToken,
-    /// Stamped when the first content chunk is handed to hyper (`--timing-log`).
+    /// When the request arrived (the start of its TTFT and E2E).
+    received: Instant,
+    /// Stamped when the first content chunk is handed to hyper (`--timing-log` and the
+    /// TTFT histogram); `None` once stamped.
     first_token: Option<FirstToken>,
+    /// Where its TTFT and E2E are recorded.
+    metrics: Arc<Metrics>,
 }
 
 impl SseStream {
@@ -615,7 +660,7 @@ impl SseStream {
                                 return Some(Ok(self.enc.padded_content(i, size)));
                             }
                             if let Some(first) = self.first_token.take() {
-                                first.stamp();
+                                self.metrics.observe_ttft(first.stamp());
                             }
                             return Some(Ok(self.enc.content(i)));
                         }
@@ -623,6 +668,8 @@ impl SseStream {
                     }
                 }
                 Phase::Finish => {
+                    // The last content chunk went out: the request is finished.
+                    self.metrics.observe_e2e(self.received.elapsed());
                     self.phase = if self.include_usage && self.plan.usage {
                         Phase::Usage
                     } else {

@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::{self, LineWriter, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -48,26 +49,37 @@ impl TimingLog {
     }
 }
 
-/// One request's pending first-token stamp.
+/// One request's pending first-token stamp: the clock starts when the request arrives.
 pub(crate) struct FirstToken {
-    log: Arc<TimingLog>,
-    request_id: String,
+    /// When the handler received the request.
     received: Instant,
+    /// The log and the request's id, when there is a log and the request has an id.
+    log: Option<(Arc<TimingLog>, String)>,
 }
 
 impl FirstToken {
-    /// Starts the clock for a request; `None` when there is no log or no request id.
-    pub(crate) fn start(log: Option<&Arc<TimingLog>>, request_id: Option<&str>) -> Option<Self> {
-        Some(FirstToken {
-            log: log?.clone(),
-            request_id: request_id?.to_string(),
+    /// Starts the clock for a request; it is logged only with a log and a request id.
+    pub(crate) fn start(log: Option<&Arc<TimingLog>>, request_id: Option<&str>) -> Self {
+        FirstToken {
             received: Instant::now(),
-        })
+            log: log
+                .zip(request_id)
+                .map(|(l, id)| (l.clone(), id.to_string())),
+        }
     }
 
-    /// The first content chunk is being handed over now.
-    pub(crate) fn stamp(self) {
-        let us = self.received.elapsed().as_micros() as u64;
-        self.log.record(&self.request_id, us);
+    /// When the request arrived.
+    pub(crate) fn received(&self) -> Instant {
+        self.received
+    }
+
+    /// The first content chunk is being handed over now: logs the server-side TTFT (when
+    /// logged) and returns it, for `vllm:time_to_first_token_seconds`.
+    pub(crate) fn stamp(self) -> Duration {
+        let ttft = self.received.elapsed();
+        if let Some((log, request_id)) = &self.log {
+            log.record(request_id, ttft.as_micros() as u64);
+        }
+        ttft
     }
 }
