@@ -22,7 +22,7 @@ async fn quick_sim() -> SimServer {
 fn lifecycle(events: &[Event]) -> Vec<String> {
     events
         .iter()
-        .filter(|e| !matches!(e, Event::Snapshot(_)))
+        .filter(|e| !matches!(e, Event::Snapshot(_) | Event::ServerSnapshot(_)))
         .map(kind)
         .collect()
 }

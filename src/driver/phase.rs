@@ -61,6 +61,11 @@ fn worker_exit(joined: Result<(), JoinError>) -> Result<(), String> {
 }
 
 impl Driver {
+    fn worker_panicked(&self, engine: usize, level: f64, e: &str) -> std::io::Error {
+        let name = &self.plan.engines[engine].name;
+        std::io::Error::other(format!("{name}, level {level}: {e}"))
+    }
+
     /// Runs `planned` requests at `concurrency` in flight (closed loop) or on the level's
     /// schedule (rate mode).
     pub(super) async fn phase(
@@ -203,8 +208,7 @@ impl Driver {
                         cancel.cancel();
                         while workers.join_next().await.is_some() {}
                         self.writer.flush()?;
-                        let name = &self.plan.engines[engine].name;
-                        return Err(std::io::Error::other(format!("{name}, level {level}: {e}")));
+                        return Err(self.worker_panicked(engine, level, &e));
                     }
                 }
                 _ = ticker.tick(), if !warmup => {
@@ -220,8 +224,15 @@ impl Driver {
                 }
             }
         }
-        while workers.join_next().await.is_some() {}
+        // The samples' channel can close (every worker gone) before a panic is seen above.
+        let mut panicked = None;
+        while let Some(joined) = workers.join_next().await {
+            panicked = panicked.or(worker_exit(joined).err());
+        }
         self.writer.flush()?;
+        if let Some(e) = panicked {
+            return Err(self.worker_panicked(engine, level, &e));
+        }
         Ok(PhaseResult {
             recorder,
             duration_s: last_completion.as_secs_f64(),

@@ -22,8 +22,11 @@ pub struct Scrape {
 /// Above this share of the client's TTFT, the client's own part (network, HTTP, parsing)
 /// is worth a warning: the client may be the bottleneck.
 pub const CLIENT_ADDED_WARN_SHARE: f64 = 0.10;
+/// …and above this many ms: a few ms is the scheduling noise of a shared box (and of a debug
+/// build), not a bottleneck.
+pub const CLIENT_ADDED_WARN_MS: f64 = 5.0;
 
-/// The level's server-side warning, if any: the client adding over 10 % of TTFT, the
+/// The level's server-side warning, if any: the client adding over 10 % (and 5 ms) of TTFT, the
 /// engine's queue growing all level, GPU throttling.
 pub fn server_warning(
     stats: &ServerStats,
@@ -32,7 +35,7 @@ pub fn server_warning(
 ) -> Option<String> {
     let mut parts = Vec::new();
     if let (Some(added), Some(ttft)) = (stats.client_added_ttft_ms, client_mean_ttft_ms) {
-        if ttft > 0.0 && added > CLIENT_ADDED_WARN_SHARE * ttft {
+        if added > CLIENT_ADDED_WARN_MS && added > CLIENT_ADDED_WARN_SHARE * ttft {
             parts.push(format!(
                 "the client added {added:.1} ms of its {ttft:.1} ms mean TTFT ({:.0} %): the client, the network or the engine's HTTP front end (outside its own TTFT clock) may be the bottleneck",
                 added / ttft * 100.0
@@ -299,6 +302,45 @@ mod tests {
             (None, None, None)
         );
         assert_eq!(s.mean_running, Some(1.0));
+    }
+
+    #[test]
+    fn the_client_added_ttft_warns_above_10_percent_and_5_ms() {
+        let stats = |added: f64| ServerStats {
+            client_added_ttft_ms: Some(added),
+            ..ServerStats::default()
+        };
+        assert_eq!(server_warning(&stats(9.9), Some(100.0), "C=8"), None);
+        let text = server_warning(&stats(10.1), Some(100.0), "C=8").unwrap();
+        assert!(
+            text.starts_with("C=8: the client added 10.1 ms of its 100.0 ms mean TTFT (10 %)"),
+            "{text}"
+        );
+        assert_eq!(
+            server_warning(&stats(4.9), Some(10.0), "C=1"),
+            None,
+            "49 % but under 5 ms"
+        );
+        assert!(server_warning(&stats(5.1), Some(10.0), "C=1").is_some());
+        assert_eq!(server_warning(&stats(50.0), None, "C=1"), None);
+    }
+
+    #[test]
+    fn a_growing_queue_and_throttling_are_named_in_the_warning() {
+        let stats = ServerStats {
+            waiting_grew: true,
+            max_waiting: Some(42.0),
+            throttled_s: Some(3.25),
+            ..ServerStats::default()
+        };
+        assert_eq!(
+            server_warning(&stats, Some(10.0), "C=64").as_deref(),
+            Some("C=64: the engine's queue grew all level (to 42 waiting): past saturation; the GPUs were power- or thermal-throttled for 3.2 s")
+        );
+        assert_eq!(
+            server_warning(&ServerStats::default(), Some(10.0), "C=1"),
+            None
+        );
     }
 
     #[test]
