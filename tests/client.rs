@@ -307,3 +307,109 @@ async fn the_request_id_goes_out_as_x_request_id_unless_the_config_sets_one() {
         .collect();
     assert_eq!(ids, vec![vec!["run-e0-l0-7"], vec!["mine"]]);
 }
+
+#[test]
+fn the_debug_of_a_client_shows_its_url_but_never_the_key() {
+    const URL: &str = "http://127.0.0.1:9/v1/chat/completions";
+    let client = client_with(URL, timeouts(), Some("sk-debug-0123456789"));
+    let shown = format!("{client:?}");
+    assert!(shown.starts_with("EngineClient"), "{shown}");
+    assert!(shown.contains(URL), "{shown}");
+    assert!(!shown.contains("sk-debug-0123456789"), "{shown}");
+}
+
+#[tokio::test]
+async fn connections_opened_counts_each_new_tcp_connection() {
+    let server = counting_server(3, Duration::from_millis(20)).await;
+    let client = client(&server.url);
+    assert_eq!(client.connections_opened(), 0);
+    let body = body("chat", 3, true);
+    // Two requests in flight at once need a connection each.
+    let (a, b) = tokio::time::timeout(
+        GUARD,
+        futures_util::future::join(client.send(body.clone(), "t-1"), client.send(body, "t-2")),
+    )
+    .await
+    .expect("requests hung");
+    a.expect("first request");
+    b.expect("second request");
+    let in_flight = server
+        .in_flight_at_arrival
+        .lock()
+        .expect("arrivals")
+        .clone();
+    assert_eq!(in_flight.iter().max(), Some(&2), "{in_flight:?}");
+    assert_eq!(client.connections_opened(), 2);
+}
+
+/// A keep-alive HTTP/1.1 server: every request on a connection gets a two-token SSE stream
+/// ending in `[DONE]`, and the chunked body's terminator `terminator_after` later. Returns
+/// the URL and the number of connections accepted.
+async fn keep_alive_server(
+    terminator_after: Duration,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncWriteExt;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/v1/chat/completions",
+        listener.local_addr().expect("addr")
+    );
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                while read_request(&mut tcp).await.is_some() {
+                    let mut out = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                                    transfer-encoding: chunked\r\n\r\n"
+                        .to_vec();
+                    for event in [
+                        r#"{"choices":[{"index":0,"delta":{"content":" a"},"finish_reason":null}]}"#,
+                        r#"{"choices":[{"index":0,"delta":{"content":" b"},"finish_reason":"stop"}]}"#,
+                        "[DONE]",
+                    ] {
+                        let event = format!("data: {event}\n\n");
+                        out.extend_from_slice(
+                            format!("{:x}\r\n{event}\r\n", event.len()).as_bytes(),
+                        );
+                    }
+                    if tcp.write_all(&out).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(terminator_after).await;
+                    if tcp.write_all(b"0\r\n\r\n").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, accepted)
+}
+
+#[tokio::test]
+async fn a_body_ended_a_moment_after_done_keeps_its_connection_for_the_next_request() {
+    let (url, accepted) = keep_alive_server(Duration::from_millis(50)).await;
+    let client = client(&url);
+    let all = sequential(&client, body("chat", 2, false), 3).await;
+    assert!(all.iter().all(|t| t.output_tokens == 2), "{all:?}");
+    assert_eq!(client.connections_opened(), 1);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_itl_buffer_is_reserved_for_max_tokens_gaps_up_front() {
+    // Built for max_tokens = 64: a gap per chunk is pushed on the hot path without growing.
+    let server = counting_server(3, Duration::from_millis(1)).await;
+    let t = client(&server.url)
+        .send(body("chat", 3, true), "t-1")
+        .await
+        .expect("reply");
+    assert_eq!(t.itl_us.len(), 2, "{t:?}");
+    assert!(t.itl_us.capacity() >= 64, "{}", t.itl_us.capacity());
+}

@@ -204,6 +204,84 @@ async fn error_body_snippet_is_bounded() {
     assert!(e.message.len() < 300 && !e.message.contains('\n'), "{e:?}");
 }
 
+#[tokio::test]
+async fn an_error_body_sent_in_pieces_is_read_whole() {
+    let url = raw_server(|_, mut tcp| async move {
+        let (first, second) = ("model overloaded, ", "retry later");
+        let head = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-length: {}\r\n\r\n{first}",
+            first.len() + second.len()
+        );
+        let _ = tcp.write_all(head.as_bytes()).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let _ = tcp.write_all(second.as_bytes()).await;
+    })
+    .await;
+    let e = expect_err(
+        client(&url, timeouts(), None).send(body(), "t-1").await,
+        ErrorClass::HttpStatus,
+    );
+    assert_eq!(e.message, "HTTP 503: model overloaded, retry later");
+}
+
+#[tokio::test]
+async fn an_error_body_is_cut_to_its_first_4_kib() {
+    // A 200-character key echoed 20 times fills 4000 bytes but redacts to 60 characters,
+    // so the message would show what the body holds past its first 4 KiB if it were read.
+    let key = format!("sk-{}", "k".repeat(197));
+    let echoes = key.repeat(20);
+    let rest = format!(
+        "{}PAST-4-KIB{}",
+        "x".repeat(4096 - echoes.len()),
+        "y".repeat(500)
+    );
+    let url = raw_server(move |_, mut tcp| {
+        let (echoes, rest) = (echoes.clone(), rest.clone());
+        async move {
+            let head = format!(
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-length: {}\r\n\r\n{echoes}",
+                echoes.len() + rest.len()
+            );
+            let _ = tcp.write_all(head.as_bytes()).await;
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let _ = tcp.write_all(rest.as_bytes()).await;
+        }
+    })
+    .await;
+    let e = expect_err(
+        client(&url, timeouts(), Some(&key))
+            .send(body(), "t-1")
+            .await,
+        ErrorClass::HttpStatus,
+    );
+    let expected = format!("HTTP 500: {}{}", "***".repeat(20), "x".repeat(96));
+    assert_eq!(e.message, expected);
+}
+
+// Paused clock: the body never ends, and the 2 s pass at once once nothing else can happen.
+#[tokio::test(start_paused = true)]
+async fn an_error_body_that_never_ends_is_given_up_on_after_2_s() {
+    let url = raw_server(|_, mut tcp| async move {
+        let _ = tcp
+            .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 100000\r\n\r\noops")
+            .await;
+        std::future::pending::<()>().await;
+    })
+    .await;
+    let t = Instant::now();
+    let e = expect_err(
+        client(&url, timeouts(), None).send(body(), "t-1").await,
+        ErrorClass::HttpStatus,
+    );
+    let took = t.elapsed();
+    assert_eq!(e.message, "HTTP 500: oops");
+    // The total (5 s) is further off: the 2 s of the error body apply.
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
 // --- Connection ----------------------------------------------------------------------------
 
 #[tokio::test]
@@ -218,6 +296,26 @@ async fn connection_refused_is_connect() {
         ErrorClass::Connect,
     );
     assert_eq!(e.status, None, "{e:?}");
+}
+
+#[tokio::test]
+async fn a_connect_error_names_its_os_cause() {
+    let url = format!(
+        "http://127.0.0.1:{}/v1/chat/completions",
+        common::closed_port()
+    );
+    let e = expect_err(
+        client(&url, timeouts(), None).send(body(), "t-1").await,
+        ErrorClass::Connect,
+    );
+    // reqwest's own top line ("error sending request") says little; the cause is its source.
+    assert!(e.message.starts_with("error sending request"), "{e:?}");
+    assert!(
+        e.message
+            .to_ascii_lowercase()
+            .contains("connection refused"),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]
@@ -372,6 +470,28 @@ async fn clean_close_without_done_or_finish_is_ended_early() {
         client(&url, timeouts(), None).send(body(), "t-1").await,
         ErrorClass::EndedEarly,
     );
+}
+
+#[tokio::test]
+async fn a_finish_reason_ends_the_stream_well_without_done() {
+    // The finish chunk comes before the usage chunk, and no `[DONE]` follows.
+    let url = raw_server(|_, mut tcp| async move {
+        let _ = tcp.write_all(SSE_HEAD).await;
+        let finish =
+            r#"data: {"choices":[{"index":0,"delta":{"content":" b"},"finish_reason":"stop"}]}"#;
+        let usage = r#"data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#;
+        for event in [ROLE, &content(" a"), finish, usage] {
+            let _ = write_chunk(&mut tcp, format!("{event}\n\n").as_bytes()).await;
+        }
+        let _ = tcp.write_all(b"0\r\n\r\n").await;
+    })
+    .await;
+    let t = client(&url, timeouts(), None)
+        .send(body(), "t-1")
+        .await
+        .expect("a finished stream");
+    assert_eq!((t.output_tokens, t.input_tokens), (2, Some(3)));
+    assert!(!t.output_tokens_estimated);
 }
 
 #[tokio::test]

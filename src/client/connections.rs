@@ -59,3 +59,53 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    /// A connector whose `call(true)` connects and `call(false)` is refused; `ready` is what
+    /// its `poll_ready` answers.
+    struct Connector {
+        ready: Poll<Result<(), &'static str>>,
+    }
+
+    impl Service<bool> for Connector {
+        type Response = ();
+        type Error = &'static str;
+        type Future = std::future::Ready<Result<(), &'static str>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), &'static str>> {
+            self.ready
+        }
+
+        fn call(&mut self, ok: bool) -> Self::Future {
+            std::future::ready(if ok { Ok(()) } else { Err("refused") })
+        }
+    }
+
+    #[tokio::test]
+    async fn counts_each_successful_connect_and_no_failed_one() {
+        let counter = ConnectionCounter::default();
+        let mut connector = counter.clone().layer(Connector {
+            ready: Poll::Ready(Ok(())),
+        });
+        assert_eq!(counter.get(), 0);
+        connector.call(true).await.expect("connects");
+        connector.call(false).await.expect_err("refused");
+        connector.call(true).await.expect("connects");
+        assert_eq!(counter.get(), 2);
+    }
+
+    #[test]
+    fn readiness_of_the_connector_passes_through() {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        for ready in [Poll::Pending, Poll::Ready(Err("full")), Poll::Ready(Ok(()))] {
+            let mut connector = ConnectionCounter::default().layer(Connector { ready });
+            assert_eq!(connector.poll_ready(&mut cx), ready);
+        }
+    }
+}

@@ -114,3 +114,63 @@ pub struct Timeouts {
     pub idle: Option<Duration>,
     pub total: Duration,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [ErrorClass; 10] = [
+        ErrorClass::Connect,
+        ErrorClass::TimeoutConnect,
+        ErrorClass::TimeoutFirstToken,
+        ErrorClass::TimeoutIdle,
+        ErrorClass::TimeoutTotal,
+        ErrorClass::HttpStatus,
+        ErrorClass::MalformedStream,
+        ErrorClass::EngineError,
+        ErrorClass::EndedEarly,
+        ErrorClass::Cancelled,
+    ];
+
+    #[test]
+    fn each_error_class_has_its_documented_results_key() {
+        let keys: Vec<&str> = ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "connect",
+                "timeout_connect",
+                "timeout_first_token",
+                "timeout_idle",
+                "timeout_total",
+                "http_status",
+                "malformed_stream",
+                "engine_error",
+                "ended_early",
+                "cancelled",
+            ]
+        );
+        // The key in `errors` is the name the class serialises under everywhere else.
+        for class in ALL {
+            assert_eq!(
+                serde_json::to_value(class).expect("serialise"),
+                class.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn a_reply_needs_two_output_tokens_for_a_tpot() {
+        let reply = |output_tokens, e2e_us| Timings {
+            ttft_us: 1_000,
+            e2e_us,
+            output_tokens,
+            ..Timings::default()
+        };
+        // One token: first and last chunk are the same, there is no time per token after it.
+        assert_eq!(reply(1, 1_000).tpot_us(), None);
+        assert_eq!(reply(0, 1_000).tpot_us(), None);
+        assert_eq!(reply(2, 5_000).tpot_us(), Some(4_000.0));
+        assert_eq!(reply(5, 5_000).tpot_us(), Some(1_000.0));
+    }
+}
