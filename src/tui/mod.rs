@@ -62,14 +62,17 @@ pub async fn run(
     control: Sender<Control>,
     opts: TuiOptions,
 ) -> anyhow::Result<()> {
-    let guard = terminal::enter()?;
-    let mut screen = match Terminal::new(CrosstermBackend::new(TtyWriter::stdout())) {
-        Ok(screen) => Some(screen),
-        Err(_) => {
-            terminal::restore_terminal();
-            None
-        }
-    };
+    let _guard = terminal::enter()?;
+    let mut screen = Screen(
+        match Terminal::new(CrosstermBackend::new(TtyWriter::stdout())) {
+            Ok(screen) => Some(screen),
+            Err(_) => {
+                terminal::restore_terminal();
+                None
+            }
+        },
+    );
+    let screen = &mut screen.0;
     let mut app = App::new(opts);
     let mut input = EventStream::new();
     let mut input_open = true;
@@ -78,7 +81,7 @@ pub async fn run(
     let clock = Instant::now();
 
     let mut events_open = true;
-    draw(&mut screen, &mut app);
+    draw(screen, &mut app);
     loop {
         if app.should_exit() {
             break;
@@ -96,19 +99,32 @@ pub async fn run(
                 None => events_open = false,
             },
             term = input.next(), if input_open && screen.is_some() => {
-                input_open = on_terminal_event(term, &mut screen, &mut app, &control);
+                input_open = on_terminal_event(term, screen, &mut app, &control);
             }
             _ = frames.tick() => {
                 app.update(Msg::Tick { now_ms: clock.elapsed().as_millis() as u64 });
                 if app.is_dirty() {
-                    draw(&mut screen, &mut app);
+                    draw(screen, &mut app);
                 }
             }
         }
     }
-    drop(screen);
-    drop(guard);
+    // The screen (declared after the guard) is dropped first, then the guard restores.
     Ok(())
+}
+
+/// The dashboard's terminal. Dropping it (at the end of [`run`], or when a signal drops the
+/// dashboard's future mid-frame) shows the cursor through [`TtyWriter`] first, so ratatui's
+/// own drop never meets the terminal's first write error: it `eprintln!`s that, which panics
+/// when stderr is the same dead terminal (an SSH drop), and the run would end unwritten.
+struct Screen(Option<Terminal<CrosstermBackend<TtyWriter>>>);
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        if let Some(terminal) = &mut self.0 {
+            let _ = terminal.show_cursor();
+        }
+    }
 }
 
 /// Handles one terminal event; returns false once the input stream is gone.
