@@ -83,6 +83,7 @@ fn sample(tokens: u64) -> Sample {
             output_tokens_estimated: false,
             input_tokens: Some(128),
             coalesced_chunks: 0,
+            role_only_first_chunk: false,
         }),
     }
 }

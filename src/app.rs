@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::{ChartArg, Cli, Command, ReportArgs, RunArgs, SimArgs};
+use crate::cli::{ChartArg, CheckArgs, Cli, Command, ReportArgs, RunArgs, SimArgs};
 use crate::config::{Config, ConfigError, Sources};
 use crate::driver::{self, RunOptions, RunOutcome};
 use crate::events::Control;
@@ -28,6 +28,7 @@ pub async fn main(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Run(args) => run_command(args).await,
         Command::Demo(args) => demo_command(args).await,
+        Command::Check(args) => check_command(args).await,
         Command::Sim(args) => sim_command(args).await,
         Command::Report(args) => report_command(args),
     };
@@ -63,12 +64,14 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-async fn run_command(args: RunArgs) -> Result<i32, Failure> {
-    let file = args
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("bench.toml"));
-    if args.config.is_none() && !file.exists() {
+/// The config of `run` and `check`: `--config FILE` or ./bench.toml, the environment and
+/// `overrides`; it must have engines.
+fn load_config(
+    path: Option<&PathBuf>,
+    overrides: Vec<(String, String)>,
+) -> Result<(Config, PathBuf), Failure> {
+    let file = path.cloned().unwrap_or_else(|| PathBuf::from("bench.toml"));
+    if path.is_none() && !file.exists() {
         return Err(Failure::Config(
             "no bench.toml in this folder: pass --config FILE, or try `llmsweep demo`".into(),
         ));
@@ -77,7 +80,7 @@ async fn run_command(args: RunArgs) -> Result<i32, Failure> {
         file: Some(file.clone()),
         text: None,
         env: None,
-        overrides: args.overrides(),
+        overrides,
     })?;
     if config.engines.is_empty() {
         return Err(Failure::Config(format!(
@@ -85,6 +88,11 @@ async fn run_command(args: RunArgs) -> Result<i32, Failure> {
             file.display()
         )));
     }
+    Ok((config, file))
+}
+
+async fn run_command(args: RunArgs) -> Result<i32, Failure> {
+    let (config, file) = load_config(args.config.as_ref(), args.overrides())?;
     let plan = Plan::new(config, &|var| std::env::var(var).ok())
         .map_err(|message| Failure::Config(format!("{}: {message}", file.display())))?;
     let resume = match &args.resume {
@@ -93,6 +101,21 @@ async fn run_command(args: RunArgs) -> Result<i32, Failure> {
     };
     let outcome = run_plan(plan, &args, resume).await?;
     Ok(exit_code(&outcome))
+}
+
+/// `llmsweep check`: every preflight check of every engine, one table; exit 1 when an
+/// engine has a hard failure. A key variable that is unset is a warning here, not the
+/// config error `run` makes of it.
+async fn check_command(args: CheckArgs) -> Result<i32, Failure> {
+    let (config, file) = load_config(args.config.as_ref(), Vec::new())?;
+    let lookup = |var: &str| std::env::var(var).ok();
+    let checks = crate::preflight::check_config(config, &lookup)
+        .await
+        .map_err(|message| Failure::Config(format!("{}: {message}", file.display())))?;
+    let mut out = std::io::stdout();
+    let _ = write!(out, "{}", crate::preflight::table::render(&checks));
+    let _ = out.flush();
+    Ok(crate::preflight::exit_code(&checks))
 }
 
 /// The saved report of the run in `dir`, if this plan can continue it.
@@ -176,6 +199,7 @@ pub async fn run_plan(
             control: control_rx,
             signal,
             resume,
+            check: !args.no_check,
         },
     ));
     let dumb_terminal = std::env::var("TERM")

@@ -26,6 +26,9 @@ pub enum Command {
     Run(RunArgs),
     /// Run the default sweep against two built-in simulated engines (no GPU needed).
     Demo(RunArgs),
+    /// Check the engines of bench.toml (or --config FILE) without sweeping them: reachable,
+    /// model listed, one short streamed request, usage, output length, /metrics, API key.
+    Check(CheckArgs),
     /// Serve a simulated OpenAI-compatible engine on 127.0.0.1.
     Sim(SimArgs),
     /// Re-render the chart, CSV and Markdown from saved results.json files.
@@ -75,6 +78,18 @@ pub struct RunArgs {
     /// named).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Sweep every engine without the preflight checks (an engine that fails them is
+    /// otherwise skipped).
+    #[arg(long)]
+    pub no_check: bool,
+}
+
+/// Options of `check`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CheckArgs {
+    /// Config file [default: bench.toml]
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -202,5 +217,31 @@ mod tests {
             let e = Cli::try_parse_from(["llmsweep", "demo", "--threads", bad]).unwrap_err();
             assert!(e.to_string().contains("--threads"), "{e}");
         }
+    }
+
+    #[test]
+    fn check_takes_a_config_and_run_and_demo_take_no_check() {
+        let check =
+            Cli::try_parse_from(["llmsweep", "check", "--config", "b.toml"]).expect("valid");
+        assert!(matches!(
+            check.command,
+            Command::Check(CheckArgs { config: Some(_) })
+        ));
+        for command in ["run", "demo"] {
+            let cli = Cli::try_parse_from(["llmsweep", command, "--no-check"]).expect("valid");
+            assert!(matches!(
+                cli.command,
+                Command::Run(RunArgs { no_check: true, .. })
+                    | Command::Demo(RunArgs { no_check: true, .. })
+            ));
+        }
+        let run = Cli::try_parse_from(["llmsweep", "run"]).expect("valid");
+        assert!(matches!(
+            run.command,
+            Command::Run(RunArgs {
+                no_check: false,
+                ..
+            })
+        ));
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! Data flows config → plan → driver → event bus → front end; results go to disk as they come.
-//! - `cli`      — clap definitions: `run`, `demo`, `sim`, `report`; flags are the top config layer.
+//! - `cli`      — clap definitions: `run`, `demo`, `check`, `sim`, `report`; flags are the top config layer.
 //! - `app`      — wiring: load config, start the driver and a front end, signals, exit codes.
 //! - `config`   — serde structs; `load` (the `config` crate's layers → `ConfigError`), `validate`.
 //! - `plan`     — engines × levels × workload, request bodies serialised once.
@@ -24,6 +24,8 @@
 //! - `report`   — exporters, pure fns of a Report: chart PNG/SVG, levels.csv, summary.md, merging runs.
 //! - `server_metrics` — the engines' Prometheus `/metrics` and DCGM GPU telemetry: parse,
 //!   normalise per engine, scrape per level (metrics.jsonl), summarise into `ServerStats`.
+//! - `preflight` — `llmsweep check` and the run's per-engine checks: reachable, model listed,
+//!   a streamed probe (usage, output length, role chunk), `/metrics`, API key; the table.
 //! - `headless` — the line printer on the same events.
 //! - `sim`      — the simulated engine: axum server, continuous-batching scheduler, faults,
 //!   `--timing-log` (its own TTFT per request id, for measuring client overhead).
@@ -42,6 +44,7 @@ pub mod events;
 pub mod headless;
 pub mod metrics;
 pub mod plan;
+pub mod preflight;
 pub mod report;
 pub mod results;
 pub mod secret;

@@ -19,11 +19,18 @@ async fn quick_sim() -> SimServer {
 }
 
 /// Kinds of the lifecycle events (snapshots left out).
+/// The events but snapshots; a preflight warning as `Preflight(<check>)`.
 fn lifecycle(events: &[Event]) -> Vec<String> {
     events
         .iter()
         .filter(|e| !matches!(e, Event::Snapshot(_) | Event::ServerSnapshot(_)))
-        .map(kind)
+        .map(|e| match e {
+            Event::Warning { text, .. } if text.starts_with("preflight: ") => {
+                let check = text["preflight: ".len()..].split(':').next().unwrap_or("");
+                format!("Preflight({check})")
+            }
+            other => kind(other),
+        })
         .collect()
 }
 
@@ -114,10 +121,13 @@ async fn happy_path_two_engines_two_levels() {
         strs(&[
             "RunStarted",
             "State(Running)",
+            // Each engine's preflight, before its first level: the simulator has no /metrics.
+            "Preflight(metrics)",
             "LevelStarted(0,0)",
             "LevelFinished(0,0)",
             "LevelStarted(0,1)",
             "LevelFinished(0,1)",
+            "Preflight(metrics)",
             "LevelStarted(1,0)",
             "LevelFinished(1,0)",
             "LevelStarted(1,1)",
@@ -225,13 +235,17 @@ async fn the_engine_never_sees_more_than_the_level_in_flight() {
     ));
     let (events, _) = run.finish().await;
 
-    // Levels run one after the other, so arrivals [8k, 8k + 8) belong to level k.
+    // Levels run one after the other, so arrivals [8k, 8k + 8) after the probe belong to
+    // level k.
     let arrivals = server
         .in_flight_at_arrival
         .lock()
         .expect("arrivals")
         .clone();
-    assert_eq!(arrivals.len(), levels.len() * per_level as usize);
+    // The preflight's probe came first, alone.
+    assert_eq!(arrivals.len(), 1 + levels.len() * per_level as usize);
+    assert_eq!(arrivals[0], 1);
+    let arrivals = &arrivals[1..];
     for (k, &level) in levels.iter().enumerate() {
         let group = &arrivals[k * per_level as usize..(k + 1) * per_level as usize];
         let max = group.iter().copied().max().unwrap_or(0);
@@ -481,7 +495,8 @@ async fn a_level_where_every_request_fails_is_failed_never_fast() {
         5,
     );
     plan.engines[1].simulated = true;
-    let mut run = Run::start(plan);
+    // Without the preflight, whose probe would meet the 503 and skip the engine unswept.
+    let mut run = Run::start_no_check(plan);
     let (_, outcome) = run.finish().await;
 
     let report = run.report();
@@ -555,9 +570,10 @@ async fn warmup_requests_are_sent_but_not_measured() {
     assert!(server.in_flight_at_arrival.lock().expect("arrivals").len() >= 3);
     let (_, outcome) = run.finish().await;
     assert_eq!(outcome.report.status, RunStatus::Complete);
+    // The preflight's probe, then each level's warmup and measured requests.
     assert_eq!(
         server.in_flight_at_arrival.lock().expect("arrivals").len(),
-        2 * (3 + 4)
+        1 + 2 * (3 + 4)
     );
     let lines = run.requests();
     assert_eq!(lines.len(), 2 * 4);
@@ -587,6 +603,9 @@ async fn abort_during_warmup_stops_without_resuming() {
     assert_eq!(
         kinds,
         strs(&[
+            // The counting server has no /v1/models and no /metrics.
+            "Preflight(model)",
+            "Preflight(metrics)",
             "State(Stopping)",
             "LevelFinished(0,0)",
             "State(Finished)",
@@ -640,7 +659,9 @@ async fn request_ids_join_the_engine_timing_log() {
             (id, v["server_ttft_us"].as_u64().expect("server_ttft_us"))
         })
         .collect();
-    assert_eq!(server_ttft_us.len(), 2 * (2 + 4), "{server_ttft_us:?}");
+    // The preflight's probe went too, under its own id; it is in no level.
+    assert_eq!(server_ttft_us.len(), 1 + 2 * (2 + 4), "{server_ttft_us:?}");
+    assert!(server_ttft_us.contains_key("test-run-e0-preflight"));
     let warmups = server_ttft_us.keys().filter(|id| id.contains("-warmup-"));
     assert_eq!(warmups.count(), 2 * 2);
 

@@ -721,7 +721,9 @@ model = "m"
     );
     let config = load(&toml).expect("config");
     let plan = llmsweep::plan::Plan::new(config, &|_| None).expect("plan");
-    let mut run = common::Run::start(plan);
+    // Without the preflight, which would skip the engine before any level (tests/preflight.rs):
+    // this is the in-level rule that catches an engine going down mid-run.
+    let mut run = common::Run::start_no_check(plan);
     let seen = run
         .until(
             |e| matches!(e, Event::Warning { text, .. } if text.starts_with("engine unreachable")),

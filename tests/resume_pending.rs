@@ -35,6 +35,7 @@ async fn run(
             control: control_rx,
             signal: Arc::new(AtomicI32::new(0)),
             resume,
+            check: true,
         },
     ));
     let mut sent = control.is_none();

@@ -94,6 +94,9 @@ pub struct Timings {
     /// Output chunks after the first that arrived in the same read as the previous output
     /// chunk (their ITL is 0 by construction: the gap is below what reads can resolve).
     pub coalesced_chunks: u32,
+    /// The stream's first chunk carried no output, no finish and no usage: the role-only
+    /// chunk (`{"role":"assistant","content":""}`) vLLM and SGLang send first on the chat API.
+    pub role_only_first_chunk: bool,
 }
 
 impl Timings {

@@ -209,6 +209,7 @@ impl EngineClient {
         let mut output_chunks = 0u64;
         let mut finished = false;
         let mut done = false;
+        let mut first_chunk = true;
         // One timer for the whole stream, re-armed only when it fires early: the idle deadline
         // moves with every chunk, and re-registering a timer per chunk costs more than the
         // rest of the chunk's handling.
@@ -273,6 +274,10 @@ impl EngineClient {
                     break;
                 }
                 Ok(Parsed::Chunk(info)) => {
+                    if std::mem::take(&mut first_chunk) {
+                        timings.role_only_first_chunk =
+                            !info.output && !info.finished && info.usage.is_none();
+                    }
                     if info.output {
                         output_chunks += 1;
                         match first_us {

@@ -2,6 +2,7 @@
 //! channel (pause, skip, abort), the recorder and the results writer.
 //!
 //! - `sweep`     — run order, results writer, the end of the run.
+//! - `preflight` — each engine's checks before its first level (skips it on a hard failure).
 //! - `level`     — one level: warmup, measured phase, summary and checks, results written.
 //! - `phase`     — one phase: workers or dispatcher, samples in, snapshots out, the drain.
 //! - `pause`     — pause accounting: the active clock's in-flight rule, rate mode's ledger.
@@ -15,6 +16,7 @@ mod level;
 mod open_loop;
 mod pause;
 mod phase;
+mod preflight;
 mod sweep;
 mod worker;
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::preflight::Preflight;
 use crate::client::openai::ClientSpec;
 use crate::client::{EngineClient, Timeouts};
 use crate::config::ChartKindConfig;
@@ -45,6 +46,8 @@ pub struct RunOptions {
     /// `run --resume`: the saved report of the run continued in `out_dir`. Its complete and
     /// failed levels are kept as they are; the rest run again in full.
     pub resume: Option<Report>,
+    /// Run the preflight checks before each engine's first level (`run --no-check`: false).
+    pub check: bool,
 }
 
 /// How the run ended.
@@ -86,6 +89,8 @@ pub(super) struct Driver {
     /// Per engine, where its metrics are scraped; `None` when off (or not found by the
     /// preflight).
     pub metrics_urls: Vec<Option<String>>,
+    /// Preflight checks before each engine's first level.
+    pub check: bool,
     signal: Arc<AtomicI32>,
 }
 
@@ -190,6 +195,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         pending,
         scraper,
         metrics_urls,
+        check: options.check,
         signal: options.signal,
     };
     driver.run().await
@@ -210,6 +216,8 @@ impl Driver {
         // A skip-engine applies to the engine of the level running, or, between levels, to the
         // engine of the next one; in interleaved order its later levels are passed over.
         let mut skipped = vec![false; self.plan.engines.len()];
+        // Engines checked already (or not to be: `--no-check`).
+        let mut checked = vec![!self.check; self.plan.engines.len()];
         for (engine, level_index) in self.plan.run_order() {
             if self.level_indexes[engine].contains(&level_index)
                 && !self.pending[engine].contains(&level_index)
@@ -226,6 +234,23 @@ impl Driver {
                     .skipped_reason
                     .get_or_insert_with(|| "skipped by the user".into());
                 continue;
+            }
+            if !checked[engine] {
+                match self.preflight(engine).await? {
+                    Preflight::Go => checked[engine] = true,
+                    Preflight::Failed => {
+                        skipped[engine] = true;
+                        continue;
+                    }
+                    Preflight::Stopped if self.stops.run => break,
+                    Preflight::Stopped => {
+                        self.stops.engine = false;
+                        skipped[engine] = true;
+                        self.report.engines[engine].skipped_reason =
+                            Some("skipped by the user".into());
+                        continue;
+                    }
+                }
             }
             self.run_level(engine, level_index).await?;
             skipped[engine] |= std::mem::take(&mut self.stops.engine);

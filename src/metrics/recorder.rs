@@ -352,6 +352,7 @@ mod tests {
                 output_tokens_estimated: false,
                 input_tokens: Some(10),
                 coalesced_chunks: 0,
+                role_only_first_chunk: false,
             }),
         }
     }

@@ -403,7 +403,17 @@ pub struct Run {
 }
 
 impl Run {
+    /// Runs `plan` with the preflight checks, as `llmsweep run` does.
     pub fn start(plan: Plan) -> Run {
+        Run::start_with(plan, true)
+    }
+
+    /// Runs `plan` as `llmsweep run --no-check` does.
+    pub fn start_no_check(plan: Plan) -> Run {
+        Run::start_with(plan, false)
+    }
+
+    pub fn start_with(plan: Plan, check: bool) -> Run {
         let dir = tempfile::tempdir().expect("tempdir");
         let out_dir = dir.path().join("run");
         let (events_tx, events) = mpsc::channel(1024);
@@ -418,6 +428,7 @@ impl Run {
                 control: control_rx,
                 signal: signal.clone(),
                 resume: None,
+                check,
             },
         ));
         Run {
