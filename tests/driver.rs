@@ -122,12 +122,10 @@ async fn happy_path_two_engines_two_levels() {
             "RunStarted",
             "State(Running)",
             // Each engine's preflight, before its first level: the simulator has no /metrics.
-            "Preflight(metrics)",
             "LevelStarted(0,0)",
             "LevelFinished(0,0)",
             "LevelStarted(0,1)",
             "LevelFinished(0,1)",
-            "Preflight(metrics)",
             "LevelStarted(1,0)",
             "LevelFinished(1,0)",
             "LevelStarted(1,1)",

@@ -287,7 +287,17 @@ async fn metrics_found_with_their_schema_or_not_found() {
             "sim",
             &format!("metrics_url = {metrics_url:?}")
         ),
-        engine_toml("missing", &server.chat_url(), "sim", ""),
+        engine_toml(
+            "missing",
+            &server.chat_url(),
+            "sim",
+            &format!(
+                "metrics_url = {:?}",
+                server
+                    .chat_url()
+                    .replace("/v1/chat/completions", "/no-metrics-here")
+            )
+        ),
         sweep_toml()
     );
     let engines = check(&toml).await;
@@ -518,8 +528,9 @@ async fn the_probe_is_sent_with_its_id_and_never_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_warnings_reach_the_screen_results_and_summary_and_skip_dead_metrics() {
-    // No usage and no /metrics: two warnings; the engine is swept all the same. The engine
-    // stops at 2 tokens: `run` does not judge the output length.
+    // No usage and no /metrics (a metrics_url the simulator answers 404): two warnings; the
+    // engine is swept all the same. The engine stops at 2 tokens: `run` does not judge the
+    // output length.
     let server = sim(
         Profile {
             output_tokens: Some(2),
@@ -533,7 +544,17 @@ async fn run_warnings_reach_the_screen_results_and_summary_and_skip_dead_metrics
     .await;
     let plan = plan(config(&format!(
         "{}{}",
-        engine_toml("e", &server.chat_url(), "sim", ""),
+        engine_toml(
+            "e",
+            &server.chat_url(),
+            "sim",
+            &format!(
+                "metrics_url = {:?}",
+                server
+                    .chat_url()
+                    .replace("/v1/chat/completions", "/no-metrics-here")
+            )
+        ),
         sweep_toml()
     )));
     let mut run = Run::start(plan);
