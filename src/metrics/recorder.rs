@@ -149,14 +149,6 @@ impl LevelRecorder {
         self.completed + self.failed + self.cancelled
     }
 
-    pub fn completed(&self) -> u64 {
-        self.completed
-    }
-
-    pub fn failed(&self) -> u64 {
-        self.failed
-    }
-
     /// The live numbers at level-active time `now_ms`.
     pub fn snapshot(&self, now_ms: u64) -> Snapshot {
         let (request_throughput, output_throughput) = self.window.rates(now_ms);
@@ -406,6 +398,87 @@ mod tests {
         }
         let schedule = r.summary(run(1.0, false)).schedule.expect("rate mode");
         assert_eq!(schedule.late_starts, 2, "exactly 10 ms late is on time");
+    }
+
+    #[test]
+    fn the_live_snapshot_carries_counts_rates_and_latencies() {
+        let mut r = LevelRecorder::default();
+        // Four successes finishing at 0.5 s intervals, 11 tokens each; one failure.
+        for (i, (ttft, e2e)) in [
+            (10_000, 100_000),
+            (20_000, 200_000),
+            (30_000, 300_000),
+            (40_000, 400_000),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            r.record(&ok(ttft, e2e, 11), 500_000 * (i as u64 + 1));
+        }
+        r.record(&err(ErrorClass::HttpStatus), 2_000_000);
+        let s = r.snapshot(2_000);
+        assert_eq!(s.elapsed_ms, 2_000);
+        assert_eq!((s.completed, s.failed), (4, 1));
+        // The rate window's last 2 s: 4 successes, 44 tokens over the 1.9 s its buckets cover.
+        assert!(
+            (s.request_throughput - 4.0 / 1.9).abs() < 1e-9,
+            "{}",
+            s.request_throughput
+        );
+        assert!(
+            (s.output_throughput - 44.0 / 1.9).abs() < 1e-9,
+            "{}",
+            s.output_throughput
+        );
+        assert_eq!(s.ttft_mean_ms, Some(25.0));
+        // The live quantiles come from the histogram: within its 3 significant digits.
+        let near = |v: Option<f64>, want: f64| (v.unwrap() - want).abs() <= want * 0.01;
+        assert!(near(s.ttft_p50_ms, 20.0), "{:?}", s.ttft_p50_ms);
+        assert!(near(s.ttft_p99_ms, 40.0), "{:?}", s.ttft_p99_ms);
+        assert!(near(s.e2el_p50_ms, 200.0), "{:?}", s.e2el_p50_ms);
+        assert!(near(s.e2el_p99_ms, 400.0), "{:?}", s.e2el_p99_ms);
+    }
+
+    #[test]
+    fn totals_add_up_and_scheduled_latencies_include_the_clients_wait() {
+        let mut r = LevelRecorder::new(RecorderOptions {
+            open_loop: true,
+            slo: None,
+        });
+        let mut estimated = ok(10_000, 110_000, 11);
+        if let Ok(t) = &mut estimated.result {
+            t.output_tokens_estimated = true;
+            t.input_tokens = Some(7);
+        }
+        r.record(
+            &Sample {
+                queue_us: 5_000,
+                ..ok(10_000, 110_000, 11)
+            },
+            110_000,
+        );
+        r.record(
+            &Sample {
+                queue_us: 15_000,
+                ..estimated
+            },
+            200_000,
+        );
+        let s = r.summary(run(1.0, false));
+        assert_eq!(s.total_input_tokens, 17, "10 + 7");
+        assert!(
+            s.output_tokens_estimated,
+            "one estimated reply marks the level"
+        );
+        assert_eq!(s.mean_client_queue_ms, 10.0);
+        let schedule = s.schedule.unwrap();
+        // From the scheduled send: TTFT 10 ms + the wait, E2E 110 ms + the wait.
+        assert_eq!(schedule.mean_scheduled_ttft_ms, Some(20.0));
+        assert_eq!(schedule.mean_scheduled_e2el_ms, Some(120.0));
+        let mut exact = LevelRecorder::default();
+        exact.record(&ok(10_000, 110_000, 11), 110_000);
+        exact.record(&ok(10_000, 110_000, 11), 200_000);
+        assert!(!exact.summary(run(1.0, false)).output_tokens_estimated);
     }
 
     #[test]
