@@ -466,6 +466,18 @@ mod tests {
         );
         let s = r.summary(run(1.0, false));
         assert_eq!(s.total_input_tokens, 17, "10 + 7");
+        // (17 input + 22 output tokens) over the level's 1 s.
+        assert_eq!(s.total_token_throughput, 39.0);
+        // A level with no active time has no rates (not infinite ones).
+        let still = r.summary(run(0.0, false));
+        assert_eq!(
+            (
+                still.request_throughput,
+                still.output_throughput,
+                still.total_token_throughput
+            ),
+            (0.0, 0.0, 0.0)
+        );
         assert!(
             s.output_tokens_estimated,
             "one estimated reply marks the level"

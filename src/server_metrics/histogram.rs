@@ -133,10 +133,26 @@ mod tests {
     }
 
     #[test]
+    fn an_unchanged_histogram_is_a_zero_delta_a_truncated_one_none() {
+        let h = histogram(&[(0.1, 5.0), (f64::INFINITY, 5.0)], 0.25);
+        let zero = h.since(&h).expect("no new observations is a delta of zero");
+        assert_eq!(zero.count, 0.0);
+        assert_eq!(zero.buckets, vec![(0.1, 0.0), (f64::INFINITY, 0.0)]);
+        assert_eq!(zero.mean(), None);
+        // A scrape that lost buckets (its +Inf one here) is not comparable.
+        let truncated = Histogram {
+            buckets: vec![(0.1, 6.0)],
+            sum: 0.3,
+            count: 6.0,
+        };
+        assert_eq!(truncated.since(&h), None);
+    }
+
+    #[test]
     fn series_add_bucket_by_bucket() {
         let mut a = histogram(&[(0.1, 1.0), (f64::INFINITY, 2.0)], 0.5);
-        a.add(&histogram(&[(0.1, 3.0), (f64::INFINITY, 3.0)], 0.2));
-        assert_eq!(a.buckets, vec![(0.1, 4.0), (f64::INFINITY, 5.0)]);
-        assert_eq!((a.count, a.sum), (5.0, 0.7));
+        a.add(&histogram(&[(0.1, 3.0), (f64::INFINITY, 5.0)], 0.2));
+        assert_eq!(a.buckets, vec![(0.1, 4.0), (f64::INFINITY, 7.0)]);
+        assert_eq!((a.count, a.sum), (7.0, 0.7));
     }
 }
