@@ -88,3 +88,49 @@ impl SloCounter {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(ttft_us: u64, e2e_us: u64, tokens: u64) -> Timings {
+        Timings {
+            ttft_us,
+            e2e_us,
+            output_tokens: tokens,
+            ..Timings::default()
+        }
+    }
+
+    #[test]
+    fn each_objective_holds_up_to_and_including_its_limit() {
+        let mut c = SloCounter::new(SloConfig {
+            ttft_ms: Some(50.0),
+            tpot_ms: Some(10.0),
+            e2e_ms: Some(250.0),
+            ..SloConfig::default()
+        });
+        // TTFT 50 ms, TPOT (250 − 50) / 20 = 10 ms, E2E 250 ms: every limit exactly met.
+        c.record(&reply(50_000, 250_000, 21));
+        // TTFT 50.001 ms: over; the rest met.
+        c.record(&reply(50_001, 250_000, 21));
+        // TPOT (251 − 50) / 20 = 10.05 ms and E2E 251 ms: both over.
+        c.record(&reply(50_000, 251_000, 21));
+        // One token: no TPOT, which meets it (vLLM's rule); E2E 1.5 s is over.
+        c.record(&reply(40_000, 1_500_000, 1));
+        // Well within all three (TPOT 5.5 ms: compared in ms, not µs modulo anything).
+        c.record(&reply(50_000, 160_000, 21));
+        assert_eq!((c.met_ttft, c.met_tpot, c.met_e2e, c.met_all), (4, 4, 3, 2));
+        let s = c.summary(5, 2.0).unwrap();
+        assert_eq!(s.slo_ttft_met, Some(0.8));
+        assert_eq!(s.slo_tpot_met, Some(0.8));
+        assert_eq!(s.slo_e2e_met, Some(0.6));
+        assert_eq!((s.slo_met, s.request_goodput), (0.4, 1.0));
+        assert!(!s.meets_slo);
+    }
+
+    #[test]
+    fn without_objectives_there_is_no_summary() {
+        assert_eq!(SloCounter::new(SloConfig::default()).summary(3, 1.0), None);
+    }
+}

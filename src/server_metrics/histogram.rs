@@ -96,6 +96,14 @@ mod tests {
     }
 
     #[test]
+    fn quantiles_skip_empty_buckets() {
+        // Nothing ≤ 0.1; four in (0.1, 0.5]. q = 0 is the first non-empty bucket's lower edge.
+        let h = histogram(&[(0.1, 0.0), (0.5, 4.0), (f64::INFINITY, 4.0)], 1.0);
+        assert_eq!(h.quantile(0.0), Some(0.1));
+        assert_eq!(h.quantile(1.0), Some(0.5));
+    }
+
+    #[test]
     fn a_quantile_past_the_last_finite_bound_is_that_bound() {
         let h = histogram(&[(0.1, 1.0), (1.0, 1.0), (f64::INFINITY, 4.0)], 9.0);
         assert_eq!(h.quantile(0.9), Some(1.0));
