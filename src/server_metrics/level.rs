@@ -311,6 +311,16 @@ mod tests {
             ..ServerStats::default()
         };
         assert_eq!(server_warning(&stats(9.9), Some(100.0), "C=8"), None);
+        assert_eq!(
+            server_warning(&stats(10.0), Some(100.0), "C=8"),
+            None,
+            "10 % is not above"
+        );
+        assert_eq!(
+            server_warning(&stats(5.0), Some(6.0), "C=8"),
+            None,
+            "5 ms is not above"
+        );
         let text = server_warning(&stats(10.1), Some(100.0), "C=8").unwrap();
         assert!(
             text.starts_with("C=8: the client added 10.1 ms of its 100.0 ms mean TTFT (10 %)"),
@@ -341,6 +351,32 @@ mod tests {
             server_warning(&ServerStats::default(), Some(10.0), "C=1"),
             None
         );
+        let never = ServerStats {
+            throttled_s: Some(0.0),
+            ..ServerStats::default()
+        };
+        assert_eq!(
+            server_warning(&never, Some(10.0), "C=1"),
+            None,
+            "0 s throttled is no warning"
+        );
+    }
+
+    #[test]
+    fn a_level_without_prefix_queries_has_no_hit_rate() {
+        let reading = |tokens: f64| EngineReading {
+            prefix_hits: Some(0.0),
+            prefix_queries: Some(tokens),
+            ..EngineReading::default()
+        };
+        let scrape = |at_s: f64, tokens: f64| Scrape {
+            at_s,
+            engine: Some(reading(tokens)),
+            gpu: None,
+            schema: None,
+        };
+        let s = summarise(&[scrape(0.0, 500.0), scrape(1.0, 500.0)], None, 0).unwrap();
+        assert_eq!(s.prefix_cache_hit_rate, None, "0 / 0 is no rate, not NaN");
     }
 
     #[test]
