@@ -127,6 +127,8 @@ mod tests {
         assert_eq!(s.slo_e2e_met, Some(0.6));
         assert_eq!((s.slo_met, s.request_goodput), (0.4, 1.0));
         assert!(!s.meets_slo);
+        // A level with no active time has no goodput (not an infinite one).
+        assert_eq!(c.summary(5, 0.0).unwrap().request_goodput, 0.0);
     }
 
     #[test]

@@ -273,6 +273,10 @@ mod tests {
         assert!(grew(&[0.0, 3.0, 6.0, 9.0, 12.0]));
         assert!(!grew(&[0.0, 3.0, 6.0, 3.0, 1.0]));
         assert!(!grew(&[0.0, 0.0, 0.0, 0.0]));
+        assert!(grew(&[0.0, 3.0, 6.0, 9.0]), "four scrapes are enough");
+        // Ends at its longest, but its second half is shorter than its first: it drained
+        // mid-level, so it did not grow all level long.
+        assert!(!grew(&[0.0, 10.0, 10.0, 2.0, 2.0, 10.0]));
         assert!(!grew(&[0.0, 5.0, 9.0]), "too few scrapes to say");
     }
 
@@ -377,6 +381,37 @@ mod tests {
         };
         let s = summarise(&[scrape(0.0, 500.0), scrape(1.0, 500.0)], None, 0).unwrap();
         assert_eq!(s.prefix_cache_hit_rate, None, "0 / 0 is no rate, not NaN");
+    }
+
+    #[test]
+    fn energy_per_token_needs_two_gpu_scrapes_a_rising_counter_and_tokens() {
+        let at = |at_s: f64, energy_mj: f64| Scrape {
+            at_s,
+            engine: None,
+            gpu: Some(GpuReading {
+                gpus: 1,
+                energy_mj: Some(energy_mj),
+                ..GpuReading::default()
+            }),
+            schema: None,
+        };
+        // 5,000,000 → 5,600,000 mJ: 600 J over 1,200 tokens.
+        let s = summarise(&[at(0.0, 5_000_000.0), at(1.0, 5_600_000.0)], None, 1200).unwrap();
+        assert_eq!(s.energy_j_per_token, Some(0.5));
+        let none = |scrapes: &[Scrape], tokens: u64| {
+            summarise(scrapes, None, tokens).unwrap().energy_j_per_token
+        };
+        assert_eq!(
+            none(&[at(0.0, 5_000_000.0), at(1.0, 4_000_000.0)], 1200),
+            None,
+            "counter reset"
+        );
+        assert_eq!(
+            none(&[at(0.0, 5_000_000.0), at(1.0, 5_600_000.0)], 0),
+            None,
+            "no tokens"
+        );
+        assert_eq!(none(&[at(0.0, 5_000_000.0)], 1200), None, "one scrape");
     }
 
     #[test]
