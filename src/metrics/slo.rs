@@ -132,6 +132,20 @@ mod tests {
     }
 
     #[test]
+    fn a_level_with_no_attempted_request_never_meets_the_slos() {
+        let c = SloCounter::new(SloConfig {
+            ttft_ms: Some(50.0),
+            attainment: 0.0,
+            ..SloConfig::default()
+        });
+        assert!(
+            !c.summary(0, 1.0).unwrap().meets_slo,
+            "even with attainment 0"
+        );
+        assert!(c.summary(1, 1.0).unwrap().meets_slo);
+    }
+
+    #[test]
     fn without_objectives_there_is_no_summary() {
         assert_eq!(SloCounter::new(SloConfig::default()).summary(3, 1.0), None);
     }

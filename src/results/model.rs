@@ -385,3 +385,22 @@ pub struct ScheduleStats {
 
 /// A request sent later than this after its scheduled time is a late start.
 pub const LATE_START_MS: f64 = 10.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_is_an_rfc3339_utc_time() {
+        let text = now_rfc3339();
+        let now = time::OffsetDateTime::now_utc();
+        let bytes = text.as_bytes();
+        assert!(text.len() >= 20 && text.ends_with('Z'), "{text}");
+        assert_eq!(
+            (bytes[4], bytes[7], bytes[10], bytes[13], bytes[16]),
+            (b'-', b'-', b'T', b':', b':'),
+            "{text}"
+        );
+        assert_eq!(text[..4].parse::<i32>().ok(), Some(now.year()), "{text}");
+    }
+}

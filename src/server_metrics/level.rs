@@ -277,6 +277,10 @@ mod tests {
         // Ends at its longest, but its second half is shorter than its first: it drained
         // mid-level, so it did not grow all level long.
         assert!(!grew(&[0.0, 10.0, 10.0, 2.0, 2.0, 10.0]));
+        // Second half no longer than the first (0.5 each): not growing, though it ends high.
+        assert!(!grew(&[0.0, 1.0, 0.0, 0.0, 1.5]));
+        // Back where it started: not growing, though the second half is longer.
+        assert!(!grew(&[5.0, 0.0, 5.0, 5.0]));
         assert!(!grew(&[0.0, 5.0, 9.0]), "too few scrapes to say");
     }
 
