@@ -88,11 +88,7 @@ impl HealthMonitor {
         let wall_s = self.started.elapsed().as_secs_f64();
         let cpu_cores = cores_used(self.cpu_start_s, process_cpu_seconds(), wall_s);
         let lag = self.lag_us.lock().await;
-        let loop_lag_p99_ms = if lag.is_empty() {
-            0.0
-        } else {
-            lag.value_at_quantile(0.99) as f64 / 1e3
-        };
+        let loop_lag_p99_ms = lag_p99_ms(&lag);
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1) as f64;
@@ -101,6 +97,15 @@ impl HealthMonitor {
             loop_lag_p99_ms,
             limited: limited(loop_lag_p99_ms, cpu_cores, cores, lag.len()),
         }
+    }
+}
+
+/// The probe's lateness p99, ms (0 with no probe yet).
+fn lag_p99_ms(lag_us: &Histogram<u64>) -> f64 {
+    if lag_us.is_empty() {
+        0.0
+    } else {
+        lag_us.value_at_quantile(0.99) as f64 / 1e3
     }
 }
 
@@ -155,6 +160,17 @@ mod tests {
         // Too few probes to say: never limited.
         assert!(!limited(50.0, 4.0, 2.0, 9));
         assert!(limited(50.0, 0.1, 2.0, 10));
+    }
+
+    #[test]
+    fn lag_p99_is_in_milliseconds() {
+        let mut h = Histogram::new_with_bounds(1, 3_600_000_000, 2).unwrap();
+        assert_eq!(lag_p99_ms(&h), 0.0);
+        for _ in 0..100 {
+            h.record(7_000).unwrap();
+        }
+        let p99 = lag_p99_ms(&h);
+        assert!((p99 - 7.0).abs() < 0.1, "{p99}");
     }
 
     #[test]

@@ -391,6 +391,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_steady_window_is_plotted_when_it_held_twice_the_peak_in_completions() {
+        let mut l = LevelSummary {
+            achieved_peak_concurrency: 4,
+            steady_completed: 8,
+            request_throughput: 10.0,
+            output_throughput: 1000.0,
+            steady_request_throughput: Some(12.0),
+            steady_output_throughput: Some(1300.0),
+            ..LevelSummary::default()
+        };
+        assert_eq!(l.throughput_basis(), ThroughputBasis::Steady);
+        assert_eq!(
+            (
+                l.plotted_request_throughput(),
+                l.plotted_output_throughput()
+            ),
+            (12.0, 1300.0)
+        );
+        l.steady_completed = 7;
+        assert_eq!(l.throughput_basis(), ThroughputBasis::WholeLevel);
+        assert_eq!(
+            (
+                l.plotted_request_throughput(),
+                l.plotted_output_throughput()
+            ),
+            (10.0, 1000.0)
+        );
+    }
+
+    #[test]
     fn now_is_an_rfc3339_utc_time() {
         let text = now_rfc3339();
         let now = time::OffsetDateTime::now_utc();
