@@ -466,6 +466,7 @@ mod tests {
         );
         let s = r.summary(run(1.0, false));
         assert_eq!(s.total_input_tokens, 17, "10 + 7");
+        assert_eq!(s.mean_output_tokens, 11.0, "22 tokens over 2 replies");
         // (17 input + 22 output tokens) over the level's 1 s.
         assert_eq!(s.total_token_throughput, 39.0);
         // A level with no active time has no rates (not infinite ones).
@@ -500,6 +501,11 @@ mod tests {
         r.record(&err(ErrorClass::Connect), 1);
         r.record(&err(ErrorClass::Connect), 1);
         assert_eq!(r.summary(run(0.1, false)).status, LevelStatus::Failed);
+        // As many failures as successes: not mostly failed.
+        let mut even = LevelRecorder::default();
+        even.record(&ok(1_000, 2_000, 2), 1);
+        even.record(&err(ErrorClass::Connect), 1);
+        assert_eq!(even.summary(run(0.1, false)).status, LevelStatus::Complete);
     }
 
     fn run(duration_s: f64, cut_short: bool) -> LevelRun {
