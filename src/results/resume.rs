@@ -178,6 +178,29 @@ mod tests {
     }
 
     #[test]
+    fn saved_levels_with_gaps_keep_their_positions_in_the_sweep() {
+        // Levels 1, 2, 4, 8; the saved run measured 1, 4 and 8 (2 was never run).
+        let mut saved = saved(vec![
+            level(1.0, LevelStatus::Complete),
+            level(4.0, LevelStatus::Complete),
+            level(8.0, LevelStatus::Skipped),
+        ]);
+        saved.workload.levels = vec![1.0, 2.0, 4.0, 8.0];
+        let mut report = Report {
+            workload: saved.workload.clone(),
+            engines: vec![EngineReport {
+                name: "a".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let continuation = continue_run(&mut report, saved, "now".into());
+        assert_eq!(continuation.levels, [vec![0, 2, 3]]);
+        assert_eq!(continuation.pending, [vec![3]]);
+        assert!(!continuation.is_done(0, 1), "level 2 still has to run");
+    }
+
+    #[test]
     fn keeps_every_saved_level_with_skipped_ones_pending_a_rerun() {
         let saved = saved(vec![
             level(1.0, LevelStatus::Complete),
