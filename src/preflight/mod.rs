@@ -341,12 +341,7 @@ async fn fetch_metrics(
     timeout: Duration,
 ) -> Option<Result<Option<Schema>, String>> {
     let url = url?;
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default();
+    let client = crate::server_metrics::scraper::client(timeout);
     Some(
         crate::server_metrics::scraper::fetch(&client, url, timeout)
             .await

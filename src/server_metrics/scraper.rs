@@ -66,14 +66,8 @@ impl Scraper {
         log: MetricsLog,
         events: mpsc::Sender<Event>,
     ) -> Scraper {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         Scraper {
-            client,
+            client: client(timeout),
             interval,
             timeout,
             gpus: gpus.into(),
@@ -278,6 +272,17 @@ impl Scraper {
             });
         }
     }
+}
+
+/// The HTTP client scrapes go through: its own (never the load's pool), no proxy for
+/// 127.0.0.1, no redirects, `timeout` for the whole scrape.
+pub fn client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
 }
 
 /// GET `url` within `timeout`, then parse it on a blocking thread (a large exposition takes
