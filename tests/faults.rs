@@ -225,6 +225,33 @@ async fn an_error_body_sent_in_pieces_is_read_whole() {
 }
 
 #[tokio::test]
+async fn a_key_cut_by_the_4_kib_limit_is_not_shown_in_part() {
+    // A 200-character key echoed 21 times: the 4 KiB cut falls inside the 21st echo, whose
+    // first 96 characters would otherwise reach the message after 20 × "***".
+    let key = format!("sk-{}", "k".repeat(197));
+    let echoes = key.repeat(21);
+    let url = raw_server(move |_, mut tcp| {
+        let echoes = echoes.clone();
+        async move {
+            let head = format!(
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-length: {}\r\n\r\n{echoes}",
+                echoes.len()
+            );
+            let _ = tcp.write_all(head.as_bytes()).await;
+        }
+    })
+    .await;
+    let e = expect_err(
+        client(&url, timeouts(), Some(&key))
+            .send(body(), "t-1")
+            .await,
+        ErrorClass::HttpStatus,
+    );
+    assert_eq!(e.message, format!("HTTP 500: {}", "***".repeat(21)));
+    assert!(!e.message.contains("sk-kkkk"), "{}", e.message);
+}
+
+#[tokio::test]
 async fn an_error_body_is_cut_to_its_first_4_kib() {
     // A 200-character key echoed 20 times fills 4000 bytes but redacts to 60 characters,
     // so the message would show what the body holds past its first 4 KiB if it were read.

@@ -161,7 +161,8 @@ impl EngineClient {
         };
         let status = response.status();
         if !status.is_success() {
-            let snippet = self.redacted_snippet(&read_error_body(response, total_deadline).await);
+            let snippet =
+                self.redacted_body_snippet(&read_error_body(response, total_deadline).await);
             return Err(RequestError {
                 class: ErrorClass::HttpStatus,
                 status: Some(status.as_u16()),
@@ -175,7 +176,8 @@ impl EngineClient {
             .unwrap_or("")
             .to_ascii_lowercase();
         if !content_type.starts_with("text/event-stream") {
-            let snippet = self.redacted_snippet(&read_error_body(response, total_deadline).await);
+            let snippet =
+                self.redacted_body_snippet(&read_error_body(response, total_deadline).await);
             return Err(RequestError::new(
                 ErrorClass::MalformedStream,
                 self.redact(&format!(
@@ -350,8 +352,13 @@ impl EngineClient {
 
     /// `text` with the key redacted, then cut to a snippet: redacting after the cut would
     /// miss a key straddling it and leak its first characters.
-    fn redacted_snippet(&self, text: &str) -> String {
-        chunk::snippet(&self.redact(text))
+    /// An error body's snippet: the body was cut at 4 KiB, so a key straddling the cut is
+    /// masked as well.
+    fn redacted_body_snippet(&self, body: &str) -> String {
+        match &self.key {
+            Some(key) => chunk::snippet(&key.redact_cut(body)),
+            None => chunk::snippet(body),
+        }
     }
 
     /// The error for a chunk that failed to parse. The parser cuts messages to a snippet,
