@@ -325,9 +325,18 @@ fn dashboard_pause_skip_quit_in_tmux() {
     // 2. Pause: once in-flight requests drain the done count stays put; resume.
     tmux.keys(&["p"]);
     tmux.wait_text("PAUSED", |s| status(s) == Some("PAUSED"));
-    let drained = tmux.wait_for("in-flight requests to drain", |s| {
-        gauge(s).filter(|g| g.in_flight == 0)
-    });
+    // Drained: nothing in flight, and the same count on two captures 300 ms apart (before a
+    // level's first snapshot the gauge reads "in flight 0" while its first request runs).
+    let drained = loop {
+        let first = tmux.wait_for("in-flight requests to drain", |s| {
+            gauge(s).filter(|g| g.in_flight == 0)
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        if gauge(&tmux.capture()).as_ref() == Some(&first) {
+            break first;
+        }
+        assert!(started.elapsed() < WAIT * 3, "the paused run never settled");
+    };
     std::thread::sleep(Duration::from_millis(1100));
     let screen = tmux.capture();
     assert_eq!(status(&screen), Some("PAUSED"), "{screen}");
