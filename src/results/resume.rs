@@ -159,6 +159,18 @@ mod tests {
         }
     }
 
+    /// The new run's report for resuming `saved`: its workload, engine "a", no levels yet.
+    fn fresh(saved: &Report) -> Report {
+        Report {
+            workload: saved.workload.clone(),
+            engines: vec![EngineReport {
+                name: "a".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
     fn saved(levels: Vec<LevelSummary>) -> Report {
         Report {
             seed: 42,
@@ -186,14 +198,7 @@ mod tests {
             level(8.0, LevelStatus::Skipped),
         ]);
         saved.workload.levels = vec![1.0, 2.0, 4.0, 8.0];
-        let mut report = Report {
-            workload: saved.workload.clone(),
-            engines: vec![EngineReport {
-                name: "a".into(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
+        let mut report = fresh(&saved);
         let continuation = continue_run(&mut report, saved, "now".into());
         assert_eq!(continuation.levels, [vec![0, 2, 3]]);
         assert_eq!(continuation.pending, [vec![3]]);
@@ -207,14 +212,7 @@ mod tests {
             level(1.0, LevelStatus::Failed),
             level(2.0, LevelStatus::Skipped),
         ]);
-        let mut report = Report {
-            workload: saved.workload.clone(),
-            engines: vec![EngineReport {
-                name: "a".into(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
+        let mut report = fresh(&saved);
         let continuation = continue_run(&mut report, saved.clone(), "now".into());
         assert_eq!(continuation.levels, [vec![0, 1, 2]]);
         assert_eq!(continuation.pending, [vec![2]]);
