@@ -47,9 +47,14 @@ pub struct RunArgs {
     /// Parent folder of the results folder [default: results].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Levels, e.g. 1,2,4,8: requests in flight, or req/s with `mode = "rate"`.
+    /// Levels, e.g. 1,2,4,8: requests in flight, or req/s with `mode = "rate"`; or `auto`
+    /// (search for each engine's knee, `[sweep.auto]`).
     #[arg(long, value_name = "LIST")]
     pub levels: Option<String>,
+    /// Measure each (engine, level) K times: means with 95 % confidence intervals, and a
+    /// verdict per pair of engines [default: 1].
+    #[arg(long, value_name = "K")]
+    pub trials: Option<u32>,
     /// Measured requests per level [default: max(50, 4 × C) per level; 50 in rate mode].
     #[arg(long, value_name = "N")]
     pub requests: Option<u64>,
@@ -102,6 +107,7 @@ impl RunArgs {
             }
         };
         set("sweep.levels", self.levels.clone());
+        set("sweep.trials", self.trials.map(|n| n.to_string()));
         set(
             "sweep.requests_per_level",
             self.requests.map(|n| n.to_string()),

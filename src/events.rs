@@ -26,12 +26,19 @@ pub enum Event {
         level: f64,
         /// Requests planned for this level.
         planned: u64,
+        /// This measurement's trial, 1-based, of `trials` (`[sweep] trials`; 1 of 1 without).
+        trial: u32,
+        trials: u32,
+        /// `levels = "auto"`: the engine's search state, e.g. `doubling: 64 → 128` or
+        /// `bisecting 96–128`.
+        search: Option<String>,
     },
     /// A few times a second while a level runs.
     Snapshot(Snapshot),
     /// One scrape of the engine's own metrics while a level runs (droppable, like snapshots).
     ServerSnapshot(ServerSnapshot),
-    /// A level ended (completed, skipped or failed); `summary` is what results.json holds.
+    /// A level's trial ended (completed, skipped or failed); `summary` is what results.json
+    /// holds for the level now (with trials: over the trials so far, each in `trials`).
     LevelFinished {
         engine: EngineIdx,
         level_index: usize,

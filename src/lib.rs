@@ -50,5 +50,6 @@ pub mod results;
 pub mod secret;
 pub mod server_metrics;
 pub mod sim;
+pub mod stats;
 pub mod tui;
 pub mod workload;

@@ -94,7 +94,12 @@ impl Plan {
         let rate = sweep.mode == SweepMode::Rate;
         let workload = Workload {
             mode: sweep.mode.as_str().into(),
-            levels: sweep.levels.clone(),
+            levels: sweep.levels.to_vec(),
+            trials: (sweep.trials > 1).then_some(sweep.trials),
+            auto: sweep
+                .levels
+                .is_auto()
+                .then(|| serde_json::to_value(&sweep.auto).unwrap_or_default()),
             requests_per_level: match (sweep.requests_per_level, sweep.duration_s) {
                 (Some(n), _) => n,
                 (None, Some(_)) => 0,

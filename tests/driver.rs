@@ -757,7 +757,7 @@ async fn a_panicking_worker_stops_the_run_and_keeps_what_was_measured(rate_mode:
     );
     if rate_mode {
         plan.config.sweep.mode = llmsweep::config::SweepMode::Rate;
-        plan.config.sweep.levels = vec![200.0];
+        plan.config.sweep.levels = vec![200.0].into();
     }
     plan.engines[1].bodies.clear();
     let mut run = Run::start(plan);

@@ -89,6 +89,7 @@ fn engine(name: &str, color: &str, levels: Vec<LevelSummary>) -> EngineReport {
         skipped_reason: None,
         max_level_meeting_slo: None,
         server_metrics_schema: None,
+        search: None,
     }
 }
 
@@ -165,6 +166,7 @@ fn build_fixture() -> Report {
         engines: vec![vllm, sglang],
         config: serde_json::json!({ "seed": 42, "max_tokens": 128 }),
         warnings: Vec::new(),
+        verdicts: Vec::new(),
     }
 }
 
@@ -806,6 +808,7 @@ fn build_rate_fixture() -> Report {
             "slo": { "ttft_ms": 200.0, "tpot_ms": 50.0, "attainment": 0.9 },
         }),
         warnings: vec![warning],
+        verdicts: Vec::new(),
     }
 }
 

@@ -32,6 +32,7 @@ fn engine(name: &str, color: &str) -> EngineReport {
         skipped_reason: None,
         max_level_meeting_slo: None,
         server_metrics_schema: None,
+        search: None,
     }
 }
 
@@ -59,6 +60,7 @@ fn report_with(engines: Vec<EngineReport>) -> Report {
         engines,
         config: serde_json::json!({}),
         warnings: Vec::new(),
+        verdicts: Vec::new(),
     }
 }
 
@@ -178,6 +180,9 @@ fn run_level(app: &mut App, engine: usize, level_index: usize, snapshots: u64, f
             level_index,
             level: LEVELS[level_index],
             planned: 200,
+            trial: 1,
+            trials: 1,
+            search: None,
         },
     );
     for i in 0..snapshots {
@@ -678,6 +683,9 @@ fn snapshot_many_engines_80x24() {
                 level_index: 0,
                 level: 1.0,
                 planned: 200,
+                trial: 1,
+                trials: 1,
+                search: None,
             },
         );
         for i in 0..10 {
@@ -796,6 +804,9 @@ fn rate_mid_run() -> App {
                 level_index: i,
                 level,
                 planned: 0,
+                trial: 1,
+                trials: 1,
+                search: None,
             },
         );
         feed(
@@ -814,6 +825,9 @@ fn rate_mid_run() -> App {
             level_index: 2,
             level: 5.0,
             planned: 0,
+            trial: 1,
+            trials: 1,
+            search: None,
         },
     );
     feed(
@@ -1123,6 +1137,9 @@ fn panel_shows_dashes_until_the_levels_first_completion() {
             level_index: 0,
             level: 1.0,
             planned: 200,
+            trial: 1,
+            trials: 1,
+            search: None,
         },
     );
     let dashes = "req/s —             tok/s —             lat p50 —           TTFT p50 —";
@@ -1164,6 +1181,9 @@ fn panel_drops_the_previous_levels_values_when_the_next_starts() {
             level_index: 1,
             level: 8.0,
             planned: 200,
+            trial: 1,
+            trials: 1,
+            search: None,
         },
     );
     assert_eq!(app.engines()[0].last, None);
@@ -1253,6 +1273,9 @@ fn a_new_level_clears_the_server_line_until_its_first_scrape() {
             level_index: 2,
             level: 4.0,
             planned: 200,
+            trial: 1,
+            trials: 1,
+            search: None,
         },
     );
     assert_eq!(app.engines()[1].server, None);

@@ -179,9 +179,14 @@ fn yes() -> bool {
 pub struct SweepConfig {
     /// `concurrency` (closed loop, the default) or `rate` (open loop, req/s).
     pub mode: SweepMode,
-    /// The levels, run in this order: requests in flight (whole numbers) or req/s in rate mode.
-    #[serde(deserialize_with = "levels_from_list_or_text")]
-    pub levels: Vec<f64>,
+    /// The levels, run in this order: requests in flight (whole numbers) or req/s in rate
+    /// mode; or `"auto"`: search for each engine's knee (`[sweep.auto]`).
+    pub levels: Levels,
+    /// Times each (engine, level) is measured (each trial with its own warmup); above 1, a
+    /// level's numbers are the trials' means with 95 % confidence intervals.
+    pub trials: u32,
+    /// `levels = "auto"`: the adaptive search.
+    pub auto: AutoConfig,
     /// Measured requests per level. With `duration_s` too, whichever comes first ends the
     /// level; with neither, `max(50, 4 × C)` per level (50 in rate mode).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -225,7 +230,9 @@ impl Default for SweepConfig {
     fn default() -> Self {
         SweepConfig {
             mode: SweepMode::Concurrency,
-            levels: vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+            levels: Levels::fixed(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0]),
+            trials: 1,
+            auto: AutoConfig::default(),
             requests_per_level: None,
             duration_s: None,
             warmup_requests: 0,
@@ -300,12 +307,123 @@ impl SweepOrder {
     }
 }
 
-/// Accepts `[1, 2, 4]` or, from an environment variable or flag, `"1,2,4"`. Whole numbers
-/// are checked later, in concurrency mode only (rate mode takes fractional req/s).
-fn levels_from_list_or_text<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<f64>, D::Error> {
+/// `[sweep] levels`: a fixed list, or `"auto"` (the list then grows as the search runs and
+/// is empty here). Derefs to the list.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Levels {
+    values: Vec<f64>,
+    auto: bool,
+}
+
+impl Levels {
+    pub fn fixed(values: Vec<f64>) -> Levels {
+        Levels {
+            values,
+            auto: false,
+        }
+    }
+
+    pub fn auto() -> Levels {
+        Levels {
+            values: Vec::new(),
+            auto: true,
+        }
+    }
+
+    /// `levels = "auto"`.
+    pub fn is_auto(&self) -> bool {
+        self.auto
+    }
+}
+
+impl From<Vec<f64>> for Levels {
+    fn from(values: Vec<f64>) -> Levels {
+        Levels::fixed(values)
+    }
+}
+
+impl PartialEq<Vec<f64>> for Levels {
+    fn eq(&self, other: &Vec<f64>) -> bool {
+        !self.auto && &self.values == other
+    }
+}
+
+impl std::ops::Deref for Levels {
+    type Target = Vec<f64>;
+    fn deref(&self) -> &Vec<f64> {
+        &self.values
+    }
+}
+
+impl Serialize for Levels {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.auto {
+            s.serialize_str("auto")
+        } else {
+            self.values.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Levels {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Levels, D::Error> {
+        levels_from_list_or_text(de)
+    }
+}
+
+/// `[sweep.auto]`: double the level from `start` until a stop condition holds, then bisect
+/// between the last level that passed and the first that failed, per engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoConfig {
+    /// The first level (concurrency, or req/s in rate mode).
+    pub start: f64,
+    /// No level above this.
+    pub max: f64,
+    /// The conditions that stop the doubling: `plateau`, `slo`, `errors` (any of them).
+    pub stop: Vec<AutoStop>,
+    /// `plateau`: output throughput grew less than this, %, over each of two doublings.
+    pub plateau_pct: f64,
+    /// `slo`: a level fails when fewer than this share, %, of its attempted requests met
+    /// every `[slo]` objective (goodput under this share of throughput).
+    pub slo_goodput_pct: f64,
+    /// `errors`: a level fails above this error rate, 0..1.
+    pub max_error_rate: f64,
+    /// Bisection ends when the failing and passing levels are within this fraction of the
+    /// passing one (and, in concurrency mode, 1 apart at least).
+    pub resolution: f64,
+}
+
+impl Default for AutoConfig {
+    fn default() -> Self {
+        AutoConfig {
+            start: 1.0,
+            max: 1024.0,
+            stop: vec![AutoStop::Plateau, AutoStop::Slo, AutoStop::Errors],
+            plateau_pct: 5.0,
+            slo_goodput_pct: 90.0,
+            max_error_rate: 0.05,
+            resolution: 0.10,
+        }
+    }
+}
+
+/// A condition that ends an auto sweep's doubling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoStop {
+    Plateau,
+    Slo,
+    Errors,
+}
+
+/// Accepts `[1, 2, 4]`, `"auto"` or, from an environment variable or flag, `"1,2,4"`.
+/// Whole numbers are checked later, in concurrency mode only (rate mode takes fractional
+/// req/s).
+fn levels_from_list_or_text<'de, D: Deserializer<'de>>(de: D) -> Result<Levels, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Levels {
+    enum Given {
         List(Vec<LevelItem>),
         Text(String),
     }
@@ -324,17 +442,19 @@ fn levels_from_list_or_text<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<f64>
                 serde::de::Error::custom(format!("invalid level {text:?} (expected a number)"))
             })
     };
-    match Levels::deserialize(de)? {
-        Levels::List(items) => items
+    let values = match Given::deserialize(de)? {
+        Given::List(items) => items
             .into_iter()
             .map(|item| match item {
                 LevelItem::Number(n) => Ok(n),
                 LevelItem::Text(t) => parse(&t),
             })
-            .collect(),
-        Levels::Text(text) if text.trim().is_empty() => Ok(Vec::new()),
-        Levels::Text(text) => text.split(',').map(parse).collect(),
-    }
+            .collect::<Result<_, _>>()?,
+        Given::Text(text) if text.trim().eq_ignore_ascii_case("auto") => return Ok(Levels::auto()),
+        Given::Text(text) if text.trim().is_empty() => Vec::new(),
+        Given::Text(text) => text.split(',').map(parse).collect::<Result<_, _>>()?,
+    };
+    Ok(Levels::fixed(values))
 }
 
 /// `[request]`: generation parameters, identical for every engine.

@@ -109,7 +109,15 @@ impl Config {
             ));
         }
         let sweep = &self.sweep;
-        if sweep.levels.is_empty() {
+        if !(1..=100).contains(&sweep.trials) {
+            return Err(format!(
+                "`sweep.trials` must be 1..=100, got {}",
+                sweep.trials
+            ));
+        }
+        if sweep.levels.is_auto() {
+            validate_auto(&sweep.auto, sweep.mode)?;
+        } else if sweep.levels.is_empty() {
             return Err("`sweep.levels` is empty".into());
         }
         match sweep.mode {
@@ -267,4 +275,57 @@ fn check_http_url(url: &str) -> Result<(), String> {
         Ok(_) => Err(format!("must be an http:// or https:// URL, got {url:?}")),
         Err(e) => Err(format!("{url:?} is not a URL ({e})")),
     }
+}
+
+/// `[sweep.auto]`, for `levels = "auto"`.
+fn validate_auto(auto: &crate::config::AutoConfig, mode: SweepMode) -> Result<(), String> {
+    let (low, high, what) = match mode {
+        SweepMode::Concurrency => (1.0, 100_000.0, "concurrency"),
+        SweepMode::Rate => (1e-3, 1e6, "req/s"),
+    };
+    for (key, value) in [("start", auto.start), ("max", auto.max)] {
+        let whole = mode == SweepMode::Rate || value.fract() == 0.0;
+        if !(value.is_finite() && (low..=high).contains(&value) && whole) {
+            let kind = if mode == SweepMode::Concurrency {
+                "a whole number "
+            } else {
+                ""
+            };
+            return Err(format!(
+                "`sweep.auto.{key}` must be {kind}{low}..={high} ({what}), got {value}"
+            ));
+        }
+    }
+    if auto.max < auto.start {
+        return Err(format!(
+            "`sweep.auto.max` ({}) is below `sweep.auto.start` ({})",
+            auto.max, auto.start
+        ));
+    }
+    if auto.stop.is_empty() {
+        return Err(
+            "`sweep.auto.stop` is empty; name at least one of \"plateau\", \"slo\", \"errors\""
+                .into(),
+        );
+    }
+    for (key, value, range) in [
+        ("plateau_pct", auto.plateau_pct, 0.0..=100.0),
+        ("slo_goodput_pct", auto.slo_goodput_pct, 0.0..=100.0),
+        ("max_error_rate", auto.max_error_rate, 0.0..=1.0),
+    ] {
+        if !range.contains(&value) {
+            return Err(format!(
+                "`sweep.auto.{key}` must be {}..={}, got {value}",
+                range.start(),
+                range.end()
+            ));
+        }
+    }
+    if !(auto.resolution > 0.0 && auto.resolution <= 1.0) {
+        return Err(format!(
+            "`sweep.auto.resolution` must be above 0 and at most 1 (a fraction of the level), got {}",
+            auto.resolution
+        ));
+    }
+    Ok(())
 }

@@ -58,6 +58,9 @@ impl Driver {
             level_index,
             level,
             planned: limit.unwrap_or(0),
+            trial: 1,
+            trials: 1,
+            search: None,
         })
         .await;
         let health = HealthMonitor::start();

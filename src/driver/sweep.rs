@@ -142,10 +142,12 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
                 skipped_reason: None,
                 max_level_meeting_slo: None,
                 server_metrics_schema: None,
+                search: None,
             })
             .collect(),
         config: plan.config_json(),
         warnings: Vec::new(),
+        verdicts: Vec::new(),
     };
     let (mut writer, level_indexes, pending) = match options.resume {
         Some(saved) => {

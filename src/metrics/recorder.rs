@@ -314,6 +314,9 @@ impl LevelRecorder {
             slo_tpot_met: slo.and_then(|s| s.slo_tpot_met),
             slo_e2e_met: slo.and_then(|s| s.slo_e2e_met),
             meets_slo: slo.map(|s| s.meets_slo),
+            trial: None,
+            trials: Vec::new(),
+            intervals: None,
             // Filled by the driver from its health monitor.
             client_cpu_cores: 0.0,
             client_loop_lag_p99_ms: 0.0,

@@ -78,6 +78,7 @@ fn empty_report() -> Report {
         },
         engines: Vec::new(),
         config: serde_json::Value::Null,
+        verdicts: Vec::new(),
         warnings: Vec::new(),
     }
 }

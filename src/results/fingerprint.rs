@@ -28,7 +28,17 @@ pub fn of(config: &Config, prompts: &[Prompt], source: &str) -> BTreeMap<String,
     }
     let sweep = &config.sweep;
     put("sweep.mode".into(), sweep.mode.as_str().into());
-    put("sweep.levels".into(), list(&sweep.levels));
+    if sweep.levels.is_auto() {
+        put("sweep.levels".into(), "auto".into());
+        let auto = serde_json::to_string(&sweep.auto).unwrap_or_default();
+        put("sweep.auto".into(), auto);
+    } else {
+        put("sweep.levels".into(), list(&sweep.levels));
+    }
+    // Only when set: runs saved before trials existed keep their fingerprint.
+    if sweep.trials != 1 {
+        put("sweep.trials".into(), sweep.trials.to_string());
+    }
     put(
         "sweep.requests_per_level".into(),
         optional(sweep.requests_per_level),

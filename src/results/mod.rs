@@ -1,7 +1,10 @@
 //! Results: the serialisable model and writing it to disk as the run goes.
 
+pub mod confidence;
 pub mod fingerprint;
 pub mod model;
 pub mod resume;
+pub mod search;
 pub mod server;
+pub mod verdict;
 pub mod writer;

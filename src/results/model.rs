@@ -50,6 +50,11 @@ pub struct Report {
     /// Things a reader must know to trust the comparison (e.g. unequal output lengths).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Every pair of engines at every level they share, on each headline metric: which is
+    /// faster and whether the difference is significant (best engine first). Recomputed
+    /// after every level.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<crate::results::verdict::Verdict>,
 }
 
 /// How a run ended.
@@ -88,6 +93,13 @@ pub struct Workload {
     pub max_tokens: u32,
     /// Human description of the prompt source, e.g. `inline pool (4 prompts)`.
     pub prompt_source: String,
+    /// `[sweep] trials` when above 1: times each (engine, level) was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trials: Option<u32>,
+    /// `levels = "auto"`: the adaptive search's settings (`levels` then lists the levels as
+    /// they ran, doubling grid and bisection points).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto: Option<serde_json::Value>,
     /// Measured seconds per level, when the level is time-bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<f64>,
@@ -136,6 +148,9 @@ pub struct EngineReport {
     /// `llama_cpp`); absent when it was not scraped, not found, or not recognised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_metrics_schema: Option<String>,
+    /// `levels = "auto"`: how the engine's search for its knee ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::results::search::SearchResult>,
 }
 
 /// How a level ended.
@@ -306,6 +321,19 @@ pub struct LevelSummary {
     /// Share of attempted requests meeting `[slo] e2e_ms`, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo_e2e_met: Option<f64>,
+    /// `[sweep] trials` > 1: this summary's trial, 1-based (in `trials` entries only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<u32>,
+    /// `[sweep] trials` > 1: every trial's own summary, in the order they ran. The level's
+    /// fields are then over all trials: counts and tokens summed, rates and latency
+    /// statistics the mean of the trials' values, status the worst.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trials: Vec<LevelSummary>,
+    /// 95 % confidence intervals of the headline metrics: over trials, or with one trial
+    /// over batch means of the steady-state window (within-run only); absent when neither
+    /// has two values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<crate::results::confidence::LevelIntervals>,
     /// `slo_met ≥ [slo] attainment`: the level meets the SLOs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meets_slo: Option<bool>,

@@ -250,6 +250,7 @@ impl App {
                 level_index,
                 level,
                 planned,
+                ..
             } => {
                 for (idx, state) in self.engines.iter_mut().enumerate() {
                     if idx == engine {
