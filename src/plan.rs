@@ -135,39 +135,31 @@ impl Plan {
         })
     }
 
-    /// Measured requests of level `level_index`; `None` = until `duration_s` is up.
-    pub fn request_limit(&self, level_index: usize) -> Option<u64> {
-        let sweep = &self.config.sweep;
-        sweep.request_limit(sweep.levels[level_index])
-    }
-
-    /// The level's concurrency in concurrency mode (levels are whole numbers there).
-    pub fn concurrency(&self, level_index: usize) -> u32 {
-        self.config.sweep.levels[level_index] as u32
-    }
-
     /// The largest number of requests that may be in flight at once: the largest level in
     /// concurrency mode; the cap, or a generous pool, in rate mode.
     pub fn max_in_flight(&self) -> usize {
         let sweep = &self.config.sweep;
         match sweep.mode {
+            SweepMode::Concurrency if sweep.levels.is_auto() => sweep.auto.max as usize,
             SweepMode::Concurrency => sweep.levels.iter().fold(1.0f64, |a, &b| a.max(b)) as usize,
             SweepMode::Rate if sweep.max_concurrency > 0 => sweep.max_concurrency as usize,
             SweepMode::Rate => 256,
         }
     }
 
-    /// (engine, level index) pairs in the order they run: every level of an engine before
-    /// the next engine (`sequential`), or each level on every engine before the next level
-    /// (`interleaved`).
-    pub fn run_order(&self) -> Vec<(usize, usize)> {
+    /// (engine, level index, trial) in the order they run: every level of an engine before
+    /// the next engine, each level's trials back to back (`sequential`); or each level's
+    /// trial t on every engine before trial t + 1, and every trial before the next level
+    /// (`interleaved`: A1 B1 A2 B2 …, so drift spreads over the engines). Trials count from 1.
+    pub fn run_order(&self) -> Vec<(usize, usize, u32)> {
         let (engines, levels) = (self.engines.len(), self.config.sweep.levels.len());
+        let trials = self.config.sweep.trials.max(1);
         match self.config.sweep.order {
             SweepOrder::Sequential => (0..engines)
-                .flat_map(|e| (0..levels).map(move |l| (e, l)))
+                .flat_map(|e| (0..levels).flat_map(move |l| (1..=trials).map(move |t| (e, l, t))))
                 .collect(),
             SweepOrder::Interleaved => (0..levels)
-                .flat_map(|l| (0..engines).map(move |e| (e, l)))
+                .flat_map(|l| (1..=trials).flat_map(move |t| (0..engines).map(move |e| (e, l, t))))
                 .collect(),
         }
     }

@@ -14,21 +14,24 @@ use crate::results::model::{LevelStatus, LevelSummary};
 use crate::results::writer::Attempt;
 use crate::server_metrics::level::{server_warning, summarise};
 use crate::server_metrics::scraper::LevelTarget;
+use crate::stats::trials::combine;
 
 /// Why a level cut during its warmup is kept in results.
 pub const SKIPPED_DURING_WARMUP: &str = "skipped during warmup";
 
 impl Driver {
+    /// Runs trial `self.trial` of the level; true when it was cut short (a skip, quit or
+    /// signal).
     pub(super) async fn run_level(
         &mut self,
         engine: usize,
         level_index: usize,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<bool> {
         let plan = self.plan.clone();
         let sweep = &plan.config.sweep;
-        let level = sweep.levels[level_index];
+        let level = self.levels[level_index];
         let max_concurrency = match sweep.mode {
-            SweepMode::Concurrency => plan.concurrency(level_index),
+            SweepMode::Concurrency => level as u32,
             SweepMode::Rate => sweep.max_concurrency,
         };
         let label = match sweep.mode {
@@ -37,7 +40,7 @@ impl Driver {
         };
         let warmup = sweep.warmup_requests;
         // Time-bound levels have no count: `u64::MAX` in the phase, 0 ("unknown") on the bus.
-        let limit = plan.request_limit(level_index);
+        let limit = sweep.request_limit(level);
         if warmup > 0 {
             self.phase(engine, level_index, warmup, PhaseKind::Warmup)
                 .await?;
@@ -50,7 +53,8 @@ impl Driver {
                     ..LevelRun::default()
                 });
                 summary.skipped_reason = Some(SKIPPED_DURING_WARMUP.into());
-                return self.keep_level(engine, level_index, summary, true).await;
+                self.keep_level(engine, level_index, summary, true).await?;
+                return Ok(true);
             }
         }
         self.emit(Event::LevelStarted {
@@ -58,9 +62,9 @@ impl Driver {
             level_index,
             level,
             planned: limit.unwrap_or(0),
-            trial: 1,
-            trials: 1,
-            search: None,
+            trial: self.trial,
+            trials: sweep.trials,
+            search: self.search_state.clone(),
         })
         .await;
         let health = HealthMonitor::start();
@@ -126,20 +130,33 @@ impl Driver {
             .await;
         }
         self.keep_level(engine, level_index, summary, cut_short)
-            .await
+            .await?;
+        Ok(cut_short)
     }
 
-    /// Puts a finished level into the report in sweep order, writes results.json, and tells
-    /// the front ends.
+    /// Puts a finished level (trial) into the report in sweep order, writes results.json,
+    /// and tells the front ends. With trials, the level's entry is the combination of its
+    /// trials so far, replaced after each.
     async fn keep_level(
         &mut self,
         engine: usize,
         level_index: usize,
-        summary: LevelSummary,
+        mut summary: LevelSummary,
         cut_short: bool,
     ) -> std::io::Result<()> {
+        if self.plan.config.sweep.trials > 1 {
+            summary.trial = Some(self.trial);
+            let trials = self.trial_runs.entry((engine, level_index)).or_default();
+            trials.push(summary);
+            summary = combine(trials);
+        }
         let at = self.level_indexes[engine].partition_point(|&i| i < level_index);
-        if self.pending[engine].contains(&level_index) {
+        let again = self.level_indexes[engine].get(at) == Some(&level_index)
+            && !self.pending[engine].contains(&level_index);
+        if again {
+            // A later trial of a level this run measured already.
+            self.report.engines[engine].levels[at] = summary.clone();
+        } else if self.pending[engine].contains(&level_index) {
             // A resumed run's saved partial level: a re-run that ran to its end replaces it;
             // one cut short again keeps whichever attempt finished more requests. Its lines
             // in requests.jsonl go with it, before results.json stops counting them.
@@ -156,7 +173,7 @@ impl Driver {
             self.writer.drop_level_lines(
                 &plan.engines[engine].name,
                 level_index,
-                &plan.config.sweep.levels,
+                &self.levels,
                 attempt,
             )?;
             if replace {

@@ -11,12 +11,14 @@
 //!   `arrivals` — its seeded schedule.
 
 pub mod arrivals;
+mod auto;
 mod controls;
 mod level;
 mod open_loop;
 mod pause;
 mod phase;
 mod preflight;
+mod search;
 mod sweep;
 mod worker;
 

@@ -84,7 +84,7 @@ impl Driver {
         let workers_count = if rate_mode {
             1
         } else {
-            (self.plan.concurrency(level_index) as u64).min(planned) as usize
+            (self.levels[level_index] as u64).min(planned) as usize
         };
         let channel = (workers_count.max(self.plan.max_in_flight().min(4096))) * 2 + 16;
         let (samples_tx, mut samples) = mpsc::channel(channel);
@@ -114,15 +114,19 @@ impl Driver {
             pauses: pauses.clone(),
             first_idle: first_idle.clone(),
             id_prefix: format!(
-                "{}-e{engine}-l{level_index}{}",
+                "{}-e{engine}-l{level_index}{}{}",
                 self.report.run_name,
+                match self.trial {
+                    1 => String::new(),
+                    t => format!("-t{t}"),
+                },
                 if warmup { "-warmup" } else { "" }
             )
             .into(),
         };
         if rate_mode {
             let schedule = Schedule {
-                rate: sweep.levels[level_index],
+                rate: self.levels[level_index],
                 burstiness: sweep.burstiness,
                 // Per level, not per engine: every engine gets the same schedule.
                 seed: self.plan.seed ^ mix(level_index as u64 + if warmup { 0x3A3A } else { 1 }),
@@ -144,7 +148,8 @@ impl Driver {
         let mut last_completion = Duration::ZERO;
         let mut ticker = tokio::time::interval(SNAPSHOT_INTERVAL);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let level = self.plan.config.sweep.levels[level_index];
+        let level = self.levels[level_index];
+        let trial = (self.plan.config.sweep.trials > 1).then_some(self.trial);
         let mut connect_failures = 0u32;
         // Claimed (sent or about to be) minus finished.
         let in_flight = |recorder: &LevelRecorder| {
@@ -179,8 +184,9 @@ impl Driver {
                     }
                     recorder.record(&sample, done.as_micros() as u64);
                     if !warmup {
-                        let record = RequestRecord::new(&self.plan.engines[engine].name, level, level_index, &sample)
+                        let mut record = RequestRecord::new(&self.plan.engines[engine].name, level, level_index, &sample)
                             .with_prompt(self.plan.prompts.get(sample.prompt_index));
+                        record.trial = trial;
                         self.writer.append(&record)?;
                     }
                     // One write per burst of finished requests, and none left unwritten while

@@ -2,6 +2,7 @@
 //! phase, summary); controls between levels; results written after every level and at the
 //! end, whatever ends the run.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::results::resume;
 use crate::results::writer::ResultsWriter;
 use crate::server_metrics::log::MetricsLog;
 use crate::server_metrics::scraper::Scraper;
+use crate::stats::verdict::verdicts;
 
 /// How often the recorder publishes a snapshot.
 pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
@@ -59,6 +61,29 @@ pub struct RunOutcome {
     pub signal: Option<i32>,
 }
 
+/// What the sweep loop keeps between steps.
+pub(super) struct Gate {
+    /// Per engine: skipped by the user, or failed its preflight.
+    pub skipped: Vec<bool>,
+    /// Per engine: checked already (or not to be: `--no-check`).
+    pub checked: Vec<bool>,
+    /// Per engine, the level indexes kept from the resumed run as they are.
+    pub kept: Vec<Vec<usize>>,
+    /// (engine, level index) → the trial a skip cut it in.
+    pub cut: HashMap<(usize, usize), u32>,
+}
+
+/// What a step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    /// The level's trial ran (maybe cut short).
+    Ran,
+    /// Not run: kept, cut earlier, or its engine is skipped.
+    Passed,
+    /// The run is stopping.
+    Stop,
+}
+
 /// What ends a level loop early, beyond the level itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(super) struct Stops {
@@ -91,6 +116,16 @@ pub(super) struct Driver {
     pub metrics_urls: Vec<Option<String>>,
     /// Preflight checks before each engine's first level.
     pub check: bool,
+    /// The run's levels: the configured list, or with `levels = "auto"` every level any
+    /// engine's search has run so far, in the order each first ran (`level_index` is a
+    /// position here, and `report.workload.levels` a copy).
+    pub levels: Vec<f64>,
+    /// The trial being measured, 1-based.
+    pub trial: u32,
+    /// `levels = "auto"`: the search state of the level being measured, for the screen.
+    pub search_state: Option<String>,
+    /// Per (engine, level index), the trials measured so far in this run.
+    pub trial_runs: HashMap<(usize, usize), Vec<LevelSummary>>,
     signal: Arc<AtomicI32>,
 }
 
@@ -153,7 +188,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         Some(saved) => {
             let continuation = resume::continue_run(&mut report, saved, now_rfc3339());
             let names: Vec<&str> = plan.engines.iter().map(|e| e.name.as_str()).collect();
-            let levels = &plan.config.sweep.levels;
+            let levels = &plan.workload.levels;
             let keep = |line: &str| continuation.keeps_line(line, &names, levels);
             let writer = ResultsWriter::resume(&options.out_dir, keep)?;
             (writer, continuation.levels, continuation.pending)
@@ -183,6 +218,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         .iter()
         .map(|e| e.metrics_endpoint())
         .collect();
+    let levels = plan.workload.levels.clone();
     let driver = Driver {
         plan: Arc::new(plan),
         clients,
@@ -198,6 +234,10 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         scraper,
         metrics_urls,
         check: options.check,
+        levels,
+        trial: 1,
+        search_state: None,
+        trial_runs: HashMap::new(),
         signal: options.signal,
     };
     driver.run().await
@@ -215,49 +255,85 @@ impl Driver {
         })
         .await;
         self.emit(Event::State(RunState::Running)).await;
-        // A skip-engine applies to the engine of the level running, or, between levels, to the
-        // engine of the next one; in interleaved order its later levels are passed over.
-        let mut skipped = vec![false; self.plan.engines.len()];
-        // Engines checked already (or not to be: `--no-check`).
-        let mut checked = vec![!self.check; self.plan.engines.len()];
-        for (engine, level_index) in self.plan.run_order() {
-            if self.level_indexes[engine].contains(&level_index)
-                && !self.pending[engine].contains(&level_index)
-            {
-                continue; // Kept from the run resumed.
-            }
-            self.drain_controls().await;
-            if self.stops.run {
-                break;
-            }
-            skipped[engine] |= std::mem::take(&mut self.stops.engine);
-            if skipped[engine] {
-                self.report.engines[engine]
-                    .skipped_reason
-                    .get_or_insert_with(|| "skipped by the user".into());
-                continue;
-            }
-            if !checked[engine] {
-                match self.preflight(engine).await? {
-                    Preflight::Go => checked[engine] = true,
-                    Preflight::Failed => {
-                        skipped[engine] = true;
-                        continue;
-                    }
-                    Preflight::Stopped if self.stops.run => break,
-                    Preflight::Stopped => {
-                        self.stops.engine = false;
-                        skipped[engine] = true;
-                        self.report.engines[engine].skipped_reason =
-                            Some("skipped by the user".into());
-                        continue;
-                    }
+        let mut gate = Gate {
+            skipped: vec![false; self.plan.engines.len()],
+            checked: vec![!self.check; self.plan.engines.len()],
+            kept: (0..self.plan.engines.len())
+                .map(|e| {
+                    self.level_indexes[e]
+                        .iter()
+                        .copied()
+                        .filter(|i| !self.pending[e].contains(i))
+                        .collect()
+                })
+                .collect(),
+            cut: HashMap::new(),
+        };
+        if self.plan.config.sweep.levels.is_auto() {
+            self.run_auto(&mut gate).await?;
+        } else {
+            for (engine, level_index, trial) in self.plan.run_order() {
+                if self.step(&mut gate, engine, level_index, trial).await? == Step::Stop {
+                    break;
                 }
             }
-            self.run_level(engine, level_index).await?;
-            skipped[engine] |= std::mem::take(&mut self.stops.engine);
         }
         self.finish().await
+    }
+
+    /// Runs trial `trial` of level `level_index` on `engine` unless the level is kept from
+    /// the resumed run, was cut in an earlier trial, or the engine is skipped; applies the
+    /// controls that came in between levels, and the engine's preflight before its first.
+    pub(super) async fn step(
+        &mut self,
+        gate: &mut Gate,
+        engine: usize,
+        level_index: usize,
+        trial: u32,
+    ) -> std::io::Result<Step> {
+        if gate.kept[engine].contains(&level_index)
+            || gate
+                .cut
+                .get(&(engine, level_index))
+                .is_some_and(|&t| t < trial)
+        {
+            return Ok(Step::Passed);
+        }
+        self.drain_controls().await;
+        if self.stops.run {
+            return Ok(Step::Stop);
+        }
+        gate.skipped[engine] |= std::mem::take(&mut self.stops.engine);
+        if gate.skipped[engine] {
+            self.report.engines[engine]
+                .skipped_reason
+                .get_or_insert_with(|| "skipped by the user".into());
+            return Ok(Step::Passed);
+        }
+        if !gate.checked[engine] {
+            match self.preflight(engine).await? {
+                Preflight::Go => gate.checked[engine] = true,
+                Preflight::Failed => {
+                    gate.skipped[engine] = true;
+                    return Ok(Step::Passed);
+                }
+                Preflight::Stopped if self.stops.run => return Ok(Step::Stop),
+                Preflight::Stopped => {
+                    self.stops.engine = false;
+                    gate.skipped[engine] = true;
+                    self.report.engines[engine].skipped_reason = Some("skipped by the user".into());
+                    return Ok(Step::Passed);
+                }
+            }
+        }
+        self.trial = trial;
+        let cut = self.run_level(engine, level_index).await?;
+        if cut {
+            // A skip cuts the level: its later trials are not run.
+            gate.cut.insert((engine, level_index), trial);
+        }
+        gate.skipped[engine] |= std::mem::take(&mut self.stops.engine);
+        Ok(Step::Ran)
     }
 
     /// Applies controls that arrived between levels.
@@ -313,7 +389,9 @@ impl Driver {
                 Some((e.name.as_str(), l))
             })
             .collect();
-        let text = output_length_warning((&self.report.engines[engine].name, summary), &others)?;
+        let text = output_length_warning((&self.report.engines[engine].name, summary), &others);
+        self.report.verdicts = verdicts(&self.report);
+        let text = text?;
         self.report.warnings.push(text.clone());
         Some(text)
     }

@@ -1,6 +1,7 @@
 //! Measurement aggregation: one [`sample::Sample`] per request in, histograms per level,
 //! [`crate::events::Snapshot`]s and [`crate::results::model::LevelSummary`]s out.
 
+pub mod batches;
 pub mod checks;
 pub mod dist;
 pub mod fairness;

@@ -316,7 +316,7 @@ impl LevelRecorder {
             meets_slo: slo.map(|s| s.meets_slo),
             trial: None,
             trials: Vec::new(),
-            intervals: None,
+            intervals: window.and_then(|w| super::batches::intervals(&self.intervals, &w)),
             // Filled by the driver from its health monitor.
             client_cpu_cores: 0.0,
             client_loop_lag_p99_ms: 0.0,

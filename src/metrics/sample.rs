@@ -36,6 +36,9 @@ pub struct RequestRecord<'a> {
     pub level: f64,
     /// Position of the level in the sweep's levels (two levels may share a value).
     pub level_index: usize,
+    /// `[sweep] trials` > 1: the trial, 1-based.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial: Option<u32>,
     pub request_index: u64,
     /// The `X-Request-Id` it was sent with.
     pub request_id: &'a str,
@@ -86,6 +89,7 @@ impl<'a> RequestRecord<'a> {
             engine,
             level,
             level_index,
+            trial: None,
             request_index: sample.request_index,
             request_id: &sample.request_id,
             prompt_index: sample.prompt_index,

@@ -145,7 +145,8 @@ pub fn open_loop_window(intervals: &[Interval]) -> Option<Window> {
     window(intervals, first + span / 10, first + span * 9 / 10)
 }
 
-fn window(intervals: &[Interval], start_us: u64, end_us: u64) -> Option<Window> {
+/// What `[start_us, end_us]` holds of `intervals`, attributed by overlap; `None` when empty.
+pub fn window(intervals: &[Interval], start_us: u64, end_us: u64) -> Option<Window> {
     if end_us <= start_us {
         return None;
     }

@@ -15,6 +15,12 @@ use super::model::{LevelStatus, LevelSummary, Report, Workload};
 /// key that differs, as `<key> differs (saved …, config …)`; `None` when it can. A saved run
 /// without a fingerprint (an older llmsweep) cannot be checked, so it is refused.
 pub fn incompatibility(saved: &Report, workload: &Workload) -> Option<String> {
+    if saved.workload.auto.is_some() || workload.auto.is_some() {
+        return Some(
+            "`run --resume` does not continue a levels = \"auto\" run (its search would start over); start a new run"
+                .into(),
+        );
+    }
     if saved.workload.fingerprint.is_empty() {
         return Some(
             "results.json has no config fingerprint (written by an older llmsweep), so the config cannot be checked against it; start a new run"
@@ -91,9 +97,13 @@ pub fn continue_run(report: &mut Report, saved: Report, now: String) -> Continua
     report.warnings = saved.warnings;
     let mut continuation = Continuation::default();
     for ((engine, saved), kept) in report.engines.iter_mut().zip(saved.engines).zip(indexed) {
+        // With trials, a level short of its trials runs again in full, like a cut one.
+        let trials = report.workload.trials.unwrap_or(1) as usize;
         let pending: Vec<usize> = kept
             .iter()
-            .filter(|(_, s)| s.status == LevelStatus::Skipped)
+            .filter(|(_, s)| {
+                s.status == LevelStatus::Skipped || (trials > 1 && s.trials.len() < trials)
+            })
             .map(|&(i, _)| i)
             .collect();
         if kept.len() == planned && pending.is_empty() {

@@ -4,3 +4,5 @@
 
 pub mod interval;
 pub mod t;
+pub mod trials;
+pub mod verdict;

@@ -1,0 +1,289 @@
+//! A level measured `[sweep] trials` times: one summary over its trials, every trial's own
+//! summary kept, and the 95 % intervals of the headline metrics over the trials.
+
+use super::interval::CONFIDENCE;
+use super::interval::{cv, mean_interval};
+use crate::results::confidence::{Interval, IntervalMethod, LevelIntervals, NOISY_CV};
+use crate::results::model::{LevelStatus, LevelSummary};
+
+/// The level over `trials` (in the order they ran, each with its `trial` number): counts and
+/// tokens summed, rates and latency statistics the mean of the trials' values (over the
+/// trials that have one), the worst status, and `intervals` over the trials. The first
+/// trial alone is the level as it measured it (its batch-means intervals, if any, stay),
+/// listed in `trials` so a resumed run knows the level is short of trials.
+pub fn combine(trials: &[LevelSummary]) -> LevelSummary {
+    let Some(last) = trials.last() else {
+        return LevelSummary::default();
+    };
+    if trials.len() == 1 {
+        return LevelSummary {
+            trial: None,
+            trials: trials.to_vec(),
+            ..last.clone()
+        };
+    }
+    let mut out = LevelSummary {
+        trial: None,
+        trials: trials.to_vec(),
+        ..last.clone()
+    };
+    let sum = |f: fn(&LevelSummary) -> u64| trials.iter().map(f).sum::<u64>();
+    out.completed = sum(|t| t.completed);
+    out.failed = sum(|t| t.failed);
+    out.cancelled = sum(|t| t.cancelled);
+    out.total_input_tokens = sum(|t| t.total_input_tokens);
+    out.total_output_tokens = sum(|t| t.total_output_tokens);
+    out.steady_completed = sum(|t| t.steady_completed);
+    out.coalesced_chunks = sum(|t| t.coalesced_chunks);
+    out.connections_opened = sum(|t| t.connections_opened);
+    out.duration = trials.iter().map(|t| t.duration).sum();
+    let attempted = out.completed + out.failed;
+    out.error_rate = if attempted == 0 {
+        0.0
+    } else {
+        out.failed as f64 / attempted as f64
+    };
+    out.mean_output_tokens = if out.completed == 0 {
+        0.0
+    } else {
+        out.total_output_tokens as f64 / out.completed as f64
+    };
+    let mean = |f: fn(&LevelSummary) -> f64| mean_of(trials.iter().map(f).map(Some)).unwrap_or(0.0);
+    let mean_opt = |f: fn(&LevelSummary) -> Option<f64>| mean_of(trials.iter().map(f));
+    out.request_throughput = mean(|t| t.request_throughput);
+    out.output_throughput = mean(|t| t.output_throughput);
+    out.total_token_throughput = mean(|t| t.total_token_throughput);
+    out.mean_concurrency = mean(|t| t.mean_concurrency);
+    out.coalesced_fraction = mean(|t| t.coalesced_fraction);
+    out.mean_client_queue_ms = mean(|t| t.mean_client_queue_ms);
+    out.client_cpu_cores = mean(|t| t.client_cpu_cores);
+    out.steady_window_s = mean_opt(|t| t.steady_window_s);
+    out.steady_request_throughput = mean_opt(|t| t.steady_request_throughput);
+    out.steady_output_throughput = mean_opt(|t| t.steady_output_throughput);
+    out.request_goodput = mean_opt(|t| t.request_goodput);
+    out.slo_met = mean_opt(|t| t.slo_met);
+    out.slo_ttft_met = mean_opt(|t| t.slo_ttft_met);
+    out.slo_tpot_met = mean_opt(|t| t.slo_tpot_met);
+    out.slo_e2e_met = mean_opt(|t| t.slo_e2e_met);
+    macro_rules! mean_fields {
+        ($($field:ident),*) => { $( out.$field = mean_opt(|t| t.$field); )* };
+    }
+    mean_fields!(
+        mean_ttft_ms,
+        median_ttft_ms,
+        p90_ttft_ms,
+        p95_ttft_ms,
+        p99_ttft_ms,
+        mean_tpot_ms,
+        median_tpot_ms,
+        p90_tpot_ms,
+        p95_tpot_ms,
+        p99_tpot_ms,
+        mean_itl_ms,
+        median_itl_ms,
+        p90_itl_ms,
+        p95_itl_ms,
+        p99_itl_ms,
+        mean_e2el_ms,
+        median_e2el_ms,
+        p90_e2el_ms,
+        p95_e2el_ms,
+        p99_e2el_ms
+    );
+    // Maxima are the largest over the trials, not a mean.
+    macro_rules! max_fields {
+        ($($field:ident),*) => { $( out.$field = trials.iter().filter_map(|t| t.$field).reduce(f64::max); )* };
+    }
+    max_fields!(max_ttft_ms, max_tpot_ms, max_itl_ms, max_e2el_ms);
+    out.client_loop_lag_p99_ms = trials
+        .iter()
+        .map(|t| t.client_loop_lag_p99_ms)
+        .fold(0.0, f64::max);
+    out.achieved_peak_concurrency = trials
+        .iter()
+        .map(|t| t.achieved_peak_concurrency)
+        .max()
+        .unwrap_or(0);
+    out.client_limited = trials.iter().any(|t| t.client_limited);
+    out.output_tokens_estimated = trials.iter().any(|t| t.output_tokens_estimated);
+    out.percentiles_from_histogram = trials.iter().any(|t| t.percentiles_from_histogram);
+    out.meets_slo = trials
+        .iter()
+        .map(|t| t.meets_slo)
+        .collect::<Option<Vec<bool>>>()
+        .map(|all| all.iter().all(|&m| m));
+    out.status = trials
+        .iter()
+        .map(|t| t.status)
+        .max_by_key(|s| match s {
+            LevelStatus::Complete => 0,
+            LevelStatus::Skipped => 1,
+            LevelStatus::Failed => 2,
+        })
+        .unwrap_or_default();
+    out.skipped_reason = trials.iter().find_map(|t| t.skipped_reason.clone());
+    out.errors.clear();
+    out.error_examples.clear();
+    for t in trials {
+        for (class, n) in &t.errors {
+            *out.errors.entry(class.clone()).or_default() += n;
+        }
+        for (class, text) in &t.error_examples {
+            out.error_examples
+                .entry(class.clone())
+                .or_insert_with(|| text.clone());
+        }
+    }
+    out.intervals = Some(trial_intervals(trials));
+    out
+}
+
+/// The intervals over the trials of their headline metrics. Throughputs are on the
+/// plotted basis (steady-state window or whole level), as the chart and tables show them.
+pub fn trial_intervals(trials: &[LevelSummary]) -> LevelIntervals {
+    let mut noisy = Vec::new();
+    let mut over = |name: &str, values: Vec<Option<f64>>| -> Option<Interval> {
+        let values: Vec<f64> = values.into_iter().flatten().collect();
+        let (mean, low, high) = mean_interval(&values)?;
+        let cv = cv(&values).unwrap_or(0.0);
+        if cv > NOISY_CV {
+            noisy.push(name.to_string());
+        }
+        Some(Interval {
+            mean,
+            low,
+            high,
+            cv,
+            values,
+        })
+    };
+    let of = |f: fn(&LevelSummary) -> Option<f64>| trials.iter().map(f).collect::<Vec<_>>();
+    LevelIntervals {
+        method: IntervalMethod::Trials,
+        n: trials.len() as u32,
+        confidence: CONFIDENCE,
+        request_throughput: over(
+            "request_throughput",
+            of(|t| Some(t.plotted_request_throughput())),
+        ),
+        output_throughput: over(
+            "output_throughput",
+            of(|t| Some(t.plotted_output_throughput())),
+        ),
+        mean_ttft_ms: over("mean_ttft_ms", of(|t| t.mean_ttft_ms)),
+        median_ttft_ms: over("median_ttft_ms", of(|t| t.median_ttft_ms)),
+        p99_ttft_ms: over("p99_ttft_ms", of(|t| t.p99_ttft_ms)),
+        mean_tpot_ms: over("mean_tpot_ms", of(|t| t.mean_tpot_ms)),
+        mean_e2el_ms: over("mean_e2el_ms", of(|t| t.mean_e2el_ms)),
+        median_e2el_ms: over("median_e2el_ms", of(|t| t.median_e2el_ms)),
+        noisy,
+    }
+}
+
+/// The mean of the values present; `None` when none is.
+fn mean_of(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let (sum, n) = values
+        .flatten()
+        .fold((0.0, 0u32), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(n: u32, completed: u64, tok_s: f64, ttft: f64) -> LevelSummary {
+        LevelSummary {
+            level: 4.0,
+            trial: Some(n),
+            completed,
+            failed: 1,
+            total_output_tokens: completed * 10,
+            duration: 2.0,
+            output_throughput: tok_s,
+            request_throughput: tok_s / 10.0,
+            median_ttft_ms: Some(ttft),
+            mean_ttft_ms: Some(ttft + 1.0),
+            max_ttft_ms: Some(ttft * 3.0),
+            errors: [("http_status".to_string(), 1)].into(),
+            ..LevelSummary::default()
+        }
+    }
+
+    #[test]
+    fn counts_are_summed_rates_and_latencies_averaged_maxima_the_largest() {
+        let t = [
+            trial(1, 10, 900.0, 20.0),
+            trial(2, 20, 1000.0, 30.0),
+            trial(3, 30, 1100.0, 40.0),
+        ];
+        let c = combine(&t);
+        assert_eq!((c.completed, c.failed, c.total_output_tokens), (60, 3, 600));
+        assert_eq!(c.duration, 6.0);
+        assert_eq!(c.errors["http_status"], 3);
+        assert!((c.error_rate - 3.0 / 63.0).abs() < 1e-12);
+        assert!((c.mean_output_tokens - 10.0).abs() < 1e-12);
+        assert!((c.output_throughput - 1000.0).abs() < 1e-9);
+        assert_eq!(c.median_ttft_ms, Some(30.0));
+        assert_eq!(c.mean_ttft_ms, Some(31.0));
+        assert_eq!(c.max_ttft_ms, Some(120.0));
+        assert_eq!(c.trials.len(), 3);
+        assert_eq!(c.trial, None);
+        assert_eq!(c.trials[1].trial, Some(2));
+        // 900, 1000, 1100: mean 1000, sd 100, t(0.975, 2) = 4.302653 → ± 248.414.
+        let i = c.intervals.as_ref().unwrap();
+        assert_eq!((i.method, i.n), (IntervalMethod::Trials, 3));
+        let out = i.output_throughput.as_ref().unwrap();
+        assert!((out.mean - 1000.0).abs() < 1e-9);
+        assert!((out.half_width() - 248.414).abs() < 1e-3, "{out:?}");
+        assert_eq!(out.values, vec![900.0, 1000.0, 1100.0]);
+        assert!((out.cv - 0.1).abs() < 1e-12);
+        // CV of 20, 30, 40 is 1/3: noisy; 900..1100 is exactly 10 %: not above it.
+        assert!(i.noisy.contains(&"median_ttft_ms".to_string()));
+        assert!(
+            !i.noisy.contains(&"output_throughput".to_string()),
+            "{:?}",
+            i.noisy
+        );
+    }
+
+    #[test]
+    fn the_worst_status_wins_and_slos_must_hold_in_every_trial() {
+        let mut t = [trial(1, 10, 900.0, 20.0), trial(2, 10, 900.0, 20.0)];
+        t[0].meets_slo = Some(true);
+        t[1].meets_slo = Some(false);
+        t[1].status = LevelStatus::Skipped;
+        let c = combine(&t);
+        assert_eq!(c.status, LevelStatus::Skipped);
+        assert_eq!(c.meets_slo, Some(false));
+        t[0].status = LevelStatus::Failed;
+        t[1].meets_slo = Some(true);
+        let c = combine(&t);
+        assert_eq!(c.status, LevelStatus::Failed);
+        assert_eq!(c.meets_slo, Some(true));
+    }
+
+    #[test]
+    fn one_trial_is_the_level_itself() {
+        let one = trial(1, 10, 900.0, 20.0);
+        let c = combine(std::slice::from_ref(&one));
+        assert_eq!(c.trial, None);
+        assert_eq!(c.trials, vec![one]);
+        assert_eq!((c.completed, c.output_throughput), (10, 900.0));
+        assert_eq!(c.intervals, None);
+    }
+
+    #[test]
+    fn a_metric_missing_in_a_trial_is_averaged_over_the_others() {
+        let mut t = [
+            trial(1, 10, 900.0, 20.0),
+            trial(2, 10, 900.0, 40.0),
+            trial(3, 0, 0.0, 0.0),
+        ];
+        t[2].median_ttft_ms = None;
+        let c = combine(&t);
+        assert_eq!(c.median_ttft_ms, Some(30.0));
+        let i = c.intervals.unwrap();
+        assert_eq!(i.median_ttft_ms.unwrap().values, vec![20.0, 40.0]);
+    }
+}
