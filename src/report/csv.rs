@@ -7,14 +7,21 @@
 //! are quoted (RFC 4180) when they hold a comma, quote, line break or edge space; lines end in
 //! `\n`. Latency statistics are empty when the level has no value (no success). The schedule (`mean_scheduled_ttft_ms` ... `late_starts`, rate mode) and SLO
 //! (`request_goodput` ... `meets_slo`) columns are empty when the level has no such value.
+//!
+//! After the `LevelSummary` fields come the repeated-trials and interval columns, empty where
+//! the level has none: `trials` (trials the level's row is the mean of), `interval_method`
+//! (`trials` or `batch_means`), then `<metric>_ci_low` and `<metric>_ci_high` (the 95 %
+//! interval of the mean, in the metric's unit) for each of [`CI_METRICS`], and `cv_noisy`
+//! (the metrics whose CV across trials exceeded 10 %, joined by `;`).
 
 use std::collections::BTreeMap;
 
+use crate::results::confidence::{Interval, LevelIntervals};
 use crate::results::model::{LevelStatus, LevelSummary, Report, ScheduleStats};
 use crate::results::server::ServerStats;
 
 /// The header row, in column order.
-pub const COLUMNS: [&str; 90] = [
+pub const COLUMNS: [&str; 109] = [
     "engine",
     "level",
     "max_concurrency",
@@ -105,6 +112,41 @@ pub const COLUMNS: [&str; 90] = [
     "mean_gpu_power_w",
     "max_gpu_memory_used_mib",
     "mean_sm_clock_mhz",
+    "trials",
+    "interval_method",
+    "output_throughput_ci_low",
+    "output_throughput_ci_high",
+    "request_throughput_ci_low",
+    "request_throughput_ci_high",
+    "median_ttft_ms_ci_low",
+    "median_ttft_ms_ci_high",
+    "mean_ttft_ms_ci_low",
+    "mean_ttft_ms_ci_high",
+    "p99_ttft_ms_ci_low",
+    "p99_ttft_ms_ci_high",
+    "mean_tpot_ms_ci_low",
+    "mean_tpot_ms_ci_high",
+    "median_e2el_ms_ci_low",
+    "median_e2el_ms_ci_high",
+    "mean_e2el_ms_ci_low",
+    "mean_e2el_ms_ci_high",
+    "cv_noisy",
+];
+
+/// Where a metric's interval is in [`LevelIntervals`].
+pub type IntervalGetter = fn(&LevelIntervals) -> Option<&Interval>;
+
+/// The metrics with `_ci_low` / `_ci_high` columns, in column order, and where each one's
+/// interval is.
+pub const CI_METRICS: [(&str, IntervalGetter); 8] = [
+    ("output_throughput", |i| i.output_throughput.as_ref()),
+    ("request_throughput", |i| i.request_throughput.as_ref()),
+    ("median_ttft_ms", |i| i.median_ttft_ms.as_ref()),
+    ("mean_ttft_ms", |i| i.mean_ttft_ms.as_ref()),
+    ("p99_ttft_ms", |i| i.p99_ttft_ms.as_ref()),
+    ("mean_tpot_ms", |i| i.mean_tpot_ms.as_ref()),
+    ("median_e2el_ms", |i| i.median_e2el_ms.as_ref()),
+    ("mean_e2el_ms", |i| i.mean_e2el_ms.as_ref()),
 ];
 
 /// Renders `levels.csv`: the header then one row per engine × level, engines in report order
@@ -130,7 +172,7 @@ fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
     let opt = |v: Option<f64>| v.map(f).unwrap_or_default();
     let sched = |get: fn(&ScheduleStats) -> Option<f64>| opt(l.schedule.as_ref().and_then(get));
     let server = |get: fn(&ServerStats) -> Option<f64>| opt(l.server.as_ref().and_then(get));
-    vec![
+    let mut row = vec![
         engine.to_string(),
         f(l.level),
         l.max_concurrency.to_string(),
@@ -230,7 +272,30 @@ fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
         server(|s| s.mean_gpu_power_w),
         server(|s| s.max_gpu_memory_used_mib),
         server(|s| s.mean_sm_clock_mhz),
-    ]
+    ];
+    row.extend(interval_fields(l));
+    row
+}
+
+/// `trials`, `interval_method`, the `_ci_low`/`_ci_high` pairs of [`CI_METRICS`] and
+/// `cv_noisy`; empty where the level has no trials or no interval.
+fn interval_fields(l: &LevelSummary) -> Vec<String> {
+    let f = |v: f64| v.to_string();
+    let mut fields = Vec::with_capacity(2 + 2 * CI_METRICS.len() + 1);
+    fields.push(if l.trials.is_empty() {
+        String::new()
+    } else {
+        l.trials.len().to_string()
+    });
+    let intervals = l.intervals.as_ref();
+    fields.push(intervals.map_or_else(String::new, |i| i.method.as_str().to_string()));
+    for (_, get) in CI_METRICS {
+        let interval = intervals.and_then(get);
+        fields.push(interval.map(|i| f(i.low)).unwrap_or_default());
+        fields.push(interval.map(|i| f(i.high)).unwrap_or_default());
+    }
+    fields.push(intervals.map(|i| i.noisy.join(";")).unwrap_or_default());
+    fields
 }
 
 /// `class:count;class:count`, classes in name order.
@@ -274,6 +339,20 @@ mod tests {
         assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(quote("two\nlines"), "\"two\nlines\"");
         assert_eq!(quote(" padded"), "\" padded\"");
+    }
+
+    #[test]
+    fn ci_columns_follow_ci_metrics() {
+        let names: Vec<String> = CI_METRICS
+            .iter()
+            .flat_map(|(name, _)| [format!("{name}_ci_low"), format!("{name}_ci_high")])
+            .collect();
+        let start = COLUMNS.len() - 1 - names.len();
+        assert_eq!(&COLUMNS[start..COLUMNS.len() - 1], names.as_slice());
+        assert_eq!(COLUMNS[start - 2..start], ["trials", "interval_method"]);
+        assert_eq!(COLUMNS[COLUMNS.len() - 1], "cv_noisy");
+        let row = row("e", &LevelSummary::default());
+        assert_eq!(row.len(), COLUMNS.len());
     }
 
     #[test]

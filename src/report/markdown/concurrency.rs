@@ -43,7 +43,10 @@ pub(super) fn concurrency(md: &mut String, report: &Report) {
         level_header(report)
     );
     for e in &report.engines {
-        for l in &e.levels {
+        // By level: an auto sweep runs its bisected levels last.
+        let mut levels: Vec<_> = e.levels.iter().collect();
+        levels.sort_by(|a, b| a.level.total_cmp(&b.level));
+        for l in levels {
             let (peak, c) = (l.achieved_peak_concurrency, l.max_concurrency);
             let peak = if rate && c == 0 {
                 peak.to_string()

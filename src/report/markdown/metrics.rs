@@ -1,7 +1,17 @@
 //! The metrics the summary tabulates: the eight every run gets, and those for SLOs and rate mode.
 
 use super::text::{fmt_count, fmt_num, fmt_pct};
+use crate::results::confidence::{Interval, LevelIntervals};
 use crate::results::model::LevelSummary;
+
+/// Where a table's metric has a 95 % interval in [`LevelIntervals`].
+pub(super) struct IntervalOf {
+    /// The field's name in `LevelIntervals`, as `noisy` lists it.
+    pub(super) name: &'static str,
+    pub(super) get: fn(&LevelIntervals) -> Option<&Interval>,
+    /// Multiplies the interval into the table's unit (ms → s: 0.001).
+    pub(super) scale: f64,
+}
 
 /// One table of the summary.
 pub(super) struct Metric {
@@ -15,6 +25,8 @@ pub(super) struct Metric {
     pub(super) ratios: bool,
     /// A throughput table: steady-state figures where the level's window allows, and it says so.
     pub(super) throughput: bool,
+    /// The metric's interval, when levels can have one: cells then read `mean ± half-width`.
+    pub(super) interval: Option<IntervalOf>,
 }
 
 pub(super) const METRICS: [Metric; 8] = [
@@ -26,6 +38,11 @@ pub(super) const METRICS: [Metric; 8] = [
         format: fmt_num,
         ratios: true,
         throughput: true,
+        interval: Some(IntervalOf {
+            name: "request_throughput",
+            get: |i| i.request_throughput.as_ref(),
+            scale: 1.0,
+        }),
     },
     Metric {
         title: "Output throughput",
@@ -35,6 +52,11 @@ pub(super) const METRICS: [Metric; 8] = [
         format: fmt_num,
         ratios: true,
         throughput: true,
+        interval: Some(IntervalOf {
+            name: "output_throughput",
+            get: |i| i.output_throughput.as_ref(),
+            scale: 1.0,
+        }),
     },
     Metric {
         title: "Median TTFT",
@@ -44,6 +66,11 @@ pub(super) const METRICS: [Metric; 8] = [
         format: fmt_num,
         ratios: true,
         throughput: false,
+        interval: Some(IntervalOf {
+            name: "median_ttft_ms",
+            get: |i| i.median_ttft_ms.as_ref(),
+            scale: 1.0,
+        }),
     },
     Metric {
         title: "P99 TTFT",
@@ -53,6 +80,11 @@ pub(super) const METRICS: [Metric; 8] = [
         format: fmt_num,
         ratios: true,
         throughput: false,
+        interval: Some(IntervalOf {
+            name: "p99_ttft_ms",
+            get: |i| i.p99_ttft_ms.as_ref(),
+            scale: 1.0,
+        }),
     },
     Metric {
         title: "Median E2E latency",
@@ -62,6 +94,11 @@ pub(super) const METRICS: [Metric; 8] = [
         format: fmt_num,
         ratios: true,
         throughput: false,
+        interval: Some(IntervalOf {
+            name: "median_e2el_ms",
+            get: |i| i.median_e2el_ms.as_ref(),
+            scale: 0.001,
+        }),
     },
     Metric {
         title: "P99 E2E latency",
@@ -71,6 +108,7 @@ pub(super) const METRICS: [Metric; 8] = [
         format: fmt_num,
         ratios: true,
         throughput: false,
+        interval: None,
     },
     Metric {
         title: "Median TPOT",
@@ -80,6 +118,7 @@ pub(super) const METRICS: [Metric; 8] = [
         format: fmt_num,
         ratios: true,
         throughput: false,
+        interval: None,
     },
     Metric {
         title: "Error rate",
@@ -89,6 +128,7 @@ pub(super) const METRICS: [Metric; 8] = [
         format: fmt_pct,
         ratios: false,
         throughput: false,
+        interval: None,
     },
 ];
 
@@ -101,6 +141,7 @@ pub(super) const GOODPUT: Metric = Metric {
     format: fmt_num,
     ratios: true,
     throughput: false,
+    interval: None,
 };
 
 /// Rate mode: E2E latency measured from each request's scheduled send time.
@@ -112,6 +153,7 @@ pub(super) const SCHEDULED_E2E_P99: Metric = Metric {
     format: fmt_num,
     ratios: true,
     throughput: false,
+    interval: None,
 };
 
 /// Rate mode: requests sent more than 10 ms after their scheduled time.
@@ -123,4 +165,5 @@ pub(super) const LATE_STARTS: Metric = Metric {
     format: fmt_count,
     ratios: false,
     throughput: false,
+    interval: None,
 };

@@ -1,15 +1,21 @@
 //! `summary.md`: the run at a glance, for a PR comment or a README.
 //!
-//! Run metadata, the engines, then one table per key metric with a row per level and a column
+//! Run metadata, the verdict (with trials or batch intervals), the knees (`levels = "auto"`),
+//! the engines, then one table per key metric with a row per level and a column
 //! per engine. The best value of each row is **bold** with a ★ (highest throughput, lowest
 //! latency; failed levels never win), and a last column gives how far ahead the best engine is
 //! of each other one (`vLLM 1.32× SGLang`). The throughput tables say whether they show the
 //! steady-state window's figures or the whole level's (a † marks whole-level cells among
 //! steady-state ones); a table of achieved concurrency and steady-state windows follows.
+//! Where a level has 95 % intervals, its cells read `mean ± half-width` and a metric that
+//! moved more than 10 % across trials is flagged ⚠.
 //!
 //! - `metrics`     — the metrics tabulated, one `Metric` a table.
 //! - `run`         — the title, the run's facts and the engines table.
+//! - `verdict`     — `## Verdict`: which engine is faster per level and metric, and if surely.
+//! - `knee`        — `## Knee (levels = auto)`: each engine's search result.
 //! - `table`       — one metric's table, its best values and the "best vs others" column.
+//! - `intervals`   — the tables' `± half-width`, the noisy marker and the note on both.
 //! - `concurrency` — the achieved concurrency and steady-state windows.
 //! - `server`      — the engines' own metrics per level (and the GPUs').
 //! - `lists`       — the SLO lines, the warnings and the errors.
@@ -17,26 +23,37 @@
 //! - this file     — [`summary_md`], putting the sections in order.
 
 mod concurrency;
+mod intervals;
+mod knee;
 mod lists;
 mod metrics;
 mod run;
 mod server;
 mod table;
 mod text;
+mod verdict;
 
 use super::{has_slo, is_rate};
 use crate::results::model::Report;
 use concurrency::concurrency;
+use intervals::interval_note;
+use knee::knees;
 use lists::{errors, slo_lines, warnings};
 use metrics::{GOODPUT, LATE_STARTS, METRICS, SCHEDULED_E2E_P99};
 use run::{engines, header};
 use server::server;
 use table::{all_levels, table};
+use verdict::verdicts;
+
+pub use knee::{bisected_text, knee_line, knee_text, stop_reason_text};
+pub use verdict::{level_label, method_notes, ordered_verdicts, verdict_line, verdict_rest};
 
 /// Renders `summary.md`. Deterministic: the same report always gives the same bytes.
 pub fn summary_md(report: &Report) -> Vec<u8> {
     let mut md = String::new();
     header(&mut md, report);
+    verdicts(&mut md, report);
+    knees(&mut md, report);
     engines(&mut md, report);
     warnings(&mut md, report);
     let levels = all_levels(report);
@@ -50,6 +67,7 @@ pub fn summary_md(report: &Report) -> Vec<u8> {
              *(skipped)*: the level was cut short, its numbers cover what ran; *(failed)*: most \
              requests failed, the numbers describe failures, not speed.\n\n",
         );
+        interval_note(&mut md, report);
         for metric in &METRICS {
             table(&mut md, report, &levels, metric);
         }

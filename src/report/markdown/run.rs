@@ -50,11 +50,20 @@ pub(super) fn header(md: &mut String, report: &Report) {
         inline(&finished)
     );
     let _ = writeln!(md, "- **Seed:** {}", report.seed);
+    let levels = match (&w.auto, levels.is_empty()) {
+        (_, true) => "—".to_string(),
+        (Some(_), false) => format!("levels = auto (as they ran: {levels})"),
+        (None, false) => levels,
+    };
+    let trials = match w.trials {
+        Some(k) if k > 1 => format!(", {k} trials each"),
+        _ => String::new(),
+    };
     let _ = writeln!(
         md,
-        "- **Workload:** {} sweep over {}; {} (+{} warmup); max_tokens {}; prompts: {}",
+        "- **Workload:** {} sweep over {levels}; {}{trials} (+{} warmup); max_tokens {}; \
+         prompts: {}",
         inline(&w.mode),
-        if levels.is_empty() { "—" } else { &levels },
         per_level_text(report),
         w.warmup_requests,
         w.max_tokens,

@@ -3,9 +3,12 @@
 
 use std::fmt::Write as _;
 
+use super::intervals::{from_batch_means, half_width, methods, noisy, NOISY_MARK};
 use super::metrics::Metric;
-use super::text::{capitalise, cell};
+use super::text::{capitalise, cell, fmt_pm, inline};
+use super::verdict::{level_label, BATCH_MEANS_MARK};
 use crate::report::{fmt_level, is_rate, level_name, quality, BasisMix, Quality};
+use crate::results::confidence::NOISY_CV;
 use crate::results::model::{LevelSummary, Report};
 
 /// Every level any engine ran, ascending, without duplicates.
@@ -48,6 +51,10 @@ pub(super) fn table(md: &mut String, report: &Report, levels: &[f64], m: &Metric
     });
     rule.push_str("---|");
     let _ = writeln!(md, "{head}\n{rule}");
+    // Batch-means cells are marked only among cells over trials.
+    let mark_batches = methods(report) == (true, true);
+    // `engine at C=8` for every cell flagged noisy, in table order.
+    let mut noisy_cells: Vec<String> = Vec::new();
 
     for &level in levels {
         // (engine index, level summary) for the engines that ran this level.
@@ -83,7 +90,14 @@ pub(super) fn table(md: &mut String, report: &Report, levels: &[f64], m: &Metric
             let text = match found.iter().find(|(j, _)| *j == i) {
                 None => "—".to_string(),
                 Some((_, l)) => {
-                    let mut value = (m.value)(l).map_or_else(|| "—".to_string(), m.format);
+                    let mut value = match ((m.value)(l), half_width(l, m)) {
+                        (None, _) => "—".to_string(),
+                        (Some(v), Some(hw)) => fmt_pm(v, hw),
+                        (Some(v), None) => (m.format)(v),
+                    };
+                    if mark_batches && from_batch_means(l, m) {
+                        value.push_str(BATCH_MEANS_MARK);
+                    }
                     if m.throughput {
                         value.push_str(BasisMix::mark(mix, l));
                     }
@@ -92,6 +106,14 @@ pub(super) fn table(md: &mut String, report: &Report, levels: &[f64], m: &Metric
                     } else {
                         value
                     };
+                    if noisy(l, m) {
+                        let _ = write!(text, " {NOISY_MARK}");
+                        noisy_cells.push(format!(
+                            "{} at {}",
+                            inline(&report.engines[i].name),
+                            level_label(report, level)
+                        ));
+                    }
                     match quality(l) {
                         Quality::Good => {}
                         Quality::Partial => text.push_str(" (skipped)"),
@@ -106,6 +128,14 @@ pub(super) fn table(md: &mut String, report: &Report, levels: &[f64], m: &Metric
         md.push_str(&line);
     }
     md.push('\n');
+    if !noisy_cells.is_empty() {
+        let _ = writeln!(
+            md,
+            "{NOISY_MARK} CV > {:.0} % across trials: {}.\n",
+            NOISY_CV * 100.0,
+            noisy_cells.join(", ")
+        );
+    }
 }
 
 /// A level can win when it is not failed, its value is a number and something finished.

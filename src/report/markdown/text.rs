@@ -8,8 +8,14 @@ pub(super) fn fmt_num(v: f64) -> String {
     if v == 0.0 {
         return "0".to_string();
     }
+    let decimals = decimals(v);
+    format!("{v:.decimals$}")
+}
+
+/// The decimals [`fmt_num`] gives `v`.
+fn decimals(v: f64) -> usize {
     let a = v.abs();
-    let decimals = if a >= 1000.0 {
+    if a >= 1000.0 {
         0
     } else if a >= 100.0 {
         1
@@ -17,8 +23,17 @@ pub(super) fn fmt_num(v: f64) -> String {
         2
     } else {
         3
-    };
-    format!("{v:.decimals$}")
+    }
+}
+
+/// `mean ± half-width`, the half-width to the mean's decimals (`1234 ± 56`, `41.20 ± 3.10`);
+/// the mean alone when the half-width is not a number.
+pub(super) fn fmt_pm(mean: f64, half_width: f64) -> String {
+    if !mean.is_finite() || mean == 0.0 || !half_width.is_finite() {
+        return fmt_num(mean);
+    }
+    let decimals = decimals(mean);
+    format!("{} ± {half_width:.decimals$}", fmt_num(mean))
 }
 
 /// A whole count; `n/a` when it is not a number.
@@ -85,6 +100,10 @@ mod tests {
         assert_eq!(fmt_pct(0.0), "0.0%");
         assert_eq!(fmt_pct(0.05), "0.05%");
         assert_eq!(fmt_pct(12.345), "12.3%");
+        assert_eq!(fmt_pm(1234.4, 56.3), "1234 ± 56");
+        assert_eq!(fmt_pm(41.23, 3.1049), "41.23 ± 3.10");
+        assert_eq!(fmt_pm(0.5, 0.0123), "0.500 ± 0.012");
+        assert_eq!(fmt_pm(12.0, f64::NAN), "12.00");
     }
 
     #[test]
