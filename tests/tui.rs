@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use llmsweep::events::{Control, Event, RunState, ServerSnapshot, Snapshot};
+use llmsweep::results::confidence::{Interval, IntervalMethod, LevelIntervals};
 use llmsweep::results::model::{
     EngineReport, LevelStatus, LevelSummary, Report, RunStatus, ScheduleStats, Workload,
     SCHEMA_VERSION,
 };
+use llmsweep::results::search::{SearchResult, StopReason};
+use llmsweep::results::verdict::{Verdict, VerdictMetric, VerdictOutcome};
 use llmsweep::tui::history::{Metric, HISTORY_CAP};
 use llmsweep::tui::{summary_table, App, KeyInput, Msg, Status, TuiOptions, View};
 use ratatui::backend::TestBackend;
@@ -142,7 +145,11 @@ fn speed(engine: usize) -> f64 {
 
 /// The `i`-th of `n` snapshots of a level: throughput ramps up, latency settles.
 fn snapshot(engine: usize, level_index: usize, i: u64, n: u64) -> Snapshot {
-    let level = LEVELS[level_index];
+    snapshot_at(engine, level_index, LEVELS[level_index], i, n)
+}
+
+/// [`snapshot`] of a level not in [`LEVELS`].
+fn snapshot_at(engine: usize, level_index: usize, level: f64, i: u64, n: u64) -> Snapshot {
     let s = speed(engine);
     let ramp = ((i + 1) as f64 / n as f64).min(1.0);
     let wobble = ((i * 7) % 5) as f64 / 20.0;
@@ -1284,4 +1291,644 @@ fn a_new_level_clears_the_server_line_until_its_first_scrape() {
         4,
         "the KV sparkline spans the run"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trials, confidence intervals, levels = "auto", verdicts and knees
+
+/// An interval of `mean ± half` (a 4 % CV).
+fn interval(mean: f64, half: f64) -> Interval {
+    Interval {
+        mean,
+        low: mean - half,
+        high: mean + half,
+        cv: 0.04,
+        values: vec![mean - half / 2.0, mean, mean + half / 2.0],
+    }
+}
+
+/// `summary` measured `trials` times (the last `trials` entries so far): intervals of 3 % on
+/// throughput and 5 % on the latencies.
+fn trial_summary(level: f64, speed: f64, trials: u32) -> LevelSummary {
+    let base = summary(level, speed, 0, LevelStatus::Complete);
+    let ms = |v: Option<f64>| v.map(|v| interval(v, v * 0.05));
+    let intervals = LevelIntervals {
+        method: IntervalMethod::Trials,
+        n: trials,
+        confidence: 0.95,
+        request_throughput: Some(interval(
+            base.request_throughput,
+            base.request_throughput * 0.03,
+        )),
+        output_throughput: Some(interval(
+            base.output_throughput,
+            base.output_throughput * 0.03,
+        )),
+        mean_ttft_ms: ms(base.mean_ttft_ms),
+        median_ttft_ms: ms(base.median_ttft_ms),
+        p99_ttft_ms: ms(base.p99_ttft_ms),
+        mean_tpot_ms: ms(base.mean_tpot_ms),
+        mean_e2el_ms: ms(base.mean_e2el_ms),
+        median_e2el_ms: ms(base.median_e2el_ms),
+        noisy: Vec::new(),
+    };
+    LevelSummary {
+        trials: (1..=trials)
+            .map(|t| LevelSummary {
+                trial: Some(t),
+                ..base.clone()
+            })
+            .collect(),
+        intervals: Some(intervals),
+        ..base
+    }
+}
+
+fn level_started(engine: usize, level_index: usize, level: f64, trial: u32, trials: u32) -> Event {
+    Event::LevelStarted {
+        engine,
+        level_index,
+        level,
+        planned: 200,
+        trial,
+        trials,
+        search: None,
+    }
+}
+
+fn level_finished(engine: usize, level_index: usize, summary: LevelSummary) -> Event {
+    Event::LevelFinished {
+        engine,
+        level_index,
+        summary: Arc::new(summary),
+    }
+}
+
+/// `trials = 3`, levels 1 8 32: vLLM did all three, Friendli did C=1 and is in trial 2 of C=8.
+fn trials_mid_run() -> App {
+    let mut report = report();
+    report.workload.trials = Some(3);
+    let mut app = App::new(TuiOptions::default());
+    app.update(Msg::Tick { now_ms: 1_000 });
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(report),
+        },
+    );
+    feed(&mut app, Event::State(RunState::Running));
+    for (engine, levels) in [(0, 3), (1, 1)] {
+        for (i, level) in LEVELS.iter().enumerate().take(levels) {
+            for trial in 1..=3 {
+                feed(&mut app, level_started(engine, i, *level, trial, 3));
+                for n in 0..10 {
+                    feed(&mut app, Event::Snapshot(snapshot(engine, i, n, 10)));
+                }
+                feed(
+                    &mut app,
+                    level_finished(engine, i, trial_summary(*level, speed(engine), trial)),
+                );
+            }
+        }
+    }
+    feed(&mut app, level_started(1, 1, 8.0, 1, 3));
+    feed(&mut app, level_finished(1, 1, trial_summary(8.0, 1.4, 1)));
+    feed(&mut app, level_started(1, 1, 8.0, 2, 3));
+    for i in 0..20 {
+        feed(&mut app, Event::Snapshot(snapshot(1, 1, i, 40)));
+    }
+    app.update(Msg::Tick { now_ms: 84_000 });
+    app
+}
+
+#[test]
+fn snapshot_trials_80x24() {
+    let text = render(&trials_mid_run(), 80, 24);
+    assert!(
+        text.contains(" engine Friendli (2/2)  level 2/3  C=8  trial 2/3  elapsed "),
+        "{text}"
+    );
+    assert!(text.contains("· ± 95% CI, 3 trials"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+/// Each trial's `LevelFinished` replaces the level's row: one row per (engine, level).
+#[test]
+fn a_later_trial_replaces_the_levels_row() {
+    let mut app = before_start();
+    for trial in 1..=3 {
+        feed(&mut app, level_started(0, 0, 1.0, trial, 3));
+        feed(
+            &mut app,
+            level_finished(0, 0, trial_summary(1.0, 1.0, trial)),
+        );
+        assert_eq!(app.levels().len(), 1, "trial {trial}");
+        assert_eq!(app.levels()[0].summary.trials.len(), trial as usize);
+    }
+    let text = render(&app, 80, 24);
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("vLLM ")).count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("Finished levels (1)"), "{text}");
+    // The engine's panel counts the level once, and not while its trials go on.
+    assert!(text.contains(" vLLM running C=1 · 1 level done "), "{text}");
+    feed(&mut app, level_started(0, 1, 8.0, 1, 3));
+    feed(&mut app, level_finished(0, 1, trial_summary(8.0, 1.0, 1)));
+    feed(&mut app, level_started(0, 1, 8.0, 2, 3));
+    let text = render(&app, 80, 24);
+    assert!(text.contains(" vLLM running C=8 · 1 level done "), "{text}");
+}
+
+#[test]
+fn between_trials_the_header_says_the_next_trial() {
+    let mut app = before_start();
+    feed(&mut app, level_started(0, 0, 1.0, 1, 3));
+    feed(&mut app, level_finished(0, 0, trial_summary(1.0, 1.0, 1)));
+    let text = render(&app, 80, 24);
+    assert!(text.contains("(finished; next trial warming up)"), "{text}");
+    feed(&mut app, level_started(0, 0, 1.0, 3, 3));
+    feed(&mut app, level_finished(0, 0, trial_summary(1.0, 1.0, 3)));
+    let text = render(&app, 80, 24);
+    assert!(text.contains("(finished; next level warming up)"), "{text}");
+}
+
+/// The ± table at 80 columns: every row's last column (right-aligned errors) ends in the
+/// same column, inside the width, and the cells read `mean±half-width`.
+#[test]
+fn interval_table_is_aligned_and_fits_80_columns() {
+    let text = render(&trials_mid_run(), 80, 24);
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("vLLM ") || l.starts_with("Friendli "))
+        .collect();
+    // Friendli's C=8 has a row after its first trial.
+    assert_eq!(rows.len(), 5, "{text}");
+    let header = row(&text, "Engine");
+    let width = header.chars().count();
+    assert!(width <= 80, "{header}");
+    assert!(header.ends_with("Errors"), "{header}");
+    for r in &rows {
+        assert_eq!(r.chars().count(), width, "{r}\n{header}");
+    }
+    // vLLM C=8: 20 req/s ± 3 %, 2560 tok/s ± 3 %, TTFT p50 107 ms ± 5 %, E2E p50 1.5 s ± 5 %.
+    let c8 = row(&text, "vLLM         8");
+    for cell in ["20.0±0.60", "2.56k±77", "107±5.4 ms", "1.50±0.07 s"] {
+        assert!(c8.contains(cell), "{cell} in {c8}");
+    }
+    // Wider: every column, the p99s too.
+    let wide = render(&trials_mid_run(), 160, 48);
+    let header = row(&wide, "Engine");
+    for col in ["req/s", "TTFT p99", "Lat p99", "Errors"] {
+        assert!(header.contains(col), "{col} in {header}");
+    }
+}
+
+/// A run without trials or intervals keeps the plain layout (the old snapshots hold it); one
+/// with batch-means intervals says so in the title.
+#[test]
+fn batch_means_intervals_are_named_in_the_title() {
+    let mut app = before_start();
+    let mut s = trial_summary(1.0, 1.0, 1);
+    s.trials.clear();
+    if let Some(i) = &mut s.intervals {
+        i.method = IntervalMethod::BatchMeans;
+        i.n = 8;
+    }
+    feed(&mut app, level_finished(0, 0, s));
+    let text = render(&app, 80, 24);
+    assert!(text.contains("· ± 95% CI, batch means"), "{text}");
+    assert!(!render(&mid_run(), 80, 24).contains('±'));
+}
+
+/// `levels = "auto"`: the RunStarted list is empty; each engine's levels come as the search
+/// runs them.
+fn auto_report() -> Report {
+    let mut report = report();
+    report.workload.levels = Vec::new();
+    report.workload.auto = Some(serde_json::json!({"start": 1.0, "max": 1024.0}));
+    report
+}
+
+/// The order an auto sweep runs vLLM's levels in: doubling, then bisecting.
+const AUTO_LEVELS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 24.0, 20.0];
+
+/// vLLM searched 1 … 64, then bisected 24 and 20; Friendli is doubling, at C=8.
+fn auto_mid_run() -> App {
+    let mut app = App::new(TuiOptions::default());
+    app.update(Msg::Tick { now_ms: 1_000 });
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(auto_report()),
+        },
+    );
+    feed(&mut app, Event::State(RunState::Running));
+    for (i, level) in AUTO_LEVELS.iter().enumerate() {
+        feed(
+            &mut app,
+            Event::LevelStarted {
+                engine: 0,
+                level_index: i,
+                level: *level,
+                planned: 200,
+                trial: 1,
+                trials: 1,
+                search: Some("doubling".to_string()),
+            },
+        );
+        for n in 0..5 {
+            feed(&mut app, Event::Snapshot(snapshot_at(0, i, *level, n, 5)));
+        }
+        feed(
+            &mut app,
+            level_finished(0, i, summary(*level, 1.0, 0, LevelStatus::Complete)),
+        );
+    }
+    for (i, level) in [1.0, 2.0, 4.0].into_iter().enumerate() {
+        feed(&mut app, level_started(1, i, level, 1, 1));
+        feed(
+            &mut app,
+            level_finished(1, i, summary(level, 1.4, 0, LevelStatus::Complete)),
+        );
+    }
+    // Friendli's C=8 is the list's 4th level, but the index the driver gives may lie past
+    // the list the dashboard saw.
+    feed(
+        &mut app,
+        Event::LevelStarted {
+            engine: 1,
+            level_index: 12,
+            level: 8.0,
+            planned: 200,
+            trial: 2,
+            trials: 3,
+            search: Some("doubling: 4 → 8".to_string()),
+        },
+    );
+    for i in 0..10 {
+        feed(&mut app, Event::Snapshot(snapshot_at(1, 12, 8.0, i, 40)));
+    }
+    app.update(Msg::Tick { now_ms: 84_000 });
+    app
+}
+
+#[test]
+fn snapshot_auto_mid_run_80x24() {
+    let text = render(&auto_mid_run(), 80, 24);
+    assert!(
+        text.contains(" engine Friendli (2/2)  level 4 (auto)  C=8  trial 2/3  doubling: 4 → 8"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn snapshot_auto_mid_run_160x48() {
+    insta::assert_snapshot!(render(&auto_mid_run(), 160, 48));
+}
+
+/// Rows are by level within each engine, whatever order the levels ran in.
+#[test]
+fn auto_levels_are_sorted_per_engine() {
+    let app = auto_mid_run();
+    let rows: Vec<(usize, f64)> = app
+        .levels()
+        .iter()
+        .map(|l| (l.engine, l.summary.level))
+        .collect();
+    let mut want: Vec<(usize, f64)> = AUTO_LEVELS.iter().map(|l| (0, *l)).collect();
+    want.sort_by(|a, b| a.1.total_cmp(&b.1));
+    want.extend([(1, 1.0), (1, 2.0), (1, 4.0)]);
+    assert_eq!(rows, want);
+    // The table draws them in that order.
+    let text = render(&app, 160, 48);
+    let drawn: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("vLLM "))
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(drawn, ["1", "2", "4", "8", "16", "20", "24", "32", "64"]);
+    // The final report's engine levels come in run order too: the table sorts them.
+    let mut report = auto_report();
+    report.engines[0].levels = AUTO_LEVELS
+        .iter()
+        .map(|l| summary(*l, 1.0, 0, LevelStatus::Complete))
+        .collect();
+    report.engines[1].levels = [4.0, 1.0, 2.0]
+        .iter()
+        .map(|l| summary(*l, 1.4, 0, LevelStatus::Complete))
+        .collect();
+    let mut app = auto_mid_run();
+    feed(
+        &mut app,
+        Event::RunFinished {
+            report: Arc::new(report.clone()),
+            out_dir: PathBuf::from("out"),
+        },
+    );
+    let levels: Vec<f64> = app.levels().iter().map(|l| l.summary.level).collect();
+    assert_eq!(
+        levels,
+        [1.0, 2.0, 4.0, 8.0, 16.0, 20.0, 24.0, 32.0, 64.0, 1.0, 2.0, 4.0]
+    );
+    let table = summary_table(&report);
+    let printed: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("vLLM "))
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(printed, ["1", "2", "4", "8", "16", "20", "24", "32", "64"]);
+}
+
+/// When the rows do not fit, the newest one stays in view, even in the middle of the sorted
+/// table (a bisected level).
+#[test]
+fn the_newest_row_stays_in_view() {
+    let mut app = App::new(TuiOptions::default());
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(report_with(vec![engine("vLLM", "#d62728")])),
+        },
+    );
+    let mut levels: Vec<f64> = (0..12).map(|i| f64::from(1 << i)).collect();
+    levels.push(48.0);
+    for (i, level) in levels.iter().enumerate() {
+        feed(&mut app, level_started(0, i, *level, 1, 1));
+        feed(
+            &mut app,
+            level_finished(0, i, summary(*level, 1.0, 0, LevelStatus::Complete)),
+        );
+    }
+    let text = render(&app, 80, 24);
+    assert!(
+        text.contains("Finished levels (7 of 13 around the newest)"),
+        "{text}"
+    );
+    let drawn: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("vLLM "))
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(drawn, ["8", "16", "32", "48", "64", "128", "256"], "{text}");
+    // Once the run is done the table shows its last rows again.
+    feed(
+        &mut app,
+        Event::RunFinished {
+            report: Arc::new(report_with(vec![engine("vLLM", "#d62728")])),
+            out_dir: PathBuf::from("out"),
+        },
+    );
+    let text = render(&app, 80, 24);
+    assert!(text.contains("Finished levels (newest 7 of 13)"), "{text}");
+}
+
+/// A level_index past the levels list (auto mode's list grows; a fixed list cannot hold it
+/// but the dashboard must not trust that): no panic, no made-up "i/N".
+#[test]
+fn a_level_index_past_the_list_does_not_panic() {
+    for auto in [false, true] {
+        let mut app = if auto {
+            let mut app = App::new(TuiOptions::default());
+            feed(
+                &mut app,
+                Event::RunStarted {
+                    report: Arc::new(auto_report()),
+                },
+            );
+            app
+        } else {
+            before_start()
+        };
+        feed(&mut app, level_started(1, 40, 64.0, 1, 1));
+        feed(&mut app, Event::Snapshot(snapshot(1, 1, 3, 10)));
+        feed(
+            &mut app,
+            Event::ServerSnapshot(ServerSnapshot {
+                engine: 1,
+                level_index: 40,
+                kv_usage: Some(0.5),
+                ..ServerSnapshot::default()
+            }),
+        );
+        feed(
+            &mut app,
+            level_finished(1, 40, summary(64.0, 1.4, 0, LevelStatus::Complete)),
+        );
+        for (w, h) in [(80, 24), (120, 40), (60, 20)] {
+            let _ = render(&app, w, h);
+        }
+        let text = render(&app, 80, 24);
+        let want = if auto {
+            "level 1 (auto)  C=64"
+        } else {
+            "level 41  C=64"
+        };
+        assert!(text.contains(want), "{text}");
+        assert!(!text.contains("/3  C=64"), "{text}");
+        key(&mut app, KeyInput::Tab);
+        let _ = render(&app, 80, 24);
+    }
+}
+
+#[test]
+fn auto_waiting_line_and_keys() {
+    let mut app = App::new(TuiOptions::default());
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(auto_report()),
+        },
+    );
+    let text = render(&app, 100, 24);
+    assert!(
+        text.contains("C = auto from 1 to 1024, 200 requests each"),
+        "{text}"
+    );
+    assert!(text.contains("n end search"), "{text}");
+    // The keys themselves are the same: the driver decides what they mean in a search.
+    assert_eq!(key(&mut app, KeyInput::Char('s')), vec![Control::SkipLevel]);
+    assert_eq!(
+        key(&mut app, KeyInput::Char('n')),
+        vec![Control::SkipEngine]
+    );
+}
+
+#[test]
+fn snapshot_help_auto_80x24() {
+    let mut app = auto_mid_run();
+    key(&mut app, KeyInput::Char('?'));
+    let text = render(&app, 80, 24);
+    assert!(text.contains("auto: the level counts as failed"), "{text}");
+    assert!(text.contains("auto: ends this engine's search"), "{text}");
+    insta::assert_snapshot!(text);
+    // Not in a run with a fixed list.
+    let mut app = mid_run();
+    key(&mut app, KeyInput::Char('?'));
+    assert!(!render(&app, 80, 24).contains("auto:"));
+}
+
+fn verdict(level: f64, metric: VerdictMetric, speedup: f64, outcome: VerdictOutcome) -> Verdict {
+    let tested = outcome != VerdictOutcome::NotTested;
+    Verdict {
+        level,
+        metric,
+        best: "Friendli".to_string(),
+        other: "vLLM".to_string(),
+        speedup,
+        low: tested.then_some(speedup * 0.95),
+        high: tested.then_some(speedup * 1.05),
+        method: tested.then_some(IntervalMethod::Trials),
+        outcome,
+    }
+}
+
+/// The final report of an auto run with trials: both engines' levels, knees and verdicts at
+/// the levels both ran (in report order: the dashboard sorts them by level).
+fn auto_final_report() -> Report {
+    let mut report = auto_report();
+    report.workload.trials = Some(3);
+    report.workload.levels = AUTO_LEVELS.to_vec();
+    report.engines[0].levels = AUTO_LEVELS
+        .iter()
+        .map(|l| trial_summary(*l, 1.0, 3))
+        .collect();
+    report.engines[1].levels = [1.0, 2.0, 4.0, 8.0]
+        .iter()
+        .map(|l| trial_summary(*l, 1.4, 3))
+        .collect();
+    report.engines[0].search = Some(SearchResult {
+        stop_reason: StopReason::Slo,
+        knee: Some(24.0),
+        knee_output_throughput: Some(1830.0),
+        max_concurrency_meeting_slo: Some(24.0),
+        max_rate_meeting_slo: None,
+        plateau_from: None,
+        bisected: vec![24.0, 20.0],
+    });
+    report.engines[1].search = Some(SearchResult {
+        stop_reason: StopReason::Ended,
+        knee: Some(8.0),
+        knee_output_throughput: Some(3584.0),
+        max_concurrency_meeting_slo: None,
+        max_rate_meeting_slo: None,
+        plateau_from: None,
+        bisected: Vec::new(),
+    });
+    for level in [8.0, 4.0, 2.0, 1.0] {
+        report.verdicts.extend([
+            verdict(
+                level,
+                VerdictMetric::OutputThroughput,
+                1.4,
+                VerdictOutcome::Faster,
+            ),
+            verdict(
+                level,
+                VerdictMetric::MedianTtftMs,
+                1.02,
+                VerdictOutcome::NoSignificantDifference,
+            ),
+            verdict(
+                level,
+                VerdictMetric::MedianE2elMs,
+                1.4,
+                VerdictOutcome::Faster,
+            ),
+        ]);
+    }
+    report.finished_at = Some("2025-01-02T03:09:05Z".to_string());
+    report.status = RunStatus::Complete;
+    report
+}
+
+fn auto_done() -> App {
+    let mut app = auto_mid_run();
+    feed(
+        &mut app,
+        Event::RunFinished {
+            report: Arc::new(auto_final_report()),
+            out_dir: PathBuf::from("results/demo-20250102T030405Z"),
+        },
+    );
+    app.update(Msg::Tick { now_ms: 300_000 });
+    app
+}
+
+#[test]
+fn snapshot_auto_done_80x24() {
+    let text = render(&auto_done(), 80, 24);
+    assert!(
+        text.contains(" vLLM: knee C=24 (slo), 1830 tok/s"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" Friendli: knee C=8 (ended), 3584 tok/s"),
+        "{text}"
+    );
+    // The first verdicts by level, then metric, each as Verdict::line says.
+    let report = auto_final_report();
+    let first = verdict(
+        1.0,
+        VerdictMetric::OutputThroughput,
+        1.4,
+        VerdictOutcome::Faster,
+    );
+    assert_eq!(
+        first.line("C=1"),
+        "C=1 output tok/s: Friendli faster by 1.40× (1.33–1.47) than vLLM"
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == format!(" {}", first.line("C=1")))
+        .unwrap_or_else(|| panic!("no first verdict in\n{text}"));
+    assert!(lines[at + 1].starts_with(" C=1 p50 TTFT: Friendli vs vLLM: no significant"));
+    assert!(lines[at + 2].starts_with(" C=1 p50 E2E: Friendli faster by 1.40×"));
+    // Not all 12 fit at 80×24: the last line says how many are left.
+    let shown = lines.iter().filter(|l| l.starts_with(" C=")).count();
+    assert!(shown < report.verdicts.len(), "{text}");
+    let more = format!(" +{} more in summary.md", report.verdicts.len() - shown);
+    assert!(lines.contains(&more.as_str()), "{more} in\n{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn snapshot_auto_done_160x48() {
+    let text = render(&auto_done(), 160, 48);
+    // Everything fits: every verdict, no "+N more".
+    assert_eq!(text.lines().filter(|l| l.starts_with(" C=")).count(), 12);
+    assert!(!text.contains("more in summary.md"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+/// A search whose first level failed has no knee; a run with knees but no verdicts (one
+/// engine) shows the knees alone.
+#[test]
+fn a_search_without_a_knee_says_so() {
+    let mut report = auto_final_report();
+    report.engines.truncate(1);
+    report.verdicts.clear();
+    if let Some(search) = &mut report.engines[0].search {
+        search.stop_reason = StopReason::Errors;
+        search.knee = None;
+        search.knee_output_throughput = None;
+    }
+    let mut app = auto_mid_run();
+    feed(
+        &mut app,
+        Event::RunFinished {
+            report: Arc::new(report),
+            out_dir: PathBuf::from("out"),
+        },
+    );
+    let text = render(&app, 80, 24);
+    assert!(text.contains(" Knees ─"), "{text}");
+    assert!(
+        text.contains(" vLLM: no knee, the first level failed (errors)"),
+        "{text}"
+    );
+    assert!(!text.contains("more in summary.md"), "{text}");
 }

@@ -113,24 +113,48 @@ impl EngineState {
 }
 
 /// The level being measured.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CurrentLevel {
     pub engine: EngineIdx,
+    /// Position in the run's `workload.levels`; with `levels = "auto"` it may lie past the
+    /// list `RunStarted` carried (the list grows as the search runs): never index with it.
     pub level_index: usize,
     /// Concurrency, or req/s in rate mode.
     pub level: f64,
     pub planned: u64,
+    /// This measurement's trial, 1-based, of `trials` (1 of 1 without `[sweep] trials`).
+    pub trial: u32,
+    pub trials: u32,
+    /// `levels = "auto"`: the engine's search state, e.g. `doubling: 64 → 128`.
+    pub search: Option<String>,
     /// The level's latest snapshot, if one came.
     pub snapshot: Option<Snapshot>,
     /// True once its `LevelFinished` came (the next level is warming up).
     pub finished: bool,
 }
 
-/// A row of the finished-levels table.
+/// A row of the finished-levels table: one per (engine, level), whatever the trials.
 #[derive(Debug, Clone)]
 pub struct FinishedLevel {
     pub engine: EngineIdx,
     pub summary: Arc<LevelSummary>,
+}
+
+impl FinishedLevel {
+    /// True when both rows are the same engine's same level (a later trial replaces a row).
+    fn same_level(&self, engine: EngineIdx, level: f64) -> bool {
+        self.engine == engine && self.summary.level == level
+    }
+}
+
+/// Table order: engines in config order, each engine's levels by level (an auto sweep runs
+/// them out of order: 1, 2, 4, …, 64, then 24, 20). Stable, so ties keep their order.
+fn sort_levels(levels: &mut [FinishedLevel]) {
+    levels.sort_by(|a, b| {
+        a.engine
+            .cmp(&b.engine)
+            .then(a.summary.level.total_cmp(&b.summary.level))
+    });
 }
 
 /// The latest warning.
@@ -140,9 +164,9 @@ pub struct Warning {
     pub text: String,
 }
 
-/// Every level a report holds, as table rows.
+/// Every level a report holds, as table rows, sorted.
 fn finished_levels(report: &Report) -> Vec<FinishedLevel> {
-    report
+    let mut rows: Vec<FinishedLevel> = report
         .engines
         .iter()
         .enumerate()
@@ -152,7 +176,9 @@ fn finished_levels(report: &Report) -> Vec<FinishedLevel> {
                 summary: Arc::new(l.clone()),
             })
         })
-        .collect()
+        .collect();
+    sort_levels(&mut rows);
+    rows
 }
 
 /// All dashboard state.
@@ -163,6 +189,8 @@ pub struct App {
     engines: Vec<EngineState>,
     current: Option<CurrentLevel>,
     levels: Vec<FinishedLevel>,
+    /// The (engine, level) of the latest `LevelFinished`: the table keeps its row in view.
+    newest: Option<(EngineIdx, f64)>,
     warning: Option<Warning>,
     run_state: Option<RunState>,
     finished: bool,
@@ -195,6 +223,7 @@ impl App {
             engines: Vec::new(),
             current: None,
             levels: Vec::new(),
+            newest: None,
             warning: None,
             run_state: None,
             finished: false,
@@ -240,6 +269,7 @@ impl App {
                     .collect();
                 // A resumed run's kept levels are in the table from the start.
                 self.levels = finished_levels(&report);
+                self.newest = None;
                 self.report = Some(report);
                 self.current = None;
                 self.run_state.get_or_insert(RunState::Running);
@@ -250,7 +280,9 @@ impl App {
                 level_index,
                 level,
                 planned,
-                ..
+                trial,
+                trials,
+                search,
             } => {
                 for (idx, state) in self.engines.iter_mut().enumerate() {
                     if idx == engine {
@@ -267,12 +299,15 @@ impl App {
                     level_index,
                     level,
                     planned,
+                    trial,
+                    trials,
+                    search,
                     snapshot: None,
                     finished: false,
                 });
             }
             Event::ServerSnapshot(server) => {
-                let current = self.current.is_some_and(|c| {
+                let current = self.current.as_ref().is_some_and(|c| {
                     c.engine == server.engine && c.level_index == server.level_index
                 });
                 if let Some(state) = self.engines.get_mut(server.engine).filter(|_| current) {
@@ -313,7 +348,17 @@ impl App {
                         current.finished = true;
                     }
                 }
-                self.levels.push(FinishedLevel { engine, summary });
+                // Sent after every trial with the level's summary so far: replace its row.
+                let level = summary.level;
+                let row = FinishedLevel { engine, summary };
+                match self.levels.iter_mut().find(|l| l.same_level(engine, level)) {
+                    Some(old) => *old = row,
+                    None => {
+                        self.levels.push(row);
+                        sort_levels(&mut self.levels);
+                    }
+                }
+                self.newest = Some((engine, level));
             }
             Event::State(state) => {
                 self.run_state = Some(state);
@@ -329,6 +374,8 @@ impl App {
                 if rows.len() >= self.levels.len() {
                     self.levels = rows;
                 }
+                // Nothing is running: the table shows its last rows, as after any run.
+                self.newest = None;
                 if self.engines.len() < report.engines.len() {
                     self.engines
                         .resize_with(report.engines.len(), EngineState::new);
@@ -481,9 +528,24 @@ impl App {
         self.current.as_ref()
     }
 
-    /// Finished levels in the order they ended (engine order after `RunFinished`).
+    /// Finished levels, one row per (engine, level): engines in config order, each one's
+    /// levels sorted by level.
     pub fn levels(&self) -> &[FinishedLevel] {
         &self.levels
+    }
+
+    /// Position in [`App::levels`] of the row the latest `LevelFinished` wrote, while it is
+    /// there.
+    pub fn newest_level(&self) -> Option<usize> {
+        let (engine, level) = self.newest?;
+        self.levels.iter().position(|l| l.same_level(engine, level))
+    }
+
+    /// True with `levels = "auto"`: the run's levels are found as it goes.
+    pub fn is_auto(&self) -> bool {
+        self.report
+            .as_ref()
+            .is_some_and(|r| r.workload.auto.is_some())
     }
 
     /// The latest warning.

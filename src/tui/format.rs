@@ -18,6 +18,28 @@ pub fn si(value: f64) -> String {
     format!("{}{suffix}", three_digits(scaled))
 }
 
+/// A rate with its 95 % half-width, each compact: `2.56k±51`, `20.0±1.2`, `10.2k±1.2k`.
+pub fn si_pm(mean: f64, half_width: f64) -> String {
+    format!("{}±{}", si(mean), two_digits(half_width))
+}
+
+/// A latency in ms with its 95 % half-width, both in the mean's unit: `107±3.4 ms`,
+/// `1.50±0.04 s`.
+pub fn ms_pm(mean: f64, half_width: f64) -> String {
+    if !mean.is_finite() || mean < 0.0 {
+        return "-".to_string();
+    }
+    if mean < 999.5 {
+        format!("{}±{} ms", three_digits(mean), two_digits(half_width))
+    } else {
+        format!(
+            "{}±{} s",
+            three_digits(mean / 1000.0),
+            two_digits(half_width / 1000.0)
+        )
+    }
+}
+
 /// What a missing value (no success yet, no data) reads as.
 pub const NO_VALUE: &str = "—";
 
@@ -88,6 +110,28 @@ pub fn percent(fraction: f64) -> String {
     }
 }
 
+/// About two significant digits in at most 4 characters, for a half-width: `0.04`, `0.43`,
+/// `4.3`, `43`, `430`, `4.3k`, `43k`, `4.3M`.
+fn two_digits(value: f64) -> String {
+    if !value.is_finite() || value < 0.0 {
+        return "-".to_string();
+    }
+    let (scaled, suffix) = if value < 999.5 {
+        (value, "")
+    } else if value < 999_500.0 {
+        (value / 1e3, "k")
+    } else {
+        (value / 1e6, "M")
+    };
+    if suffix.is_empty() && scaled < 0.995 {
+        format!("{scaled:.2}")
+    } else if scaled < 9.95 {
+        format!("{scaled:.1}{suffix}")
+    } else {
+        format!("{scaled:.0}{suffix}")
+    }
+}
+
 /// Three significant digits: `0.42`, `4.20`, `42.0`, `420`.
 fn three_digits(value: f64) -> String {
     if value < 9.995 {
@@ -132,5 +176,14 @@ mod tests {
         assert_eq!(percent(0.012), "1.2%");
         assert_eq!(percent(0.5), "50%");
         assert_eq!(percent(1.0), "100%");
+        assert_eq!(si_pm(2560.0, 51.2), "2.56k±51");
+        assert_eq!(si_pm(20.0, 1.23), "20.0±1.2");
+        assert_eq!(si_pm(10_200.0, 1_234.0), "10.2k±1.2k");
+        assert_eq!(si_pm(448.0, 0.043), "448±0.04");
+        assert_eq!(si_pm(448.0, f64::NAN), "448±-");
+        assert_eq!(ms_pm(107.0, 3.42), "107±3.4 ms");
+        assert_eq!(ms_pm(1500.0, 43.0), "1.50±0.04 s");
+        assert_eq!(ms_pm(45.6, 12.3), "45.6±12 ms");
+        assert_eq!(ms_pm(f64::NAN, 1.0), "-");
     }
 }

@@ -8,7 +8,7 @@ use crate::results::model::{LevelStatus, Report};
 
 use super::format;
 
-/// One line per (engine, level): C, req/s, tok/s, TTFT p50/p99 ms, E2E p50/p99 ms, errors;
+/// One line per (engine, level), each engine's levels sorted by level: C, req/s, tok/s, TTFT p50/p99 ms, E2E p50/p99 ms, errors;
 /// then a line per engine that was cut short and one saying which throughput the table shows
 /// (steady-state or whole-level, as the chart; † marks whole-level figures among steady-state
 /// ones). Ends with a newline.
@@ -46,7 +46,10 @@ pub fn summary_table(report: &Report) -> String {
         if engine.levels.is_empty() {
             let _ = writeln!(out, "{:<name_width$}  (no levels run)", engine.name);
         }
-        for level in &engine.levels {
+        // An auto sweep runs levels out of order (…, 64, then 24, 20): the table is by level.
+        let mut levels: Vec<_> = engine.levels.iter().collect();
+        levels.sort_by(|a, b| a.level.total_cmp(&b.level));
+        for level in levels {
             let mut errors = if level.failed == 0 {
                 "0".to_string()
             } else {

@@ -7,8 +7,8 @@ use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table, Widget};
 
 use super::tables::{
-    engine_col_width, header_row, level_header, newest_rows, render_empty_table, right, row_style,
-    table_block,
+    engine_col_width, header_row, level_header, render_empty_table, right, row_style, rows_shown,
+    table_block, visible_rows,
 };
 use super::{engine_color, engine_name};
 use crate::results::model::LevelStatus;
@@ -20,12 +20,11 @@ pub(super) fn render_detail(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let all = app.levels();
-    let shown = newest_rows(all, area);
+    let shown = visible_rows(app, area);
     let title = if shown.len() < all.len() {
         format!(
-            "Detail: ITL, TPOT, errors (newest {} of {}; Tab: sparklines)",
-            shown.len(),
-            all.len()
+            "Detail: ITL, TPOT, errors ({}; Tab: sparklines)",
+            rows_shown(shown, all)
         )
     } else {
         "Detail: ITL, TPOT, errors (Tab: sparklines)".to_string()

@@ -139,10 +139,16 @@ pub(super) fn render_keys(app: &App, area: Rect, buf: &mut Buffer) {
         } else {
             " pause  "
         };
+        // With `levels = "auto"`, `n` ends the engine's search.
+        let skip_engine = if app.is_auto() {
+            " end search  "
+        } else {
+            " skip engine  "
+        };
         let items = [
             ("space", pause),
             ("s", " skip level  "),
-            ("n", " skip engine  "),
+            ("n", skip_engine),
             ("q", " quit  "),
             ("?", " help  "),
             ("Tab", " view"),

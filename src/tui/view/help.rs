@@ -22,10 +22,30 @@ const HELP: [&str; 13] = [
     "After the run, any key closes the dashboard.",
 ];
 
-pub(super) fn render_help(area: Rect, buf: &mut Buffer) {
+/// With `levels = "auto"`, after the `s` and `n` lines.
+const AUTO_S: &str = "           auto: the level counts as failed";
+const AUTO_N: &str = "           auto: ends this engine's search";
+
+/// The help lines; with `levels = "auto"`, what `s` and `n` do to the search.
+fn help_lines(auto: bool) -> Vec<&'static str> {
+    let mut lines = Vec::with_capacity(HELP.len() + 2);
+    for line in HELP {
+        lines.push(line);
+        if auto && line.starts_with("s ") {
+            lines.push(AUTO_S);
+        }
+        if auto && line.starts_with("n ") {
+            lines.push(AUTO_N);
+        }
+    }
+    lines
+}
+
+pub(super) fn render_help(auto: bool, area: Rect, buf: &mut Buffer) {
+    let help = help_lines(auto);
     let width =
-        (HELP.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u16 + 4).min(area.width);
-    let height = (HELP.len() as u16 + 2).min(area.height);
+        (help.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u16 + 4).min(area.width);
+    let height = (help.len() as u16 + 2).min(area.height);
     let rect = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
@@ -36,6 +56,6 @@ pub(super) fn render_help(area: Rect, buf: &mut Buffer) {
     let block = Block::bordered()
         .title(Line::from(" Help ").alignment(Alignment::Center))
         .border_style(Style::new().fg(Color::Cyan));
-    let lines: Vec<Line> = HELP.iter().map(|l| Line::from(format!(" {l}"))).collect();
+    let lines: Vec<Line> = help.iter().map(|l| Line::from(format!(" {l}"))).collect();
     Paragraph::new(lines).block(block).render(rect, buf);
 }

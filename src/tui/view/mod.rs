@@ -8,8 +8,10 @@
 //! - `header`  — the two header lines.
 //! - `panels`  — the sparkline body: a panel per engine above the finished-levels table.
 //! - `tables`  — the finished-levels table and the pieces the detail table shares.
+//! - `interval_table` — the finished-levels table's `mean±half-width` layout (trials, CIs).
 //! - `detail`  — the detail view: ITL, TPOT, errors.
 //! - `footer`  — the gauge, the warning line and the key bar.
+//! - `verdicts` — the DONE screen's knees and A/B verdicts above the table.
 //! - `help`    — the help overlay.
 //! - this file — the layout, the too-small notice and helpers every part uses.
 
@@ -17,8 +19,10 @@ mod detail;
 mod footer;
 mod header;
 mod help;
+mod interval_table;
 mod panels;
 mod tables;
+mod verdicts;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
@@ -35,6 +39,7 @@ use footer::{render_gauge, render_keys, render_warning};
 use header::render_header;
 use help::render_help;
 use panels::render_sparkline_body;
+use verdicts::{has_conclusions, render_done_body};
 
 /// Smallest terminal the dashboard lays out in.
 pub const MIN_WIDTH: u16 = 80;
@@ -59,6 +64,7 @@ impl Widget for &App {
 
         render_header(self, header, buf);
         match self.view() {
+            View::Sparklines if has_conclusions(self) => render_done_body(self, body, buf),
             View::Sparklines => render_sparkline_body(self, body, buf),
             View::Detail => render_detail(self, body, buf),
         }
@@ -66,7 +72,7 @@ impl Widget for &App {
         render_warning(self, warning, buf);
         render_keys(self, keys, buf);
         if self.help_visible() {
-            render_help(area, buf);
+            render_help(self.is_auto(), area, buf);
         }
     }
 }

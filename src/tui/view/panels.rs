@@ -30,8 +30,11 @@ pub(super) fn render_sparkline_body(app: &App, area: Rect, buf: &mut Buffer) {
     let body = area.height;
     // The table asks for a row per planned level (up to half the body); engines get the rest,
     // shrinking to title + values, then scrolling.
+    // With `levels = "auto"` the list grows as the search runs: the rows so far count too.
     let planned_rows = app.report().map_or(0, |r| {
-        (r.engines.len() * r.workload.levels.len()).min(usize::from(u16::MAX / 2)) as u16
+        (r.engines.len() * r.workload.levels.len())
+            .max(app.levels().len())
+            .min(usize::from(u16::MAX / 2)) as u16
     });
     let table_want = (planned_rows + 2).clamp(TABLE_MIN, (body / 2).max(TABLE_MIN));
     let engines_room = body.saturating_sub(table_want);
@@ -212,7 +215,16 @@ pub(super) fn kv_spark(history: &std::collections::VecDeque<f64>, width: usize) 
 }
 
 fn engine_status(app: &App, engine: usize, state: &EngineState) -> String {
-    let done = app.levels().iter().filter(|l| l.engine == engine).count();
+    // A level still running more trials has a row already: it is not done yet.
+    let running = app
+        .current()
+        .filter(|c| c.engine == engine && !c.finished)
+        .map(|c| c.level);
+    let done = app
+        .levels()
+        .iter()
+        .filter(|l| l.engine == engine && Some(l.summary.level) != running)
+        .count();
     let skipped = app
         .report()
         .and_then(|r| r.engines.get(engine))

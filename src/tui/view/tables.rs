@@ -7,6 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, Widget};
 
+use super::interval_table::{interval_title, render_interval_table};
 use super::{engine_color, engine_name};
 use crate::report::{BasisMix, WHOLE_LEVEL_MARK};
 use crate::results::model::{LevelStatus, LevelSummary, Report};
@@ -21,10 +22,34 @@ fn is_rate(report: Option<&Report>) -> bool {
     report.is_some_and(|r| r.workload.mode == "rate")
 }
 
-/// Rows that fit below a title line and a header row, newest last.
-pub(super) fn newest_rows(levels: &[FinishedLevel], area: Rect) -> &[FinishedLevel] {
-    let fit = area.height.saturating_sub(2) as usize;
-    &levels[levels.len().saturating_sub(fit)..]
+/// The rows that fit below a title line and a header row: the last ones, or, when the newest
+/// row sits higher up (an auto sweep bisecting below its last level), the ones around it.
+pub(super) fn visible_rows(app: &App, area: Rect) -> &[FinishedLevel] {
+    let levels = app.levels();
+    let fit = (area.height.saturating_sub(2) as usize).min(levels.len());
+    let last_start = levels.len() - fit;
+    let start = match app.newest_level() {
+        Some(newest) if fit > 0 => newest.saturating_sub((fit - 1) / 2).min(last_start),
+        _ => last_start,
+    };
+    &levels[start..start + fit]
+}
+
+/// `newest 8 of 12` when the shown rows are the last ones, `8 of 12 around the newest` when
+/// not, `12` when all fit.
+pub(super) fn rows_shown(shown: &[FinishedLevel], all: &[FinishedLevel]) -> String {
+    if shown.len() >= all.len() {
+        return all.len().to_string();
+    }
+    let last = match (shown.last(), all.last()) {
+        (Some(a), Some(b)) => std::ptr::eq(a, b),
+        _ => true,
+    };
+    if last {
+        format!("newest {} of {}", shown.len(), all.len())
+    } else {
+        format!("{} of {} around the newest", shown.len(), all.len())
+    }
 }
 
 pub(super) fn right(text: impl Into<String>) -> Cell<'static> {
@@ -51,7 +76,7 @@ pub(super) fn row_style(summary: &LevelSummary) -> Style {
     }
 }
 
-fn errors_text(summary: &LevelSummary) -> String {
+pub(super) fn errors_text(summary: &LevelSummary) -> String {
     let mut text = if summary.failed == 0 {
         "0".to_string()
     } else {
@@ -106,12 +131,8 @@ pub(super) fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let all = app.levels();
-    let shown = newest_rows(all, area);
-    let mut title = if shown.len() < all.len() {
-        format!("Finished levels (newest {} of {})", shown.len(), all.len())
-    } else {
-        format!("Finished levels ({})", all.len())
-    };
+    let shown = visible_rows(app, area);
+    let mut title = format!("Finished levels ({})", rows_shown(shown, all));
     // Which throughput the req/s and tok/s columns hold.
     let mix = BasisMix::of(all.iter().map(|l| &*l.summary));
     match mix {
@@ -124,9 +145,20 @@ pub(super) fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
         }
         None => {}
     }
+    // The block draws the title with a space each side, after one column of border.
+    let room = usize::from(area.width).saturating_sub(title.chars().count() + 3 + 3);
+    let trials = app.report().and_then(|r| r.workload.trials);
+    if let Some(what) = interval_title(all, trials, room) {
+        title.push_str(" · ");
+        title.push_str(&what);
+    }
     let block = table_block(title);
     if all.is_empty() {
         render_empty_table(block, "none yet", area, buf);
+        return;
+    }
+    if all.iter().any(|l| l.summary.intervals.is_some()) {
+        render_interval_table(app, shown, mix, block, area, buf);
         return;
     }
     let report = app.report();
