@@ -58,6 +58,7 @@ fn dump(report: &llmsweep::results::model::EngineReport) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_doubling_stops_at_the_plateau_of_an_engine_that_saturates_at_16() {
+    let _serial = common::TIMING.lock().await;
     // 16 tokens of 5 ms: a request holds its slot 80 ms, against the few ms a slot idles
     // between a completion and its replacement's admission at C = 16.
     let engine = sim(saturating(16, 5), Faults::default()).await;
@@ -124,6 +125,7 @@ async fn the_doubling_stops_at_the_plateau_of_an_engine_that_saturates_at_16() {
 /// `resolution` of 17.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_slo_break_is_bisected_to_the_level_the_profile_predicts() {
+    let _serial = common::TIMING.lock().await;
     let batch = 16usize;
     let engine = sim(saturating(batch, 10), Faults::default()).await;
     let plan = common::plan(common::config(&toml(
@@ -159,6 +161,7 @@ async fn an_slo_break_is_bisected_to_the_level_the_profile_predicts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_engine_walks_the_same_doubling_grid_and_stops_on_its_own() {
+    let _serial = common::TIMING.lock().await;
     let (small, big) = (
         sim(saturating(2, 10), Faults::default()).await,
         sim(saturating(8, 10), Faults::default()).await,

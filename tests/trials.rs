@@ -156,6 +156,7 @@ async fn sequential_trials_run_back_to_back() {
 /// asserted too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identical_engines_show_no_significant_difference_at_every_level() {
+    let _serial = common::TIMING.lock().await;
     let (a, b) = (
         sim(profile(2), Faults::default()).await,
         sim(profile(2), Faults::default()).await,
@@ -185,6 +186,7 @@ async fn identical_engines_show_no_significant_difference_at_every_level() {
 /// name it faster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_twice_as_fast_is_faster_by_two() {
+    let _serial = common::TIMING.lock().await;
     // Two slots for four requests in flight: the engine is never idle (two always queue),
     // so the client's round trip between requests costs neither engine throughput, and
     // every step of one takes exactly twice as long as the other's.

@@ -103,11 +103,12 @@ impl Verdict {
         }
     }
 
-    /// `"C=8 output tok/s: sim-fast faster by 1.31× (1.22–1.40) than sim-slow"`; `level`
-    /// is the level's label (`C=8`, `4 req/s`).
+    /// `"C=8 output tok/s: sim-fast faster by 1.31× (1.22–1.40) than sim-slow"`, or
+    /// `"C=8 p50 TTFT: a vs b: no significant difference (0.97–1.04)"`; `level` is the
+    /// level's label (`C=8`, `4 req/s`).
     pub fn line(&self, level: &str) -> String {
         match self.outcome {
-            VerdictOutcome::NoSignificantDifference => format!(
+            VerdictOutcome::NoSignificantDifference | VerdictOutcome::NotTested => format!(
                 "{level} {}: {} vs {}: {}",
                 self.metric.label(),
                 self.best,

@@ -28,6 +28,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+/// Held by tests whose numbers are the point (verdicts, knees): they run one at a time
+/// within their test binary, so two of them never share the two cores and skew each
+/// other's timings.
+pub static TIMING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Upper bound for anything a test waits on: a hang fails the test instead of blocking CI.
 pub const GUARD: Duration = Duration::from_secs(20);
 

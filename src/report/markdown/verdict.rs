@@ -76,12 +76,9 @@ pub fn method_notes(report: &Report) -> Vec<String> {
 
 /// A verdict's sentence after `"<level> <metric>: "`, as [`Verdict::line`] words it:
 /// `sim-fast faster by 1.31× (1.22–1.40) than sim-slow`, `sim-fast vs sim-slow: no
-/// significant difference (0.97–1.04)`; an untested one reads `sim-fast vs sim-slow: single
-/// run: not tested (1.12×)` (not "… not tested (1.12×) than sim-slow").
+/// significant difference (0.97–1.04)`, `sim-fast vs sim-slow: single run: not tested
+/// (1.12×)`.
 pub fn verdict_rest(v: &Verdict, label: &str) -> String {
-    if v.outcome == VerdictOutcome::NotTested {
-        return format!("{} vs {}: {}", v.best, v.other, v.text());
-    }
     let line = v.line(label);
     let prefix = format!("{label} {}: ", v.metric.label());
     match line.strip_prefix(&prefix) {
