@@ -270,3 +270,135 @@ async fn a_skip_cuts_the_level_and_its_later_trials() {
     assert_eq!(levels[1].trials.len(), 3);
     a.shutdown().await;
 }
+
+/// Runs `plan` into `dir` (continuing `resume`); with `quit_after`, quits once that level
+/// index's first trial has finished. Returns the outcome.
+async fn run_into(
+    plan: llmsweep::plan::Plan,
+    dir: &std::path::Path,
+    resume: Option<llmsweep::results::model::Report>,
+    quit_after: Option<usize>,
+) -> llmsweep::driver::RunOutcome {
+    use llmsweep::driver::{self, RunOptions};
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(1024);
+    let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
+    let task = tokio::spawn(driver::run(
+        plan,
+        RunOptions {
+            out_dir: dir.to_path_buf(),
+            run_name: "test-run".into(),
+            events: events_tx,
+            control: control_rx,
+            signal: std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0)),
+            resume,
+            check: false,
+        },
+    ));
+    loop {
+        let event = tokio::time::timeout(common::GUARD, events.recv())
+            .await
+            .expect("no event in time")
+            .expect("bus closed before RunFinished");
+        match event {
+            Event::LevelFinished { level_index, .. } if Some(level_index) == quit_after => {
+                control_tx.send(Control::Abort).await.expect("driver gone");
+            }
+            Event::RunFinished { .. } => break,
+            _ => {}
+        }
+    }
+    task.await.expect("driver panicked").expect("driver failed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_measures_a_level_short_of_its_trials_again_in_full() {
+    let a = sim(profile(1), Faults::default()).await;
+    let engines = [("a", a.chat_url())];
+    let plan = || {
+        common::plan(common::config(&toml(
+            &engines,
+            "levels = [1, 2]\nrequests_per_level = 3\ntrials = 2",
+            4,
+        )))
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    // Quit after level 2's first trial: it is saved with one trial of two.
+    let first = run_into(plan(), &dir, None, Some(1)).await;
+    let saved = first.report.as_ref().clone();
+    let levels = &saved.engines[0].levels;
+    assert_eq!(levels[0].trials.len(), 2);
+    assert!(levels[1].trials.len() < 2 || levels[1].status == LevelStatus::Skipped);
+
+    let second = run_into(plan(), &dir, Some(saved), None).await;
+    let levels = &second.report.engines[0].levels;
+    assert_eq!(levels.len(), 2);
+    for level in levels {
+        assert_eq!(level.status, LevelStatus::Complete);
+        assert_eq!(level.trials.len(), 2, "level {}", level.level);
+        assert_eq!(level.completed, 6);
+    }
+    // Level 1's lines are the first run's; level 2's only the re-run's: 3 per trial each.
+    let lines = common::read_requests(&dir);
+    for index in 0..2u64 {
+        let of = |t: u64| {
+            lines
+                .iter()
+                .filter(|l| l["level_index"] == index && l["trial"] == t)
+                .count()
+        };
+        assert_eq!((of(1), of(2)), (3, 3), "level index {index}");
+    }
+    a.shutdown().await;
+}
+
+/// One trial: the interval comes from batch means of the steady-state window, and the
+/// verdicts say so; a level too short for five batches has none and is not tested.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trial_gets_batch_means_intervals_and_verdicts_that_say_so() {
+    let (a, b) = (
+        sim(profile(1), Faults::default()).await,
+        sim(profile(2), Faults::default()).await,
+    );
+    let engines = [("a", a.chat_url()), ("b", b.chat_url())];
+    let plan = common::plan(common::config(&toml(
+        &engines,
+        "levels = [1, 4]\nrequests_per_level = 60",
+        4,
+    )));
+    let mut run = Run::start_no_check(plan);
+    let (_, outcome) = run.finish().await;
+    for engine in &outcome.report.engines {
+        for level in &engine.levels {
+            assert!(level.trials.is_empty());
+            let i = level.intervals.as_ref().expect("batch-means intervals");
+            assert_eq!(i.method, IntervalMethod::BatchMeans);
+            assert!((5..=10).contains(&i.n), "{i:?}");
+            let out = i.output_throughput.as_ref().expect("throughput interval");
+            assert_eq!(out.values.len(), i.n as usize);
+            assert!(out.low <= out.mean && out.mean <= out.high);
+        }
+    }
+    let verdicts = &outcome.report.verdicts;
+    assert_eq!(verdicts.len(), 2 * 3);
+    assert!(verdicts
+        .iter()
+        .all(|v| v.method == Some(IntervalMethod::BatchMeans) && v.low.is_some()));
+    a.shutdown().await;
+
+    // Four requests: no five batches, no interval, not tested.
+    let short = common::plan(common::config(&toml(
+        &[("b", b.chat_url()), ("b2", b.chat_url())],
+        "levels = [1]\nrequests_per_level = 4",
+        4,
+    )));
+    let mut run = Run::start_no_check(short);
+    let (_, outcome) = run.finish().await;
+    assert!(outcome.report.engines[0].levels[0].intervals.is_none());
+    assert!(outcome
+        .report
+        .verdicts
+        .iter()
+        .all(|v| v.outcome == VerdictOutcome::NotTested));
+    b.shutdown().await;
+}

@@ -200,6 +200,33 @@ mod tests {
     }
 
     #[test]
+    fn a_level_short_of_its_trials_runs_again_and_auto_runs_are_refused() {
+        let with_trials = |n: u32| LevelSummary {
+            trials: (1..=n)
+                .map(|t| LevelSummary {
+                    trial: Some(t),
+                    ..level(1.0, LevelStatus::Complete)
+                })
+                .collect(),
+            ..level(1.0, LevelStatus::Complete)
+        };
+        let mut saved = saved(vec![with_trials(3), with_trials(2)]);
+        saved.workload.trials = Some(3);
+        let mut report = fresh(&saved);
+        let continuation = continue_run(&mut report, saved.clone(), "now".into());
+        assert_eq!(continuation.levels, [vec![0, 1]]);
+        assert_eq!(continuation.pending, [vec![1]], "2 of 3 trials: runs again");
+        assert!(continuation.is_done(0, 0));
+        // levels = "auto": refused, whichever side has it.
+        let mut auto = saved.workload.clone();
+        auto.auto = Some(serde_json::json!({}));
+        let refusal = incompatibility(&saved, &auto).unwrap();
+        assert!(refusal.contains("levels = \"auto\""), "{refusal}");
+        saved.workload.auto = Some(serde_json::json!({}));
+        assert!(incompatibility(&saved, &saved.workload.clone()).is_some());
+    }
+
+    #[test]
     fn saved_levels_with_gaps_keep_their_positions_in_the_sweep() {
         // Levels 1, 2, 4, 8; the saved run measured 1, 4 and 8 (2 was never run).
         let mut saved = saved(vec![
