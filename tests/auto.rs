@@ -212,3 +212,84 @@ async fn every_engine_walks_the_same_doubling_grid_and_stops_on_its_own() {
     small.shutdown().await;
     big.shutdown().await;
 }
+
+/// Rate mode searches request rates the same way: an engine that serves 4 requests of
+/// 40 ms at a time handles at most 4 / 0.04 s = 100 req/s; past that its queue, and the
+/// TTFT, grow without bound. The knee, recorded as `max_rate_meeting_slo`, is within the
+/// resolution of that capacity (a level of 60 requests barely queues at or just under it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_mode_searches_rates_up_to_the_capacity() {
+    let _serial = common::TIMING.lock().await;
+    let engine = sim(saturating(4, 10), Faults::default()).await;
+    let plan = common::plan(common::config(&toml(
+        &[("cap100", engine.chat_url())],
+        "mode = \"rate\"\nrequests_per_level = 60\n",
+        4,
+        "[slo]\nttft_ms = 100.0\n\n[sweep.auto]\nstart = 25\nstop = [\"slo\"]\nresolution = 0.1\n",
+    )));
+    let mut run = Run::start_no_check(plan);
+    let (_, outcome) = run.finish().await;
+    let engine_report = &outcome.report.engines[0];
+    let search = engine_report.search.as_ref().expect("search result");
+    let levels = dump(engine_report);
+    assert_eq!(search.stop_reason, StopReason::Slo, "{search:?}\n{levels}");
+    let knee = search.max_rate_meeting_slo.expect("a knee rate");
+    assert_eq!(search.max_concurrency_meeting_slo, None);
+    let capacity = 4.0 / (4.0 * 0.010);
+    assert!(
+        (0.8 * capacity..=1.1 * capacity).contains(&knee),
+        "{search:?}\n{levels}"
+    );
+    // Doubling from 25 req/s until the queue breaks the SLO, then fractional bisection.
+    let ran: Vec<f64> = engine_report.levels.iter().map(|l| l.level).collect();
+    assert_eq!(&ran[..2], &[25.0, 50.0], "{levels}");
+    assert!(!search.bisected.is_empty(), "{search:?}");
+    engine.shutdown().await;
+}
+
+/// `s` during an auto level: the search counts the level as failed (and bisects below it);
+/// `n`: the engine's search ends, its knee the best level so far.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_level_fails_the_search_and_n_ends_it() {
+    use llmsweep::events::Control;
+    let engine = sim(saturating(64, 20), Faults::default()).await;
+    let config = || {
+        common::config(&toml(
+            &[("e", engine.chat_url())],
+            "requests_per_level = 8\n",
+            4,
+            "[sweep.auto]\nstart = 2\nstop = [\"plateau\"]\n",
+        ))
+    };
+    // Skip the level at 8 in flight: it fails, the search bisects 4–8 (to 6, then 7 or 5).
+    let mut run = Run::start_no_check(common::plan(config()));
+    run.until(|e| matches!(e, Event::LevelStarted { level, .. } if *level == 8.0))
+        .await;
+    run.send(Control::SkipLevel).await;
+    let (_, outcome) = run.finish().await;
+    let search = outcome.report.engines[0].search.clone().unwrap();
+    assert_eq!(search.stop_reason, StopReason::Skipped, "{search:?}");
+    assert_eq!(search.bisected.first(), Some(&6.0), "{search:?}");
+    assert!(search.knee.unwrap() >= 4.0 && search.knee.unwrap() < 8.0);
+
+    // `n` at the level of 8: the search ends there, its knee the level before.
+    let mut run = Run::start_no_check(common::plan(config()));
+    let mut events = run
+        .until(|e| matches!(e, Event::LevelStarted { level, .. } if *level == 8.0))
+        .await;
+    run.send(Control::SkipEngine).await;
+    let (rest, outcome) = run.finish().await;
+    events.extend(rest);
+    let search = outcome.report.engines[0].search.clone().unwrap();
+    assert_eq!(search.stop_reason, StopReason::Ended, "{search:?}");
+    assert_eq!(search.knee, Some(4.0));
+    let after: Vec<f64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::LevelStarted { level, .. } => Some(*level),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(after, vec![2.0, 4.0, 8.0], "nothing runs after n");
+    engine.shutdown().await;
+}
