@@ -561,6 +561,43 @@ fn the_y_axis_reaches_the_tallest_bar() {
     );
 }
 
+/// Intervals that are no interval (a NaN or infinite end, low above high) draw no bar; the
+/// level's other bars stay.
+#[test]
+fn broken_intervals_draw_no_bar() {
+    let t = |l: LevelSummary| with_intervals(l, IntervalMethod::Trials, 3, 0.08);
+    let mut levels = vec![
+        t(level(1.0, 4.0, 38.0, 1700.0)),
+        t(level(2.0, 7.5, 45.0, 1800.0)),
+        t(level(4.0, 13.0, 60.0, 2050.0)),
+    ];
+    let broken = |i: &mut Option<Interval>, low: f64, high: f64| {
+        let i = i.as_mut().unwrap();
+        (i.low, i.high) = (low, high);
+    };
+    fn ivs(l: &mut LevelSummary) -> &mut LevelIntervals {
+        l.intervals.as_mut().unwrap()
+    }
+    broken(&mut ivs(&mut levels[0]).request_throughput, f64::NAN, 5.0);
+    broken(
+        &mut ivs(&mut levels[1]).request_throughput,
+        7.0,
+        f64::INFINITY,
+    );
+    broken(&mut ivs(&mut levels[2]).request_throughput, 14.0, 12.0);
+    broken(
+        &mut ivs(&mut levels[0]).median_ttft_ms,
+        f64::NEG_INFINITY,
+        40.0,
+    );
+    let report = report("concurrency", vec![engine("vLLM", BLUE, levels)], Some(3));
+    render_all(&report, "broken-intervals");
+    let svg = parse(&chart_svg(&report, ChartKind::Standard).unwrap());
+    let layout = chart_layout(&report).unwrap();
+    let count = |i: usize| Panel::new(&svg, layout.panels[i]).error_bars(BLUE).len();
+    assert_eq!([count(0), count(1), count(2)], [0, 3, 2]);
+}
+
 #[test]
 fn no_error_bars_for_batch_means_or_one_trial() {
     let plain = trials_report();
@@ -636,14 +673,25 @@ fn knee_ticks_stand_at_each_engines_knee() {
                     "{what}: label at {}, tick top {high}",
                     t.y
                 );
-                assert!(
-                    (t.x - x).abs() <= 8.0,
-                    "{what}: label at x {}, tick at {x}",
-                    t.x
-                );
+                assert_label_beside(t, x, &what);
             }
         }
     }
+}
+
+/// `t` starts just right of the tick at column `x`, or ends just left of it.
+fn assert_label_beside(t: &Text, x: f64, what: &str) {
+    let gap = match t.anchor.as_str() {
+        "start" => t.x - x,
+        "end" => x - t.x,
+        other => panic!("{what}: anchored {other}"),
+    };
+    assert!(
+        (3.0..=8.0).contains(&gap),
+        "{what}: label at x {} ({}), tick at {x}",
+        t.x,
+        t.anchor
+    );
 }
 
 #[test]
@@ -695,6 +743,8 @@ fn knee_labels_are_stacked_and_above_the_data() {
     assert_eq!(a.y, b.y);
     // The last level's label turns to the left of its tick, inside the panel.
     assert_eq!((a.anchor.as_str(), b.anchor.as_str()), ("start", "end"));
+    assert_label_beside(a, panel.knee_tick(BLUE).unwrap().0, "knee C=1");
+    assert_label_beside(b, panel.knee_tick(ORANGE).unwrap().0, "knee C=32");
 }
 
 #[test]
@@ -803,6 +853,28 @@ fn the_footer_says_what_the_error_bars_and_the_knees_are() {
         "error bars: 95 % CI over 5 trials  ·  knee: highest level meeting the SLO"
     );
     render_all(&rate, "rate-trials-knee");
+
+    // The count and the confidence are the intervals' own: runs merged from several files
+    // keep the first's workload, and their trials may differ.
+    let mut merged = trials_report();
+    merged.workload.trials = None;
+    let iv = merged.engines[0].levels[0].intervals.as_mut().unwrap();
+    iv.method = IntervalMethod::BatchMeans;
+    iv.n = 12;
+    assert_eq!(
+        footer_texts(&merged, ChartKind::Standard)[1],
+        "error bars: 95 % CI over 3 trials"
+    );
+    for l in &mut merged.engines[1].levels {
+        l.intervals.as_mut().unwrap().n = 5;
+    }
+    for l in merged.engines.iter_mut().flat_map(|e| &mut e.levels) {
+        l.intervals.as_mut().unwrap().confidence = 0.9;
+    }
+    assert_eq!(
+        footer_texts(&merged, ChartKind::Extended)[1],
+        "error bars: 90 % CI over 3–5 trials"
+    );
 }
 
 #[test]

@@ -19,7 +19,9 @@ use crate::report::{
 use crate::results::confidence::IntervalMethod;
 use crate::results::model::{Report, RunStatus};
 
-/// "error bars: 95 % CI over 3 trials", when a chart of `kind` draws error bars.
+/// "error bars: 95 % CI over 3 trials", when a chart of `kind` draws error bars. The count is
+/// the intervals' own (`n`), which is `[sweep] trials` in a run of its own; "over 3–5 trials"
+/// when they differ (runs merged by `llmsweep report a.json b.json` keep the first's workload).
 fn error_bar_note(report: &Report, kind: ChartKind) -> Option<String> {
     if !has_error_bars(report, kind) {
         return None;
@@ -31,12 +33,14 @@ fn error_bar_note(report: &Report, kind: ChartKind) -> Option<String> {
         .filter_map(|l| l.intervals.as_ref())
         .filter(|iv| iv.method == IntervalMethod::Trials)
         .collect();
-    let trials = report
-        .workload
-        .trials
-        .filter(|&t| t > 1)
-        .or_else(|| intervals.iter().map(|iv| iv.n).max())?;
-    let confidence = intervals.first().map_or(0.95, |iv| iv.confidence);
+    let fewest = intervals.iter().map(|iv| iv.n).min()?;
+    let most = intervals.iter().map(|iv| iv.n).max()?;
+    let trials = if fewest == most {
+        fewest.to_string()
+    } else {
+        format!("{fewest}–{most}")
+    };
+    let confidence = intervals[0].confidence;
     Some(format!(
         "error bars: {} % CI over {trials} trials",
         fmt_level(confidence * 100.0)

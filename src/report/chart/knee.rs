@@ -135,3 +135,71 @@ pub(super) fn rows_height(placed: &[Placed]) -> i32 {
         None => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LABEL: &str = "knee C=8";
+
+    fn knees(n: usize) -> Vec<Knee> {
+        (0..n)
+            .map(|_| Knee {
+                color: RGBColor(0, 0, 0),
+                x: 3.0,
+                label: LABEL.to_string(),
+                slo: true,
+            })
+            .collect()
+    }
+
+    fn width() -> i32 {
+        font::width(LABEL, LABEL_SIZE, true).unwrap()
+    }
+
+    fn rows(columns: &[i32]) -> Vec<i32> {
+        place(&knees(columns.len()), columns, (0, 10_000))
+            .unwrap()
+            .iter()
+            .map(|p| p.row)
+            .collect()
+    }
+
+    #[test]
+    fn a_label_sits_right_of_its_tick_unless_it_runs_out_of_the_area() {
+        let w = width();
+        // Ending exactly at the area's right edge: it stays on the right.
+        let x = 1000 - BESIDE - w;
+        let p = &place(&knees(1), &[x], (0, 1000)).unwrap()[0];
+        assert_eq!((p.x, p.left, p.width, p.row), (x, x + BESIDE, w, 0));
+        // A pixel further: it turns to the tick's left, as far from it.
+        let p = &place(&knees(1), &[x + 1], (0, 1000)).unwrap()[0];
+        assert_eq!(p.left + p.width, x + 1 - BESIDE);
+        // Never out of the area's left edge.
+        let p = &place(&knees(1), &[20], (10, 20 + w / 2)).unwrap()[0];
+        assert_eq!(p.left, 10);
+    }
+
+    #[test]
+    fn labels_closer_than_the_gap_go_to_the_next_row() {
+        let w = width();
+        let (a, b) = (100, 100 + w + GAP);
+        assert_eq!(rows(&[a, b]), [0, 0]);
+        assert_eq!(rows(&[a, b - 1]), [0, 1]);
+        // The second placed on the first's left.
+        assert_eq!(rows(&[b, a]), [0, 0]);
+        assert_eq!(rows(&[b - 1, a]), [0, 1]);
+        // Three at one place: three rows; a fourth clear of them all goes back to the top.
+        assert_eq!(rows(&[a, a, a, a + 3 * w]), [0, 1, 2, 0]);
+    }
+
+    #[test]
+    fn the_rows_height_covers_every_row() {
+        assert_eq!(rows_height(&[]), 0);
+        let mut placed = place(&knees(1), &[100], (0, 10_000)).unwrap();
+        assert_eq!(rows_height(&placed), TOP + ROW_H + 6);
+        placed[0].row = 2;
+        assert_eq!(rows_height(&placed), TOP + 3 * ROW_H + 6);
+        assert_eq!(placed[0].top(50), 50 + TOP + 2 * ROW_H);
+    }
+}

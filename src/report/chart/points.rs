@@ -95,7 +95,7 @@ pub(super) fn has_error_bars(report: &Report, kind: ChartKind) -> bool {
         series(report, &axis, panel)
             .iter()
             .flat_map(|s| &s.points)
-            .any(|p| p.bar.is_some() && p.has_marker())
+            .any(|p| p.bar.is_some())
     })
 }
 
