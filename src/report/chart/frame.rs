@@ -1,17 +1,72 @@
 //! The frame around the panels: the header (title, subtitle, SIMULATED ENGINES badge) and the
-//! footer (which throughput is shown, the workload, the tool).
+//! footer (which throughput is shown, what the error bars and the knees are, the workload, the
+//! tool).
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
+use super::axis::XAxis;
+use super::knee;
 use super::layout::{ChartLayout, BADGE_W, SIDE};
+use super::points::has_error_bars;
 use super::text::{fit, Label, Pen};
 use super::{draw_err, ChartKind, BADGE, MUTED};
 use crate::report::{
-    display_time, font, level_name, models, per_level_text, slo_text, BasisMix, ReportError,
+    display_time, fmt_level, font, level_name, models, per_level_text, slo_text, BasisMix,
+    ReportError,
 };
+use crate::results::confidence::IntervalMethod;
 use crate::results::model::{Report, RunStatus};
+
+/// "error bars: 95 % CI over 3 trials", when a chart of `kind` draws error bars. The count is
+/// the intervals' own (`n`), which is `[sweep] trials` in a run of its own; "over 3–5 trials"
+/// when they differ (runs merged by `llmsweep report a.json b.json` keep the first's workload).
+fn error_bar_note(report: &Report, kind: ChartKind) -> Option<String> {
+    if !has_error_bars(report, kind) {
+        return None;
+    }
+    let intervals: Vec<_> = report
+        .engines
+        .iter()
+        .flat_map(|e| &e.levels)
+        .filter_map(|l| l.intervals.as_ref())
+        .filter(|iv| iv.method == IntervalMethod::Trials)
+        .collect();
+    let fewest = intervals.iter().map(|iv| iv.n).min()?;
+    let most = intervals.iter().map(|iv| iv.n).max()?;
+    let trials = if fewest == most {
+        fewest.to_string()
+    } else {
+        format!("{fewest}–{most}")
+    };
+    let confidence = intervals[0].confidence;
+    Some(format!(
+        "error bars: {} % CI over {trials} trials",
+        fmt_level(confidence * 100.0)
+    ))
+}
+
+/// The footer's line on error bars and knees for a chart of `kind`; `None` without either.
+fn notes(report: &Report, kind: ChartKind) -> Option<String> {
+    let knees = knee::knees(report, &XAxis::new(report));
+    let parts: Vec<String> = error_bar_note(report, kind)
+        .into_iter()
+        .chain(knee::note(&knees).map(str::to_string))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("  ·  "))
+}
+
+/// How many lines the footer of `report`'s charts has: the throughput basis (when there are
+/// levels), the error bars and knees (when a standard or extended chart has either: the server
+/// chart, which has no error bars, keeps the line for the knees or leaves it blank, so that
+/// every chart of a report has the same layout), the workload.
+pub(super) fn footer_lines(report: &Report) -> i32 {
+    let notes = [ChartKind::Standard, ChartKind::Extended]
+        .iter()
+        .any(|&kind| notes(report, kind).is_some());
+    1 + i32::from(BasisMix::of_report(report).is_some()) + i32::from(notes)
+}
 
 pub(super) fn draw_header<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -81,6 +136,7 @@ pub(super) fn draw_footer<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     pen: Pen,
     report: &Report,
+    kind: ChartKind,
     layout: &ChartLayout,
 ) -> Result<(), ReportError> {
     let w = &report.workload;
@@ -112,21 +168,28 @@ pub(super) fn draw_footer<DB: DrawingBackend>(
         false,
         layout.width as i32 - 2 * SIDE - right_w - 40,
     )?;
-    // Which throughput the throughput panel shows, on a line of its own above the workload.
-    let basis = BasisMix::of_report(report);
-    let y = match basis {
-        Some(_) => layout.footer.y + layout.footer.h * 3 / 4,
-        None => layout.footer.y + layout.footer.h / 2,
-    };
-    if let Some(basis) = basis {
-        let text = fit(basis.explain(), 14.0, false, layout.width as i32 - 2 * SIDE)?;
+    // Above the workload, on lines of their own: which throughput the throughput panel shows,
+    // then what the error bars and the knees are (blank on a chart without either, when the
+    // report's other charts have them: see `footer_lines`).
+    let lines = footer_lines(report);
+    let line_y = |i: i32| layout.footer.y + layout.footer.h * (2 * i + 1) / (2 * lines);
+    let mut above = Vec::new();
+    if let Some(basis) = BasisMix::of_report(report) {
+        above.push(basis.explain().to_string());
+    }
+    if lines > 1 + above.len() as i32 {
+        above.push(notes(report, kind).unwrap_or_default());
+    }
+    for (i, text) in above.iter().enumerate() {
+        let text = fit(text, 14.0, false, layout.width as i32 - 2 * SIDE)?;
         pen.draw(
             root,
-            Label::new(&text, (SIDE, layout.footer.y + layout.footer.h / 4), 14.0)
+            Label::new(&text, (SIDE, line_y(i as i32)), 14.0)
                 .color(&MUTED)
                 .anchor(HPos::Left, VPos::Center),
         )?;
     }
+    let y = line_y(lines - 1);
     pen.draw(
         root,
         Label::new(&left, (SIDE, y), 15.0)

@@ -33,7 +33,7 @@ pub struct ChartLayout {
     pub legend: Rect,
     /// The three panels, left to right, each with its caption, axes and plot.
     pub panels: [Rect; 3],
-    /// The workload line.
+    /// The footer: which throughput is shown, what the error bars and knees are, the workload.
     pub footer: Rect,
 }
 
@@ -45,10 +45,11 @@ pub const HEIGHT: u32 = 720;
 pub(super) const SIDE: i32 = 24;
 const TITLE_H: i32 = 92;
 pub(super) const LEGEND_ROW_H: i32 = 30;
-const FOOTER_H: i32 = 40;
+/// Height of a footer line, px; the footer is at least two lines high.
+pub(super) const FOOTER_LINE_H: i32 = 20;
 pub(super) const BADGE_W: i32 = 300;
 
-pub(super) fn layout_for(legend_rows: i32) -> ChartLayout {
+pub(super) fn layout_for(legend_rows: i32, footer_lines: i32) -> ChartLayout {
     let (w, h) = (WIDTH as i32, HEIGHT as i32);
     let legend = Rect {
         x: SIDE,
@@ -57,7 +58,8 @@ pub(super) fn layout_for(legend_rows: i32) -> ChartLayout {
         h: legend_rows * LEGEND_ROW_H + 6,
     };
     let top = legend.y + legend.h;
-    let bottom = h - FOOTER_H;
+    let footer_h = FOOTER_LINE_H * footer_lines.max(2);
+    let bottom = h - footer_h;
     let panel_w = (w - 2 * (SIDE / 2)) / 3;
     let panel = |i: i32| Rect {
         x: SIDE / 2 + i * panel_w,
@@ -80,7 +82,7 @@ pub(super) fn layout_for(legend_rows: i32) -> ChartLayout {
             x: 0,
             y: bottom,
             w,
-            h: FOOTER_H,
+            h: footer_h,
         },
     }
 }

@@ -4,13 +4,23 @@
 //! Layout (see [`chart_layout`]): a header with the title (models), a subtitle (date, run name,
 //! sweep) and a "SIMULATED ENGINES" badge when the run is simulated, then one legend for the
 //! whole figure; the three panels; a footer saying which throughput is shown (steady-state
-//! window or whole level, see [`BasisMix`]) above the workload. In each panel x is the level on
-//! a log2 axis with a tick at every level that ran, y starts at 0; each engine is a line through
-//! its medians with a marker per level and, for latencies, a shaded p50–p99 band. Skipped
+//! window or whole level, see [`BasisMix`]), then (on a line of its own, which makes the footer
+//! taller) what the error bars and the knee marks are, above the workload. In each panel x is
+//! the level on a log2 axis with a tick at every level that ran, y starts at 0; each engine is a
+//! line through its medians, left to right by level (an auto sweep's levels are stored in the
+//! order they ran), with a marker per level and, for latencies, a shaded p50–p99 band. Skipped
 //! (partial) levels get a hollow marker; failed levels (or > 50 % errors) get a red ✕ in an
 //! engine-coloured ring and break the line — they are never drawn as good values. A level
 //! without a value in a panel (no successful request: no latency) has no marker there. When
 //! some levels' throughput is steady-state and others' whole-level, the latter carry a †.
+//!
+//! With `[sweep] trials` > 1 a level's marker sits on a capped error bar in the engine's
+//! colour: the 95 % interval over the trials of what the panel plots (see `panels`); batch-means
+//! intervals (one trial, within-run only) are never drawn, nor are failed levels' bars. The y
+//! axis reaches the bars' tops; a bar's bottom below the axis is cut there, without a cap. With
+//! `levels = "auto"`, each engine whose search found a knee gets in every panel a dashed tick at
+//! the knee from the x axis up to a label ("knee C=24", "knee 6 req/s") near the top; labels are
+//! stacked in rows so they never overlap, and the y range keeps those rows above the data.
 //!
 //! Text uses DejaVu Sans embedded in the binary, so charts look the same with no system fonts.
 //!
@@ -21,13 +31,15 @@
 //! - `points` — the data behind lines and markers; [`chart_points`].
 //! - `frame`  — the header and the footer.
 //! - `legend` — the legend's entries, wrapped into rows.
-//! - `plot`   — one panel drawn: axes, bands, lines, markers.
+//! - `knee`   — the knee marks of an auto sweep and their stacked labels.
+//! - `plot`   — one panel drawn: axes, bands, knee ticks, lines, error bars, markers.
 //! - this file — [`chart_png`], [`chart_svg`], [`chart_layout`] and drawing the whole figure.
 //!
 //! [`BasisMix`]: super::BasisMix
 
 mod axis;
 mod frame;
+mod knee;
 mod layout;
 mod legend;
 mod panels;
@@ -41,7 +53,7 @@ use plotters::prelude::*;
 use super::{font, ReportError};
 use crate::results::model::Report;
 use axis::XAxis;
-use frame::{draw_footer, draw_header};
+use frame::{draw_footer, draw_header, footer_lines};
 use layout::layout_for;
 use legend::{draw_legend, legend_rows};
 use panels::panels;
@@ -112,7 +124,7 @@ pub fn chart_svg(report: &Report, kind: ChartKind) -> Result<String, ReportError
 pub fn chart_layout(report: &Report) -> Result<ChartLayout, ReportError> {
     font::ensure_loaded()?;
     let rows = legend_rows(report)?.len().max(1) as i32;
-    Ok(layout_for(rows))
+    Ok(layout_for(rows, footer_lines(report)))
 }
 
 fn draw_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> ReportError {
@@ -139,7 +151,7 @@ where
 {
     root.fill(&WHITE).map_err(draw_err)?;
     let rows = legend_rows(report)?;
-    let layout = layout_for(rows.len().max(1) as i32);
+    let layout = layout_for(rows.len().max(1) as i32, footer_lines(report));
     draw_header(root, pen, report, kind, &layout)?;
     draw_legend(root, pen, &rows, &layout)?;
     let panels = panels(kind);
@@ -150,6 +162,6 @@ where
             .shrink((rect.x, rect.y), (rect.w as u32, rect.h as u32));
         draw_panel(&area, pen, report, &axis, panel)?;
     }
-    draw_footer(root, pen, report, &layout)?;
+    draw_footer(root, pen, report, kind, &layout)?;
     Ok(())
 }

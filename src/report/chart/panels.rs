@@ -1,7 +1,17 @@
-//! What each panel of a [`ChartKind`] plots: the metric, its unit and which way is better.
+//! What each panel of a [`ChartKind`] plots: the metric, its unit, which way is better and
+//! which 95 % interval its error bars show.
 
 use super::ChartKind;
+use crate::results::confidence::{Interval, LevelIntervals};
 use crate::results::model::LevelSummary;
+
+/// A panel's error bar, (low, high) in its unit, from a level's intervals.
+type BarOf = fn(&LevelIntervals) -> Option<(f64, f64)>;
+
+/// An error bar: `interval`'s low and high divided by `per` (into the panel's unit).
+fn bar(interval: &Option<Interval>, per: f64) -> Option<(f64, f64)> {
+    interval.as_ref().map(|i| (i.low / per, i.high / per))
+}
 
 /// What one panel plots.
 pub(super) struct Panel {
@@ -16,6 +26,10 @@ pub(super) struct Panel {
     pub(super) failed_is_data: bool,
     /// A throughput panel: steady-state figures where the level's window allows, and it says so.
     pub(super) throughput: bool,
+    /// The error bar (low, high) in the panel's unit, from the level's intervals: the interval
+    /// of what the panel plots; `None` for panels no interval matches. Drawn only for
+    /// intervals over trials (see `points::series`).
+    pub(super) interval: Option<BarOf>,
 }
 
 const STANDARD: [Panel; 3] = [
@@ -27,6 +41,7 @@ const STANDARD: [Panel; 3] = [
         band_top: None,
         failed_is_data: false,
         throughput: true,
+        interval: Some(|iv| bar(&iv.request_throughput, 1.0)),
     },
     Panel {
         title: "E2E latency",
@@ -36,6 +51,7 @@ const STANDARD: [Panel; 3] = [
         band_top: Some(|l| l.p99_e2el_ms.map(|ms| ms / 1000.0)),
         failed_is_data: false,
         throughput: false,
+        interval: Some(|iv| bar(&iv.median_e2el_ms, 1000.0)),
     },
     Panel {
         title: "Time to first token",
@@ -45,6 +61,7 @@ const STANDARD: [Panel; 3] = [
         band_top: Some(|l| l.p99_ttft_ms),
         failed_is_data: false,
         throughput: false,
+        interval: Some(|iv| bar(&iv.median_ttft_ms, 1.0)),
     },
 ];
 
@@ -57,6 +74,7 @@ const EXTENDED: [Panel; 3] = [
         band_top: None,
         failed_is_data: false,
         throughput: true,
+        interval: Some(|iv| bar(&iv.output_throughput, 1.0)),
     },
     Panel {
         title: "Time per output token",
@@ -66,6 +84,8 @@ const EXTENDED: [Panel; 3] = [
         band_top: Some(|l| l.p99_tpot_ms),
         failed_is_data: false,
         throughput: false,
+        // No interval of the median TPOT is kept: the mean's stands in for it.
+        interval: Some(|iv| bar(&iv.mean_tpot_ms, 1.0)),
     },
     Panel {
         title: "Error rate",
@@ -75,6 +95,7 @@ const EXTENDED: [Panel; 3] = [
         band_top: None,
         failed_is_data: true,
         throughput: false,
+        interval: None,
     },
 ];
 
@@ -88,6 +109,7 @@ const SERVER: [Panel; 3] = [
         band_top: Some(|l| l.server.as_ref()?.max_kv_usage.map(|v| v * 100.0)),
         failed_is_data: false,
         throughput: false,
+        interval: None,
     },
     Panel {
         title: "Waiting requests",
@@ -97,6 +119,7 @@ const SERVER: [Panel; 3] = [
         band_top: Some(|l| l.server.as_ref()?.max_waiting),
         failed_is_data: false,
         throughput: false,
+        interval: None,
     },
     Panel {
         title: "Client-added TTFT",
@@ -106,6 +129,7 @@ const SERVER: [Panel; 3] = [
         band_top: None,
         failed_is_data: false,
         throughput: false,
+        interval: None,
     },
 ];
 

@@ -1,10 +1,13 @@
-//! One panel drawn: caption, axes and tick labels, then the bands, the lines and the markers.
+//! One panel drawn: caption, axes and tick labels, then the bands, the knee ticks, the lines,
+//! the error bars, the markers and the knee labels.
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::axis::{XAxis, YAxis};
+use super::knee::{self, Knee, Placed};
 use super::panels::Panel;
 use super::points::{segments, series, y_range};
 use super::text::{fit, font, Label, Pen};
@@ -41,6 +44,32 @@ pub(super) fn draw_failed<DB: DrawingBackend>(
 /// Height of a panel's caption block (title and "higher/lower is better").
 const CAPTION_H: i32 = 62;
 
+/// Half the width of an error bar's caps, px.
+const CAP: i32 = 6;
+
+/// A vertical error bar from `low` to `high` (pixel rows, `low` below), caps at both ends; a
+/// bottom cut at the axis (`low_cut`) has no cap there.
+fn draw_error_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    x: i32,
+    (low, high): (i32, i32),
+    low_cut: bool,
+    color: &RGBColor,
+) -> Result<(), ReportError> {
+    let style = color.stroke_width(2);
+    area.draw(&PathElement::new(vec![(x, low), (x, high)], style))
+        .map_err(draw_err)?;
+    let mut caps = vec![high];
+    if !low_cut {
+        caps.push(low);
+    }
+    for y in caps {
+        area.draw(&PathElement::new(vec![(x - CAP, y), (x + CAP, y)], style))
+            .map_err(draw_err)?;
+    }
+    Ok(())
+}
+
 pub(super) fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     pen: Pen,
@@ -76,18 +105,40 @@ where
     pen.draw(area, Label::new(&hint, (76, 36), 15.0).color(&MUTED))?;
 
     let series = series(report, axis, panel);
-    let (y_lo, y_hi) = y_range(&series, panel);
-    let y_axis = YAxis::new(y_lo, y_hi);
     let plot = area
         .clone()
         .shrink((0, CAPTION_H), (w, (h as i32 - CAPTION_H).max(1) as u32));
-    let mut chart = ChartBuilder::on(&plot)
+    let mut builder = ChartBuilder::on(&plot);
+    builder
         .margin_left(8)
         .margin_right(22)
         .margin_top(6)
         .margin_bottom(4)
         .x_label_area_size(54)
-        .y_label_area_size(64)
+        .y_label_area_size(64);
+    let knees = knee::knees(report, axis);
+    let (mut y_lo, mut y_hi) = y_range(&series, panel, 0.0);
+    let mut labels: Vec<Placed> = Vec::new();
+    if !knees.is_empty() {
+        // The plotting area's pixels do not depend on the y range: a first build places the
+        // knee labels, and the y range then keeps their rows free above the data.
+        let probe = builder
+            .build_cartesian_2d(axis.clone(), YAxis::new(y_lo, y_hi))
+            .map_err(draw_err)?;
+        let plotting = probe.plotting_area();
+        let base = plot.get_base_pixel();
+        let x0 = plotting.get_base_pixel().0 - base.0;
+        let (pw, ph) = plotting.dim_in_pixel();
+        let columns: Vec<i32> = knees
+            .iter()
+            .map(|k| plotting.map_coordinate(&(k.x, y_lo)).0 - base.0)
+            .collect();
+        labels = knee::place(&knees, &columns, (x0, x0 + pw as i32))?;
+        let reserve = f64::from(knee::rows_height(&labels)) / f64::from(ph.max(1));
+        (y_lo, y_hi) = y_range(&series, panel, reserve);
+    }
+    let y_axis = YAxis::new(y_lo, y_hi);
+    let mut chart = builder
         .build_cartesian_2d(axis.clone(), y_axis.clone())
         .map_err(draw_err)?;
     chart
@@ -179,6 +230,16 @@ where
             }
         }
     }
+    // Knee ticks, under the lines: dashed, from the x axis up to the label's row.
+    for (k, at) in knees.iter().zip(&labels) {
+        plot.draw(&DashedPathElement::new(
+            vec![(at.x, bottom), (at.x, at.top(py0))],
+            6,
+            4,
+            k.color.mix(KNEE_OPACITY).stroke_width(2),
+        ))
+        .map_err(draw_err)?;
+    }
     // Lines.
     for s in &series {
         for seg in segments(&s.points) {
@@ -193,8 +254,17 @@ where
             }
         }
     }
-    // Markers on top: failed levels at their value clamped into the axis, never on the line.
+    // Error bars under the markers: the bottom is cut at the axis when it reaches below.
     let plotting = chart.plotting_area();
+    for s in &series {
+        for p in s.points.iter().filter(|p| p.has_marker()) {
+            let Some((low, high)) = p.bar else { continue };
+            let (x, low_px) = to_plot(plotting.map_coordinate(&(p.x, clamp(low))));
+            let (_, high_px) = to_plot(plotting.map_coordinate(&(p.x, clamp(high))));
+            draw_error_bar(&plot, x, (low_px, high_px), low < y_lo, &s.color)?;
+        }
+    }
+    // Markers on top: failed levels at their value clamped into the axis, never on the line.
     let mut drawn = 0;
     for s in &series {
         for p in s.points.iter().filter(|p| p.has_marker()) {
@@ -222,12 +292,41 @@ where
             }
         }
     }
+    draw_knee_labels(&plot, pen, &knees, &labels, py0)?;
     if drawn == 0 {
         pen.draw(
             &plot,
             Label::new("no data", centre, 18.0)
                 .color(&MUTED)
                 .anchor(HPos::Center, VPos::Center),
+        )?;
+    }
+    Ok(())
+}
+
+/// Opacity of a knee's tick: lighter than the data it crosses.
+const KNEE_OPACITY: f64 = 0.7;
+
+/// The knee labels, on top of everything, each in its row beside its tick.
+fn draw_knee_labels<DB: DrawingBackend>(
+    plot: &DrawingArea<DB, Shift>,
+    pen: Pen,
+    knees: &[Knee],
+    labels: &[Placed],
+    py0: i32,
+) -> Result<(), ReportError> {
+    for (k, at) in knees.iter().zip(labels) {
+        let (anchor, x) = if at.left >= at.x {
+            (HPos::Left, at.left)
+        } else {
+            (HPos::Right, at.left + at.width)
+        };
+        pen.draw(
+            plot,
+            Label::new(&k.label, (x, at.top(py0)), knee::LABEL_SIZE)
+                .bold()
+                .color(&k.color)
+                .anchor(anchor, VPos::Top),
         )?;
     }
     Ok(())

@@ -1,5 +1,6 @@
-//! The data behind the lines: each engine's levels as points of a panel, the markers the chart
-//! draws (public, for tests), where a line breaks and a panel's y range.
+//! The data behind the lines: each engine's levels as points of a panel (sorted by level: an
+//! auto sweep's levels are stored in the order they ran), their error bars, the markers the
+//! chart draws (public, for tests), where a line breaks and a panel's y range.
 
 use plotters::prelude::*;
 
@@ -8,7 +9,8 @@ use super::panels::{panels, Panel};
 use super::ChartKind;
 use crate::color::Rgb;
 use crate::report::{quality, BasisMix, Quality};
-use crate::results::model::Report;
+use crate::results::confidence::IntervalMethod;
+use crate::results::model::{LevelSummary, Report};
 
 /// One level of one engine, ready to plot.
 pub(super) struct Point {
@@ -19,6 +21,8 @@ pub(super) struct Point {
     pub(super) quality: Quality,
     /// A throughput panel's whole-level figure among steady-state ones: drawn with a †.
     pub(super) marked: bool,
+    /// The 95 % interval over trials of what the panel plots, (low, high): an error bar.
+    pub(super) bar: Option<(f64, f64)>,
 }
 
 impl Point {
@@ -55,9 +59,11 @@ pub(super) fn series(report: &Report, axis: &XAxis, panel: &Panel) -> Vec<Series
                         band_top,
                         quality: quality(l),
                         marked: panel.throughput && !BasisMix::mark(mix, l).is_empty(),
+                        bar: error_bar(l, y, panel),
                     })
                 })
                 .collect();
+            // Left to right whatever order the levels ran in (an auto sweep bisects back).
             points.sort_by(|a, b| a.x.total_cmp(&b.x));
             Series {
                 color: engine_color(&engine.color, i),
@@ -65,6 +71,32 @@ pub(super) fn series(report: &Report, axis: &XAxis, panel: &Panel) -> Vec<Series
             }
         })
         .collect()
+}
+
+/// The error bar of a level plotted at `y`: the panel's interval when the level's intervals
+/// are over trials. Batch means are within-run only and get none, and neither do failed
+/// levels (their marker is not a good value) or points without a value.
+fn error_bar(level: &LevelSummary, y: f64, panel: &Panel) -> Option<(f64, f64)> {
+    let intervals = level.intervals.as_ref()?;
+    if intervals.method != IntervalMethod::Trials || !y.is_finite() {
+        return None;
+    }
+    if quality(level) == Quality::Failed && !panel.failed_is_data {
+        return None;
+    }
+    let (low, high) = (panel.interval?)(intervals)?;
+    (low.is_finite() && high.is_finite() && low <= high).then_some((low, high))
+}
+
+/// Whether a chart of `kind` draws any error bar.
+pub(super) fn has_error_bars(report: &Report, kind: ChartKind) -> bool {
+    let axis = XAxis::new(report);
+    panels(kind).iter().any(|panel| {
+        series(report, &axis, panel)
+            .iter()
+            .flat_map(|s| &s.points)
+            .any(|p| p.bar.is_some())
+    })
 }
 
 /// How a level's marker is drawn.
@@ -144,15 +176,18 @@ pub(super) fn segments(points: &[Point]) -> Vec<Vec<&Point>> {
     out
 }
 
-/// The y range of a panel: from 0 (or below, for negative values) to 10 % above the top.
-pub(super) fn y_range(series: &[Series], panel: &Panel) -> (f64, f64) {
+/// The y range of a panel: from 0 (or below, for negative values) to 10 % above the top, the
+/// tops of error bars included (their bottoms are cut at the axis). `reserve` is the share of
+/// the plot's height to keep free above the data (for the knee labels); 0 for none.
+pub(super) fn y_range(series: &[Series], panel: &Panel, reserve: f64) -> (f64, f64) {
     let mut lo = 0.0f64;
     let mut hi = f64::NEG_INFINITY;
     for p in series.iter().flat_map(|s| &s.points) {
         if p.quality == Quality::Failed && !panel.failed_is_data {
             continue;
         }
-        for v in [p.y, p.band_top] {
+        let bar_top = p.bar.map_or(f64::NAN, |(_, high)| high);
+        for v in [p.y, p.band_top, bar_top] {
             if v.is_finite() {
                 lo = lo.min(v);
                 hi = hi.max(v);
@@ -166,5 +201,12 @@ pub(super) fn y_range(series: &[Series], panel: &Panel) -> (f64, f64) {
         hi = lo + 1.0; // error rate: a 0–1 % axis at least
     }
     let span = hi - lo;
-    (if lo < 0.0 { lo - span * 0.1 } else { lo }, hi + span * 0.1)
+    let lo = if lo < 0.0 { lo - span * 0.1 } else { lo };
+    let mut pad = span * 0.1;
+    if reserve > 0.0 {
+        // `pad / (hi + pad - lo)` of the height is free above the data.
+        let reserve = reserve.min(0.6);
+        pad = pad.max(reserve * (hi - lo) / (1.0 - reserve));
+    }
+    (lo, hi + pad)
 }
