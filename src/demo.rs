@@ -15,8 +15,18 @@ pub const ENGINES: [(&str, &str); 2] = [
 /// The servers stop when the returned handles drop.
 pub async fn start(overrides: Vec<(String, String)>) -> anyhow::Result<(Plan, Vec<SimServer>)> {
     let mut servers = Vec::new();
-    let mut toml = String::from(
-        "[run]\nname = \"demo\"\n\n[sweep]\nrequests_per_level = 48\nwarmup_requests = 2\n\n[request]\nmax_tokens = 48\n\n",
+    // `--levels auto` climbs to 256 in flight: levels of 1.5 s each, not 48 requests (a
+    // level with fewer requests than its concurrency never runs at it).
+    let auto = overrides
+        .iter()
+        .any(|(k, v)| k == "sweep.levels" && v.trim().eq_ignore_ascii_case("auto"));
+    let length = if auto {
+        "duration_s = 1.5"
+    } else {
+        "requests_per_level = 48"
+    };
+    let mut toml = format!(
+        "[run]\nname = \"demo\"\n\n[sweep]\n{length}\nwarmup_requests = 2\n\n[request]\nmax_tokens = 48\n\n",
     );
     for (i, (name, profile)) in ENGINES.iter().enumerate() {
         let profile = Profile::by_name(profile)

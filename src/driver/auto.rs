@@ -5,17 +5,22 @@
 
 use super::search::Search;
 use super::sweep::{Driver, Gate, Step};
-use crate::config::SweepOrder;
+use crate::config::{SweepMode, SweepOrder};
 
 impl Driver {
     pub(super) async fn run_auto(&mut self, gate: &mut Gate) -> std::io::Result<()> {
         let sweep = &self.plan.config.sweep;
         let slo_set = self.plan.config.slo.any();
+        let mut auto = sweep.auto.clone();
+        if let (SweepMode::Concurrency, Some(n)) = (sweep.mode, sweep.requests_per_level) {
+            // A level with fewer requests than its concurrency never runs at it.
+            auto.max = auto.max.min(n as f64);
+        }
         let mut searches: Vec<Search> = self
             .plan
             .engines
             .iter()
-            .map(|_| Search::new(&sweep.auto, sweep.mode, slo_set))
+            .map(|_| Search::new(&auto, sweep.mode, slo_set))
             .collect();
         let order = sweep.order;
         let trials = sweep.trials.max(1);

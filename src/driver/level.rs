@@ -34,10 +34,14 @@ impl Driver {
             SweepMode::Concurrency => level as u32,
             SweepMode::Rate => sweep.max_concurrency,
         };
-        let label = match sweep.mode {
+        let mut label = match sweep.mode {
             SweepMode::Concurrency => format!("C={max_concurrency}"),
             SweepMode::Rate => format!("{level} req/s"),
         };
+        if sweep.trials > 1 {
+            // A warning per trial says which.
+            label.push_str(&format!(" (trial {}/{})", self.trial, sweep.trials));
+        }
         let warmup = sweep.warmup_requests;
         // Time-bound levels have no count: `u64::MAX` in the phase, 0 ("unknown") on the bus.
         let limit = sweep.request_limit(level);

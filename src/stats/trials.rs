@@ -4,7 +4,7 @@
 use super::interval::CONFIDENCE;
 use super::interval::{cv, mean_interval};
 use crate::results::confidence::{Interval, IntervalMethod, LevelIntervals, NOISY_CV};
-use crate::results::model::{LevelStatus, LevelSummary};
+use crate::results::model::{LevelStatus, LevelSummary, ThroughputBasis};
 
 /// The level over `trials` (in the order they ran, each with its `trial` number): counts and
 /// tokens summed, rates and latency statistics the mean of the trials' values (over the
@@ -134,13 +134,16 @@ pub fn combine(trials: &[LevelSummary]) -> LevelSummary {
                 .or_insert_with(|| text.clone());
         }
     }
-    out.intervals = Some(trial_intervals(trials));
+    out.intervals = Some(trial_intervals(trials, out.throughput_basis()));
     out
 }
 
-/// The intervals over the trials of their headline metrics. Throughputs are on the
-/// plotted basis (steady-state window or whole level), as the chart and tables show them.
-pub fn trial_intervals(trials: &[LevelSummary]) -> LevelIntervals {
+/// The intervals over the trials of their headline metrics. Throughputs are each trial's on
+/// `basis`, the combined level's (steady-state window or whole level), so the interval is
+/// around the value the chart and tables show: a trial too short for its own steady basis
+/// still gives its window's throughput when the level's is steady (its whole level's when
+/// it has no window at all).
+pub fn trial_intervals(trials: &[LevelSummary], basis: ThroughputBasis) -> LevelIntervals {
     let mut noisy = Vec::new();
     let mut over = |name: &str, values: Vec<Option<f64>>| -> Option<Interval> {
         let values: Vec<f64> = values.into_iter().flatten().collect();
@@ -164,11 +167,29 @@ pub fn trial_intervals(trials: &[LevelSummary]) -> LevelIntervals {
         confidence: CONFIDENCE,
         request_throughput: over(
             "request_throughput",
-            of(|t| Some(t.plotted_request_throughput())),
+            trials
+                .iter()
+                .map(|t| {
+                    Some(on_basis(
+                        basis,
+                        t.request_throughput,
+                        t.steady_request_throughput,
+                    ))
+                })
+                .collect(),
         ),
         output_throughput: over(
             "output_throughput",
-            of(|t| Some(t.plotted_output_throughput())),
+            trials
+                .iter()
+                .map(|t| {
+                    Some(on_basis(
+                        basis,
+                        t.output_throughput,
+                        t.steady_output_throughput,
+                    ))
+                })
+                .collect(),
         ),
         mean_ttft_ms: over("mean_ttft_ms", of(|t| t.mean_ttft_ms)),
         median_ttft_ms: over("median_ttft_ms", of(|t| t.median_ttft_ms)),
@@ -177,6 +198,15 @@ pub fn trial_intervals(trials: &[LevelSummary]) -> LevelIntervals {
         mean_e2el_ms: over("mean_e2el_ms", of(|t| t.mean_e2el_ms)),
         median_e2el_ms: over("median_e2el_ms", of(|t| t.median_e2el_ms)),
         noisy,
+    }
+}
+
+/// A trial's throughput on `basis`: its steady-state window's when the level's is steady
+/// and the trial has a window, else its whole level's.
+fn on_basis(basis: ThroughputBasis, whole: f64, steady: Option<f64>) -> f64 {
+    match (basis, steady) {
+        (ThroughputBasis::Steady, Some(v)) => v,
+        _ => whole,
     }
 }
 
@@ -245,6 +275,30 @@ mod tests {
             "{:?}",
             i.noisy
         );
+    }
+
+    #[test]
+    fn throughput_intervals_are_on_the_combined_levels_basis() {
+        // Two trials with a steady window; the third too short for its own steady basis
+        // (3 completions in the window, peak 4) but with a window all the same.
+        let steady = |n: u32, whole: f64, window: f64, completed: u64| LevelSummary {
+            achieved_peak_concurrency: 4,
+            steady_completed: completed,
+            steady_output_throughput: Some(window),
+            ..trial(n, 40, whole, 20.0)
+        };
+        let t = [
+            steady(1, 900.0, 1000.0, 20),
+            steady(2, 910.0, 1010.0, 20),
+            steady(3, 700.0, 990.0, 3),
+        ];
+        assert_eq!(t[2].throughput_basis(), ThroughputBasis::WholeLevel);
+        let c = combine(&t);
+        assert_eq!(c.throughput_basis(), ThroughputBasis::Steady);
+        let out = c.intervals.clone().unwrap().output_throughput.unwrap();
+        assert_eq!(out.values, vec![1000.0, 1010.0, 990.0]);
+        // The interval is around the plotted point.
+        assert!((out.mean - c.plotted_output_throughput()).abs() < 1e-9);
     }
 
     #[test]
