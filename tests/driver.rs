@@ -627,6 +627,8 @@ async fn abort_during_warmup_stops_without_resuming() {
         Some("skipped during warmup")
     );
     assert_eq!(levels[0].completed + levels[0].failed, 0);
+    // It is still the level it was: its value and concurrency.
+    assert_eq!((levels[0].level, levels[0].max_concurrency), (1.0, 1));
     assert!(
         run.requests().is_empty(),
         "warmup requests are not recorded"
