@@ -175,9 +175,7 @@ pub fn interval_table(report: &Report) -> Option<String> {
         .engines
         .iter()
         .flat_map(|e| {
-            let mut levels: Vec<&LevelSummary> = e.levels.iter().collect();
-            levels.sort_by(|a, b| a.level.total_cmp(&b.level));
-            levels.into_iter().filter_map(move |l| {
+            e.levels_by_value().into_iter().filter_map(move |l| {
                 let i = l.intervals.as_ref()?;
                 let basis = match i.method {
                     IntervalMethod::Trials => format!("{} trials", i.n),

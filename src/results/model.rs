@@ -153,6 +153,16 @@ pub struct EngineReport {
     pub search: Option<crate::results::search::SearchResult>,
 }
 
+impl EngineReport {
+    /// The engine's levels by level value: an auto sweep runs them out of order (…, 64,
+    /// then the bisected 24, 20), and tables and curves go by level.
+    pub fn levels_by_value(&self) -> Vec<&LevelSummary> {
+        let mut levels: Vec<&LevelSummary> = self.levels.iter().collect();
+        levels.sort_by(|a, b| a.level.total_cmp(&b.level));
+        levels
+    }
+}
+
 /// How a level ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -46,10 +46,7 @@ pub fn summary_table(report: &Report) -> String {
         if engine.levels.is_empty() {
             let _ = writeln!(out, "{:<name_width$}  (no levels run)", engine.name);
         }
-        // An auto sweep runs levels out of order (…, 64, then 24, 20): the table is by level.
-        let mut levels: Vec<_> = engine.levels.iter().collect();
-        levels.sort_by(|a, b| a.level.total_cmp(&b.level));
-        for level in levels {
+        for level in engine.levels_by_value() {
             let mut errors = if level.failed == 0 {
                 "0".to_string()
             } else {

@@ -43,10 +43,7 @@ pub(super) fn concurrency(md: &mut String, report: &Report) {
         level_header(report)
     );
     for e in &report.engines {
-        // By level: an auto sweep runs its bisected levels last.
-        let mut levels: Vec<_> = e.levels.iter().collect();
-        levels.sort_by(|a, b| a.level.total_cmp(&b.level));
-        for l in levels {
+        for l in e.levels_by_value() {
             let (peak, c) = (l.achieved_peak_concurrency, l.max_concurrency);
             let peak = if rate && c == 0 {
                 peak.to_string()

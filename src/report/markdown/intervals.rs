@@ -91,9 +91,7 @@ pub(super) fn interval_note(md: &mut String, report: &Report) {
         .engines
         .iter()
         .flat_map(|e| {
-            let mut levels: Vec<&LevelSummary> = e.levels.iter().collect();
-            levels.sort_by(|a, b| a.level.total_cmp(&b.level));
-            levels.into_iter().filter_map(move |l| {
+            e.levels_by_value().into_iter().filter_map(move |l| {
                 let i = l.intervals.as_ref().filter(|i| !i.noisy.is_empty())?;
                 Some(format!(
                     "{} at {} ({})",
