@@ -163,13 +163,15 @@ async fn an_slo_break_is_bisected_to_the_level_the_profile_predicts() {
 async fn every_engine_walks_the_same_doubling_grid_and_stops_on_its_own() {
     let _serial = common::TIMING.lock().await;
     let (small, big) = (
-        sim(saturating(2, 10), Faults::default()).await,
-        sim(saturating(8, 10), Faults::default()).await,
+        // 16 tokens of 5 ms: a slot is held 80 ms, against the few ms it idles between a
+        // completion and the next admission, so throughput is flat from the batch size on.
+        sim(saturating(2, 5), Faults::default()).await,
+        sim(saturating(8, 5), Faults::default()).await,
     );
     let plan = common::plan(common::config(&toml(
         &[("small", small.chat_url()), ("big", big.chat_url())],
         "order = \"interleaved\"\n",
-        4,
+        16,
         "[sweep.auto]\nstop = [\"plateau\"]\nmax = 128\n",
     )));
     let mut run = Run::start_no_check(plan);
