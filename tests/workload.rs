@@ -588,6 +588,19 @@ async fn interleaved_order_and_skip_engine() {
     assert_eq!(all.report.workload.order.as_deref(), Some("interleaved"));
 
     // Skip engine A during its second level: its third is passed over, B runs all of its.
+    // A answers after 250 ms here, so the skip lands inside A's level even when the test
+    // thread is slow to see the event; with the fast profile the level could end first and
+    // the skip would hit B's level instead (a fresh-clone CI run saw exactly that).
+    let slow_a = start(Profile {
+        prefill_base_us: 250_000,
+        ..Profile::by_name("fast").unwrap()
+    })
+    .await;
+    let toml = format!(
+        "{}{}[sweep]\nlevels = [1, 2, 3]\nrequests_per_level = 3\norder = \"interleaved\"\n\n[request]\nmax_tokens = 2\n",
+        engine_toml("A", &slow_a.chat_url()),
+        engine_toml("B", &b.chat_url()),
+    );
     let skipped = run(&toml, |e| match e {
         Event::LevelStarted {
             engine: 0,
@@ -611,6 +624,7 @@ async fn interleaved_order_and_skip_engine() {
     assert_eq!(engines[1].skipped_reason, None);
     a.shutdown().await;
     b.shutdown().await;
+    slow_a.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
