@@ -20,6 +20,8 @@ pub struct EnginePlan {
     pub model: String,
     pub api: Api,
     pub color: Rgb,
+    /// The configured label for narrow tables.
+    pub short_name: Option<String>,
     /// Built-in simulator: results and chart say so.
     pub simulated: bool,
     pub key: Option<Secret>,
@@ -73,6 +75,7 @@ impl Plan {
                     .as_deref()
                     .and_then(Rgb::parse)
                     .unwrap_or(Rgb::default_for(i)),
+                short_name: engine.short_name.clone(),
                 simulated: false,
                 key: engine
                     .api_key_env

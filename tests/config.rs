@@ -114,7 +114,7 @@ fn unknown_key_names_the_file_and_key() {
     );
     assert_eq!(
         error(&format!("{ENGINE}tempreature = 1\n")),
-        "DIR/bench.toml: engine \"vLLM\": unknown key `tempreature`, expected one of `name`, `url`, `model`, `api`, `api_key_env`, `headers`, `extra_body`, `color`, `stream_usage`, `metrics_url`, `metrics` for key `engines[0]`"
+        "DIR/bench.toml: engine \"vLLM\": unknown key `tempreature`, expected one of `name`, `url`, `model`, `api`, `api_key_env`, `headers`, `extra_body`, `color`, `short_name`, `stream_usage`, `metrics_url`, `metrics` for key `engines[0]`"
     );
     assert_eq!(
         error(&format!("verbose = true\n{ENGINE}")),
@@ -136,6 +136,29 @@ fn duplicate_engine_names() {
         error(&format!("{ENGINE}{ENGINE}")),
         "DIR/bench.toml: duplicate engine name \"vLLM\""
     );
+}
+
+#[test]
+fn short_names_are_one_to_eight_characters_and_unique() {
+    let two = |a: &str, b: &str| {
+        format!(
+            "{ENGINE}short_name = {a:?}\n[[engines]]\nname = \"SGLang\"\nurl = \"http://127.0.0.1:8001/v1/chat/completions\"\nmodel = \"m\"\nshort_name = {b:?}\n"
+        )
+    };
+    assert_eq!(
+        error(&two("vllm", "vllm")),
+        "DIR/bench.toml: engine \"SGLang\": `short_name` \"vllm\" is another engine's too"
+    );
+    assert_eq!(
+        error(&two("vllm-9000x", "sg")),
+        "DIR/bench.toml: engine \"vLLM\": `short_name` \"vllm-9000x\" must have 1 to 8 characters"
+    );
+    assert_eq!(
+        error(&two(" ", "sg")),
+        "DIR/bench.toml: engine \"vLLM\": `short_name` \" \" must have 1 to 8 characters"
+    );
+    let config = load_with(&two("vLLM 8ch", "sg"), &[], &[]).expect("8 characters are fine");
+    assert_eq!(config.engines[0].short_name.as_deref(), Some("vLLM 8ch"));
 }
 
 #[test]

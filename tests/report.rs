@@ -90,6 +90,7 @@ fn engine(name: &str, color: &str, levels: Vec<LevelSummary>) -> EngineReport {
         max_level_meeting_slo: None,
         server_metrics_schema: None,
         search: None,
+        short_name: None,
     }
 }
 

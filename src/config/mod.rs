@@ -140,6 +140,11 @@ pub struct EngineConfig {
     /// `#rrggbb` or a colour name; default from the palette by position.
     #[serde(default)]
     pub color: Option<String>,
+    /// At most 8 characters, unique in the run: the label narrow tables (the dashboard at
+    /// 80 columns) show when `name` does not fit. Without it they cut the name where it
+    /// becomes unique among the engines' names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short_name: Option<String>,
     /// Send `stream_options.include_usage`; set false for servers that reject it.
     #[serde(default = "yes")]
     pub stream_usage: bool,

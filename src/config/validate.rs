@@ -29,10 +29,14 @@ const RESERVED_BODY_KEYS: [(&str, &str); 7] = [
     ("stream_options", "set the engine's `stream_usage`"),
 ];
 
+/// Longest `short_name`: the dashboard's engine column at 80 columns.
+pub const SHORT_NAME_MAX_CHARS: usize = 8;
+
 impl Config {
     /// Checks what serde cannot: uniqueness, ranges, URLs, colours. Returns the message.
     pub fn validate(&self) -> Result<(), String> {
         let mut names = HashSet::new();
+        let mut short_names = HashSet::new();
         for (i, engine) in self.engines.iter().enumerate() {
             let label = if engine.name.trim().is_empty() {
                 format!("engines[{i}]")
@@ -44,6 +48,19 @@ impl Config {
             }
             if !names.insert(engine.name.as_str()) {
                 return Err(format!("duplicate engine name {:?}", engine.name));
+            }
+            if let Some(short) = &engine.short_name {
+                let chars = short.chars().count();
+                if short.trim().is_empty() || chars > SHORT_NAME_MAX_CHARS {
+                    return Err(format!(
+                        "{label}: `short_name` {short:?} must have 1 to {SHORT_NAME_MAX_CHARS} characters"
+                    ));
+                }
+                if !short_names.insert(short.as_str()) {
+                    return Err(format!(
+                        "{label}: `short_name` {short:?} is another engine's too"
+                    ));
+                }
             }
             match reqwest::Url::parse(&engine.url) {
                 Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}

@@ -178,6 +178,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
                 max_level_meeting_slo: None,
                 server_metrics_schema: None,
                 search: None,
+                short_name: e.short_name.clone(),
             })
             .collect(),
         config: plan.config_json(),

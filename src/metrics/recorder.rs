@@ -321,6 +321,8 @@ impl LevelRecorder {
             client_cpu_cores: 0.0,
             client_loop_lag_p99_ms: 0.0,
             client_limited: false,
+            client_state: Default::default(),
+            host: None,
         }
     }
 }

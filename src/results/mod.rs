@@ -2,6 +2,7 @@
 
 pub mod confidence;
 pub mod fingerprint;
+pub mod host;
 pub mod model;
 pub mod resume;
 pub mod search;

@@ -151,6 +151,10 @@ pub struct EngineReport {
     /// `levels = "auto"`: how the engine's search for its knee ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<crate::results::search::SearchResult>,
+    /// `short_name` from config: the label narrow tables use when the name does not fit
+    /// (otherwise they cut the name where it becomes unique among the run's engines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short_name: Option<String>,
 }
 
 impl EngineReport {
@@ -358,10 +362,20 @@ pub struct LevelSummary {
     /// The client's event-loop lag during the level, p99, ms: how late a 10 ms timer fired.
     #[serde(default)]
     pub client_loop_lag_p99_ms: f64,
-    /// True when the client itself may have limited this level (high loop lag or CPU near
-    /// the machine's cores): the engine's numbers are then understated.
+    /// True when the client's timings may be off at this level (`client_state` is not
+    /// `fine`: it was busy, starved or its loop ran late): the engine's numbers are then
+    /// understated.
     #[serde(default)]
     pub client_limited: bool,
+    /// Why, when `client_limited`: `busy` (the client used ~a core per runtime thread),
+    /// `starved` (its loop ran late while the box was busy with other processes), `late`
+    /// (its loop ran late for a reason it cannot see); `fine` otherwise.
+    #[serde(default)]
+    pub client_state: crate::results::host::ClientState,
+    /// What the machine did during the level: its busy cores, the busiest processes, each
+    /// configured engine's processes' cores. Absent off Linux or without `/proc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<crate::results::host::HostReport>,
 }
 
 /// Which throughput a chart or table shows for a level.
