@@ -128,3 +128,24 @@ fn summary_of_10k_samples(bencher: Bencher) {
     };
     bencher.bench_local(|| black_box(recorder.summary(run)));
 }
+
+/// One host reading: `/proc/stat` and every process's `/proc/<pid>/stat` (taken at a
+/// level's start and end, and every second between). Its cost over the one-second gap is
+/// the sampler's share of a core.
+#[divan::bench]
+fn host_snapshot(bencher: Bencher) {
+    let root = std::path::Path::new("/proc");
+    bencher.bench_local(|| {
+        llmsweep::host::snapshot::Snapshot::read(black_box(root)).map(|s| s.procs.len())
+    });
+}
+
+/// Finding the process listening on a local engine's port (`/proc/net/tcp{,6}` and every
+/// process's fds), once per engine per level.
+#[divan::bench]
+fn host_find_listener(bencher: Bencher) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let root = std::path::Path::new("/proc");
+    bencher.bench_local(|| llmsweep::host::engines::listeners(black_box(root), port));
+}

@@ -364,6 +364,13 @@ async fn sim_command(args: SimArgs) -> Result<i32, Failure> {
         "llmsweep sim: SIMULATED engine, profile {} — http://{addr}/v1/chat/completions (Ctrl-C or SIGTERM stops)",
         profile.name
     );
+    for _ in 0..args.spin_threads {
+        // Detached: the process exit ends them.
+        std::thread::Builder::new()
+            .name("llmsweep-sim-spin".into())
+            .spawn(spin)
+            .map_err(|e| Failure::Other(e.into()))?;
+    }
     // Ctrl-C or SIGTERM (`kill`, `docker stop`) stop it cleanly: open streams end and the
     // timing log is flushed.
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -387,6 +394,14 @@ async fn sim_command(args: SimArgs) -> Result<i32, Failure> {
     .await
     .map_err(|e| Failure::Other(e.into()))?;
     Ok(0)
+}
+
+/// Burns a core until the process exits (`sim --spin-threads`).
+fn spin() {
+    let mut x = 0u64;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
 }
 
 fn report_command(args: ReportArgs) -> Result<i32, Failure> {

@@ -177,6 +177,11 @@ pub struct SimArgs {
     /// Pad the first content event of every request to this many bytes.
     #[arg(long)]
     pub huge_event_bytes: Option<usize>,
+    /// Threads that spin for the server's whole life, each burning a core: an engine whose
+    /// loop busy-polls while idle (as vLLM's CPU engine core was seen to), for trying
+    /// llmsweep's idle-engine and busy-box warnings.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=256))]
+    pub spin_threads: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -24,6 +24,8 @@
 //! - `report`   — exporters, pure fns of a Report: chart PNG/SVG, levels.csv, summary.md, merging runs.
 //! - `server_metrics` — the engines' Prometheus `/metrics` and DCGM GPU telemetry: parse,
 //!   normalise per engine, scrape per level (metrics.jsonl), summarise into `ServerStats`.
+//! - `host`     — what the machine did during a level (Linux `/proc`): busy and steal cores,
+//!   the busiest processes, every local engine's processes found by port; the warnings.
 //! - `preflight` — `llmsweep check` and the run's per-engine checks: reachable, model listed,
 //!   a streamed probe (usage, output length, role chunk), `/metrics`, API key; the table.
 //! - `headless` — the line printer on the same events.
@@ -42,6 +44,7 @@ pub mod demo;
 pub mod driver;
 pub mod events;
 pub mod headless;
+pub mod host;
 pub mod metrics;
 pub mod plan;
 pub mod preflight;

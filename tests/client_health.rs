@@ -1,12 +1,20 @@
-//! The `client_limited` flag (README: "when the lag p99 passes 5 ms or the CPU 85 % of the
-//! cores"): the real monitor on tokio's paused clock, where each probe's lateness is set
-//! exactly by advancing the clock, and CPU is real work over a known (virtual) wall time.
+//! The `client_limited` flag and `client_state` (README: the loop lag p99 above 5 ms, or the
+//! client's CPU above 85 % of a core per runtime thread): the real monitor on tokio's paused
+//! clock, where each probe's lateness is set exactly by advancing the clock, and CPU is real
+//! work over a known (virtual) wall time. Without a host report a late loop is `late`; the
+//! host's part (`starved`) is tested in `metrics::health`'s unit tests and tests/host.rs.
 
 use std::time::Duration;
 
 use llmsweep::metrics::health::{
     process_cpu_seconds, ClientHealth, HealthMonitor, CPU_SHARE_LIMIT, LAG_LIMIT_MS,
 };
+use llmsweep::results::host::ClientState;
+
+/// The monitor's verdict with no host report (as off Linux).
+fn state(h: &ClientHealth) -> ClientState {
+    h.state(None)
+}
 
 /// The monitor's probe period.
 const PROBE: Duration = Duration::from_millis(10);
@@ -52,8 +60,8 @@ async fn on_time_probes_and_little_cpu_are_not_limited() {
     let h = health(&lags(200, 0, 0), || {}).await;
     assert!((1.0..1.1).contains(&h.loop_lag_p99_ms), "{h:?}");
     assert!(h.cpu_cores < CPU_SHARE_LIMIT * cores(), "{h:?}");
-    assert!(!h.limited, "{h:?}");
-    assert_eq!(h.warning("C=8"), None);
+    assert_eq!(state(&h), ClientState::Fine, "{h:?}");
+    assert_eq!(h.warning(state(&h), None, "C=8"), None);
 }
 
 /// The lag limit is 5 ms on the p99: 4.9 ms is under it, 5.1 ms over it (the histogram
@@ -64,25 +72,26 @@ async fn loop_lag_p99_over_5_ms_is_limited_and_under_is_not() {
     // 100 on time, 3 late: the late ones are above the 99th percentile.
     let under = health(&lags(100, 3, 4_900), || {}).await;
     assert!((4.9..5.0).contains(&under.loop_lag_p99_ms), "{under:?}");
-    assert!(!under.limited, "{under:?}");
+    assert_eq!(state(&under), ClientState::Fine, "{under:?}");
     let over = health(&lags(100, 3, 5_100), || {}).await;
     assert!((5.1..5.2).contains(&over.loop_lag_p99_ms), "{over:?}");
-    assert!(over.limited, "{over:?}");
-    let text = over.warning("C=8").expect("a warning");
+    assert_eq!(state(&over), ClientState::Late, "{over:?}");
+    let text = over.warning(state(&over), None, "C=8").expect("a warning");
     assert!(
-        text.starts_with("client may be the bottleneck at C=8"),
+        text.starts_with("C=8: the client's event loop ran late (p99 5.1 ms)"),
         "{text}"
     );
     // The p99, not the max: one late probe in 200 does not flag the level.
     let one = health(&lags(200, 1, 50_000), || {}).await;
     assert!(one.loop_lag_p99_ms < 1.1, "{one:?}");
-    assert!(!one.limited, "{one:?}");
+    assert_eq!(state(&one), ClientState::Fine, "{one:?}");
 }
 
-/// CPU over 85 % of the cores flags the level even with a punctual loop: every core busy for
-/// 0.3 s of CPU each while 0.22 s of (virtual) wall time pass is 1.4 cores per core.
+/// CPU over 85 % of a core per runtime thread flags the level as busy even with a punctual
+/// loop: every core busy for 0.3 s of CPU each while 0.22 s of (virtual) wall time pass is
+/// 1.4 cores per core, and this test's runtime has one thread.
 #[tokio::test(start_paused = true)]
-async fn cpu_over_85_percent_of_the_cores_is_limited() {
+async fn cpu_over_85_percent_of_a_core_per_runtime_thread_is_busy() {
     assert_eq!(CPU_SHARE_LIMIT, 0.85);
     let burn = || {
         let target = process_cpu_seconds() + 0.3 * cores();
@@ -103,7 +112,8 @@ async fn cpu_over_85_percent_of_the_cores_is_limited() {
     let h = health(&lags(20, 0, 0), burn).await;
     assert!(h.loop_lag_p99_ms < 1.1, "{h:?}");
     assert!(h.cpu_cores > CPU_SHARE_LIMIT * cores(), "{h:?}");
-    assert!(h.limited, "{h:?}");
+    assert_eq!(h.runtime_threads, 1, "a current-thread runtime");
+    assert_eq!(state(&h), ClientState::Busy, "{h:?}");
 }
 
 /// A level shorter than 10 probes says nothing either way, however late they were.
@@ -111,7 +121,7 @@ async fn cpu_over_85_percent_of_the_cores_is_limited() {
 async fn fewer_than_ten_probes_never_flag() {
     let h = health(&lags(0, 9, 50_000), || {}).await;
     assert!(h.loop_lag_p99_ms > 40.0, "{h:?}");
-    assert!(!h.limited, "{h:?}");
+    assert_eq!(state(&h), ClientState::Fine, "{h:?}");
     let h = health(&lags(0, 10, 50_000), || {}).await;
-    assert!(h.limited, "{h:?}");
+    assert_eq!(state(&h), ClientState::Late, "{h:?}");
 }

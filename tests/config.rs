@@ -118,7 +118,7 @@ fn unknown_key_names_the_file_and_key() {
     );
     assert_eq!(
         error(&format!("verbose = true\n{ENGINE}")),
-        "DIR/bench.toml: unknown key `verbose`, expected one of `run`, `engines`, `sweep`, `request`, `prompts`, `slo`, `metrics`, `gpus`"
+        "DIR/bench.toml: unknown key `verbose`, expected one of `run`, `engines`, `sweep`, `request`, `prompts`, `slo`, `metrics`, `host`, `gpus`"
     );
 }
 

@@ -118,6 +118,8 @@ async fn happy_path_two_engines_two_levels() {
     for engine in &mut plan.config.engines {
         engine.metrics = false;
     }
+    // Nor the host sampled: a busy machine warns about itself (tests/host.rs covers it).
+    plan.config.host.sample = false;
     let mut run = Run::start(plan);
     let (events, outcome) = run.finish().await;
 
@@ -171,6 +173,10 @@ async fn happy_path_two_engines_two_levels() {
     assert_eq!(report.engines.len(), 2);
     for engine in &report.engines {
         assert!(!engine.simulated);
+        assert!(
+            engine.levels.iter().all(|l| l.host.is_none()),
+            "[host] sample = false: no host report"
+        );
         assert_eq!(engine.skipped_reason, None);
         assert_eq!(engine.levels.len(), 2, "{}", engine.name);
         for (level, expected) in engine.levels.iter().zip([1.0, 2.0]) {

@@ -28,6 +28,8 @@ pub struct Config {
     pub slo: SloConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub host: HostConfig,
     /// `[[gpus]]`: DCGM exporters to scrape while any engine is under test.
     #[serde(default)]
     pub gpus: Vec<GpuConfig>,
@@ -613,8 +615,11 @@ pub const DEFAULT_POOL: [&str; 6] = [
     "List ten creative uses for an old bicycle and explain each briefly.",
 ];
 
+mod host;
 mod load;
 mod validate;
+
+pub use host::HostConfig;
 
 pub use load::{ConfigError, Sources};
 pub use validate::{MAX_DURATION_S, MAX_LATENCY_S};

@@ -7,9 +7,12 @@ use super::phase::PhaseKind;
 use super::sweep::Driver;
 use crate::config::SweepMode;
 use crate::events::{Event, RunState};
+use crate::host::sampler::HostSampler;
+use crate::host::warnings::{busy_box, idle_engines};
 use crate::metrics::checks::level_warnings;
 use crate::metrics::health::HealthMonitor;
 use crate::metrics::recorder::{LevelRecorder, LevelRun};
+use crate::results::host::ClientState;
 use crate::results::model::{LevelStatus, LevelSummary};
 use crate::results::writer::Attempt;
 use crate::server_metrics::level::{server_warning, summarise};
@@ -72,6 +75,11 @@ impl Driver {
         })
         .await;
         let health = HealthMonitor::start();
+        let host = if plan.config.host.sample {
+            Some(HostSampler::start(self.host_targets.clone(), engine)?)
+        } else {
+            None
+        };
         let url = self.metrics_urls[engine].clone();
         let scraping = self.scraper.has_work(url.as_deref()).then(|| {
             self.scraper.start(LevelTarget {
@@ -91,6 +99,10 @@ impl Driver {
             )
             .await?;
         let health = health.finish().await;
+        let host = match host {
+            Some(sampler) => sampler.finish().await,
+            None => None,
+        };
         let scrapes = match scraping {
             Some(scraping) => scraping.finish().await,
             None => Vec::new(),
@@ -104,7 +116,8 @@ impl Driver {
             connections_opened: measured.connections_opened,
             drain_from_us: measured.drain_from_us,
         });
-        health.apply(&mut summary);
+        let client_state = health.state(host.as_ref());
+        health.apply(client_state, &mut summary);
         summary.server = summarise(&scrapes, summary.mean_ttft_ms, summary.total_output_tokens);
         if let Some(schema) = scrapes.iter().find_map(|s| s.schema) {
             self.report.engines[engine].server_metrics_schema = Some(schema.as_str().into());
@@ -115,7 +128,18 @@ impl Driver {
             let from = &plan.engines[from].name;
             self.report.warnings.push(format!("{from}: {text}"));
         }
-        let mut warnings: Vec<String> = health.warning(&label).into_iter().collect();
+        let mut warnings: Vec<String> = health
+            .warning(client_state, host.as_ref(), &label)
+            .into_iter()
+            .collect();
+        if let Some(host) = &host {
+            warnings.extend(idle_engines(host, name, &label));
+            // A starved client's warning names the busiest process already.
+            if client_state != ClientState::Starved {
+                warnings.extend(busy_box(host, &label));
+            }
+        }
+        summary.host = host;
         if !cut_short {
             warnings.extend(level_warnings(&summary, &label, sweep.mode));
             warnings.extend(

@@ -16,6 +16,7 @@ use crate::client::openai::ClientSpec;
 use crate::client::{EngineClient, Timeouts};
 use crate::config::ChartKindConfig;
 use crate::events::{Control, Event, RunState};
+use crate::host::sampler::Targets;
 use crate::metrics::fairness::output_length_warning;
 use crate::plan::Plan;
 use crate::report::ExportOptions;
@@ -126,6 +127,8 @@ pub(super) struct Driver {
     pub search_state: Option<String>,
     /// Per (engine, level index), the trials measured so far in this run.
     pub trial_runs: HashMap<(usize, usize), Vec<LevelSummary>>,
+    /// Where each engine's URL points, for the host sampler (decided once per run).
+    pub host_targets: Arc<Targets>,
     signal: Arc<AtomicI32>,
 }
 
@@ -220,6 +223,12 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         .map(|e| e.metrics_endpoint())
         .collect();
     let levels = plan.workload.levels.clone();
+    let names = plan.engines.iter().map(|e| e.name.clone()).collect();
+    let urls: Vec<String> = plan.engines.iter().map(|e| e.url.clone()).collect();
+    // Host names are resolved: off the runtime.
+    let host_targets = tokio::task::spawn_blocking(move || Targets::locate(names, &urls))
+        .await
+        .map_err(std::io::Error::other)?;
     let driver = Driver {
         plan: Arc::new(plan),
         clients,
@@ -239,6 +248,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         trial: 1,
         search_state: None,
         trial_runs: HashMap::new(),
+        host_targets: Arc::new(host_targets),
         signal: options.signal,
     };
     driver.run().await

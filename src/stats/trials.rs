@@ -105,6 +105,17 @@ pub fn combine(trials: &[LevelSummary]) -> LevelSummary {
         .max()
         .unwrap_or(0);
     out.client_limited = trials.iter().any(|t| t.client_limited);
+    out.client_state = trials
+        .iter()
+        .map(|t| t.client_state)
+        .max_by_key(|s| s.rank())
+        .unwrap_or_default();
+    // The host during the trial with the busiest box: what could have bent the level.
+    out.host = trials
+        .iter()
+        .filter_map(|t| t.host.as_ref())
+        .max_by(|a, b| (a.busy_cores + a.steal_cores).total_cmp(&(b.busy_cores + b.steal_cores)))
+        .cloned();
     out.output_tokens_estimated = trials.iter().any(|t| t.output_tokens_estimated);
     out.percentiles_from_histogram = trials.iter().any(|t| t.percentiles_from_histogram);
     out.meets_slo = trials
@@ -315,6 +326,39 @@ mod tests {
         let c = combine(&t);
         assert_eq!(c.status, LevelStatus::Failed);
         assert_eq!(c.meets_slo, Some(true));
+    }
+
+    #[test]
+    fn the_worst_client_state_and_the_busiest_boxs_host_report_are_kept() {
+        use crate::results::host::{ClientState, HostReport};
+        let host = |busy: f64, steal: f64| HostReport {
+            cores: 2,
+            busy_cores: busy,
+            steal_cores: steal,
+            ..HostReport::default()
+        };
+        let mut t = [
+            trial(1, 10, 900.0, 20.0),
+            trial(2, 10, 900.0, 20.0),
+            trial(3, 10, 900.0, 20.0),
+        ];
+        t[0].client_state = ClientState::Busy;
+        t[0].host = Some(host(1.0, 0.5));
+        t[1].client_state = ClientState::Starved;
+        t[1].host = Some(host(1.4, 0.0));
+        t[2].host = Some(host(0.4, 0.0));
+        let c = combine(&t);
+        assert_eq!(c.client_state, ClientState::Starved);
+        // 1.0 + 0.5 stolen is the busiest box, above 1.4 + 0.
+        assert_eq!(c.host, Some(host(1.0, 0.5)));
+        t[1].client_state = ClientState::Late;
+        assert_eq!(combine(&t).client_state, ClientState::Busy);
+        for trial in &mut t {
+            trial.host = None;
+            trial.client_state = ClientState::Fine;
+        }
+        let c = combine(&t);
+        assert_eq!((c.client_state, c.host), (ClientState::Fine, None));
     }
 
     #[test]
