@@ -1933,3 +1933,88 @@ fn a_search_without_a_knee_says_so() {
     );
     assert!(!text.contains("more in summary.md"), "{text}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Engine labels in narrow columns
+
+/// Two vLLM configurations whose names share `vLLM ` (the second with `short`), mid-run:
+/// each finished two levels.
+fn alike_names(short: Option<&str>) -> App {
+    let mut second = engine("vLLM max-num-seqs 4", "#2ca02c");
+    second.short_name = short.map(str::to_string);
+    let mut app = App::new(TuiOptions::default());
+    app.update(Msg::Tick { now_ms: 1_000 });
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(report_with(vec![engine("vLLM default", "#d62728"), second])),
+        },
+    );
+    feed(&mut app, Event::State(RunState::Running));
+    run_level(&mut app, 0, 0, 20, true);
+    run_level(&mut app, 0, 1, 20, true);
+    run_level(&mut app, 1, 0, 20, true);
+    run_level(&mut app, 1, 1, 20, true);
+    run_level(&mut app, 1, 2, 10, false);
+    app.update(Msg::Tick { now_ms: 60_000 });
+    app
+}
+
+/// The rows of the table under `title`: the lines after its header, up to a blank line.
+fn table_rows<'a>(text: &'a str, title: &str) -> Vec<&'a str> {
+    text.lines()
+        .skip_while(|l| !l.contains(title))
+        .skip(2)
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with('█'))
+        .collect()
+}
+
+#[test]
+fn snapshot_alike_names_80x24() {
+    let text = render(&alike_names(None), 80, 24);
+    let rows = table_rows(&text, "Finished levels");
+    assert_eq!(rows.len(), 4, "{text}");
+    for (row, label) in rows
+        .iter()
+        .zip(["vLLM de…", "vLLM de…", "vLLM ma…", "vLLM ma…"])
+    {
+        assert!(row.starts_with(label), "{row:?} starts with {label:?}");
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn every_narrow_table_uses_the_labels_and_the_short_name() {
+    let app = alike_names(Some("vLLM mx4"));
+    let text = render(&app, 80, 24);
+    let rows = table_rows(&text, "Finished levels");
+    assert!(rows[0].starts_with("vLLM de…"), "{text}");
+    assert!(rows[2].starts_with("vLLM mx4"), "{text}");
+    let mut detail = alike_names(None);
+    key(&mut detail, KeyInput::Tab);
+    let text = render(&detail, 80, 24);
+    let rows = table_rows(&text, "Detail:");
+    assert_eq!(rows.len(), 4, "{text}");
+    assert!(rows[0].starts_with("vLLM de…"), "{text}");
+    assert!(rows[2].starts_with("vLLM ma…"), "{text}");
+    // The ± interval table.
+    let mut trials = alike_names(None);
+    feed(
+        &mut trials,
+        level_finished(0, 0, trial_summary(1.0, 1.0, 3)),
+    );
+    feed(
+        &mut trials,
+        level_finished(1, 0, trial_summary(1.0, 1.4, 3)),
+    );
+    let text = render(&trials, 80, 24);
+    assert!(text.contains("± 95% CI"), "{text}");
+    let rows = table_rows(&text, "Finished levels");
+    assert!(rows[0].starts_with("vLLM de… "), "{text}");
+    assert!(rows[2].starts_with("vLLM ma… "), "{text}");
+    // Wide enough for the whole names (16 characters from 100 columns): cut at 16.
+    let wide = render(&alike_names(None), 120, 32);
+    let rows = table_rows(&wide, "Finished levels");
+    assert!(rows[0].starts_with("vLLM default "), "{wide}");
+    assert!(rows[2].starts_with("vLLM max-num-se… "), "{wide}");
+}

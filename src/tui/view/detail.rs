@@ -2,15 +2,13 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::Style;
-use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table, Widget};
 
+use super::column_labels;
 use super::tables::{
-    engine_col_width, header_row, level_header, render_empty_table, right, row_style, rows_shown,
-    table_block, visible_rows,
+    engine_cell, engine_col_width, header_row, level_header, render_empty_table, right, row_style,
+    rows_shown, table_block, visible_rows,
 };
-use super::{engine_color, engine_name};
 use crate::results::model::LevelStatus;
 use crate::tui::app::App;
 use crate::tui::format;
@@ -34,6 +32,8 @@ pub(super) fn render_detail(app: &App, area: Rect, buf: &mut Buffer) {
         render_empty_table(block, "no finished levels yet", area, buf);
         return;
     }
+    let engine_width = engine_col_width(app, area);
+    let labels = column_labels(app, engine_width);
     let rows = shown.iter().map(|row| {
         let s = &row.summary;
         let breakdown = if s.errors.is_empty() {
@@ -50,10 +50,7 @@ pub(super) fn render_detail(app: &App, area: Rect, buf: &mut Buffer) {
                 .join(", ")
         };
         Row::new(vec![
-            Cell::from(Span::styled(
-                engine_name(app, row.engine),
-                Style::new().fg(engine_color(app, row.engine)),
-            )),
+            engine_cell(app, &labels, row.engine),
             right(format::level(s.level)),
             right(format::ms(s.median_itl_ms)),
             right(format::ms(s.p99_itl_ms)),
@@ -66,7 +63,7 @@ pub(super) fn render_detail(app: &App, area: Rect, buf: &mut Buffer) {
         .style(row_style(s))
     });
     let widths = [
-        Constraint::Length(engine_col_width(app, area)),
+        Constraint::Length(engine_width),
         Constraint::Length(5),
         Constraint::Length(8),
         Constraint::Length(8),

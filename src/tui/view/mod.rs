@@ -34,6 +34,7 @@ use crate::results::model::Report;
 use super::ansi::ansi16_hex;
 use super::app::{App, View};
 use super::format;
+use super::labels::engine_labels;
 use detail::render_detail;
 use footer::{render_gauge, render_keys, render_warning};
 use header::render_header;
@@ -108,6 +109,20 @@ fn engine_name(app: &App, engine: usize) -> String {
     app.report()
         .and_then(|r| r.engines.get(engine))
         .map_or_else(|| format!("engine {engine}"), |e| e.name.clone())
+}
+
+/// Every engine's label in a table column `width` characters wide (see [`engine_labels`]).
+fn column_labels(app: &App, width: u16) -> Vec<String> {
+    let Some(report) = app.report() else {
+        return Vec::new();
+    };
+    let names: Vec<&str> = report.engines.iter().map(|e| e.name.as_str()).collect();
+    let short: Vec<Option<&str>> = report
+        .engines
+        .iter()
+        .map(|e| e.short_name.as_deref())
+        .collect();
+    engine_labels(&names, &short, usize::from(width))
 }
 
 fn engine_color(app: &App, engine: usize) -> Color {

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, Widget};
 
 use super::interval_table::{interval_title, render_interval_table};
-use super::{engine_color, engine_name};
+use super::{column_labels, engine_color, engine_name};
 use crate::report::{BasisMix, WHOLE_LEVEL_MARK};
 use crate::results::model::{LevelStatus, LevelSummary, Report};
 use crate::tui::app::{App, FinishedLevel};
@@ -54,6 +54,19 @@ pub(super) fn rows_shown(shown: &[FinishedLevel], all: &[FinishedLevel]) -> Stri
 
 pub(super) fn right(text: impl Into<String>) -> Cell<'static> {
     Cell::from(Line::from(text.into()).alignment(Alignment::Right))
+}
+
+/// Engine `engine`'s cell: its label among `labels` (from [`super::column_labels`]) in its
+/// colour.
+pub(super) fn engine_cell(app: &App, labels: &[String], engine: usize) -> Cell<'static> {
+    let label = labels
+        .get(engine)
+        .cloned()
+        .unwrap_or_else(|| engine_name(app, engine));
+    Cell::from(Span::styled(
+        label,
+        Style::new().fg(engine_color(app, engine)),
+    ))
 }
 
 pub(super) fn engine_col_width(app: &App, area: Rect) -> u16 {
@@ -168,13 +181,12 @@ pub(super) fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .any(|l| l.summary.request_goodput.is_some())
         && area.width >= GOODPUT_MIN_WIDTH;
+    let engine_width = engine_col_width(app, area);
+    let labels = column_labels(app, engine_width);
     let rows = shown.iter().map(|row| {
         let s = &row.summary;
         let mut cells = vec![
-            Cell::from(Span::styled(
-                engine_name(app, row.engine),
-                Style::new().fg(engine_color(app, row.engine)),
-            )),
+            engine_cell(app, &labels, row.engine),
             right(format::level(s.level)),
             right(format!(
                 "{}{}",
@@ -201,7 +213,7 @@ pub(super) fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
     });
     let c_header = level_header(report);
     let mut widths = vec![
-        Constraint::Length(engine_col_width(app, area)),
+        Constraint::Length(engine_width),
         Constraint::Length(5),
         Constraint::Length(7),
         Constraint::Length(7),
