@@ -210,10 +210,10 @@ fn levels_csv_has_one_row_per_engine_level_and_every_column() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 8);
     let columns = lines[0].split(',').count();
-    assert_eq!(columns, 109);
+    assert_eq!(columns, 118);
     assert!(lines[0].starts_with("engine,level,max_concurrency,status,"));
     assert!(lines[0].contains(
-        ",client_limited,server_scrapes,mean_running,max_running,mean_waiting,max_waiting,waiting_grew,mean_kv_usage,max_kv_usage,preemptions,prefix_cache_hit_rate,server_generation_tokens,server_mean_ttft_ms,server_p50_ttft_ms,client_added_ttft_ms,energy_j_per_token,gpu_throttled_s,mean_gpu_util_pct,mean_gpu_power_w,max_gpu_memory_used_mib,mean_sm_clock_mhz,trials,interval_method,output_throughput_ci_low,"
+        ",client_limited,client_state,host_cores,host_busy_cores,host_steal_cores,host_client_cores,host_other_cores,engine_cores,idle_engine_cores_max,host_top,server_scrapes,mean_running,max_running,mean_waiting,max_waiting,waiting_grew,mean_kv_usage,max_kv_usage,preemptions,prefix_cache_hit_rate,server_generation_tokens,server_mean_ttft_ms,server_p50_ttft_ms,client_added_ttft_ms,energy_j_per_token,gpu_throttled_s,mean_gpu_util_pct,mean_gpu_power_w,max_gpu_memory_used_mib,mean_sm_clock_mhz,trials,interval_method,output_throughput_ci_low,"
     ));
     assert!(lines[0].ends_with(",mean_e2el_ms_ci_low,mean_e2el_ms_ci_high,cv_noisy"));
     // The failed level's errors, in class order.
@@ -1867,6 +1867,59 @@ fn host_fixture() -> Report {
         samples: 14,
     });
     report
+}
+
+#[test]
+fn levels_csv_fills_the_host_columns() {
+    let csv = String::from_utf8(levels_csv(&host_fixture())).unwrap();
+    let rows = csv_rows(&csv);
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    let cells = |row: &[String]| -> Vec<String> {
+        (col("client_state")..=col("host_top"))
+            .map(|i| row[i].clone())
+            .collect()
+    };
+    assert_eq!(col("client_state"), col("client_limited") + 1);
+    assert_eq!(col("server_scrapes"), col("host_top") + 1);
+    assert_eq!(
+        cells(&rows[1]),
+        [
+            "fine",
+            "2",
+            "0.9",
+            "0",
+            "0.2",
+            "0.05",
+            "0.65",
+            "0.02",
+            "python3:100:0.6;sshd:22:0.05"
+        ]
+    );
+    // A `;` in a command name would split the list: written as `_`.
+    assert_eq!(
+        cells(&rows[2]),
+        [
+            "starved",
+            "2",
+            "1.95",
+            "0",
+            "0.15",
+            "1",
+            "0.7",
+            "0.1",
+            "yes:4242:0.98;python3:100:0.7;py_thon:200:0.1"
+        ]
+    );
+    assert_eq!(cells(&rows[3])[..1], ["busy"]);
+    assert_eq!(cells(&rows[3])[7], "1.7");
+    // Remote engines: no engine cores, no idle engine's; no top process.
+    assert_eq!(rows[5][0], "SGLang");
+    assert_eq!(
+        cells(&rows[5]),
+        ["late", "2", "0.3", "0.4", "0.25", "0.05", "", "", ""]
+    );
+    // No host report: the state still, every host cell empty.
+    assert_eq!(cells(&rows[6]), ["fine", "", "", "", "", "", "", "", ""]);
 }
 
 fn section<'a>(md: &'a str, title: &str) -> &'a str {
