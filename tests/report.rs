@@ -1997,3 +1997,37 @@ fn summary_md_marks_host_busy_client_busy_and_late_levels() {
     let md = String::from_utf8(summary_md(&one)).unwrap();
     assert!(md.contains("*(host busy)*") && !md.contains("*(client busy)*"));
 }
+
+#[test]
+fn chart_draws_levels_of_a_busy_host_hollow() {
+    let report = host_fixture();
+    let marker = |kind: ChartKind, engine: usize, level: f64| {
+        chart_points(&report, kind)
+            .iter()
+            .map(|points| {
+                points
+                    .iter()
+                    .find(|p| p.engine == engine && p.level == level)
+                    .map(|p| p.marker)
+            })
+            .collect::<Vec<_>>()
+    };
+    for kind in [ChartKind::Standard, ChartKind::Extended] {
+        // vLLM at 2 was starved: hollow in every panel, like a skipped level.
+        assert_eq!(marker(kind, 0, 2.0), [Some(Marker::Hollow); 3], "{kind:?}");
+        // Busy (the client) and late levels keep their dot, as do fine ones.
+        assert_eq!(marker(kind, 0, 4.0), [Some(Marker::Filled); 3], "{kind:?}");
+        assert_eq!(marker(kind, 1, 1.0), [Some(Marker::Filled); 3], "{kind:?}");
+        assert_eq!(marker(kind, 0, 1.0), [Some(Marker::Filled); 3], "{kind:?}");
+    }
+    // The drawing agrees: vLLM's rings (r = 6 in its colour; the legend's is grey) are its
+    // skipped 8 and its starved 2, in each of the 3 panels.
+    let rings = |report: &Report| {
+        chart_svg(report, ChartKind::Standard)
+            .unwrap()
+            .matches(r##"r="6" opacity="1" fill="none" stroke="#D62728""##)
+            .count()
+    };
+    assert_eq!(rings(&fixture()), 3);
+    assert_eq!(rings(&report), 6);
+}
