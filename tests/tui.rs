@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use llmsweep::events::{Control, Event, RunState, ServerSnapshot, Snapshot};
 use llmsweep::results::confidence::{Interval, IntervalMethod, LevelIntervals};
+use llmsweep::results::host::{ClientState, EngineCpu, EngineLocation, HostProcess, HostReport};
 use llmsweep::results::model::{
     EngineReport, LevelStatus, LevelSummary, Report, RunStatus, ScheduleStats, Workload,
     SCHEMA_VERSION,
@@ -2017,4 +2018,263 @@ fn every_narrow_table_uses_the_labels_and_the_short_name() {
     let rows = table_rows(&wide, "Finished levels");
     assert!(rows[0].starts_with("vLLM default "), "{wide}");
     assert!(rows[2].starts_with("vLLM max-num-se… "), "{wide}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The host: marks in the tables, the detail view's host line, the headless text
+
+fn process(pid: u32, command: &str, cores: f64, engine: Option<&str>) -> HostProcess {
+    HostProcess {
+        pid,
+        command: command.to_string(),
+        cores,
+        engine: engine.map(str::to_string),
+    }
+}
+
+/// An engine's processes on this host: `cores` used, under test or idle.
+fn local(engine: &str, under_test: bool, cores: f64) -> EngineCpu {
+    EngineCpu {
+        engine: engine.to_string(),
+        under_test,
+        location: EngineLocation::Local,
+        pid: Some(100),
+        processes: 2,
+        cores: Some(cores),
+    }
+}
+
+const DEFAULT: &str = "vLLM default";
+const MAX4: &str = "vLLM max-num-seqs 4";
+
+/// A 2-core machine `busy` cores busy: the client's `client` cores, the engine under test's
+/// (`engine`, `0.6`), the idle one's (`idle` cores), `top` the busiest processes.
+fn host(busy: f64, client: f64, engine: &str, idle: f64, top: Vec<HostProcess>) -> HostReport {
+    let other = if engine == DEFAULT { MAX4 } else { DEFAULT };
+    HostReport {
+        cores: 2,
+        busy_cores: busy,
+        steal_cores: 0.0,
+        client_cores: client,
+        other_cores: (busy - client - 0.6 - idle).max(0.0),
+        top,
+        engines: vec![local(engine, true, 0.6), local(other, false, idle)],
+        samples: 10,
+    }
+}
+
+/// The two vLLM configurations' levels with host reports, by engine: vLLM default at 1 fine,
+/// at 8 starved by `yes`, at 32 starved with 6 failures; max-num-seqs 4 at 1 busy (the client)
+/// while vLLM default, idle, used 1.7 cores, at 8 late (both engines remote, steal 0.4), at 32
+/// without a host report.
+fn host_levels() -> [Vec<LevelSummary>; 2] {
+    let level = |level: f64, speed: f64, failed: u64, state, host: Option<HostReport>| {
+        let mut s = summary(level, speed, failed, LevelStatus::Complete);
+        s.client_state = state;
+        s.client_limited = state != ClientState::Fine;
+        s.host = host;
+        s
+    };
+    let yes = || {
+        vec![
+            process(4242, "yes", 0.98, None),
+            process(100, "python3", 0.6, Some(DEFAULT)),
+        ]
+    };
+    let late = HostReport {
+        cores: 2,
+        busy_cores: 0.3,
+        steal_cores: 0.4,
+        client_cores: 0.25,
+        other_cores: 0.05,
+        top: Vec::new(),
+        engines: vec![
+            EngineCpu {
+                engine: DEFAULT.to_string(),
+                location: EngineLocation::Remote,
+                ..EngineCpu::default()
+            },
+            EngineCpu {
+                engine: MAX4.to_string(),
+                under_test: true,
+                location: EngineLocation::Remote,
+                ..EngineCpu::default()
+            },
+        ],
+        samples: 12,
+    };
+    [
+        vec![
+            level(
+                1.0,
+                1.0,
+                0,
+                ClientState::Fine,
+                Some(host(
+                    0.9,
+                    0.2,
+                    DEFAULT,
+                    0.02,
+                    vec![process(22, "sshd", 0.05, None)],
+                )),
+            ),
+            level(
+                8.0,
+                1.0,
+                0,
+                ClientState::Starved,
+                Some(host(1.95, 0.15, DEFAULT, 0.1, yes())),
+            ),
+            level(
+                32.0,
+                1.0,
+                6,
+                ClientState::Starved,
+                Some(host(1.98, 0.2, DEFAULT, 0.1, yes())),
+            ),
+        ],
+        vec![
+            level(
+                1.0,
+                1.4,
+                0,
+                ClientState::Busy,
+                Some(host(
+                    2.0,
+                    1.0,
+                    MAX4,
+                    1.7,
+                    vec![
+                        process(300, "python3", 1.7, Some(DEFAULT)),
+                        process(22, "sshd", 0.1, None),
+                    ],
+                )),
+            ),
+            level(8.0, 1.4, 0, ClientState::Late, Some(late)),
+            level(32.0, 1.4, 0, ClientState::Fine, None),
+        ],
+    ]
+}
+
+/// Every level of [`host_levels`] finished (`keep` picks what of each), the run not yet over.
+fn host_app(keep: impl Fn(&LevelSummary) -> LevelSummary) -> App {
+    let mut app = App::new(TuiOptions::default());
+    app.update(Msg::Tick { now_ms: 1_000 });
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(report_with(vec![
+                engine(DEFAULT, "#d62728"),
+                engine(MAX4, "#2ca02c"),
+            ])),
+        },
+    );
+    feed(&mut app, Event::State(RunState::Running));
+    for (engine, levels) in host_levels().iter().enumerate() {
+        for (i, s) in levels.iter().enumerate() {
+            feed(&mut app, level_started(engine, i, s.level, 1, 1));
+            feed(&mut app, level_finished(engine, i, keep(s)));
+        }
+    }
+    app.update(Msg::Tick { now_ms: 60_000 });
+    app
+}
+
+/// The Errors cell of each row of the finished-levels table (its last 13 columns of 80).
+fn errors_cells(text: &str) -> Vec<String> {
+    table_rows(text, "Finished levels")
+        .iter()
+        .map(|r| {
+            r.chars()
+                .skip(80 - 13)
+                .collect::<String>()
+                .trim()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn finished_levels_mark_host_busy_client_busy_and_late() {
+    // Every mark fits whole when no row has failures.
+    let text = render(
+        &host_app(|s| LevelSummary {
+            failed: 0,
+            ..s.clone()
+        }),
+        80,
+        24,
+    );
+    assert_eq!(
+        errors_cells(&text),
+        [
+            "0",
+            "0 host busy",
+            "0 host busy",
+            "0 client busy",
+            "0 client late",
+            "0"
+        ],
+        "{text}"
+    );
+    // `6 3.0% host busy` does not fit 13 columns: every row takes the short marks.
+    let text = render(&host_app(LevelSummary::clone), 80, 24);
+    assert_eq!(
+        errors_cells(&text),
+        ["0", "0 busy", "6 3.0% busy", "0 client", "0 late", "0"],
+        "{text}"
+    );
+}
+
+#[test]
+fn summary_table_and_headless_text_mark_the_levels() {
+    let [default, max4] = host_levels();
+    let mut report = report_with(vec![engine(DEFAULT, "#d62728"), engine(MAX4, "#2ca02c")]);
+    report.engines[0].levels = default.clone();
+    report.engines[1].levels = max4.clone();
+    let text = summary_table(&report);
+    let marks: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("vLLM "))
+        .map(|l| l.rsplit("  ").next().unwrap())
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            "0",
+            "0 host busy",
+            "6 (3.0%) host busy",
+            "0 client busy",
+            "0 client late",
+            "0"
+        ],
+        "{text}"
+    );
+    // The headless line of each level.
+    let line = |s: &LevelSummary| llmsweep::headless::level_line(DEFAULT, s, false);
+    assert!(
+        line(&default[1]).ends_with(" ms  [host busy]"),
+        "{}",
+        line(&default[1])
+    );
+    assert!(line(&max4[0]).ends_with(" ms  [client busy]"));
+    assert!(line(&max4[1]).ends_with(" ms  [client late]"));
+    assert!(line(&default[0]).ends_with(" ms"), "{}", line(&default[0]));
+    let mut skipped = default[1].clone();
+    skipped.status = LevelStatus::Skipped;
+    assert!(line(&skipped).ends_with(" ms  [skipped]  [host busy]"));
+    // The final text says how many levels were marked host busy, right after the table.
+    let text = llmsweep::headless::final_text(&report);
+    let count = "2 levels marked host busy: the client ran late while other processes kept the \
+                 machine busy, so those numbers are partly the box's (summary.md, Host)\n";
+    assert!(
+        text.starts_with(&format!("{}{count}", summary_table(&report))),
+        "{text}"
+    );
+    report.engines[0].levels[2].client_state = ClientState::Fine;
+    let text = llmsweep::headless::final_text(&report);
+    assert!(text.contains("\n1 level marked host busy: "), "{text}");
+    report.engines[0].levels[1].client_state = ClientState::Busy;
+    let text = llmsweep::headless::final_text(&report);
+    assert!(!text.contains("marked host busy"), "{text}");
 }

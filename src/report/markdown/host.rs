@@ -13,7 +13,7 @@ use crate::results::host::{EngineCpu, EngineLocation, HostProcess, HostReport};
 use crate::results::model::Report;
 
 /// An engine idle during a level counts as busy above this many cores.
-pub const IDLE_ENGINE_MIN_CORES: f64 = 0.25;
+const IDLE_ENGINE_MIN_CORES: f64 = 0.25;
 
 /// The engine the level measured, as the host saw it.
 pub fn engine_under_test(host: &HostReport) -> Option<&EngineCpu> {
@@ -36,7 +36,7 @@ pub fn busy_idle_engines(host: &HostReport) -> impl Iterator<Item = &EngineCpu> 
 }
 
 /// The busiest process that is not the engine under test's (llmsweep is never among them).
-pub fn top_other_process(host: &HostReport) -> Option<&HostProcess> {
+fn top_other_process(host: &HostReport) -> Option<&HostProcess> {
     let tested = engine_under_test(host).map(|e| e.engine.as_str());
     host.top
         .iter()

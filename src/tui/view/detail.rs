@@ -18,7 +18,7 @@ pub(super) fn render_detail(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let all = app.levels();
-    let shown = visible_rows(app, area);
+    let shown = visible_rows(app, area, 1);
     let title = if shown.len() < all.len() {
         format!(
             "Detail: ITL, TPOT, errors ({}; Tab: sparklines)",

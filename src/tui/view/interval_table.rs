@@ -8,7 +8,8 @@ use ratatui::widgets::{Block, Row, Table, Widget};
 
 use super::column_labels;
 use super::tables::{
-    engine_cell, engine_col_width, errors_text, header_row, level_header, right, row_style,
+    engine_cell, engine_col_width, errors_text, header_row, level_header, long_marks, right,
+    row_style, ERRORS_WIDTH,
 };
 use crate::report::BasisMix;
 use crate::results::confidence::{Interval, IntervalMethod};
@@ -92,6 +93,7 @@ pub(super) fn render_interval_table(
     // Widths come from every row, so they do not jump as the table scrolls.
     let all = app.levels();
     let goodput = all.iter().any(|l| l.summary.request_goodput.is_some());
+    let long = long_marks(all.iter().map(|l| &*l.summary), ERRORS_WIDTH.into());
     let column = |header, drop_rank, text: &dyn Fn(&FinishedLevel) -> String| Column {
         header,
         texts: all.iter().map(text).collect(),
@@ -146,7 +148,9 @@ pub(super) fn render_interval_table(
             ms_cell(i, s.median_e2el_ms)
         }),
         column("Lat p99", Some(0), &|l| format::ms(l.summary.p99_e2el_ms)),
-        column("Errors", None, &|l| errors_text(&l.summary)),
+        column("Errors", None, &|l| {
+            errors_text(&l.summary, long, ERRORS_WIDTH.into())
+        }),
     ]);
     let engine_width = engine_col_width(app, area);
     let labels = column_labels(app, engine_width);
