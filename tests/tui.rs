@@ -2227,6 +2227,67 @@ fn finished_levels_mark_host_busy_client_busy_and_late() {
 }
 
 #[test]
+fn snapshot_detail_host_80x24() {
+    let mut app = host_app(LevelSummary::clone);
+    key(&mut app, KeyInput::Tab);
+    let text = render(&app, 80, 24);
+    assert!(text.contains("Detail: ITL, TPOT, errors, host"), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in\n{text}"))
+    };
+    // Each level's host line sits below it, from the level column on.
+    let row = at("vLLM de…     8");
+    assert_eq!(
+        lines[row + 1],
+        "         host busy: box 1.9/2 · client 0.15 · eng 0.60 · yes 0.98"
+    );
+    let row = at("vLLM ma…     1");
+    assert_eq!(
+        lines[row + 1],
+        "         client busy: box 2.0/2 · client 1.00 · sshd 0.10 · idle vLLM de… 1.70 …"
+    );
+    let row = at("vLLM ma…     8");
+    assert_eq!(
+        lines[row + 1],
+        "         client late: box 0.3/2 · steal 0.4 · client 0.25"
+    );
+    let row = at("vLLM ma…    32");
+    assert_eq!(lines[row + 1], "         host: -");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn the_host_detail_renders_at_any_size() {
+    let mut app = host_app(LevelSummary::clone);
+    key(&mut app, KeyInput::Tab);
+    for w in [0, 1, 9, 20, 79, 80, 81, 100, 160] {
+        for h in [0, 1, 3, 5, 6, 7, 24, 25, 48] {
+            assert_eq!(render(&app, w, h).lines().count(), h as usize, "{w}×{h}");
+        }
+    }
+    // Every level shows with its host line below it.
+    let text = render(&app, 80, 25);
+    assert_eq!(table_rows(&text, "Detail:").len(), 12, "{text}");
+}
+
+#[test]
+fn without_host_reports_the_detail_view_keeps_one_line_a_level() {
+    let mut app = host_app(|s| LevelSummary {
+        host: None,
+        ..s.clone()
+    });
+    key(&mut app, KeyInput::Tab);
+    let text = render(&app, 80, 24);
+    assert!(text.contains("Detail: ITL, TPOT, errors (Tab"), "{text}");
+    assert!(!text.contains("host"), "{text}");
+    assert_eq!(table_rows(&text, "Detail:").len(), 6, "{text}");
+}
+
+#[test]
 fn summary_table_and_headless_text_mark_the_levels() {
     let [default, max4] = host_levels();
     let mut report = report_with(vec![engine(DEFAULT, "#d62728"), engine(MAX4, "#2ca02c")]);

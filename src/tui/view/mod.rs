@@ -9,7 +9,8 @@
 //! - `panels`  — the sparkline body: a panel per engine above the finished-levels table.
 //! - `tables`  — the finished-levels table and the pieces the detail table shares.
 //! - `interval_table` — the finished-levels table's `mean±half-width` layout (trials, CIs).
-//! - `detail`  — the detail view: ITL, TPOT, errors.
+//! - `detail`  — the detail view: ITL, TPOT, errors, and a host line per level.
+//! - `host_line` — that line: the machine's busy cores, the engine's, other processes'.
 //! - `footer`  — the gauge, the warning line and the key bar.
 //! - `verdicts` — the DONE screen's knees and A/B verdicts above the table.
 //! - `help`    — the help overlay.
@@ -19,6 +20,7 @@ mod detail;
 mod footer;
 mod header;
 mod help;
+mod host_line;
 mod interval_table;
 mod panels;
 mod tables;
