@@ -2224,6 +2224,30 @@ fn finished_levels_mark_host_busy_client_busy_and_late() {
         ["0", "0 busy", "6 3.0% busy", "0 client", "0 late", "0"],
         "{text}"
     );
+    // The ± interval table marks them the same way.
+    let with_intervals = |s: &LevelSummary| LevelSummary {
+        intervals: trial_summary(s.level, 1.0, 3).intervals,
+        ..s.clone()
+    };
+    let text = render(&host_app(with_intervals), 80, 24);
+    assert!(text.contains("± 95% CI"), "{text}");
+    // The Errors column is as wide as its widest cell, `6 3.0% busy`.
+    let ends: Vec<String> = table_rows(&text, "Finished levels")
+        .iter()
+        .map(|r| {
+            let chars: Vec<char> = r.chars().collect();
+            chars[chars.len() - 11..]
+                .iter()
+                .collect::<String>()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        ["0", "0 busy", "6 3.0% busy", "0 client", "0 late", "0"],
+        "{text}"
+    );
 }
 
 #[test]
