@@ -8,9 +8,12 @@ use std::io::Write;
 use tokio::sync::mpsc;
 
 use crate::events::Event;
-use crate::report::markdown::{knee_line, method_notes, ordered_verdicts, verdict_line};
+use crate::report::markdown::{
+    client_mark, knee_line, method_notes, ordered_verdicts, verdict_line,
+};
 use crate::report::per_level_text;
 use crate::results::confidence::{Interval, IntervalMethod};
+use crate::results::host::ClientState;
 use crate::results::model::{LevelStatus, LevelSummary, Report};
 use crate::tui::{format, summary_table};
 
@@ -135,11 +138,34 @@ pub fn mean_line(engine: &str, s: &LevelSummary, rate: bool) -> Option<String> {
     Some(text)
 }
 
-/// What `RunFinished` prints before the results folder: the finished-levels table; with
+/// `2 levels marked host busy: …`, when some level's client was starved by a busy machine.
+fn host_busy_line(report: &Report) -> Option<String> {
+    let starved = report
+        .engines
+        .iter()
+        .flat_map(|e| &e.levels)
+        .filter(|l| l.client_state == ClientState::Starved)
+        .count();
+    let what = match starved {
+        0 => return None,
+        1 => "1 level".to_string(),
+        n => format!("{n} levels"),
+    };
+    Some(format!(
+        "{what} marked host busy: the client ran late while other processes kept the machine \
+         busy, so those numbers are partly the box's (summary.md, Host)"
+    ))
+}
+
+/// What `RunFinished` prints before the results folder: the finished-levels table (and how
+/// many levels were marked host busy); with
 /// intervals, a table of `mean ± half-width`; the verdicts (as `summary.md` words them);
 /// each engine's knee. Ends with a newline.
 pub fn final_text(report: &Report) -> String {
     let mut out = summary_table(report);
+    if let Some(line) = host_busy_line(report) {
+        let _ = writeln!(out, "{line}");
+    }
     if let Some(table) = interval_table(report) {
         out.push('\n');
         out.push_str(&table);
@@ -264,7 +290,9 @@ fn level_text(level: f64, rate: bool) -> String {
 }
 
 /// One line for a finished level: `C=4` (or `r=2.5/s` in rate mode), counts, throughput and
-/// latencies; then `goodput X req/s` when SLOs are set and `late N` in rate mode.
+/// latencies; then `goodput X req/s` when SLOs are set and `late N` in rate mode; `[skipped]`
+/// or `[FAILED]`; `[host busy]`, `[client busy]` or `[client late]` when the client's timings
+/// are suspect.
 pub fn level_line(engine: &str, s: &LevelSummary, rate: bool) -> String {
     line(engine, s, rate, None)
 }
@@ -276,6 +304,7 @@ fn line(engine: &str, s: &LevelSummary, rate: bool, tag: Option<String>) -> Stri
         LevelStatus::Skipped => "  [skipped]",
         LevelStatus::Failed => "  [FAILED]",
     };
+    let client = client_mark(s.client_state).map_or_else(String::new, |m| format!("  [{m}]"));
     let mut level = level_text(s.level, rate);
     if let Some(tag) = tag {
         let _ = write!(level, " ({tag})");
@@ -289,7 +318,7 @@ fn line(engine: &str, s: &LevelSummary, rate: bool, tag: Option<String>) -> Stri
         extra.push_str(&format!(" | late {late}"));
     }
     format!(
-        "{engine:<20} {level:<6} {:>4} ok {:>3} err ({:>4.1}%) in {:>6.2} s | {:>7.2} req/s {:>8.1} tok/s | TTFT p50 {:>8} p99 {:>8} ms | E2E p50 {:>8} p99 {:>8} ms{extra}{status}",
+        "{engine:<20} {level:<6} {:>4} ok {:>3} err ({:>4.1}%) in {:>6.2} s | {:>7.2} req/s {:>8.1} tok/s | TTFT p50 {:>8} p99 {:>8} ms | E2E p50 {:>8} p99 {:>8} ms{extra}{status}{client}",
         s.completed,
         s.failed,
         s.error_rate * 100.0,

@@ -11,6 +11,7 @@ use llmsweep::report::{
     chart_layout, chart_png, chart_svg, levels_csv, merge_runs, run_report_command, summary_md,
     write_all, ChartKind, ExportOptions, Rect,
 };
+use llmsweep::results::host::{ClientState, EngineCpu, EngineLocation, HostProcess, HostReport};
 use llmsweep::results::model::{
     EngineReport, LevelStatus, LevelSummary, Report, RunStatus, ScheduleStats, Workload,
     SCHEMA_VERSION,
@@ -209,10 +210,10 @@ fn levels_csv_has_one_row_per_engine_level_and_every_column() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 8);
     let columns = lines[0].split(',').count();
-    assert_eq!(columns, 109);
+    assert_eq!(columns, 118);
     assert!(lines[0].starts_with("engine,level,max_concurrency,status,"));
     assert!(lines[0].contains(
-        ",client_limited,server_scrapes,mean_running,max_running,mean_waiting,max_waiting,waiting_grew,mean_kv_usage,max_kv_usage,preemptions,prefix_cache_hit_rate,server_generation_tokens,server_mean_ttft_ms,server_p50_ttft_ms,client_added_ttft_ms,energy_j_per_token,gpu_throttled_s,mean_gpu_util_pct,mean_gpu_power_w,max_gpu_memory_used_mib,mean_sm_clock_mhz,trials,interval_method,output_throughput_ci_low,"
+        ",client_limited,client_state,host_cores,host_busy_cores,host_steal_cores,host_client_cores,host_other_cores,engine_cores,idle_engine_cores_max,host_top,server_scrapes,mean_running,max_running,mean_waiting,max_waiting,waiting_grew,mean_kv_usage,max_kv_usage,preemptions,prefix_cache_hit_rate,server_generation_tokens,server_mean_ttft_ms,server_p50_ttft_ms,client_added_ttft_ms,energy_j_per_token,gpu_throttled_s,mean_gpu_util_pct,mean_gpu_power_w,max_gpu_memory_used_mib,mean_sm_clock_mhz,trials,interval_method,output_throughput_ci_low,"
     ));
     assert!(lines[0].ends_with(",mean_e2el_ms_ci_low,mean_e2el_ms_ci_high,cv_noisy"));
     // The failed level's errors, in class order.
@@ -1766,4 +1767,267 @@ fn levels_csv_fills_the_server_columns_and_leaves_absent_ones_empty() {
     assert_eq!(sglang_1[0], "SGLang");
     assert_eq!(sglang_1[col("server_scrapes")], "");
     assert_eq!(sglang_1[col("waiting_grew")], "");
+}
+
+// ---- the host ------------------------------------------------------------------------------
+
+fn process(pid: u32, command: &str, cores: f64, engine: Option<&str>) -> HostProcess {
+    HostProcess {
+        pid,
+        command: command.to_string(),
+        cores,
+        engine: engine.map(str::to_string),
+    }
+}
+
+fn engine_cpu(engine: &str, under_test: bool, pid: u32, cores: f64) -> EngineCpu {
+    EngineCpu {
+        engine: engine.to_string(),
+        under_test,
+        location: EngineLocation::Local,
+        pid: Some(pid),
+        processes: 3,
+        cores: Some(cores),
+    }
+}
+
+/// The fixture with host reports on 4 levels: vLLM at 1 fine; at 2 starved by `yes`; at 4
+/// busy (the client) while SGLang, idle, used 1.7 cores; SGLang at 1 late, both engines
+/// remote. The other levels have none.
+fn host_fixture() -> Report {
+    let mut report = fixture();
+    let vllm = &mut report.engines[0].levels;
+    vllm[0].host = Some(HostReport {
+        cores: 2,
+        busy_cores: 0.9,
+        steal_cores: 0.0,
+        client_cores: 0.2,
+        other_cores: 0.05,
+        top: vec![
+            process(100, "python3", 0.6, Some("vLLM")),
+            process(22, "sshd", 0.05, None),
+        ],
+        engines: vec![
+            engine_cpu("vLLM", true, 100, 0.65),
+            engine_cpu("SGLang", false, 200, 0.02),
+        ],
+        samples: 12,
+    });
+    vllm[1].client_state = ClientState::Starved;
+    vllm[1].client_limited = true;
+    vllm[1].host = Some(HostReport {
+        cores: 2,
+        busy_cores: 1.95,
+        steal_cores: 0.0,
+        client_cores: 0.15,
+        other_cores: 1.0,
+        top: vec![
+            process(4242, "yes", 0.98, None),
+            process(100, "python3", 0.7, Some("vLLM")),
+            process(200, "py;thon", 0.1, Some("SGLang")),
+        ],
+        engines: vec![
+            engine_cpu("vLLM", true, 100, 0.7),
+            engine_cpu("SGLang", false, 200, 0.1),
+        ],
+        samples: 10,
+    });
+    vllm[2].client_state = ClientState::Busy;
+    vllm[2].client_limited = true;
+    vllm[2].host = Some(HostReport {
+        cores: 2,
+        busy_cores: 2.0,
+        steal_cores: 0.0,
+        client_cores: 1.0,
+        other_cores: 0.0,
+        top: vec![process(200, "python3", 1.7, Some("SGLang"))],
+        engines: vec![
+            engine_cpu("vLLM", true, 100, 0.3),
+            engine_cpu("SGLang", false, 200, 1.7),
+        ],
+        samples: 8,
+    });
+    let remote = |engine: &str, under_test| EngineCpu {
+        engine: engine.to_string(),
+        under_test,
+        location: EngineLocation::Remote,
+        ..EngineCpu::default()
+    };
+    let sglang = &mut report.engines[1].levels;
+    sglang[0].client_state = ClientState::Late;
+    sglang[0].client_limited = true;
+    sglang[0].host = Some(HostReport {
+        cores: 2,
+        busy_cores: 0.3,
+        steal_cores: 0.4,
+        client_cores: 0.25,
+        other_cores: 0.05,
+        top: Vec::new(),
+        engines: vec![remote("vLLM", false), remote("SGLang", true)],
+        samples: 14,
+    });
+    report
+}
+
+#[test]
+fn levels_csv_fills_the_host_columns() {
+    let csv = String::from_utf8(levels_csv(&host_fixture())).unwrap();
+    let rows = csv_rows(&csv);
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    let cells = |row: &[String]| -> Vec<String> {
+        (col("client_state")..=col("host_top"))
+            .map(|i| row[i].clone())
+            .collect()
+    };
+    assert_eq!(col("client_state"), col("client_limited") + 1);
+    assert_eq!(col("server_scrapes"), col("host_top") + 1);
+    assert_eq!(
+        cells(&rows[1]),
+        [
+            "fine",
+            "2",
+            "0.9",
+            "0",
+            "0.2",
+            "0.05",
+            "0.65",
+            "0.02",
+            "python3:100:0.6;sshd:22:0.05"
+        ]
+    );
+    // A `;` in a command name would split the list: written as `_`.
+    assert_eq!(
+        cells(&rows[2]),
+        [
+            "starved",
+            "2",
+            "1.95",
+            "0",
+            "0.15",
+            "1",
+            "0.7",
+            "0.1",
+            "yes:4242:0.98;python3:100:0.7;py_thon:200:0.1"
+        ]
+    );
+    assert_eq!(cells(&rows[3])[..1], ["busy"]);
+    assert_eq!(cells(&rows[3])[7], "1.7");
+    // Remote engines: no engine cores, no idle engine's; no top process.
+    assert_eq!(rows[5][0], "SGLang");
+    assert_eq!(
+        cells(&rows[5]),
+        ["late", "2", "0.3", "0.4", "0.25", "0.05", "", "", ""]
+    );
+    // No host report: the state still, every host cell empty.
+    assert_eq!(cells(&rows[6]), ["fine", "", "", "", "", "", "", "", ""]);
+}
+
+fn section<'a>(md: &'a str, title: &str) -> &'a str {
+    let start = md
+        .find(title)
+        .unwrap_or_else(|| panic!("no {title} in\n{md}"));
+    let rest = &md[start..];
+    let end = rest[title.len()..]
+        .find("\n## ")
+        .map_or(rest.len(), |e| e + title.len() + 1);
+    &rest[..end]
+}
+
+#[test]
+fn summary_md_host_section() {
+    let md = String::from_utf8(summary_md(&host_fixture())).unwrap();
+    let host = section(&md, "## Host");
+    assert!(
+        host.contains(
+            "| vLLM | 2 | 1.95 of 2 | 0.15 | 0.70 | 1.00 | 0.00 | `yes` (4242) 0.98 | starved |"
+        ),
+        "{host}"
+    );
+    // The busiest process not the engine under test's may be an idle engine's.
+    assert!(
+        host.contains("| vLLM | 4 | 2.00 of 2 | 1.00 | 0.30 | 0.00 | 0.00 | `python3` (200, SGLang) 1.70 | busy |"),
+        "{host}"
+    );
+    assert!(
+        host.contains(
+            "| SGLang | 1 | 0.30 of 2 | 0.25 | remote: not sampled | 0.05 | 0.40 | — | late |"
+        ),
+        "{host}"
+    );
+    // Idle engines above a quarter of a core: one line each (SGLang's 0.10 at 2 is not).
+    assert!(
+        host.contains("\n- SGLang (idle) used 1.70 cores while vLLM C=4 ran.\n"),
+        "{host}"
+    );
+    assert_eq!(host.matches("(idle) used").count(), 1, "{host}");
+    insta::assert_snapshot!("summary_md_host", host);
+    // Without a host report there is no such section.
+    let plain = String::from_utf8(summary_md(&fixture())).unwrap();
+    assert!(!plain.contains("## Host"));
+}
+
+#[test]
+fn summary_md_marks_host_busy_client_busy_and_late_levels() {
+    let md = String::from_utf8(summary_md(&host_fixture())).unwrap();
+    let throughput = section(&md, "## Output throughput");
+    assert!(
+        throughput.contains("| 2 | 972.8 (host busy) |"),
+        "{throughput}"
+    );
+    assert!(
+        throughput.contains("| 4 | **1779** ★ (client busy) |"),
+        "{throughput}"
+    );
+    assert!(throughput.contains(" (client late) |"), "{throughput}");
+    assert_eq!(
+        md.matches(" (host busy) |").count(),
+        8,
+        "one per metric table"
+    );
+    // The legend says what each mark present means, and only those.
+    assert!(md.contains("*(host busy)*: the client ran late while other processes"));
+    assert!(md.contains("*(client busy)*: llmsweep used about a core"));
+    assert!(md.contains("*(client late)*: the client's event loop ran late"));
+    let plain = String::from_utf8(summary_md(&fixture())).unwrap();
+    for absent in ["host busy", "client busy", "client late"] {
+        assert!(!plain.contains(absent), "{absent}");
+    }
+    let mut one = fixture();
+    one.engines[0].levels[1].client_state = ClientState::Starved;
+    let md = String::from_utf8(summary_md(&one)).unwrap();
+    assert!(md.contains("*(host busy)*") && !md.contains("*(client busy)*"));
+}
+
+#[test]
+fn chart_draws_levels_of_a_busy_host_hollow() {
+    let report = host_fixture();
+    let marker = |kind: ChartKind, engine: usize, level: f64| {
+        chart_points(&report, kind)
+            .iter()
+            .map(|points| {
+                points
+                    .iter()
+                    .find(|p| p.engine == engine && p.level == level)
+                    .map(|p| p.marker)
+            })
+            .collect::<Vec<_>>()
+    };
+    for kind in [ChartKind::Standard, ChartKind::Extended] {
+        // vLLM at 2 was starved: hollow in every panel, like a skipped level.
+        assert_eq!(marker(kind, 0, 2.0), [Some(Marker::Hollow); 3], "{kind:?}");
+        // Busy (the client) and late levels keep their dot, as do fine ones.
+        assert_eq!(marker(kind, 0, 4.0), [Some(Marker::Filled); 3], "{kind:?}");
+        assert_eq!(marker(kind, 1, 1.0), [Some(Marker::Filled); 3], "{kind:?}");
+        assert_eq!(marker(kind, 0, 1.0), [Some(Marker::Filled); 3], "{kind:?}");
+    }
+    // The drawing agrees: vLLM's rings (r = 6 in its colour; the legend's is grey) are its
+    // skipped 8 and its starved 2, in each of the 3 panels.
+    let rings = |report: &Report| {
+        chart_svg(report, ChartKind::Standard)
+            .unwrap()
+            .matches(r##"r="6" opacity="1" fill="none" stroke="#D62728""##)
+            .count()
+    };
+    assert_eq!(rings(&fixture()), 3);
+    assert_eq!(rings(&report), 6);
 }

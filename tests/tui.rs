@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use llmsweep::events::{Control, Event, RunState, ServerSnapshot, Snapshot};
 use llmsweep::results::confidence::{Interval, IntervalMethod, LevelIntervals};
+use llmsweep::results::host::{ClientState, EngineCpu, EngineLocation, HostProcess, HostReport};
 use llmsweep::results::model::{
     EngineReport, LevelStatus, LevelSummary, Report, RunStatus, ScheduleStats, Workload,
     SCHEMA_VERSION,
@@ -1932,4 +1933,433 @@ fn a_search_without_a_knee_says_so() {
         "{text}"
     );
     assert!(!text.contains("more in summary.md"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine labels in narrow columns
+
+/// Two vLLM configurations whose names share `vLLM ` (the second with `short`), mid-run:
+/// each finished two levels.
+fn alike_names(short: Option<&str>) -> App {
+    let mut second = engine("vLLM max-num-seqs 4", "#2ca02c");
+    second.short_name = short.map(str::to_string);
+    let mut app = App::new(TuiOptions::default());
+    app.update(Msg::Tick { now_ms: 1_000 });
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(report_with(vec![engine("vLLM default", "#d62728"), second])),
+        },
+    );
+    feed(&mut app, Event::State(RunState::Running));
+    run_level(&mut app, 0, 0, 20, true);
+    run_level(&mut app, 0, 1, 20, true);
+    run_level(&mut app, 1, 0, 20, true);
+    run_level(&mut app, 1, 1, 20, true);
+    run_level(&mut app, 1, 2, 10, false);
+    app.update(Msg::Tick { now_ms: 60_000 });
+    app
+}
+
+/// The rows of the table under `title`: the lines after its header, up to a blank line.
+fn table_rows<'a>(text: &'a str, title: &str) -> Vec<&'a str> {
+    text.lines()
+        .skip_while(|l| !l.contains(title))
+        .skip(2)
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with('█'))
+        .collect()
+}
+
+#[test]
+fn snapshot_alike_names_80x24() {
+    let text = render(&alike_names(None), 80, 24);
+    let rows = table_rows(&text, "Finished levels");
+    assert_eq!(rows.len(), 4, "{text}");
+    for (row, label) in rows
+        .iter()
+        .zip(["vLLM de…", "vLLM de…", "vLLM ma…", "vLLM ma…"])
+    {
+        assert!(row.starts_with(label), "{row:?} starts with {label:?}");
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn every_narrow_table_uses_the_labels_and_the_short_name() {
+    let app = alike_names(Some("vLLM mx4"));
+    let text = render(&app, 80, 24);
+    let rows = table_rows(&text, "Finished levels");
+    assert!(rows[0].starts_with("vLLM de…"), "{text}");
+    assert!(rows[2].starts_with("vLLM mx4"), "{text}");
+    let mut detail = alike_names(None);
+    key(&mut detail, KeyInput::Tab);
+    let text = render(&detail, 80, 24);
+    let rows = table_rows(&text, "Detail:");
+    assert_eq!(rows.len(), 4, "{text}");
+    assert!(rows[0].starts_with("vLLM de…"), "{text}");
+    assert!(rows[2].starts_with("vLLM ma…"), "{text}");
+    // The ± interval table.
+    let mut trials = alike_names(None);
+    feed(
+        &mut trials,
+        level_finished(0, 0, trial_summary(1.0, 1.0, 3)),
+    );
+    feed(
+        &mut trials,
+        level_finished(1, 0, trial_summary(1.0, 1.4, 3)),
+    );
+    let text = render(&trials, 80, 24);
+    assert!(text.contains("± 95% CI"), "{text}");
+    let rows = table_rows(&text, "Finished levels");
+    assert!(rows[0].starts_with("vLLM de… "), "{text}");
+    assert!(rows[2].starts_with("vLLM ma… "), "{text}");
+    // Wide enough for the whole names (16 characters from 100 columns): cut at 16.
+    let wide = render(&alike_names(None), 120, 32);
+    let rows = table_rows(&wide, "Finished levels");
+    assert!(rows[0].starts_with("vLLM default "), "{wide}");
+    assert!(rows[2].starts_with("vLLM max-num-se… "), "{wide}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The host: marks in the tables, the detail view's host line, the headless text
+
+fn process(pid: u32, command: &str, cores: f64, engine: Option<&str>) -> HostProcess {
+    HostProcess {
+        pid,
+        command: command.to_string(),
+        cores,
+        engine: engine.map(str::to_string),
+    }
+}
+
+/// An engine's processes on this host: `cores` used, under test or idle.
+fn local(engine: &str, under_test: bool, cores: f64) -> EngineCpu {
+    EngineCpu {
+        engine: engine.to_string(),
+        under_test,
+        location: EngineLocation::Local,
+        pid: Some(100),
+        processes: 2,
+        cores: Some(cores),
+    }
+}
+
+const DEFAULT: &str = "vLLM default";
+const MAX4: &str = "vLLM max-num-seqs 4";
+
+/// A 2-core machine `busy` cores busy: the client's `client` cores, the engine under test's
+/// (`engine`, `0.6`), the idle one's (`idle` cores), `top` the busiest processes.
+fn host(busy: f64, client: f64, engine: &str, idle: f64, top: Vec<HostProcess>) -> HostReport {
+    let other = if engine == DEFAULT { MAX4 } else { DEFAULT };
+    HostReport {
+        cores: 2,
+        busy_cores: busy,
+        steal_cores: 0.0,
+        client_cores: client,
+        other_cores: (busy - client - 0.6 - idle).max(0.0),
+        top,
+        engines: vec![local(engine, true, 0.6), local(other, false, idle)],
+        samples: 10,
+    }
+}
+
+/// The two vLLM configurations' levels with host reports, by engine: vLLM default at 1 fine,
+/// at 8 starved by `yes`, at 32 starved with 6 failures; max-num-seqs 4 at 1 busy (the client)
+/// while vLLM default, idle, used 1.7 cores, at 8 late (both engines remote, steal 0.4), at 32
+/// without a host report.
+fn host_levels() -> [Vec<LevelSummary>; 2] {
+    let level = |level: f64, speed: f64, failed: u64, state, host: Option<HostReport>| {
+        let mut s = summary(level, speed, failed, LevelStatus::Complete);
+        s.client_state = state;
+        s.client_limited = state != ClientState::Fine;
+        s.host = host;
+        s
+    };
+    let yes = || {
+        vec![
+            process(4242, "yes", 0.98, None),
+            process(100, "python3", 0.6, Some(DEFAULT)),
+        ]
+    };
+    let late = HostReport {
+        cores: 2,
+        busy_cores: 0.3,
+        steal_cores: 0.4,
+        client_cores: 0.25,
+        other_cores: 0.05,
+        top: Vec::new(),
+        engines: vec![
+            EngineCpu {
+                engine: DEFAULT.to_string(),
+                location: EngineLocation::Remote,
+                ..EngineCpu::default()
+            },
+            EngineCpu {
+                engine: MAX4.to_string(),
+                under_test: true,
+                location: EngineLocation::Remote,
+                ..EngineCpu::default()
+            },
+        ],
+        samples: 12,
+    };
+    [
+        vec![
+            level(
+                1.0,
+                1.0,
+                0,
+                ClientState::Fine,
+                Some(host(
+                    0.9,
+                    0.2,
+                    DEFAULT,
+                    0.02,
+                    vec![process(22, "sshd", 0.05, None)],
+                )),
+            ),
+            level(
+                8.0,
+                1.0,
+                0,
+                ClientState::Starved,
+                Some(host(1.95, 0.15, DEFAULT, 0.1, yes())),
+            ),
+            level(
+                32.0,
+                1.0,
+                6,
+                ClientState::Starved,
+                Some(host(1.98, 0.2, DEFAULT, 0.1, yes())),
+            ),
+        ],
+        vec![
+            level(
+                1.0,
+                1.4,
+                0,
+                ClientState::Busy,
+                Some(host(
+                    2.0,
+                    1.0,
+                    MAX4,
+                    1.7,
+                    vec![
+                        process(300, "python3", 1.7, Some(DEFAULT)),
+                        process(22, "sshd", 0.1, None),
+                    ],
+                )),
+            ),
+            level(8.0, 1.4, 0, ClientState::Late, Some(late)),
+            level(32.0, 1.4, 0, ClientState::Fine, None),
+        ],
+    ]
+}
+
+/// Every level of [`host_levels`] finished (`keep` picks what of each), the run not yet over.
+fn host_app(keep: impl Fn(&LevelSummary) -> LevelSummary) -> App {
+    let mut app = App::new(TuiOptions::default());
+    app.update(Msg::Tick { now_ms: 1_000 });
+    feed(
+        &mut app,
+        Event::RunStarted {
+            report: Arc::new(report_with(vec![
+                engine(DEFAULT, "#d62728"),
+                engine(MAX4, "#2ca02c"),
+            ])),
+        },
+    );
+    feed(&mut app, Event::State(RunState::Running));
+    for (engine, levels) in host_levels().iter().enumerate() {
+        for (i, s) in levels.iter().enumerate() {
+            feed(&mut app, level_started(engine, i, s.level, 1, 1));
+            feed(&mut app, level_finished(engine, i, keep(s)));
+        }
+    }
+    app.update(Msg::Tick { now_ms: 60_000 });
+    app
+}
+
+/// The Errors cell of each row of the finished-levels table (its last 13 columns of 80).
+fn errors_cells(text: &str) -> Vec<String> {
+    table_rows(text, "Finished levels")
+        .iter()
+        .map(|r| {
+            r.chars()
+                .skip(80 - 13)
+                .collect::<String>()
+                .trim()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn finished_levels_mark_host_busy_client_busy_and_late() {
+    // Every mark fits whole when no row has failures.
+    let text = render(
+        &host_app(|s| LevelSummary {
+            failed: 0,
+            ..s.clone()
+        }),
+        80,
+        24,
+    );
+    assert_eq!(
+        errors_cells(&text),
+        [
+            "0",
+            "0 host busy",
+            "0 host busy",
+            "0 client busy",
+            "0 client late",
+            "0"
+        ],
+        "{text}"
+    );
+    // `6 3.0% host busy` does not fit 13 columns: every row takes the short marks.
+    let text = render(&host_app(LevelSummary::clone), 80, 24);
+    assert_eq!(
+        errors_cells(&text),
+        ["0", "0 busy", "6 3.0% busy", "0 client", "0 late", "0"],
+        "{text}"
+    );
+    // The ± interval table marks them the same way.
+    let with_intervals = |s: &LevelSummary| LevelSummary {
+        intervals: trial_summary(s.level, 1.0, 3).intervals,
+        ..s.clone()
+    };
+    let text = render(&host_app(with_intervals), 80, 24);
+    assert!(text.contains("± 95% CI"), "{text}");
+    // The Errors column is as wide as its widest cell, `6 3.0% busy`.
+    let ends: Vec<String> = table_rows(&text, "Finished levels")
+        .iter()
+        .map(|r| {
+            let chars: Vec<char> = r.chars().collect();
+            chars[chars.len() - 11..]
+                .iter()
+                .collect::<String>()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        ["0", "0 busy", "6 3.0% busy", "0 client", "0 late", "0"],
+        "{text}"
+    );
+}
+
+#[test]
+fn snapshot_detail_host_80x24() {
+    let mut app = host_app(LevelSummary::clone);
+    key(&mut app, KeyInput::Tab);
+    let text = render(&app, 80, 24);
+    assert!(text.contains("Detail: ITL, TPOT, errors, host"), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in\n{text}"))
+    };
+    // Each level's host line sits below it, from the level column on.
+    let row = at("vLLM de…     8");
+    assert_eq!(
+        lines[row + 1],
+        "         host busy: box 1.9/2 · client 0.15 · eng 0.60 · yes 0.98"
+    );
+    let row = at("vLLM ma…     1");
+    assert_eq!(
+        lines[row + 1],
+        "         client busy: box 2.0/2 · client 1.00 · sshd 0.10 · idle vLLM de… 1.70 …"
+    );
+    let row = at("vLLM ma…     8");
+    assert_eq!(
+        lines[row + 1],
+        "         client late: box 0.3/2 · steal 0.4 · client 0.25"
+    );
+    let row = at("vLLM ma…    32");
+    assert_eq!(lines[row + 1], "         host: -");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn the_host_detail_renders_at_any_size() {
+    let mut app = host_app(LevelSummary::clone);
+    key(&mut app, KeyInput::Tab);
+    for w in [0, 1, 9, 20, 79, 80, 81, 100, 160] {
+        for h in [0, 1, 3, 5, 6, 7, 24, 25, 48] {
+            assert_eq!(render(&app, w, h).lines().count(), h as usize, "{w}×{h}");
+        }
+    }
+    // Every level shows with its host line below it.
+    let text = render(&app, 80, 25);
+    assert_eq!(table_rows(&text, "Detail:").len(), 12, "{text}");
+}
+
+#[test]
+fn without_host_reports_the_detail_view_keeps_one_line_a_level() {
+    let mut app = host_app(|s| LevelSummary {
+        host: None,
+        ..s.clone()
+    });
+    key(&mut app, KeyInput::Tab);
+    let text = render(&app, 80, 24);
+    assert!(text.contains("Detail: ITL, TPOT, errors (Tab"), "{text}");
+    assert!(!text.contains("host"), "{text}");
+    assert_eq!(table_rows(&text, "Detail:").len(), 6, "{text}");
+}
+
+#[test]
+fn summary_table_and_headless_text_mark_the_levels() {
+    let [default, max4] = host_levels();
+    let mut report = report_with(vec![engine(DEFAULT, "#d62728"), engine(MAX4, "#2ca02c")]);
+    report.engines[0].levels = default.clone();
+    report.engines[1].levels = max4.clone();
+    let text = summary_table(&report);
+    let marks: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("vLLM "))
+        .map(|l| l.rsplit("  ").next().unwrap())
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            "0",
+            "0 host busy",
+            "6 (3.0%) host busy",
+            "0 client busy",
+            "0 client late",
+            "0"
+        ],
+        "{text}"
+    );
+    // The headless line of each level.
+    let line = |s: &LevelSummary| llmsweep::headless::level_line(DEFAULT, s, false);
+    assert!(
+        line(&default[1]).ends_with(" ms  [host busy]"),
+        "{}",
+        line(&default[1])
+    );
+    assert!(line(&max4[0]).ends_with(" ms  [client busy]"));
+    assert!(line(&max4[1]).ends_with(" ms  [client late]"));
+    assert!(line(&default[0]).ends_with(" ms"), "{}", line(&default[0]));
+    let mut skipped = default[1].clone();
+    skipped.status = LevelStatus::Skipped;
+    assert!(line(&skipped).ends_with(" ms  [skipped]  [host busy]"));
+    // The final text says how many levels were marked host busy, right after the table.
+    let text = llmsweep::headless::final_text(&report);
+    let count = "2 levels marked host busy: the client ran late while other processes kept the \
+                 machine busy, so those numbers are partly the box's (summary.md, Host)\n";
+    assert!(
+        text.starts_with(&format!("{}{count}", summary_table(&report))),
+        "{text}"
+    );
+    report.engines[0].levels[2].client_state = ClientState::Fine;
+    let text = llmsweep::headless::final_text(&report);
+    assert!(text.contains("\n1 level marked host busy: "), "{text}");
+    report.engines[0].levels[1].client_state = ClientState::Busy;
+    let text = llmsweep::headless::final_text(&report);
+    assert!(!text.contains("marked host busy"), "{text}");
 }

@@ -8,6 +8,14 @@
 //! `\n`. Latency statistics are empty when the level has no value (no success). The schedule (`mean_scheduled_ttft_ms` ... `late_starts`, rate mode) and SLO
 //! (`request_goodput` ... `meets_slo`) columns are empty when the level has no such value.
 //!
+//! After `client_limited` come `client_state` (`fine`, `busy`, `starved`, `late`) and the host
+//! columns, empty when the level has no host report: `host_cores` (the machine's logical CPUs),
+//! `host_busy_cores`, `host_steal_cores`, `host_client_cores`, `host_other_cores` (cores, 1 =
+//! one core busy all level), `engine_cores` (the engine under test's processes; empty unless
+//! they were found on this host), `idle_engine_cores_max` (the busiest idle engine's; empty
+//! when none was found on this host) and `host_top` (the busiest processes other than
+//! llmsweep, `command:pid:cores` joined by `;`, a `;` in a command written as `_`).
+//!
 //! After the `LevelSummary` fields come the repeated-trials and interval columns, empty where
 //! the level has none: `trials` (trials the level's row is the mean of), `interval_method`
 //! (`trials` or `batch_means`), then `<metric>_ci_low` and `<metric>_ci_high` (the 95 %
@@ -16,12 +24,14 @@
 
 use std::collections::BTreeMap;
 
+use crate::report::markdown::engine_under_test_cores;
 use crate::results::confidence::{Interval, LevelIntervals};
+use crate::results::host::{EngineLocation, HostReport};
 use crate::results::model::{LevelStatus, LevelSummary, Report, ScheduleStats};
 use crate::results::server::ServerStats;
 
 /// The header row, in column order.
-pub const COLUMNS: [&str; 109] = [
+pub const COLUMNS: [&str; 118] = [
     "engine",
     "level",
     "max_concurrency",
@@ -92,6 +102,15 @@ pub const COLUMNS: [&str; 109] = [
     "client_cpu_cores",
     "client_loop_lag_p99_ms",
     "client_limited",
+    "client_state",
+    "host_cores",
+    "host_busy_cores",
+    "host_steal_cores",
+    "host_client_cores",
+    "host_other_cores",
+    "engine_cores",
+    "idle_engine_cores_max",
+    "host_top",
     "server_scrapes",
     "mean_running",
     "max_running",
@@ -246,6 +265,9 @@ fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
         l.client_cpu_cores.to_string(),
         l.client_loop_lag_p99_ms.to_string(),
         l.client_limited.to_string(),
+    ];
+    row.extend(host_fields(l));
+    row.extend([
         l.server
             .as_ref()
             .map(|s| s.scrapes.to_string())
@@ -272,9 +294,46 @@ fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
         server(|s| s.mean_gpu_power_w),
         server(|s| s.max_gpu_memory_used_mib),
         server(|s| s.mean_sm_clock_mhz),
-    ];
+    ]);
     row.extend(interval_fields(l));
     row
+}
+
+/// `client_state`, then the host columns (`host_cores` ... `host_top`), empty without a host
+/// report: the machine's cores and its busy, steal, client and other cores; the engine under
+/// test's cores (when it ran on this host); the busiest idle engine's; the busiest processes as
+/// `command:pid:cores;…` (a `;` in a command written as `_`).
+fn host_fields(l: &LevelSummary) -> Vec<String> {
+    let h = l.host.as_ref();
+    let f = |v: f64| v.to_string();
+    let cores = |get: fn(&HostReport) -> f64| h.map(|h| f(get(h))).unwrap_or_default();
+    let idle_max = h.and_then(|h| {
+        h.engines
+            .iter()
+            .filter(|e| !e.under_test && e.location == EngineLocation::Local)
+            .filter_map(|e| e.cores)
+            .reduce(f64::max)
+    });
+    let top = h.map(|h| {
+        h.top
+            .iter()
+            .map(|p| format!("{}:{}:{}", p.command.replace(';', "_"), p.pid, f(p.cores)))
+            .collect::<Vec<_>>()
+            .join(";")
+    });
+    vec![
+        l.client_state.as_str().to_string(),
+        h.map(|h| h.cores.to_string()).unwrap_or_default(),
+        cores(|h| h.busy_cores),
+        cores(|h| h.steal_cores),
+        cores(|h| h.client_cores),
+        cores(|h| h.other_cores),
+        h.and_then(engine_under_test_cores)
+            .map(f)
+            .unwrap_or_default(),
+        idle_max.map(f).unwrap_or_default(),
+        top.unwrap_or_default(),
+    ]
 }
 
 /// `trials`, `interval_method`, the `_ci_low`/`_ci_high` pairs of [`CI_METRICS`] and

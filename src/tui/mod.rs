@@ -9,6 +9,7 @@
 //! - `terminal` — raw mode / alternate screen guard, panic hook, [`restore_terminal`].
 //! - `ansi`     — engine colours → the 16 ANSI colours.
 //! - `format`   — compact numbers (`1.23k`, `45.6 ms`).
+//! - `labels`   — [`labels::engine_labels`]: engine names that still differ in a narrow column.
 //! - `summary`  — [`summary_table`], the plain-text table printed after the dashboard closes.
 //! - this file  — [`run`], the async loop tying the bus, the keyboard and the screen together.
 
@@ -17,6 +18,7 @@ pub mod app;
 pub mod format;
 pub mod history;
 pub mod keys;
+pub mod labels;
 pub mod summary;
 pub mod terminal;
 pub mod view;

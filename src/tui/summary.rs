@@ -3,12 +3,15 @@
 
 use std::fmt::Write as _;
 
+use crate::report::markdown::client_mark;
 use crate::report::BasisMix;
 use crate::results::model::{LevelStatus, Report};
 
 use super::format;
 
-/// One line per (engine, level), each engine's levels sorted by level: C, req/s, tok/s, TTFT p50/p99 ms, E2E p50/p99 ms, errors;
+/// One line per (engine, level), each engine's levels sorted by level: C, req/s, tok/s, TTFT
+/// p50/p99 ms, E2E p50/p99 ms, errors (with `skipped`/`FAILED` and the client's mark: `host
+/// busy`, `client busy`, `client late`);
 /// then a line per engine that was cut short and one saying which throughput the table shows
 /// (steady-state or whole-level, as the chart; † marks whole-level figures among steady-state
 /// ones). Ends with a newline.
@@ -56,6 +59,10 @@ pub fn summary_table(report: &Report) -> String {
                 LevelStatus::Complete => {}
                 LevelStatus::Skipped => errors.push_str(" skipped"),
                 LevelStatus::Failed => errors.push_str(" FAILED"),
+            }
+            if let Some(mark) = client_mark(level.client_state) {
+                errors.push(' ');
+                errors.push_str(mark);
             }
             let mark = BasisMix::mark(mix, level);
             let _ = writeln!(

@@ -15,7 +15,7 @@ use super::{draw_err, BADGE, FAIL, GRID, INK, MUTED};
 use crate::report::{is_rate, level_name, BasisMix, Quality, ReportError, WHOLE_LEVEL_MARK};
 use crate::results::model::Report;
 
-/// Hollow marker of a skipped (partial) level.
+/// Hollow marker of a skipped (partial) level, or one whose host was busy.
 pub(super) fn draw_partial<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     at: (i32, i32),

@@ -10,6 +10,7 @@ use super::ChartKind;
 use crate::color::Rgb;
 use crate::report::{quality, BasisMix, Quality};
 use crate::results::confidence::IntervalMethod;
+use crate::results::host::ClientState;
 use crate::results::model::{LevelSummary, Report};
 
 /// One level of one engine, ready to plot.
@@ -57,7 +58,7 @@ pub(super) fn series(report: &Report, axis: &XAxis, panel: &Panel) -> Vec<Series
                         level: l.level,
                         y,
                         band_top,
-                        quality: quality(l),
+                        quality: drawn_quality(l),
                         marked: panel.throughput && !BasisMix::mark(mix, l).is_empty(),
                         bar: error_bar(l, y, panel),
                     })
@@ -71,6 +72,15 @@ pub(super) fn series(report: &Report, axis: &XAxis, panel: &Panel) -> Vec<Series
             }
         })
         .collect()
+}
+
+/// How a level is drawn: as [`quality`] ranks it, except that a level whose client was
+/// starved by a busy host (its numbers were set by the box) is hollow like a skipped one.
+fn drawn_quality(level: &LevelSummary) -> Quality {
+    match quality(level) {
+        Quality::Good if level.client_state == ClientState::Starved => Quality::Partial,
+        q => q,
+    }
 }
 
 /// The error bar of a level plotted at `y`: the panel's interval when the level's intervals
@@ -104,7 +114,8 @@ pub(super) fn has_error_bars(report: &Report, kind: ChartKind) -> bool {
 pub enum Marker {
     /// A filled dot: the level ran to its end.
     Filled,
-    /// A hollow ring: the level was skipped (partial).
+    /// A hollow ring: the level was skipped (partial), or the host was busy (its client was
+    /// starved: the box set its numbers).
     Hollow,
     /// A red ✕ in a ring: the level failed (or had > 50 % errors); it breaks the line.
     Failed,

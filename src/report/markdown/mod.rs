@@ -8,7 +8,9 @@
 //! steady-state window's figures or the whole level's (a † marks whole-level cells among
 //! steady-state ones); a table of achieved concurrency and steady-state windows follows.
 //! Where a level has 95 % intervals, its cells read `mean ± half-width` and a metric that
-//! moved more than 10 % across trials is flagged ⚠.
+//! moved more than 10 % across trials is flagged ⚠. A level whose client was starved by a busy
+//! machine is marked *(host busy)* (*(client busy)*, *(client late)* likewise), and a `## Host`
+//! table follows the server metrics when the machine was sampled.
 //!
 //! - `metrics`     — the metrics tabulated, one `Metric` a table.
 //! - `run`         — the title, the run's facts and the engines table.
@@ -18,11 +20,16 @@
 //! - `intervals`   — the tables' `± half-width`, the noisy marker and the note on both.
 //! - `concurrency` — the achieved concurrency and steady-state windows.
 //! - `server`      — the engines' own metrics per level (and the GPUs').
+//! - `host`        — `## Host`: the machine's CPU per level, and the readings of a host report
+//!   the dashboard and `levels.csv` share.
+//! - `client_marks` — the marks of levels whose client was busy, starved or late.
 //! - `lists`       — the SLO lines, the warnings and the errors.
 //! - `text`        — number formats and Markdown escaping.
 //! - this file     — [`summary_md`], putting the sections in order.
 
+mod client_marks;
 mod concurrency;
+mod host;
 mod intervals;
 mod knee;
 mod lists;
@@ -35,7 +42,9 @@ mod verdict;
 
 use super::{has_slo, is_rate};
 use crate::results::model::Report;
+use client_marks::client_mark_note;
 use concurrency::concurrency;
+use host::host;
 use intervals::interval_note;
 use knee::knees;
 use lists::{errors, slo_lines, warnings};
@@ -45,6 +54,8 @@ use server::server;
 use table::{all_levels, table};
 use verdict::verdicts;
 
+pub use client_marks::{client_mark, client_mark_short};
+pub use host::{busy_idle_engines, engine_under_test, engine_under_test_cores};
 pub use knee::{bisected_text, knee_line, knee_text, stop_reason_text};
 pub use verdict::{level_label, method_notes, ordered_verdicts, verdict_line, verdict_rest};
 
@@ -65,8 +76,10 @@ pub fn summary_md(report: &Report) -> Vec<u8> {
              levels and levels where more than half the requests failed never win. The last \
              column gives how many times better the best engine is than each other one. \
              *(skipped)*: the level was cut short, its numbers cover what ran; *(failed)*: most \
-             requests failed, the numbers describe failures, not speed.\n\n",
+             requests failed, the numbers describe failures, not speed.",
         );
+        md.push_str(&client_mark_note(report));
+        md.push_str("\n\n");
         interval_note(&mut md, report);
         for metric in &METRICS {
             table(&mut md, report, &levels, metric);
@@ -81,6 +94,7 @@ pub fn summary_md(report: &Report) -> Vec<u8> {
         }
         concurrency(&mut md, report);
         server(&mut md, report);
+        host(&mut md, report);
     }
     errors(&mut md, report);
     md.into_bytes()

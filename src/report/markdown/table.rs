@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::client_marks::client_mark;
 use super::intervals::{from_batch_means, half_width, methods, noisy, NOISY_MARK};
 use super::metrics::Metric;
 use super::text::{capitalise, cell, fmt_pm, inline};
@@ -118,6 +119,9 @@ pub(super) fn table(md: &mut String, report: &Report, levels: &[f64], m: &Metric
                         Quality::Good => {}
                         Quality::Partial => text.push_str(" (skipped)"),
                         Quality::Failed => text.push_str(" (failed)"),
+                    }
+                    if let Some(mark) = client_mark(l.client_state) {
+                        let _ = write!(text, " ({mark})");
                     }
                     text
                 }

@@ -6,19 +6,22 @@ use ratatui::style::{Color, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
-const HELP: [&str; 13] = [
+const HELP: [&str; 16] = [
     "space / p  pause or resume: no new requests start,",
     "           in-flight ones finish",
     "s          skip the current level (kept, marked skip)",
     "n          skip the rest of this engine's levels",
     "q          quit: asks y/n, then writes results so far",
     "Ctrl-C     quit at once, as SIGINT: exit code 130",
-    "Tab        sparklines / detail (ITL, TPOT, errors)",
+    "Tab        sparklines / detail (ITL, TPOT, errors, host)",
     "? / Esc    close this help",
     "",
     "Sparklines cover the whole run, the values beside",
     "them are the latest. Errors: failed count and rate;",
-    "skip = cut short, FAIL = most requests failed.",
+    "skip = cut short, FAIL = most requests failed;",
+    "host busy (or busy): the machine starved the client;",
+    "client busy (client), client late (late): the",
+    "client's timings may be off (the detail view: host).",
     "After the run, any key closes the dashboard.",
 ];
 

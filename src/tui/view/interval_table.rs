@@ -4,12 +4,13 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::Style;
-use ratatui::text::Span;
-use ratatui::widgets::{Block, Cell, Row, Table, Widget};
+use ratatui::widgets::{Block, Row, Table, Widget};
 
-use super::tables::{engine_col_width, errors_text, header_row, level_header, right, row_style};
-use super::{engine_color, engine_name};
+use super::column_labels;
+use super::tables::{
+    engine_cell, engine_col_width, errors_text, header_row, level_header, long_marks, right,
+    row_style, ERRORS_WIDTH,
+};
 use crate::report::BasisMix;
 use crate::results::confidence::{Interval, IntervalMethod};
 use crate::tui::app::{App, FinishedLevel};
@@ -92,6 +93,7 @@ pub(super) fn render_interval_table(
     // Widths come from every row, so they do not jump as the table scrolls.
     let all = app.levels();
     let goodput = all.iter().any(|l| l.summary.request_goodput.is_some());
+    let long = long_marks(all.iter().map(|l| &*l.summary), ERRORS_WIDTH.into());
     let column = |header, drop_rank, text: &dyn Fn(&FinishedLevel) -> String| Column {
         header,
         texts: all.iter().map(text).collect(),
@@ -146,9 +148,12 @@ pub(super) fn render_interval_table(
             ms_cell(i, s.median_e2el_ms)
         }),
         column("Lat p99", Some(0), &|l| format::ms(l.summary.p99_e2el_ms)),
-        column("Errors", None, &|l| errors_text(&l.summary)),
+        column("Errors", None, &|l| {
+            errors_text(&l.summary, long, ERRORS_WIDTH.into())
+        }),
     ]);
     let engine_width = engine_col_width(app, area);
+    let labels = column_labels(app, engine_width);
     // Each column after the engine's takes its width and a space before it.
     let total = |columns: &[Column]| -> u16 {
         engine_width + columns.iter().map(|c| c.width() + 1).sum::<u16>()
@@ -171,10 +176,7 @@ pub(super) fn render_interval_table(
         .and_then(|s| all.iter().position(|l| std::ptr::eq(l, s)))
         .unwrap_or(0);
     let rows = shown.iter().enumerate().map(|(at, row)| {
-        let mut cells = vec![Cell::from(Span::styled(
-            engine_name(app, row.engine),
-            Style::new().fg(engine_color(app, row.engine)),
-        ))];
+        let mut cells = vec![engine_cell(app, &labels, row.engine)];
         cells.extend(columns.iter().map(|c| right(c.texts[offset + at].clone())));
         Row::new(cells).style(row_style(&row.summary))
     });

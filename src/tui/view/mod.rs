@@ -9,7 +9,8 @@
 //! - `panels`  — the sparkline body: a panel per engine above the finished-levels table.
 //! - `tables`  — the finished-levels table and the pieces the detail table shares.
 //! - `interval_table` — the finished-levels table's `mean±half-width` layout (trials, CIs).
-//! - `detail`  — the detail view: ITL, TPOT, errors.
+//! - `detail`  — the detail view: ITL, TPOT, errors, and a host line per level.
+//! - `host_line` — that line: the machine's busy cores, the engine's, other processes'.
 //! - `footer`  — the gauge, the warning line and the key bar.
 //! - `verdicts` — the DONE screen's knees and A/B verdicts above the table.
 //! - `help`    — the help overlay.
@@ -19,6 +20,7 @@ mod detail;
 mod footer;
 mod header;
 mod help;
+mod host_line;
 mod interval_table;
 mod panels;
 mod tables;
@@ -34,6 +36,7 @@ use crate::results::model::Report;
 use super::ansi::ansi16_hex;
 use super::app::{App, View};
 use super::format;
+use super::labels::engine_labels;
 use detail::render_detail;
 use footer::{render_gauge, render_keys, render_warning};
 use header::render_header;
@@ -108,6 +111,20 @@ fn engine_name(app: &App, engine: usize) -> String {
     app.report()
         .and_then(|r| r.engines.get(engine))
         .map_or_else(|| format!("engine {engine}"), |e| e.name.clone())
+}
+
+/// Every engine's label in a table column `width` characters wide (see [`engine_labels`]).
+fn column_labels(app: &App, width: u16) -> Vec<String> {
+    let Some(report) = app.report() else {
+        return Vec::new();
+    };
+    let names: Vec<&str> = report.engines.iter().map(|e| e.name.as_str()).collect();
+    let short: Vec<Option<&str>> = report
+        .engines
+        .iter()
+        .map(|e| e.short_name.as_deref())
+        .collect();
+    engine_labels(&names, &short, usize::from(width))
 }
 
 fn engine_color(app: &App, engine: usize) -> Color {

@@ -8,7 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, Widget};
 
 use super::interval_table::{interval_title, render_interval_table};
-use super::{engine_color, engine_name};
+use super::{column_labels, engine_color, engine_name};
+use crate::report::markdown::{client_mark, client_mark_short};
 use crate::report::{BasisMix, WHOLE_LEVEL_MARK};
 use crate::results::model::{LevelStatus, LevelSummary, Report};
 use crate::tui::app::{App, FinishedLevel};
@@ -17,16 +18,21 @@ use crate::tui::format;
 /// Narrowest finished-levels table that gets the goodput column (SLOs set).
 const GOODPUT_MIN_WIDTH: u16 = 88;
 
+/// Width of the Errors column: `200 100% FAIL` fits (80 columns in all); the client marks
+/// (`host busy`, or `busy` when that does not fit) only where there is room.
+pub(super) const ERRORS_WIDTH: u16 = 13;
+
 /// True in rate mode (levels are req/s).
 fn is_rate(report: Option<&Report>) -> bool {
     report.is_some_and(|r| r.workload.mode == "rate")
 }
 
-/// The rows that fit below a title line and a header row: the last ones, or, when the newest
-/// row sits higher up (an auto sweep bisecting below its last level), the ones around it.
-pub(super) fn visible_rows(app: &App, area: Rect) -> &[FinishedLevel] {
+/// The rows `row_height` lines high that fit below a title line and a header row: the last
+/// ones, or, when the newest row sits higher up (an auto sweep bisecting below its last level),
+/// the ones around it.
+pub(super) fn visible_rows(app: &App, area: Rect, row_height: u16) -> &[FinishedLevel] {
     let levels = app.levels();
-    let fit = (area.height.saturating_sub(2) as usize).min(levels.len());
+    let fit = (usize::from(area.height.saturating_sub(2) / row_height.max(1))).min(levels.len());
     let last_start = levels.len() - fit;
     let start = match app.newest_level() {
         Some(newest) if fit > 0 => newest.saturating_sub((fit - 1) / 2).min(last_start),
@@ -56,6 +62,19 @@ pub(super) fn right(text: impl Into<String>) -> Cell<'static> {
     Cell::from(Line::from(text.into()).alignment(Alignment::Right))
 }
 
+/// Engine `engine`'s cell: its label among `labels` (from [`super::column_labels`]) in its
+/// colour.
+pub(super) fn engine_cell(app: &App, labels: &[String], engine: usize) -> Cell<'static> {
+    let label = labels
+        .get(engine)
+        .cloned()
+        .unwrap_or_else(|| engine_name(app, engine));
+    Cell::from(Span::styled(
+        label,
+        Style::new().fg(engine_color(app, engine)),
+    ))
+}
+
 pub(super) fn engine_col_width(app: &App, area: Rect) -> u16 {
     let longest = app.report().map_or(6, |r| {
         r.engines
@@ -76,7 +95,9 @@ pub(super) fn row_style(summary: &LevelSummary) -> Style {
     }
 }
 
-pub(super) fn errors_text(summary: &LevelSummary) -> String {
+/// The Errors cell: failures and their share, ` skip` or ` FAIL`, then the client's mark
+/// (` host busy`, or ` busy` when not `long`) when it fits in `room` characters.
+pub(super) fn errors_text(summary: &LevelSummary, long: bool, room: usize) -> String {
     let mut text = if summary.failed == 0 {
         "0".to_string()
     } else {
@@ -87,7 +108,29 @@ pub(super) fn errors_text(summary: &LevelSummary) -> String {
         LevelStatus::Skipped => text.push_str(" skip"),
         LevelStatus::Failed => text.push_str(" FAIL"),
     }
+    let mark = if long {
+        client_mark(summary.client_state)
+    } else {
+        client_mark_short(summary.client_state)
+    };
+    if let Some(mark) = mark {
+        if text.chars().count() + 1 + mark.chars().count() <= room {
+            text.push(' ');
+            text.push_str(mark);
+        }
+    }
     text
+}
+
+/// Whether the Errors cells of `levels` take the long marks: every one fits in `room`
+/// characters with its mark (otherwise all take the short ones, so a table says one thing).
+pub(super) fn long_marks<'a>(
+    levels: impl IntoIterator<Item = &'a LevelSummary>,
+    room: usize,
+) -> bool {
+    levels
+        .into_iter()
+        .all(|s| errors_text(s, true, usize::MAX).chars().count() <= room)
 }
 
 pub(super) fn table_block(title: String) -> Block<'static> {
@@ -131,7 +174,7 @@ pub(super) fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let all = app.levels();
-    let shown = visible_rows(app, area);
+    let shown = visible_rows(app, area, 1);
     let mut title = format!("Finished levels ({})", rows_shown(shown, all));
     // Which throughput the req/s and tok/s columns hold.
     let mix = BasisMix::of(all.iter().map(|l| &*l.summary));
@@ -168,13 +211,13 @@ pub(super) fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .any(|l| l.summary.request_goodput.is_some())
         && area.width >= GOODPUT_MIN_WIDTH;
+    let engine_width = engine_col_width(app, area);
+    let labels = column_labels(app, engine_width);
+    let long = long_marks(all.iter().map(|l| &*l.summary), ERRORS_WIDTH.into());
     let rows = shown.iter().map(|row| {
         let s = &row.summary;
         let mut cells = vec![
-            Cell::from(Span::styled(
-                engine_name(app, row.engine),
-                Style::new().fg(engine_color(app, row.engine)),
-            )),
+            engine_cell(app, &labels, row.engine),
             right(format::level(s.level)),
             right(format!(
                 "{}{}",
@@ -195,13 +238,13 @@ pub(super) fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
             right(format::ms(s.p99_ttft_ms)),
             right(format::ms(s.median_e2el_ms)),
             right(format::ms(s.p99_e2el_ms)),
-            right(errors_text(s)),
+            right(errors_text(s, long, ERRORS_WIDTH.into())),
         ]);
         Row::new(cells).style(row_style(s))
     });
     let c_header = level_header(report);
     let mut widths = vec![
-        Constraint::Length(engine_col_width(app, area)),
+        Constraint::Length(engine_width),
         Constraint::Length(5),
         Constraint::Length(7),
         Constraint::Length(7),
@@ -209,8 +252,7 @@ pub(super) fn render_levels_table(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(8),
         Constraint::Length(8),
         Constraint::Length(8),
-        // `200 100% FAIL` fits (80 columns in all).
-        Constraint::Length(13),
+        Constraint::Length(ERRORS_WIDTH),
     ];
     let mut header = vec![
         "Engine", c_header, "req/s", "tok/s", "TTFT p50", "TTFT p99", "Lat p50", "Lat p99",
