@@ -2,10 +2,9 @@
 //! numbers: an idle engine that used CPU while another was measured, and other processes
 //! that kept a large share of the machine busy.
 
-use crate::results::host::{EngineLocation, HostReport};
-
-/// An engine idle during another's level using more than this, cores, is named.
-pub const IDLE_ENGINE_CORES: f64 = 0.25;
+use crate::results::host::HostReport;
+#[cfg(doc)]
+use crate::results::host::IDLE_ENGINE_CORES;
 
 /// Processes other than llmsweep's and the engines' using more than this many cores are
 /// named: half a core, or a quarter of the machine on a larger one.
@@ -17,17 +16,13 @@ pub fn other_cores_limit(cores: u32) -> f64 {
 /// more than [`IDLE_ENGINE_CORES`]: `vLLM max-num-seqs 4 (idle) used 1.7 cores while vLLM
 /// default C=8 ran: stop it between runs, or pin them apart`.
 pub fn idle_engines(host: &HostReport, tested: &str, label: &str) -> Vec<String> {
-    host.engines
-        .iter()
-        .filter(|e| !e.under_test && e.location == EngineLocation::Local)
+    host.busy_idle_engines()
         .filter_map(|e| {
             let cores = e.cores?;
-            (cores > IDLE_ENGINE_CORES).then(|| {
-                format!(
-                    "{} (idle) used {cores:.2} cores while {tested} {label} ran: stop it between runs, or pin them apart (taskset, cpusets)",
-                    e.engine
-                )
-            })
+            Some(format!(
+                "{} (idle) used {cores:.2} cores while {tested} {label} ran: stop it between runs, or pin them apart (taskset, cpusets)",
+                e.engine
+            ))
         })
         .collect()
 }
@@ -55,7 +50,7 @@ pub fn busy_box(host: &HostReport, label: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::host::{EngineCpu, HostProcess};
+    use crate::results::host::{EngineCpu, EngineLocation, HostProcess};
 
     fn engine(
         name: &str,

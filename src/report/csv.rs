@@ -24,7 +24,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::report::markdown::engine_under_test_cores;
 use crate::results::confidence::{Interval, LevelIntervals};
 use crate::results::host::{EngineLocation, HostReport};
 use crate::results::model::{LevelStatus, LevelSummary, Report, ScheduleStats};
@@ -328,7 +327,7 @@ fn host_fields(l: &LevelSummary) -> Vec<String> {
         cores(|h| h.steal_cores),
         cores(|h| h.client_cores),
         cores(|h| h.other_cores),
-        h.and_then(engine_under_test_cores)
+        h.and_then(HostReport::engine_under_test_cores)
             .map(f)
             .unwrap_or_default(),
         idle_max.map(f).unwrap_or_default(),

@@ -29,6 +29,34 @@ pub struct HostReport {
     pub samples: u32,
 }
 
+/// An engine idle during another's level is named when its processes used more than this
+/// many cores.
+pub const IDLE_ENGINE_CORES: f64 = 0.25;
+
+impl HostReport {
+    /// The engine the level measured, as the host saw it.
+    pub fn engine_under_test(&self) -> Option<&EngineCpu> {
+        self.engines.iter().find(|e| e.under_test)
+    }
+
+    /// The engine under test's cores: `Some` only when its processes were found here.
+    pub fn engine_under_test_cores(&self) -> Option<f64> {
+        self.engine_under_test()
+            .filter(|e| e.location == EngineLocation::Local)
+            .and_then(|e| e.cores)
+    }
+
+    /// The engines idle during the level whose processes used more than
+    /// [`IDLE_ENGINE_CORES`], in the run's engine order.
+    pub fn busy_idle_engines(&self) -> impl Iterator<Item = &EngineCpu> {
+        self.engines.iter().filter(|e| {
+            !e.under_test
+                && e.location == EngineLocation::Local
+                && e.cores.is_some_and(|c| c > IDLE_ENGINE_CORES)
+        })
+    }
+}
+
 /// A process's CPU over a level.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

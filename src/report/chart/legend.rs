@@ -29,7 +29,7 @@ impl LegendItem {
         match self {
             LegendItem::Engine { label, .. } => label,
             LegendItem::Band => "line: median, shaded: p50–p99",
-            LegendItem::Partial => "skipped level (partial)",
+            LegendItem::Partial => "skipped (partial) or host-busy level",
             LegendItem::Failed => "failed level (or > 50 % errors)",
         }
     }

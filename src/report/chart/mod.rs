@@ -9,7 +9,8 @@
 //! the level on a log2 axis with a tick at every level that ran, y starts at 0; each engine is a
 //! line through its medians, left to right by level (an auto sweep's levels are stored in the
 //! order they ran), with a marker per level and, for latencies, a shaded p50–p99 band. Skipped
-//! (partial) levels get a hollow marker; failed levels (or > 50 % errors) get a red ✕ in an
+//! (partial) levels and levels the box starved the client in (`client_state = starved`) get a
+//! hollow marker; failed levels (or > 50 % errors) get a red ✕ in an
 //! engine-coloured ring and break the line — they are never drawn as good values. A level
 //! without a value in a panel (no successful request: no latency) has no marker there. When
 //! some levels' throughput is steady-state and others' whole-level, the latter carry a †.

@@ -9,42 +9,19 @@ use super::table::level_header;
 use super::text::{cell, code, inline};
 use super::verdict::level_label;
 use crate::report::fmt_level;
-use crate::results::host::{EngineCpu, EngineLocation, HostProcess, HostReport};
+use crate::results::host::{HostProcess, HostReport};
 use crate::results::model::Report;
-
-/// An engine idle during a level counts as busy above this many cores.
-const IDLE_ENGINE_MIN_CORES: f64 = 0.25;
-
-/// The engine the level measured, as the host saw it.
-pub fn engine_under_test(host: &HostReport) -> Option<&EngineCpu> {
-    host.engines.iter().find(|e| e.under_test)
-}
-
-/// The engine under test's cores: `Some` only when its processes were found on this host.
-pub fn engine_under_test_cores(host: &HostReport) -> Option<f64> {
-    engine_under_test(host)
-        .filter(|e| e.location == EngineLocation::Local)
-        .and_then(|e| e.cores)
-}
-
-/// The engines idle during the level whose processes used more than
-/// [`IDLE_ENGINE_MIN_CORES`] cores, in the run's engine order.
-pub fn busy_idle_engines(host: &HostReport) -> impl Iterator<Item = &EngineCpu> {
-    host.engines
-        .iter()
-        .filter(|e| !e.under_test && e.cores.is_some_and(|c| c > IDLE_ENGINE_MIN_CORES))
-}
 
 /// The busiest process that is not the engine under test's (llmsweep is never among them).
 fn top_other_process(host: &HostReport) -> Option<&HostProcess> {
-    let tested = engine_under_test(host).map(|e| e.engine.as_str());
+    let tested = host.engine_under_test().map(|e| e.engine.as_str());
     host.top
         .iter()
         .find(|p| tested.is_none() || p.engine.as_deref() != tested)
 }
 
 /// Left out when no level has a host report. Rows per engine, levels by value; then a line per
-/// idle engine that used more than [`IDLE_ENGINE_MIN_CORES`] cores during a level.
+/// idle engine that used more than [`IDLE_ENGINE_CORES`](crate::results::host::IDLE_ENGINE_CORES) cores during a level.
 pub(super) fn host(md: &mut String, report: &Report) {
     let sampled = report
         .engines
@@ -89,7 +66,7 @@ pub(super) fn host(md: &mut String, report: &Report) {
                 top_text(h),
                 l.client_state.as_str(),
             );
-            for idle in busy_idle_engines(h) {
+            for idle in h.busy_idle_engines() {
                 idle_lines.push(format!(
                     "- {} (idle) used {} cores while {} {} ran.",
                     inline(&idle.engine),
@@ -112,7 +89,7 @@ pub(super) fn host(md: &mut String, report: &Report) {
 
 /// The engine under test's cores, or where it was looked for (`remote: not sampled`).
 fn engine_text(h: &HostReport) -> String {
-    match (engine_under_test(h), engine_under_test_cores(h)) {
+    match (h.engine_under_test(), h.engine_under_test_cores()) {
         (_, Some(used)) => cores(used),
         (Some(e), None) => e.location.as_str().to_string(),
         (None, None) => "—".to_string(),

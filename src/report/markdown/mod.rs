@@ -55,7 +55,6 @@ use table::{all_levels, table};
 use verdict::verdicts;
 
 pub use client_marks::{client_mark, client_mark_short};
-pub use host::{busy_idle_engines, engine_under_test, engine_under_test_cores};
 pub use knee::{bisected_text, knee_line, knee_text, stop_reason_text};
 pub use verdict::{level_label, method_notes, ordered_verdicts, verdict_line, verdict_rest};
 

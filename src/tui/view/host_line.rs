@@ -1,8 +1,6 @@
 //! The detail view's line under each level: what the machine did while the level ran.
 
-use crate::report::markdown::{
-    busy_idle_engines, client_mark, engine_under_test, engine_under_test_cores,
-};
+use crate::report::markdown::client_mark;
 use crate::results::host::{ClientState, EngineCpu};
 use crate::results::model::LevelSummary;
 
@@ -37,12 +35,12 @@ pub(super) fn host_line(s: &LevelSummary, label: impl Fn(&str) -> String, room: 
         2
     };
     items.push((format!("client {:.2}", h.client_cores), keep));
-    if let Some(cores) = engine_under_test_cores(h) {
+    if let Some(cores) = h.engine_under_test_cores() {
         items.push((format!("eng {cores:.2}"), 4));
     }
     // The busiest process of neither the engine under test nor an idle engine listed below.
-    let idle: Vec<&EngineCpu> = busy_idle_engines(h).collect();
-    let tested = engine_under_test(h).map(|e| e.engine.as_str());
+    let idle: Vec<&EngineCpu> = h.busy_idle_engines().collect();
+    let tested = h.engine_under_test().map(|e| e.engine.as_str());
     let listed = |engine: &str| Some(engine) == tested || idle.iter().any(|e| e.engine == engine);
     if let Some(p) = h
         .top
