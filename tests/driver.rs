@@ -802,3 +802,47 @@ async fn a_panicking_worker_stops_a_closed_loop_run() {
 async fn a_panicking_request_stops_a_rate_mode_run() {
     a_panicking_worker_stops_the_run_and_keeps_what_was_measured(true).await;
 }
+
+/// Keys that land before any level (here during the first engine's preflight, held up by a
+/// slow first byte): quit says the run is stopping and stops it; a level skip has no level to
+/// cut, so it announces nothing and the sweep runs as planned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_between_levels_announce_only_what_they_do() {
+    let slow = sim(
+        quick(),
+        Faults {
+            first_byte_delay_ms: 400,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let started = |e: &Event| matches!(e, Event::RunStarted { .. });
+
+    let mut run = Run::start(sweep_plan(&[("e", slow.chat_url())], &[1], 2, 2));
+    run.until(started).await;
+    run.send(Control::Abort).await;
+    let (events, outcome) = run.finish().await;
+    let kinds = lifecycle(&events);
+    assert!(kinds.contains(&"State(Stopping)".to_string()), "{kinds:?}");
+    assert!(
+        !kinds.iter().any(|k| k.starts_with("LevelStarted")),
+        "{kinds:?}"
+    );
+    assert_eq!(outcome.report.status, RunStatus::Aborted);
+
+    let mut run = Run::start(sweep_plan(&[("e", slow.chat_url())], &[1], 2, 2));
+    run.until(started).await;
+    run.send(Control::SkipLevel).await;
+    let (events, outcome) = run.finish().await;
+    let kinds = lifecycle(&events);
+    assert!(
+        !kinds.iter().any(|k| k == "State(Skipping)"),
+        "nothing to skip yet: {kinds:?}"
+    );
+    assert_eq!(outcome.report.status, RunStatus::Complete);
+    assert_eq!(
+        outcome.report.engines[0].levels[0].status,
+        LevelStatus::Complete
+    );
+    slow.shutdown().await;
+}

@@ -62,6 +62,8 @@ async fn a_busy_loop_started_during_a_level_is_named_in_its_host_report_and_warn
     if !has_proc() {
         return;
     }
+    // The other test's spinning engine would be this level's busiest process.
+    let _serial = common::TIMING.lock().await;
     let server = sim(quick(), Faults::default()).await;
     let mut spinners: Vec<ChildGuard> = Vec::new();
     let (report, warnings) = run(&toml(&[("A", server.chat_url())]), |_| {
@@ -85,6 +87,10 @@ async fn a_busy_loop_started_during_a_level_is_named_in_its_host_report_and_warn
     let level = &report.engines[0].levels[0];
     let host = level.host.as_ref().expect("a host report on Linux");
     assert!(host.samples >= 2, "{host:?}");
+    assert!(
+        host.sampling_cpu_ms > 0.0,
+        "the sampler's own cost is measured"
+    );
     assert!(host.cores >= 1);
     let named: Vec<_> = host.top.iter().filter(|p| pids.contains(&p.pid)).collect();
     assert!(
@@ -153,6 +159,7 @@ async fn an_idle_engine_process_found_by_its_port_is_accounted_and_warned_about(
     if !has_proc() {
         return;
     }
+    let _serial = common::TIMING.lock().await;
     let in_process = sim(quick(), Faults::default()).await;
     let (guard, url) = spinning_sim();
     let pid = guard.0.as_ref().unwrap().id();

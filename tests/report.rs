@@ -1812,6 +1812,7 @@ fn host_fixture() -> Report {
             engine_cpu("SGLang", false, 200, 0.02),
         ],
         samples: 12,
+        sampling_cpu_ms: 0.0,
     });
     vllm[1].client_state = ClientState::Starved;
     vllm[1].client_limited = true;
@@ -1831,6 +1832,7 @@ fn host_fixture() -> Report {
             engine_cpu("SGLang", false, 200, 0.1),
         ],
         samples: 10,
+        sampling_cpu_ms: 0.0,
     });
     vllm[2].client_state = ClientState::Busy;
     vllm[2].client_limited = true;
@@ -1846,6 +1848,7 @@ fn host_fixture() -> Report {
             engine_cpu("SGLang", false, 200, 1.7),
         ],
         samples: 8,
+        sampling_cpu_ms: 0.0,
     });
     let remote = |engine: &str, under_test| EngineCpu {
         engine: engine.to_string(),
@@ -1865,6 +1868,7 @@ fn host_fixture() -> Report {
         top: Vec::new(),
         engines: vec![remote("vLLM", false), remote("SGLang", true)],
         samples: 14,
+        sampling_cpu_ms: 0.0,
     });
     report
 }

@@ -129,3 +129,55 @@ async fn a_skipped_level_stays_until_its_rerun_has_finished() {
     assert_eq!(lines_of(&dir, 0).len(), 10);
     server.shutdown().await;
 }
+
+/// A re-run cut short again replaces the saved partial level when it finished more requests
+/// than it, results.json and requests.jsonl together (the saved attempt's lines go).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_cut_after_more_requests_than_the_saved_attempt_replaces_it() {
+    let server = sim(quick(), Default::default()).await;
+    let plan = || sweep_plan(&[("e", server.chat_url())], &[1, 2], 20, 20);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("run");
+
+    run(plan(), &dir, None, Some((1, 2, Control::SkipLevel))).await;
+    let saved = read_report(&dir);
+    let partial = saved.engines[0].levels[1].clone();
+    let finished = |l: &llmsweep::results::model::LevelSummary| l.completed + l.failed;
+    assert_eq!(partial.status, LevelStatus::Skipped);
+    let before = finished(&partial);
+    assert!((2..=14).contains(&before), "room for more: {partial:?}");
+
+    // Resumed; the re-run is cut once it has finished 4 more requests than the saved
+    // attempt. requests.jsonl holds the saved attempt's lines (its cancelled requests too)
+    // until then, so the re-run's count starts above them.
+    let saved_lines = lines_of(&dir, 1).len();
+    let more = before as usize + 4;
+    run(
+        plan(),
+        &dir,
+        Some(saved),
+        Some((1, saved_lines + more, Control::SkipLevel)),
+    )
+    .await;
+    let report = read_report(&dir);
+    let level = &report.engines[0].levels[1];
+    assert_eq!(level.status, LevelStatus::Skipped);
+    assert!(
+        finished(level) >= more as u64,
+        "the re-run is kept: {level:?}"
+    );
+    let lines = lines_of(&dir, 1);
+    assert_eq!(
+        lines.len() as u64,
+        finished(level) + level.cancelled,
+        "the kept attempt's lines only"
+    );
+    let mut indexes: Vec<u64> = lines
+        .iter()
+        .map(|l| l["request_index"].as_u64().unwrap())
+        .collect();
+    indexes.dedup();
+    assert_eq!(indexes.len(), lines.len(), "no request twice");
+    assert_eq!(lines_of(&dir, 0).len(), 20, "the first level untouched");
+    server.shutdown().await;
+}

@@ -2060,6 +2060,7 @@ fn host(busy: f64, client: f64, engine: &str, idle: f64, top: Vec<HostProcess>) 
         top,
         engines: vec![local(engine, true, 0.6), local(other, false, idle)],
         samples: 10,
+        sampling_cpu_ms: 0.0,
     }
 }
 
@@ -2102,6 +2103,7 @@ fn host_levels() -> [Vec<LevelSummary>; 2] {
             },
         ],
         samples: 12,
+        sampling_cpu_ms: 0.0,
     };
     [
         vec![

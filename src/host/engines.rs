@@ -147,6 +147,23 @@ mod tests {
     }
 
     #[test]
+    fn an_address_of_one_of_this_machines_interfaces_is_local() {
+        // The address this machine would send from: connecting a UDP socket sends nothing.
+        let Ok(probe) = UdpSocket::bind("0.0.0.0:0") else {
+            return;
+        };
+        if probe.connect("203.0.113.7:9").is_err() {
+            return; // no route off the machine: no interface address to try
+        }
+        let ip = probe.local_addr().unwrap().ip();
+        assert!(!ip.is_loopback(), "{ip}");
+        assert_eq!(
+            locate(&format!("http://{ip}:8000/v1/chat/completions")),
+            EngineHost::Local { port: 8000 }
+        );
+    }
+
+    #[test]
     fn the_process_listening_on_a_port_is_found_and_a_closed_port_has_none() {
         let Ok(listener) = std::net::TcpListener::bind("127.0.0.1:0") else {
             return;

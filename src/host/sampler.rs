@@ -1,13 +1,13 @@
 //! The per-level sampler: a thread of its own reads `/proc` when the level starts, about
-//! once a second while it runs (less often on a box where a reading is slow, so sampling
-//! stays under a quarter of a percent of a core), and when it ends.
+//! once a second while it runs (less often where a reading costs more than 2.5 ms of CPU,
+//! so sampling stays under a quarter of a percent of a core), and when it ends.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::engines::{holders, listening, locate, EngineHost};
 use super::snapshot::Snapshot;
@@ -33,15 +33,18 @@ pub struct Targets {
 }
 
 impl Targets {
-    /// Decides for every engine whether its URL is on this machine. Blocking (host names
-    /// are resolved): call it off the runtime, once per run.
+    /// Decides for every engine whether its URL is on this machine, and finds the local
+    /// ones' processes, so a level's sampling only checks they are the same. Blocking (host
+    /// names are resolved, `/proc` is searched): call it off the runtime, once per run.
     pub fn locate(names: Vec<String>, urls: &[String]) -> Targets {
-        Targets {
+        let targets = Targets {
             root: PathBuf::from("/proc"),
             names,
             hosts: urls.iter().map(|u| locate(u)).collect(),
             known: Mutex::new(HashMap::new()),
-        }
+        };
+        targets.find(std::process::id());
+        targets
     }
 
     /// Every engine's processes now: reads the socket tables, and searches for the holders
@@ -115,24 +118,45 @@ fn sample(
     stopped: &mpsc::Receiver<()>,
 ) -> Option<HostReport> {
     let own = std::process::id();
-    let reading = Instant::now();
+    let cpu_before = thread_cpu_ms();
     let first = Snapshot::read(&targets.root)?;
-    let cost = reading.elapsed();
+    let cost = cpu_since(cpu_before);
     let found = targets.find(own);
     let mut usage = Usage::new(first, found);
     // Finding the listeners (once per level) is not part of the periodic cost.
     let mut gap = next_gap(cost);
     // Until stopped (or the level's side is gone): a reading per gap.
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(gap) {
-        let reading = Instant::now();
+        let cpu_before = thread_cpu_ms();
         usage.add(Snapshot::read(&targets.root)?);
-        gap = next_gap(reading.elapsed());
+        gap = next_gap(cpu_since(cpu_before));
     }
     usage.add(Snapshot::read(&targets.root)?);
-    usage.report(&targets.names, under_test, own, clock_ticks_per_second())
+    let mut report = usage.report(&targets.names, under_test, own, clock_ticks_per_second())?;
+    report.sampling_cpu_ms = thread_cpu_ms();
+    Some(report)
 }
 
-/// The gap before the next reading, after one that took `cost`.
+/// CPU time this thread has used, ms (0 where the clock is unavailable).
+fn thread_cpu_ms() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes a timespec into the pointer we own; the clock id is valid.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } != 0 {
+        return 0.0;
+    }
+    t.tv_sec as f64 * 1e3 + t.tv_nsec as f64 / 1e6
+}
+
+/// This thread's CPU time since `before_ms` (a [`thread_cpu_ms`] reading). CPU, not wall
+/// time: on a busy box a reading waits for a core, which costs nothing.
+fn cpu_since(before_ms: f64) -> Duration {
+    Duration::from_secs_f64(((thread_cpu_ms() - before_ms) / 1e3).max(0.0))
+}
+
+/// The gap before the next reading, after one that cost `cost` of CPU.
 fn next_gap(cost: Duration) -> Duration {
     MIN_INTERVAL.max(cost * COST_SHARE)
 }
@@ -150,6 +174,8 @@ fn clock_ticks_per_second() -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     #[test]
@@ -224,6 +250,27 @@ mod tests {
         // llmsweep's own socket: the built-in simulator.
         fake_proc(root, 558);
         assert_eq!(targets.find(123)[0], Found::InProcess);
+    }
+
+    #[test]
+    fn thread_cpu_time_grows_with_this_threads_work_only() {
+        let before = thread_cpu_ms();
+        // Another thread's work is not this one's.
+        std::thread::spawn(|| {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(60) {
+                std::hint::black_box(0u64);
+            }
+        })
+        .join()
+        .unwrap();
+        let after_other = thread_cpu_ms();
+        assert!(after_other - before < 20.0, "{before} → {after_other}");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(60) {
+            std::hint::black_box(0u64);
+        }
+        assert!(thread_cpu_ms() > after_other, "spinning here counts");
     }
 
     #[test]

@@ -175,6 +175,8 @@ impl Usage {
             top,
             engines,
             samples: self.samples,
+            // The sampler fills it in: only it knows its thread's CPU time.
+            sampling_cpu_ms: 0.0,
         })
     }
 }

@@ -280,6 +280,7 @@ mod tests {
                 },
             ],
             samples: 3,
+            sampling_cpu_ms: 0.0,
         }
     }
 

@@ -27,6 +27,10 @@ pub struct HostReport {
     pub engines: Vec<EngineCpu>,
     /// `/proc` snapshots the level's figures come from (start and end included).
     pub samples: u32,
+    /// CPU time the sampling itself took over the level (its thread's), ms: divided by the
+    /// level's wall time, its share of a core.
+    #[serde(default)]
+    pub sampling_cpu_ms: f64,
 }
 
 /// An engine idle during another's level is named when its processes used more than this
