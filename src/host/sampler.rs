@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::engines::{holders, listening, locate, EngineHost};
+use super::procfs::parse_pid_stat;
 use super::snapshot::Snapshot;
 use super::usage::{Found, Usage};
 use crate::results::host::HostReport;
@@ -26,10 +27,9 @@ pub struct Targets {
     pub root: PathBuf,
     pub names: Vec<String>,
     pub hosts: Vec<EngineHost>,
-    /// Per engine, its listening sockets' inodes when last looked for, and whose they
-    /// were: the costly search for their holders runs again only when the sockets change
-    /// (the engine restarted).
-    known: Mutex<HashMap<usize, (Vec<u64>, Found)>>,
+    /// Per local engine, who held its listening socket when last looked for: the costly
+    /// search runs again only when they are gone (the engine restarted) or were not found.
+    known: Mutex<HashMap<usize, Holders>>,
 }
 
 impl Targets {
@@ -47,10 +47,14 @@ impl Targets {
         targets
     }
 
-    /// Every engine's processes now: reads the socket tables, and searches for the holders
-    /// of sockets not seen before.
+    /// Every engine's processes now. Reading the socket tables costs ≈ 8 ms here whatever
+    /// their size (the kernel walks its whole hash table) and searching every process's fds
+    /// ≈ 10 ms, so a level only checks that the holders found before are still alive (one
+    /// `/proc/<pid>/stat` each, with the same start time); the tables and the fds are read
+    /// again for engines whose holder is gone (restarted) or was never found.
     fn find(&self, own: u32) -> Vec<Found> {
-        let local: Vec<(usize, u16)> = self
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let stale: Vec<(usize, u16)> = self
             .hosts
             .iter()
             .enumerate()
@@ -58,30 +62,62 @@ impl Targets {
                 EngineHost::Local { port } => Some((i, *port)),
                 EngineHost::Remote => None,
             })
-            .collect();
-        let ports: Vec<u16> = local.iter().map(|&(_, port)| port).collect();
-        let sockets = listening(&self.root, &ports);
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let stale: Vec<usize> = (0..local.len())
-            .filter(|&k| known.get(&local[k].0).is_none_or(|(s, _)| *s != sockets[k]))
+            .filter(|&(i, _)| match known.get(&i) {
+                Some(Holders::InProcess) => false,
+                Some(Holders::Alive(pids)) => !pids
+                    .iter()
+                    .all(|&(pid, start)| self.start_of(pid) == Some(start)),
+                Some(Holders::None) | None => true,
+            })
             .collect();
         if !stale.is_empty() {
-            let sets: Vec<Vec<u64>> = stale.iter().map(|&k| sockets[k].clone()).collect();
-            for (&k, pids) in stale.iter().zip(holders(&self.root, &sets)) {
-                let found = if pids.contains(&own) {
-                    Found::InProcess
-                } else if pids.is_empty() {
-                    Found::NotFound
+            let ports: Vec<u16> = stale.iter().map(|&(_, port)| port).collect();
+            let sockets = listening(&self.root, &ports);
+            for (&(i, _), pids) in stale.iter().zip(holders(&self.root, &sockets)) {
+                let holders = if pids.contains(&own) {
+                    Holders::InProcess
                 } else {
-                    Found::Local(pids)
+                    let alive: Vec<(u32, u64)> = pids
+                        .iter()
+                        .filter_map(|&pid| Some((pid, self.start_of(pid)?)))
+                        .collect();
+                    if alive.is_empty() {
+                        Holders::None
+                    } else {
+                        Holders::Alive(alive)
+                    }
                 };
-                known.insert(local[k].0, (sockets[k].clone(), found));
+                known.insert(i, holders);
             }
         }
         (0..self.hosts.len())
-            .map(|i| known.get(&i).map_or(Found::Remote, |(_, f)| f.clone()))
+            .map(|i| match known.get(&i) {
+                None => Found::Remote,
+                Some(Holders::None) => Found::NotFound,
+                Some(Holders::InProcess) => Found::InProcess,
+                Some(Holders::Alive(pids)) => {
+                    Found::Local(pids.iter().map(|&(pid, _)| pid).collect())
+                }
+            })
             .collect()
     }
+
+    /// When `pid` started (clock ticks after boot), if it is alive.
+    fn start_of(&self, pid: u32) -> Option<u64> {
+        let text = std::fs::read_to_string(self.root.join(pid.to_string()).join("stat")).ok()?;
+        parse_pid_stat(&text).map(|s| s.start)
+    }
+}
+
+/// Who held an engine's listening socket when last looked for.
+#[derive(Debug)]
+enum Holders {
+    /// Processes (pid, start time) that are still checked for at each level.
+    Alive(Vec<(u32, u64)>),
+    /// llmsweep itself: never looked for again.
+    InProcess,
+    /// Nobody visible: looked for again at each level.
+    None,
 }
 
 /// Sampling one level; [`HostSampler::finish`] stops it and returns the report.
@@ -188,37 +224,41 @@ mod tests {
         assert_eq!(next_gap(Duration::from_millis(5)), Duration::from_secs(2));
     }
 
-    /// A fake `/proc` with a LISTEN socket on 8000 of `inode` held by pid 123 (a child of
-    /// pid 1), and nothing on 8001.
-    fn fake_proc(root: &std::path::Path, inode: u64) {
+    /// A fake `/proc`: LISTEN sockets `(port, inode)`, and processes `(pid, start, inodes
+    /// held)`, each a child of pid 1.
+    fn fake_proc(root: &std::path::Path, sockets: &[(u16, u64)], procs: &[(u32, u64, &[u64])]) {
+        let _ = std::fs::remove_dir_all(root);
         std::fs::create_dir_all(root.join("net")).unwrap();
-        std::fs::write(
-            root.join("net/tcp"),
-            format!(
-                "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
-                 0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 {inode} 1\n"
-            ),
-        )
-        .unwrap();
-        let fd = root.join("123/fd");
-        let _ = std::fs::remove_dir_all(&fd);
-        std::fs::create_dir_all(&fd).unwrap();
-        std::os::unix::fs::symlink(format!("socket:[{inode}]"), fd.join("3")).unwrap();
-        std::os::unix::fs::symlink("/dev/null", fd.join("4")).unwrap();
-        std::fs::write(
-            root.join("123/stat"),
-            "123 (vllm) S 1 123 1 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 77 0 0",
-        )
-        .unwrap();
+        let mut tcp = String::from("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n");
+        for (i, (port, inode)) in sockets.iter().enumerate() {
+            tcp.push_str(&format!(
+                "{i}: 0100007F:{port:04X} 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 {inode} 1\n"
+            ));
+        }
+        std::fs::write(root.join("net/tcp"), tcp).unwrap();
+        for (pid, start, held) in procs {
+            let fd = root.join(format!("{pid}/fd"));
+            std::fs::create_dir_all(&fd).unwrap();
+            for (n, inode) in held.iter().enumerate() {
+                std::os::unix::fs::symlink(format!("socket:[{inode}]"), fd.join(n.to_string()))
+                    .unwrap();
+            }
+            std::os::unix::fs::symlink("/dev/null", fd.join("99")).unwrap();
+            std::fs::write(
+                root.join(format!("{pid}/stat")),
+                format!("{pid} (vllm) S 1 {pid} 1 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 {start} 0 0"),
+            )
+            .unwrap();
+        }
     }
 
     #[test]
-    fn engines_are_found_by_port_once_and_again_when_their_socket_changes() {
+    fn engines_are_found_by_port_once_and_again_when_their_process_is_gone() {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        fake_proc(root, 555);
+        let root = dir.path().join("proc");
+        fake_proc(&root, &[(8000, 555)], &[(123, 77, &[555])]);
         let targets = Targets {
-            root: root.to_path_buf(),
+            root: root.clone(),
             names: vec!["A".into(), "B".into(), "far".into()],
             hosts: vec![
                 EngineHost::Local { port: 8000 },
@@ -232,24 +272,28 @@ mod tests {
             found,
             [Found::Local(vec![123]), Found::NotFound, Found::Remote]
         );
-        // The same socket: the holders are not searched again (the fd is gone, the answer
-        // stays).
-        std::fs::remove_dir_all(root.join("123/fd")).unwrap();
+        // The holder still runs: not searched again (its fds are gone, the answer stays).
+        fake_proc(&root, &[(8000, 555)], &[(123, 77, &[])]);
         assert_eq!(targets.find(999)[0], Found::Local(vec![123]));
-        // A new socket (the engine restarted): searched again.
-        fake_proc(root, 556);
-        assert_eq!(targets.find(999)[0], Found::Local(vec![123]));
-        std::fs::remove_dir_all(root.join("123/fd")).unwrap();
-        fake_proc(root, 557);
-        std::fs::remove_dir_all(root.join("123/fd")).unwrap();
-        assert_eq!(
-            targets.find(999)[0],
-            Found::NotFound,
-            "nobody holds socket 557"
+        // The engine restarted (the pid reused by a later process): searched again.
+        fake_proc(&root, &[(8000, 556)], &[(123, 90, &[]), (124, 91, &[556])]);
+        assert_eq!(targets.find(999)[0], Found::Local(vec![124]));
+        // Gone, and nobody else holds the port: not found.
+        fake_proc(&root, &[], &[(125, 92, &[])]);
+        assert_eq!(targets.find(999)[0], Found::NotFound);
+        // Not found is looked for again: B came up, and A too; B's socket is llmsweep's own.
+        fake_proc(
+            &root,
+            &[(8000, 557), (8001, 558)],
+            &[(126, 93, &[557]), (999, 94, &[558])],
         );
-        // llmsweep's own socket: the built-in simulator.
-        fake_proc(root, 558);
-        assert_eq!(targets.find(123)[0], Found::InProcess);
+        assert_eq!(
+            targets.find(999),
+            [Found::Local(vec![126]), Found::InProcess, Found::Remote]
+        );
+        // llmsweep's own socket is never looked for again.
+        fake_proc(&root, &[], &[]);
+        assert_eq!(targets.find(999)[1], Found::InProcess);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub const CPU_SHARE_LIMIT: f64 = 0.85;
 /// The machine's busy and stolen cores at or above this share of its cores: it was busy,
 /// so a late loop was starved rather than unlucky.
 pub const HOST_BUSY_SHARE: f64 = 0.8;
+/// A process is named in a starved level's warning from this many cores up.
+const NAMED_PROCESS_CORES: f64 = 0.1;
 /// Fewer lag probes than this (a level under 0.1 s) say nothing either way.
 const MIN_PROBES: u64 = 10;
 
@@ -94,8 +96,15 @@ impl ClientHealth {
                     "{level_label}: the box was busy: {:.2} of {} cores in use",
                     h.busy_cores, h.cores
                 );
-                if let Some(top) = h.top.first() {
-                    text.push_str(&format!(", the most by {}", process_phrase(top, h)));
+                // The busiest processes (at most 3, each with a tenth of a core or more).
+                let busiest: Vec<String> = h
+                    .top
+                    .iter()
+                    .filter(|p| p.cores >= NAMED_PROCESS_CORES)
+                    .map(|p| process_phrase(p, h))
+                    .collect();
+                if !busiest.is_empty() {
+                    text.push_str(&format!(", the most by {}", busiest.join(", then ")));
                 }
                 if h.steal_cores >= 0.05 {
                     text.push_str(&format!(
@@ -334,13 +343,26 @@ mod tests {
             ClientState::Fine,
             "5 ms is the limit, not above it"
         );
-        let h = host(1.95, 0.0);
+        let mut h = host(1.95, 0.0);
+        // Named after the busiest, from a tenth of a core up.
+        h.top.push(HostProcess {
+            pid: 17,
+            command: "yes".into(),
+            cores: 0.1,
+            engine: None,
+        });
+        h.top.push(HostProcess {
+            pid: 18,
+            command: "sshd".into(),
+            cores: 0.09,
+            engine: None,
+        });
         let text = health(0.02, 1800.0)
             .warning(ClientState::Starved, Some(&h), "C=8")
             .unwrap();
         assert_eq!(
             text,
-            "C=8: the box was busy: 1.95 of 2 cores in use, the most by python3 (pid 4242, vLLM max-num-seqs 4, idle) with 1.70 cores; llmsweep itself used 0.02: timings may be late by up to 1.8 s (event-loop lag p99)"
+            "C=8: the box was busy: 1.95 of 2 cores in use, the most by python3 (pid 4242, vLLM max-num-seqs 4, idle) with 1.70 cores, then yes (pid 17) with 0.10 cores; llmsweep itself used 0.02: timings may be late by up to 1.8 s (event-loop lag p99)"
         );
         let stolen = health(0.02, 12.0)
             .warning(ClientState::Starved, Some(&host(1.0, 0.7)), "C=8")
