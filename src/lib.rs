@@ -4,7 +4,8 @@
 //! Data flows config → plan → driver → event bus → front end; results go to disk as they come.
 //! - `cli`      — clap definitions: `run`, `demo`, `check`, `sim`, `report`; flags are the top config layer.
 //! - `app`      — wiring: load config, start the driver and a front end, signals, exit codes.
-//! - `config`   — serde structs; `load` (the `config` crate's layers → `ConfigError`), `validate`.
+//! - `config`   — serde structs (`sweep`: levels, auto, order; `host`: `[host]`); `load` (the
+//!   `config` crate's layers → `ConfigError`), `validate`.
 //! - `plan`     — engines × levels × workload, request bodies serialised once.
 //! - `workload` — prompt sources (`pool`, JSONL `file`, `sharegpt`, `synthetic`) → prompts.
 //! - `client`   — `openai` (reqwest + eventsource-stream, timings), `sse` (byte guard before the
