@@ -1171,9 +1171,11 @@ fn panel_shows_dashes_until_the_levels_first_completion() {
     // The first completion: numbers.
     feed(&mut app, Event::Snapshot(snapshot(0, 0, 9, 10)));
     let values = panel_values(&render(&app, 80, 24), "vLLM");
+    // Beside each value, the top of the metric's shared scale where it fits (`max`, or `▲`
+    // when narrower; not at all for the latencies at 80 columns).
     assert_eq!(
         values,
-        "req/s 2.88          tok/s 368           lat p50 1.22 s      TTFT p50 43.7 ms"
+        "req/s 2.88 ▲2.88    tok/s 368  max 368  lat p50 1.22 s      TTFT p50 43.7 ms"
     );
 }
 
@@ -1198,9 +1200,10 @@ fn panel_drops_the_previous_levels_values_when_the_next_starts() {
     assert_eq!(app.engines()[0].last, None);
     let text = render(&app, 80, 24);
     let values = panel_values(&text, "vLLM");
+    // The values are gone; the scales' tops are the sparklines' (the previous level's).
     assert_eq!(
         values,
-        "req/s —             tok/s —             lat p50 —           TTFT p50 —"
+        "req/s —  max 2.88   tok/s —  max 368    lat p50 — ▲1.27 s   TTFT p50 — ▲45.6 ms"
     );
     // The sparklines keep the whole run.
     assert_eq!(app.engines()[0].history.len(), 10);
@@ -2364,4 +2367,84 @@ fn summary_table_and_headless_text_mark_the_levels() {
     report.engines[0].levels[1].client_state = ClientState::Busy;
     let text = llmsweep::headless::final_text(&report);
     assert!(!text.contains("marked host busy"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared sparkline scales
+
+/// The sparkline heights (in eighths of a row) of the metric column starting at `x` in the
+/// panel titled `title`: one sum per column of the text, over the panel's sparkline rows.
+fn bar_heights(text: &str, title: &str, x: usize, width: usize) -> Vec<u32> {
+    let lines: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+    let top = lines
+        .iter()
+        .position(|l| {
+            l.iter()
+                .collect::<String>()
+                .starts_with(&format!(" {title} "))
+        })
+        .expect("panel");
+    let eighths = |c: char| match c {
+        '▁' => 1,
+        '▂' => 2,
+        '▃' => 3,
+        '▄' => 4,
+        '▅' => 5,
+        '▆' => 6,
+        '▇' => 7,
+        '█' => 8,
+        _ => 0,
+    };
+    (x..x + width)
+        .map(|col| {
+            lines[top + 2..]
+                .iter()
+                // Down to the next panel's (or the table's) title rule.
+                .take_while(|l| !l.contains(&'─'))
+                .map(|l| l.get(col).copied().map_or(0, eighths))
+                .sum()
+        })
+        .collect()
+}
+
+#[test]
+fn a_twice_as_fast_engines_bars_are_twice_as_tall_on_the_shared_scale() {
+    let mut app = before_start();
+    for (engine, tok_s) in [(0, 1000.0), (1, 2000.0)] {
+        feed(
+            &mut app,
+            Event::LevelStarted {
+                engine,
+                level_index: 0,
+                level: 1.0,
+                planned: 200,
+                trial: 1,
+                trials: 1,
+                search: None,
+            },
+        );
+        for i in 0..20u64 {
+            feed(
+                &mut app,
+                Event::Snapshot(Snapshot {
+                    output_throughput: tok_s,
+                    request_throughput: tok_s / 128.0,
+                    ..snapshot(engine, 0, i, 20)
+                }),
+            );
+        }
+    }
+    let text = render(&app, 80, 24);
+    // tok/s is the second of four 20-column metrics; its 19 columns of bars.
+    let slow = bar_heights(&text, "vLLM", 20, 19);
+    let fast = bar_heights(&text, "Friendli", 20, 19);
+    let (slow, fast): (u32, u32) = (slow.iter().sum(), fast.iter().sum());
+    assert!(fast > 0, "{text}");
+    let ratio = f64::from(slow) / f64::from(fast);
+    assert!(
+        (0.4..=0.6).contains(&ratio),
+        "{slow} / {fast} = {ratio}\n{text}"
+    );
+    // The label says what the top is.
+    assert!(text.contains("tok/s 1.00k ▲2.00k"), "{text}");
 }

@@ -180,17 +180,23 @@ impl EngineHistory {
     }
 }
 
-/// Scales `values` to bar heights `0..=1000` of a sparkline, the window's maximum at the top.
-pub fn to_bars(values: impl Iterator<Item = f64>) -> Vec<u64> {
-    let values: Vec<f64> = values.collect();
-    let max = values.iter().copied().fold(0.0_f64, f64::max);
-    if max <= 0.0 {
-        return vec![0; values.len()];
-    }
+/// Scales `values` to bar heights `0..=1000` of a sparkline, `max` at the top (the largest
+/// value any engine shows for the metric, so heights compare across engines).
+pub fn to_bars(values: impl Iterator<Item = f64>, max: f64) -> Vec<u64> {
     values
-        .iter()
-        .map(|v| ((v / max) * 1000.0).round().clamp(0.0, 1000.0) as u64)
+        .map(|v| {
+            if max > 0.0 {
+                ((v / max) * 1000.0).round().clamp(0.0, 1000.0) as u64
+            } else {
+                0
+            }
+        })
         .collect()
+}
+
+/// The largest of the newest `n` points, 0 for none.
+pub fn newest_max(series: &Series, n: usize) -> f64 {
+    series.newest(n).fold(0.0_f64, f64::max)
 }
 
 #[cfg(test)]
@@ -214,9 +220,28 @@ mod tests {
     }
 
     #[test]
-    fn bars_scale_to_window_max() {
-        assert_eq!(to_bars([0.0, 5.0, 10.0].into_iter()), vec![0, 500, 1000]);
-        assert_eq!(to_bars([0.0, 0.0].into_iter()), vec![0, 0]);
-        assert!(to_bars(std::iter::empty()).is_empty());
+    fn bars_scale_to_the_shared_max() {
+        assert_eq!(
+            to_bars([0.0, 5.0, 10.0].into_iter(), 10.0),
+            vec![0, 500, 1000]
+        );
+        // Another engine's larger maximum: this one's bars reach half way.
+        assert_eq!(
+            to_bars([0.0, 5.0, 10.0].into_iter(), 20.0),
+            vec![0, 250, 500]
+        );
+        assert_eq!(to_bars([0.0, 0.0].into_iter(), 0.0), vec![0, 0]);
+        assert!(to_bars(std::iter::empty(), 1.0).is_empty());
+        let mut s = Series::new(4);
+        for v in [9.0, 1.0, 3.0, 2.0] {
+            s.push(v);
+        }
+        assert_eq!(
+            newest_max(&s, 3),
+            3.0,
+            "the 9 has scrolled out of a 3-wide window"
+        );
+        assert_eq!(newest_max(&s, 4), 9.0);
+        assert_eq!(newest_max(&Series::new(2), 2), 0.0);
     }
 }

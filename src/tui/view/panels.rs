@@ -12,7 +12,7 @@ use super::{engine_color, engine_name, level_label, levels_word, row_span};
 use crate::events::ServerSnapshot;
 use crate::tui::app::{App, EnginePhase, EngineState};
 use crate::tui::format;
-use crate::tui::history::{to_bars, Metric};
+use crate::tui::history::{newest_max, to_bars, Metric};
 
 /// Rows of the body the finished-levels table keeps at least (title, header, 3 rows).
 const TABLE_MIN: u16 = 5;
@@ -45,6 +45,7 @@ pub(super) fn render_sparkline_body(app: &App, area: Rect, buf: &mut Buffer) {
         .saturating_sub(visible.saturating_sub(1) / 2)
         .min(n - visible);
     let hidden_before = start;
+    let maxima = shared_maxima(app, area.width);
     let hidden_after = n - start - visible;
 
     for slot in 0..visible {
@@ -57,13 +58,57 @@ pub(super) fn render_sparkline_body(app: &App, area: Rect, buf: &mut Buffer) {
         if slot == visible - 1 && hidden_after > 0 {
             more.push_str(&format!(" ↓{hidden_after} more"));
         }
-        render_engine_panel(app, engine, &more, rect, buf);
+        render_engine_panel(app, engine, &more, &maxima, rect, buf);
     }
     let used = visible * per;
     render_levels_table(app, row_span(area, used, body - used.min(body)), buf);
 }
 
-fn render_engine_panel(app: &App, engine: usize, more: &str, area: Rect, buf: &mut Buffer) {
+/// The four metrics' columns of a panel's inner area, a blank column after each.
+fn metric_columns(inner: Rect) -> Vec<Rect> {
+    let cols = Metric::ALL.len() as u16;
+    let col_width = inner.width / cols;
+    (0..cols)
+        .map(|i| {
+            let width = if i == cols - 1 {
+                inner.width - col_width * (cols - 1)
+            } else {
+                col_width
+            };
+            Rect {
+                x: inner.x + col_width * i,
+                y: inner.y,
+                width: width.saturating_sub(1),
+                height: inner.height,
+            }
+        })
+        .collect()
+}
+
+/// Per metric, the largest value any engine's sparkline shows in panels `width` wide: one
+/// scale for all engines, so bar heights compare.
+fn shared_maxima(app: &App, width: u16) -> Vec<f64> {
+    let columns = metric_columns(Rect::new(0, 0, width, 1));
+    Metric::ALL
+        .iter()
+        .zip(columns)
+        .map(|(metric, col)| {
+            app.engines()
+                .iter()
+                .map(|e| newest_max(e.history.series(*metric), usize::from(col.width)))
+                .fold(0.0, f64::max)
+        })
+        .collect()
+}
+
+fn render_engine_panel(
+    app: &App,
+    engine: usize,
+    more: &str,
+    maxima: &[f64],
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let Some(state) = app.engines().get(engine) else {
         return;
     };
@@ -116,22 +161,11 @@ fn render_engine_panel(app: &App, engine: usize, more: &str, area: Rect, buf: &m
         }
         _ => inner,
     };
-    let cols = Metric::ALL.len() as u16;
-    let col_width = inner.width / cols;
-    for (i, metric) in Metric::ALL.iter().enumerate() {
-        let i = i as u16;
-        let width = if i == cols - 1 {
-            inner.width - col_width * (cols - 1)
-        } else {
-            col_width
-        };
-        // One blank column between sparklines.
-        let col = Rect {
-            x: inner.x + col_width * i,
-            y: inner.y,
-            width: width.saturating_sub(1),
-            height: inner.height,
-        };
+    for ((metric, col), max) in Metric::ALL
+        .iter()
+        .zip(metric_columns(inner))
+        .zip(maxima.iter().copied())
+    {
         if col.is_empty() {
             continue;
         }
@@ -143,14 +177,29 @@ fn render_engine_panel(app: &App, engine: usize, more: &str, area: Rect, buf: &m
             Some(v) if !metric.is_latency() => format::si(v),
             v => format::ms(v),
         };
-        let label = Line::from(vec![
+        let mut label = vec![
             Span::styled(format!("{} ", metric.label()), dim),
             Span::styled(value_text, Style::new().add_modifier(Modifier::BOLD)),
-        ]);
-        buf.set_line(col.x, col.y, &label, col.width);
+        ];
+        // The shared scale's top, when the column has room for it.
+        if col.height > 1 && max > 0.0 {
+            let top = if metric.is_latency() {
+                format::ms(Some(max))
+            } else {
+                format::si(max)
+            };
+            let used: usize = label.iter().map(|s| s.content.chars().count()).sum();
+            for text in [format!("  max {top}"), format!(" ▲{top}")] {
+                if used + text.chars().count() <= usize::from(col.width) {
+                    label.push(Span::styled(text, dim));
+                    break;
+                }
+            }
+        }
+        buf.set_line(col.x, col.y, &Line::from(label), col.width);
         if col.height > 1 {
             let spark = row_span(col, 1, col.height - 1);
-            let bars = to_bars(series.newest(spark.width as usize));
+            let bars = to_bars(series.newest(spark.width as usize), max);
             Sparkline::default()
                 .data(bars)
                 .max(1000)
