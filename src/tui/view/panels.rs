@@ -38,6 +38,29 @@ pub(super) fn render_sparkline_body(app: &App, area: Rect, buf: &mut Buffer) {
     });
     let table_want = (planned_rows + 2).clamp(TABLE_MIN, (body / 2).max(TABLE_MIN));
     let engines_room = body.saturating_sub(table_want);
+    let maxima = shared_maxima(app, area.width);
+    // An engine that has not started takes its title line only ("waiting: 6 levels"); the
+    // others share the rest, when that leaves each of them its values line.
+    let waiting: Vec<bool> = app
+        .engines()
+        .iter()
+        .map(|e| e.history.is_empty() && e.phase == EnginePhase::Waiting && !app.is_finished())
+        .collect();
+    let n_waiting = waiting.iter().filter(|&&w| w).count() as u16;
+    let n_full = n - n_waiting;
+    if n_waiting > 0 && n_waiting + n_full * PANEL_MIN <= engines_room {
+        let per = (engines_room - n_waiting)
+            .checked_div(n_full)
+            .map_or(0, |per| per.clamp(PANEL_MIN, PANEL_MAX));
+        let mut y = 0;
+        for (engine, &waits) in waiting.iter().enumerate() {
+            let height = if waits { 1 } else { per };
+            render_engine_panel(app, engine, "", &maxima, row_span(area, y, height), buf);
+            y += height;
+        }
+        render_levels_table(app, row_span(area, y, body - y.min(body)), buf);
+        return;
+    }
     let per = (engines_room / n).clamp(PANEL_MIN, PANEL_MAX);
     let visible = (engines_room / per).clamp(1, n);
     let focus = app.current().map_or(0, |c| c.engine) as u16;
@@ -45,7 +68,6 @@ pub(super) fn render_sparkline_body(app: &App, area: Rect, buf: &mut Buffer) {
         .saturating_sub(visible.saturating_sub(1) / 2)
         .min(n - visible);
     let hidden_before = start;
-    let maxima = shared_maxima(app, area.width);
     let hidden_after = n - start - visible;
 
     for slot in 0..visible {
@@ -139,17 +161,15 @@ fn render_engine_panel(
     // An engine whose level is running shows its numbers ("—" until the first completion),
     // even before the first point of its sparklines.
     if state.history.is_empty() && state.phase != EnginePhase::Active {
-        let text = if state.phase == EnginePhase::Waiting && !app.is_finished() {
-            "waiting"
-        } else {
-            "no data"
-        };
-        buf.set_line(
-            inner.x + 1,
-            inner.y,
-            &Line::styled(text, dim),
-            inner.width.saturating_sub(1),
-        );
+        // A waiting engine's title says so; one that ran without a point says it here.
+        if state.phase != EnginePhase::Waiting || app.is_finished() {
+            buf.set_line(
+                inner.x + 1,
+                inner.y,
+                &Line::styled("no data", dim),
+                inner.width.saturating_sub(1),
+            );
+        }
         return;
     }
     // The engine's own metrics take the panel's last row, when it has one to spare.
@@ -285,7 +305,11 @@ fn engine_status(app: &App, engine: usize, state: &EngineState) -> String {
         }
         EnginePhase::Waiting if done > 0 => format!("waiting · {} done", levels_word(done)),
         EnginePhase::Waiting if app.is_finished() => "not run".to_string(),
-        EnginePhase::Waiting => "waiting".to_string(),
+        EnginePhase::Waiting => match app.report().map_or(0, |r| r.workload.levels.len()) {
+            // `levels = "auto"`: how many is not known yet.
+            0 => "waiting".to_string(),
+            planned => format!("waiting: {}", levels_word(planned)),
+        },
         EnginePhase::Active => {
             let level = app
                 .current()
