@@ -158,6 +158,8 @@ mod tests {
             }
         );
         assert_eq!(parse_pid_stat("4242 (cut short) R 17"), None);
+        // A closing parenthesis before the opening one: no command, and no panic.
+        assert_eq!(parse_pid_stat("4242 ) R ( 17"), None);
         assert_eq!(parse_pid_stat("garbage"), None);
     }
 
