@@ -181,6 +181,13 @@ fn key(app: &mut App, key: KeyInput) -> Vec<Control> {
     app.update(Msg::Key(key))
 }
 
+/// Tab to the detail view (dashboard → compare → detail).
+fn to_detail(app: &mut App) {
+    while app.view() != View::Detail {
+        key(app, KeyInput::Tab);
+    }
+}
+
 fn run_level(app: &mut App, engine: usize, level_index: usize, snapshots: u64, finish: bool) {
     feed(
         app,
@@ -426,10 +433,12 @@ fn help_toggles_and_esc_closes() {
 }
 
 #[test]
-fn tab_toggles_view() {
+fn tab_cycles_dashboard_compare_detail() {
     let mut app = mid_run();
     assert_eq!(app.view(), View::Sparklines);
     assert_eq!(key(&mut app, KeyInput::Tab), vec![]);
+    assert_eq!(app.view(), View::Compare);
+    key(&mut app, KeyInput::Tab);
     assert_eq!(app.view(), View::Detail);
     key(&mut app, KeyInput::Tab);
     assert_eq!(app.view(), View::Sparklines);
@@ -539,7 +548,7 @@ fn latest_warning_is_kept() {
 }
 
 #[test]
-fn run_finished_is_done_then_any_key_exits() {
+fn run_finished_is_done_then_any_key_but_tab_exits() {
     let mut app = done();
     assert_eq!(app.status(), Status::Done);
     assert!(app.is_finished());
@@ -559,6 +568,12 @@ fn run_finished_is_done_then_any_key_exits() {
     let mut app = done();
     key(&mut app, KeyInput::Other);
     assert!(app.should_exit());
+
+    // Tab still switches views after the run; it does not close the dashboard.
+    let mut app = done();
+    key(&mut app, KeyInput::Tab);
+    assert_eq!(app.view(), View::Compare);
+    assert!(!app.should_exit());
 }
 
 #[test]
@@ -640,7 +655,7 @@ fn snapshot_help_80x24() {
 #[test]
 fn snapshot_detail_80x24() {
     let mut app = mid_run();
-    key(&mut app, KeyInput::Tab);
+    to_detail(&mut app);
     insta::assert_snapshot!(render(&app, 80, 24));
 }
 
@@ -731,7 +746,7 @@ fn renders_at_any_size_without_panicking() {
     let mut help = mid_run();
     key(&mut help, KeyInput::Char('?'));
     let mut detail = mid_run();
-    key(&mut detail, KeyInput::Tab);
+    to_detail(&mut detail);
     let states = [
         App::new(TuiOptions::default()),
         before_start(),
@@ -1060,7 +1075,7 @@ fn snapshot_no_success_level_80x24() {
 #[test]
 fn detail_view_shows_dashes_for_no_success() {
     let mut app = with_no_success_level();
-    key(&mut app, KeyInput::Tab);
+    to_detail(&mut app);
     let text = render(&app, 80, 24);
     let failed = row(&text, "Friendli     8");
     assert!(failed.contains("—        —        —        —"), "{failed}");
@@ -1733,8 +1748,11 @@ fn a_level_index_past_the_list_does_not_panic() {
         };
         assert!(text.contains(want), "{text}");
         assert!(!text.contains("/3  C=64"), "{text}");
-        key(&mut app, KeyInput::Tab);
-        let _ = render(&app, 80, 24);
+        // The compare and detail views too.
+        for _ in 0..2 {
+            key(&mut app, KeyInput::Tab);
+            let _ = render(&app, 80, 24);
+        }
     }
 }
 
@@ -1995,7 +2013,7 @@ fn every_narrow_table_uses_the_labels_and_the_short_name() {
     assert!(rows[0].starts_with("vLLM de…"), "{text}");
     assert!(rows[2].starts_with("vLLM mx4"), "{text}");
     let mut detail = alike_names(None);
-    key(&mut detail, KeyInput::Tab);
+    to_detail(&mut detail);
     let text = render(&detail, 80, 24);
     let rows = table_rows(&text, "Detail:");
     assert_eq!(rows.len(), 4, "{text}");
@@ -2258,7 +2276,7 @@ fn finished_levels_mark_host_busy_client_busy_and_late() {
 #[test]
 fn snapshot_detail_host_80x24() {
     let mut app = host_app(LevelSummary::clone);
-    key(&mut app, KeyInput::Tab);
+    to_detail(&mut app);
     let text = render(&app, 80, 24);
     assert!(text.contains("Detail: ITL, TPOT, errors, host"), "{text}");
     let lines: Vec<&str> = text.lines().collect();
@@ -2292,7 +2310,7 @@ fn snapshot_detail_host_80x24() {
 #[test]
 fn the_host_detail_renders_at_any_size() {
     let mut app = host_app(LevelSummary::clone);
-    key(&mut app, KeyInput::Tab);
+    to_detail(&mut app);
     for w in [0, 1, 9, 20, 79, 80, 81, 100, 160] {
         for h in [0, 1, 3, 5, 6, 7, 24, 25, 48] {
             assert_eq!(render(&app, w, h).lines().count(), h as usize, "{w}×{h}");
@@ -2309,7 +2327,7 @@ fn without_host_reports_the_detail_view_keeps_one_line_a_level() {
         host: None,
         ..s.clone()
     });
-    key(&mut app, KeyInput::Tab);
+    to_detail(&mut app);
     let text = render(&app, 80, 24);
     assert!(text.contains("Detail: ITL, TPOT, errors (Tab"), "{text}");
     assert!(!text.contains("host"), "{text}");
@@ -2447,4 +2465,73 @@ fn a_twice_as_fast_engines_bars_are_twice_as_tall_on_the_shared_scale() {
     );
     // The label says what the top is.
     assert!(text.contains("tok/s 1.00k ▲2.00k"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The compare view
+
+fn compare(mut app: App) -> App {
+    key(&mut app, KeyInput::Tab);
+    assert_eq!(app.view(), View::Compare);
+    app
+}
+
+#[test]
+fn snapshot_compare_mid_run_80x24() {
+    insta::assert_snapshot!(render(&compare(mid_run()), 80, 24));
+}
+
+#[test]
+fn snapshot_compare_mid_run_160x48() {
+    insta::assert_snapshot!(render(&compare(mid_run()), 160, 48));
+}
+
+#[test]
+fn snapshot_compare_done_80x24() {
+    insta::assert_snapshot!(render(&compare(done()), 80, 24));
+}
+
+#[test]
+fn snapshot_compare_done_160x48() {
+    insta::assert_snapshot!(render(&compare(done()), 160, 48));
+}
+
+#[test]
+fn the_compare_view_says_which_way_is_better_and_labels_the_levels() {
+    let text = render(&compare(mid_run()), 160, 48);
+    for title in ["Throughput (req/s)", "Latency p50", "TTFT p50"] {
+        assert!(text.contains(title), "{title}\n{text}");
+    }
+    assert_eq!(text.matches("higher is better").count(), 1, "{text}");
+    assert_eq!(text.matches("lower is better").count(), 2, "{text}");
+    // The x axis: the run's levels.
+    let axis = text
+        .lines()
+        .find(|l| l.contains(" 1 ") && l.contains(" 8 ") && l.contains("32"))
+        .unwrap_or_else(|| panic!("no level labels in\n{text}"));
+    assert!(!axis.is_empty());
+    // Each engine in the legend with its own marker.
+    assert!(text.contains("█ vLLM"), "{text}");
+    assert!(text.contains("• Friendli"), "{text}");
+}
+
+#[test]
+fn the_running_levels_live_point_firms_up_into_the_engines_marker() {
+    let mut app = compare(mid_run());
+    // Friendli (•) has finished C=1 and is running C=8.
+    let before = render(&app, 160, 48);
+    assert!(before.contains("⠂ running level (live)"), "{before}");
+    let markers = |t: &str| t.matches('•').count();
+    feed(
+        &mut app,
+        Event::LevelFinished {
+            engine: 1,
+            level_index: 1,
+            summary: Arc::new(summary(8.0, 1.4, 0, LevelStatus::Complete)),
+        },
+    );
+    let after = render(&app, 160, 48);
+    // One more • per panel: C=8 is a finished level now. (The legend's • is in both.)
+    assert_eq!(markers(&after), markers(&before) + 3, "{before}\n{after}");
+    assert!(!after.contains("running level (live)"), "{after}");
 }

@@ -32,8 +32,21 @@ pub enum Msg {
 pub enum View {
     /// One panel of sparklines per engine, plus the finished-levels table.
     Sparklines,
+    /// The final chart's panels, live: each metric against the level, a line per engine.
+    Compare,
     /// Per finished level: ITL/TPOT percentiles and the error breakdown.
     Detail,
+}
+
+impl View {
+    /// The view `Tab` switches to: dashboard → compare → detail → dashboard.
+    pub fn next(self) -> View {
+        match self {
+            View::Sparklines => View::Compare,
+            View::Compare => View::Detail,
+            View::Detail => View::Sparklines,
+        }
+    }
 }
 
 /// The run state the header shows.
@@ -405,7 +418,13 @@ impl App {
         let was_dirty = self.dirty;
         self.dirty = true;
         if self.finished {
-            self.exit = true;
+            // Tab still switches views (the compare view's chart, the detail table); any
+            // other key closes the dashboard.
+            if key == KeyInput::Tab {
+                self.view = self.view.next();
+            } else {
+                self.exit = true;
+            }
             return Vec::new();
         }
         if key == KeyInput::CtrlC {
@@ -447,10 +466,7 @@ impl App {
                 Vec::new()
             }
             KeyInput::Tab => {
-                self.view = match self.view {
-                    View::Sparklines => View::Detail,
-                    View::Detail => View::Sparklines,
-                };
+                self.view = self.view.next();
                 Vec::new()
             }
             _ => {

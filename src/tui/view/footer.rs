@@ -120,7 +120,9 @@ pub(super) fn render_keys(app: &App, area: Rect, buf: &mut Buffer) {
     let line = if app.is_finished() {
         Line::from(vec![
             Span::styled(" any key ", key.add_modifier(Modifier::BOLD)),
-            Span::raw(" close the dashboard (the final table is printed)"),
+            Span::raw(" close the dashboard (the final table is printed)  "),
+            Span::styled(" Tab ", key.add_modifier(Modifier::BOLD)),
+            Span::raw(" view"),
         ])
     } else if app.confirming_quit() {
         Line::from(vec![

@@ -13,7 +13,7 @@ const HELP: [&str; 16] = [
     "n          skip the rest of this engine's levels",
     "q          quit: asks y/n, then writes results so far",
     "Ctrl-C     quit at once, as SIGINT: exit code 130",
-    "Tab        sparklines / detail (ITL, TPOT, errors, host)",
+    "Tab        sparklines / compare (the chart, live) / detail (ITL, TPOT, errors, host)",
     "? / Esc    close this help",
     "",
     "Sparklines cover the whole run, the values beside",
@@ -22,7 +22,7 @@ const HELP: [&str; 16] = [
     "host busy (or busy): the machine starved the client;",
     "client busy (client), client late (late): the",
     "client's timings may be off (the detail view: host).",
-    "After the run, any key closes the dashboard.",
+    "After the run, Tab still switches views; any other key closes the dashboard.",
 ];
 
 /// With `levels = "auto"`, after the `s` and `n` lines.

@@ -9,6 +9,7 @@
 //! - `panels`  — the sparkline body: a panel per engine above the finished-levels table.
 //! - `tables`  — the finished-levels table and the pieces the detail table shares.
 //! - `interval_table` — the finished-levels table's `mean±half-width` layout (trials, CIs).
+//! - `compare` — the compare view: the final chart's three panels, live (ratatui `Chart`).
 //! - `detail`  — the detail view: ITL, TPOT, errors, and a host line per level.
 //! - `host_line` — that line: the machine's busy cores, the engine's, other processes'.
 //! - `footer`  — the gauge, the warning line and the key bar.
@@ -16,6 +17,7 @@
 //! - `help`    — the help overlay.
 //! - this file — the layout, the too-small notice and helpers every part uses.
 
+mod compare;
 mod detail;
 mod footer;
 mod header;
@@ -37,6 +39,7 @@ use super::ansi::ansi16_hex;
 use super::app::{App, View};
 use super::format;
 use super::labels::engine_labels;
+use compare::render_compare;
 use detail::render_detail;
 use footer::{render_gauge, render_keys, render_warning};
 use header::render_header;
@@ -69,6 +72,7 @@ impl Widget for &App {
         match self.view() {
             View::Sparklines if has_conclusions(self) => render_done_body(self, body, buf),
             View::Sparklines => render_sparkline_body(self, body, buf),
+            View::Compare => render_compare(self, body, buf),
             View::Detail => render_detail(self, body, buf),
         }
         render_gauge(self, gauge, buf);
