@@ -53,6 +53,45 @@ impl Rgb {
         PALETTE[position % PALETTE.len()]
     }
 
+    /// Every engine's colour: its configured one; else red for a vLLM-like name and green
+    /// for a Friendli-like one (the original comparison chart's convention), when no other
+    /// engine has that colour; else the first palette colour no engine has yet. The TUI and
+    /// the PNG both use these.
+    pub fn for_engines(names: &[&str], configured: &[Option<Rgb>]) -> Vec<Rgb> {
+        let mut colors: Vec<Option<Rgb>> = (0..names.len())
+            .map(|i| configured.get(i).copied().flatten())
+            .collect();
+        for (i, name) in names.iter().enumerate() {
+            let name = name.to_ascii_lowercase();
+            let by_name = if name.contains("vllm") {
+                Some(PALETTE[0])
+            } else if name.contains("friendli") {
+                Some(PALETTE[1])
+            } else {
+                None
+            };
+            if let Some(color) = by_name {
+                if colors[i].is_none() && !colors.contains(&Some(color)) {
+                    colors[i] = Some(color);
+                }
+            }
+        }
+        (0..names.len())
+            .map(|i| match colors[i] {
+                Some(color) => color,
+                None => {
+                    let free = PALETTE
+                        .iter()
+                        .copied()
+                        .find(|c| !colors.contains(&Some(*c)))
+                        .unwrap_or(Rgb::default_for(i));
+                    colors[i] = Some(free);
+                    free
+                }
+            })
+            .collect()
+    }
+
     /// `#rrggbb`.
     pub fn to_hex(self) -> String {
         format!("#{:02x}{:02x}{:02x}", self.0, self.1, self.2)
@@ -68,6 +107,29 @@ impl std::fmt::Display for Rgb {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vllm_is_red_friendli_green_and_the_rest_take_free_palette_colours() {
+        let colors =
+            |names: &[&str], configured: &[Option<Rgb>]| Rgb::for_engines(names, configured);
+        let (red, green, blue) = (PALETTE[0], PALETTE[1], PALETTE[2]);
+        assert_eq!(colors(&["SGLang", "vLLM"], &[]), [green, red]);
+        assert_eq!(colors(&["Friendli Engine", "vLLM 0.32"], &[]), [green, red]);
+        assert_eq!(
+            colors(&["A", "B", "C"], &[]),
+            [red, green, blue],
+            "positions as before"
+        );
+        // Two vLLMs: the second takes the next free colour, never the same red.
+        assert_eq!(colors(&["vLLM a", "vLLM b"], &[]), [red, green]);
+        // Configured colours win, and their colour is not handed out again.
+        assert_eq!(colors(&["vLLM", "x"], &[Some(blue), None]), [blue, red]);
+        assert_eq!(colors(&["x", "vLLM"], &[Some(red), None]), [red, green]);
+        // More engines than colours: positions again.
+        let many: Vec<String> = (0..10).map(|i| format!("e{i}")).collect();
+        let names: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(colors(&names, &[])[9], Rgb::default_for(9));
+    }
 
     #[test]
     fn parses_hex_and_names() {

@@ -51,6 +51,10 @@ pub enum Event {
         engine: Option<EngineIdx>,
         text: String,
     },
+    /// A `Control::Export` is done: the files written, or why none could be.
+    Exported {
+        result: Result<Vec<PathBuf>, String>,
+    },
     /// Everything is written; the last event on the bus.
     RunFinished {
         report: Arc<Report>,
@@ -131,4 +135,7 @@ pub enum Control {
     SkipEngine,
     /// Skip everything left, write every output for what was measured.
     Abort,
+    /// Write chart.png, levels.csv and summary.md now, for what has been measured so far,
+    /// without pausing the run (`e`).
+    Export,
 }

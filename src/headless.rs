@@ -50,6 +50,7 @@ pub async fn run(mut events: mpsc::Receiver<Event>, mut out: impl Write) {
                 final_text(&report),
                 out_dir.display()
             )),
+            Event::Exported { result } => Some(exported_text(&result)),
             Event::LevelStarted { search: None, .. }
             | Event::Snapshot(_)
             | Event::ServerSnapshot(_)
@@ -64,6 +65,26 @@ pub async fn run(mut events: mpsc::Receiver<Event>, mut out: impl Write) {
 }
 
 /// The first line: run name, engines × levels, requests per level, trials, simulated.
+/// `exported chart.png, levels.csv, summary.md to results/run-…` or why not: the line for a
+/// `Control::Export`'s result (the dashboard's status line shows the same).
+pub fn exported_text(result: &Result<Vec<std::path::PathBuf>, String>) -> String {
+    match result {
+        Ok(paths) => {
+            let names: Vec<String> = paths
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect();
+            let dir = paths
+                .first()
+                .and_then(|p| p.parent())
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
+            format!("exported {} to {dir}", names.join(", "))
+        }
+        Err(e) => format!("export failed: {e}"),
+    }
+}
+
 pub fn started_line(report: &Report) -> String {
     let rate = report.workload.mode == "rate";
     let trials = match report.workload.trials {

@@ -61,6 +61,13 @@ impl Plan {
         config.check_keys(key_lookup)?;
         let loaded = workload::load(&config.prompts, config.request.seed)?;
         let prompts = &loaded.prompts;
+        let names: Vec<&str> = config.engines.iter().map(|e| e.name.as_str()).collect();
+        let configured: Vec<Option<Rgb>> = config
+            .engines
+            .iter()
+            .map(|e| e.color.as_deref().and_then(Rgb::parse))
+            .collect();
+        let colors = Rgb::for_engines(&names, &configured);
         let engines = config
             .engines
             .iter()
@@ -70,11 +77,7 @@ impl Plan {
                 url: engine.url.clone(),
                 model: engine.model.clone(),
                 api: engine.api,
-                color: engine
-                    .color
-                    .as_deref()
-                    .and_then(Rgb::parse)
-                    .unwrap_or(Rgb::default_for(i)),
+                color: colors[i],
                 short_name: engine.short_name.clone(),
                 simulated: false,
                 key: engine

@@ -846,3 +846,45 @@ async fn keys_between_levels_announce_only_what_they_do() {
     );
     slow.shutdown().await;
 }
+
+/// `e`: the exports of the levels finished so far are written into the run folder while the
+/// next level runs, and the final export at the end still happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_now_writes_the_finished_levels_while_the_run_goes_on() {
+    let server = quick_sim().await;
+    let mut run = Run::start(sweep_plan(&[("e", server.chat_url())], &[1, 2], 12, 40));
+    run.until(|e| matches!(e, Event::LevelStarted { level_index: 1, .. }))
+        .await;
+    run.send(Control::Export).await;
+    let mut seen = Vec::new();
+    let result = loop {
+        let event = run.next().await;
+        if let Event::Exported { result } = &event {
+            break result.clone();
+        }
+        seen.push(kind(&event));
+        assert!(!seen.contains(&"RunFinished".to_string()), "{seen:?}");
+    };
+    let written = result.expect("exported");
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["chart.png", "levels.csv", "summary.md"]);
+    for path in &written {
+        assert_eq!(path.parent(), Some(run.out_dir.as_path()));
+    }
+    // Taken while the second level ran (12 requests of 40 tokens at C=2, ≈ 0.5 s): the
+    // first level's row only.
+    let csv = std::fs::read_to_string(run.out_dir.join("levels.csv")).unwrap();
+    assert_eq!(csv.lines().count() - 1, 1, "{seen:?}\n{csv}");
+    let (_, outcome) = run.finish().await;
+    assert_eq!(outcome.report.status, RunStatus::Complete);
+    let csv = std::fs::read_to_string(run.out_dir.join("levels.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count() - 1,
+        2,
+        "the final export has both levels"
+    );
+    server.shutdown().await;
+}

@@ -362,6 +362,27 @@ fn dashboard_pause_skip_quit_in_tmux() {
     });
     eprintln!("--- dashboard mid-sweep ({WIDTH}x{HEIGHT}) ---\n{mid}--- end ---");
 
+    // 3b. Export by key while the run goes on: the status line names the files, and they
+    // are in the run folder before the run ends.
+    tmux.keys(&["e"]);
+    let exported = tmux.wait_text("the export's status line", |s| {
+        s.contains("exported chart.png, levels.csv, summary.md to ")
+    });
+    let dir = run_dir(&out);
+    assert!(dir.join("chart.png").is_file(), "{exported}");
+    assert!(dir.join("levels.csv").is_file(), "{exported}");
+    assert_eq!(status(&exported), Some("RUNNING"), "{exported}");
+
+    // The compare view mid-sweep, then back to the dashboard (Tab cycles three views).
+    tmux.keys(&["Tab"]);
+    let compare = tmux.wait_text("the compare view", |s| s.contains("Compare: each engine"));
+    assert!(compare.contains("higher is better"), "{compare}");
+    eprintln!("--- compare view mid-sweep ({WIDTH}x{HEIGHT}) ---\n{compare}--- end ---");
+    tmux.keys(&["Tab"]);
+    tmux.wait_text("the detail view", |s| s.contains("Detail: ITL"));
+    tmux.keys(&["Tab"]);
+    tmux.wait_text("the dashboard again", |s| s.contains("Finished levels"));
+
     // 4. Quit: the prompt, `y`, DONE, any key, then the normal screen.
     tmux.keys(&["q"]);
     tmux.wait_text("the quit prompt", |s| s.contains("Quit? y/n"));

@@ -2535,3 +2535,50 @@ fn the_running_levels_live_point_firms_up_into_the_engines_marker() {
     assert_eq!(markers(&after), markers(&before) + 3, "{before}\n{after}");
     assert!(!after.contains("running level (live)"), "{after}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Export by key
+
+#[test]
+fn e_asks_the_driver_to_export_and_the_status_line_names_the_files() {
+    let mut app = mid_run();
+    assert_eq!(key(&mut app, KeyInput::Char('e')), vec![Control::Export]);
+    let text = render(&app, 80, 24);
+    assert!(
+        text.contains("✓  exporting chart.png, levels.csv, summary.md"),
+        "{text}"
+    );
+    let dir = PathBuf::from("results/demo-20250102T030405Z");
+    feed(
+        &mut app,
+        Event::Exported {
+            result: Ok(["chart.png", "levels.csv", "summary.md"]
+                .iter()
+                .map(|f| dir.join(f))
+                .collect()),
+        },
+    );
+    let text = render(&app, 120, 30);
+    assert!(
+        text.contains(
+            "exported chart.png, levels.csv, summary.md to results/demo-20250102T030405Z"
+        ),
+        "{text}"
+    );
+    // A newer warning takes the line back.
+    feed(
+        &mut app,
+        Event::Warning {
+            engine: None,
+            text: "something new".into(),
+        },
+    );
+    assert!(render(&app, 80, 24).contains("!  something new"));
+    feed(
+        &mut app,
+        Event::Exported {
+            result: Err("disk full".into()),
+        },
+    );
+    assert!(render(&app, 80, 24).contains("export failed: disk full"));
+}

@@ -5,6 +5,7 @@ use tokio_util::sync::CancellationToken;
 use super::pause::{ActiveClock, PauseLedger};
 use super::sweep::Driver;
 use crate::events::{Control, Event, RunState};
+use crate::report::write_all;
 
 /// The level in progress, as a control sees it.
 pub struct LevelHandle<'a> {
@@ -62,7 +63,28 @@ impl Driver {
                     self.emit(Event::State(state)).await;
                 }
             }
+            Control::Export => self.export_now(),
             Control::Pause | Control::Resume | Control::TogglePause => {}
         }
+    }
+
+    /// Writes the exports of what was measured so far into the run folder, on a blocking
+    /// thread, while the run goes on; `Event::Exported` says when they are written.
+    fn export_now(&self) {
+        let report = self.report.clone();
+        let dir = self.writer.dir().to_path_buf();
+        let options = self.export_options();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let written =
+                tokio::task::spawn_blocking(move || write_all(&report, &dir, &options)).await;
+            let result = match written {
+                Ok(Ok(paths)) => Ok(paths),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            // A front end that has gone must not matter.
+            let _ = events.send(Event::Exported { result }).await;
+        });
     }
 }

@@ -255,6 +255,14 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
 }
 
 impl Driver {
+    /// Which exports the run writes (`[run] chart`, `[run] svg`).
+    pub(super) fn export_options(&self) -> ExportOptions {
+        ExportOptions {
+            extended: self.plan.config.run.chart == ChartKindConfig::Extended,
+            svg: self.plan.config.run.svg,
+        }
+    }
+
     pub(super) async fn emit(&self, event: Event) {
         // A front end that has gone must not stop the measurement.
         let _ = self.events.send(event).await;
@@ -439,10 +447,7 @@ impl Driver {
         let out_dir = self.writer.dir().to_path_buf();
         // Chart, CSV and Markdown of what was measured; results.json is already safe, so a
         // failed export is a warning, not a lost run.
-        let options = ExportOptions {
-            extended: self.plan.config.run.chart == ChartKindConfig::Extended,
-            svg: self.plan.config.run.svg,
-        };
+        let options = self.export_options();
         let export = {
             let (report, dir) = (report.clone(), out_dir.clone());
             tokio::task::spawn_blocking(move || crate::report::write_all(&report, &dir, &options))

@@ -298,6 +298,8 @@ mod tests {
 
     #[test]
     fn thread_cpu_time_grows_with_this_threads_work_only() {
+        // (Another thread's spin is by wall time: under load it may get little CPU, which
+        // only makes the first bound easier.)
         let before = thread_cpu_ms();
         // Another thread's work is not this one's.
         std::thread::spawn(|| {
@@ -315,6 +317,60 @@ mod tests {
             std::hint::black_box(0u64);
         }
         assert!(thread_cpu_ms() > after_other, "spinning here counts");
+    }
+
+    /// This thread's user + system time from `/proc/thread-self/stat`, ms (clock ticks of
+    /// 10 ms): another clock than the one under test. `None` without `/proc`.
+    fn proc_thread_cpu_ms() -> Option<f64> {
+        let text = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+        let stat = parse_pid_stat(&text)?;
+        Some(stat.ticks as f64 * 1e3 / clock_ticks_per_second())
+    }
+
+    /// Spins until `/proc` says this thread used `ms` more of CPU (a loaded box gives a spin
+    /// less CPU than its wall time).
+    fn spin_cpu(ms: f64) {
+        let start = proc_thread_cpu_ms().unwrap();
+        while proc_thread_cpu_ms().unwrap() - start < ms {
+            for _ in 0..10_000 {
+                std::hint::black_box(0u64);
+            }
+        }
+    }
+
+    #[test]
+    fn a_readings_cost_is_this_threads_cpu_since_before_it() {
+        if proc_thread_cpu_ms().is_none() {
+            return;
+        }
+        // A fresh thread: under a second of CPU, so the seconds field is 0 and the
+        // milliseconds must come out of the nanoseconds right.
+        std::thread::spawn(|| {
+            let started = Instant::now();
+            spin_cpu(40.0);
+            let ms = thread_cpu_ms();
+            let wall_ms = started.elapsed().as_secs_f64() * 1e3;
+            // /proc counts whole ticks: 40 ms by it is at least 30 by the exact clock; CPU
+            // time never exceeds wall time.
+            assert!(
+                ms >= 30.0 && ms <= wall_ms + 15.0,
+                "{ms} ms CPU in {wall_ms} ms"
+            );
+            let before = thread_cpu_ms();
+            let started = Instant::now();
+            spin_cpu(30.0);
+            let cost = cpu_since(before);
+            assert!(
+                cost >= Duration::from_millis(20)
+                    && cost <= started.elapsed() + Duration::from_millis(15),
+                "{cost:?} for 30 ms of CPU in {:?}",
+                started.elapsed()
+            );
+            // Nothing done since: about nothing, never negative.
+            assert!(cpu_since(thread_cpu_ms() + 5.0) == Duration::ZERO);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

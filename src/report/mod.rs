@@ -69,7 +69,7 @@ pub struct ExportOptions {
 }
 
 /// Writes `chart.png` (and `chart-extended.png` / `.svg` files as `opts` asks), `levels.csv` and
-/// `summary.md` into `dir` (created if missing). Every file is written to `<name>.tmp` first and
+/// `summary.md` into `dir` (created if missing). Every file is written to a `.tmp` file first and
 /// renamed into place, so a reader never sees a half-written file. Returns the paths written,
 /// charts first.
 pub fn write_all(
@@ -169,10 +169,13 @@ fn default_out_dir(input: &Path) -> PathBuf {
     }
 }
 
-/// Writes `bytes` to `<path>.tmp`, then renames it to `path`.
+/// Writes `bytes` to `<path>.<n>.tmp`, then renames it to `path`. `n` is new for every write,
+/// so two exports at once (`e` just as the run ends) never write into one temporary file.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<PathBuf, ReportError> {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
+    tmp_name.push(format!(".{}-{n}.tmp", std::process::id()));
     let tmp = path.with_file_name(tmp_name);
     let io_err = |source| ReportError::Io {
         path: path.to_path_buf(),

@@ -205,6 +205,8 @@ pub struct App {
     /// The (engine, level) of the latest `LevelFinished`: the table keeps its row in view.
     newest: Option<(EngineIdx, f64)>,
     warning: Option<Warning>,
+    /// The latest `e` export's outcome, shown in the status line until a newer warning.
+    notice: Option<String>,
     run_state: Option<RunState>,
     finished: bool,
     out_dir: Option<PathBuf>,
@@ -238,6 +240,7 @@ impl App {
             levels: Vec::new(),
             newest: None,
             warning: None,
+            notice: None,
             run_state: None,
             finished: false,
             out_dir: None,
@@ -378,6 +381,11 @@ impl App {
             }
             Event::Warning { engine, text } => {
                 self.warning = Some(Warning { engine, text });
+                // The status line shows the newest of the two.
+                self.notice = None;
+            }
+            Event::Exported { result } => {
+                self.notice = Some(crate::headless::exported_text(&result));
             }
             Event::RunFinished { report, out_dir } => {
                 let interrupted = report.status == RunStatus::Interrupted;
@@ -460,6 +468,10 @@ impl App {
             KeyInput::Char('?') => {
                 self.help = !self.help;
                 Vec::new()
+            }
+            KeyInput::Char('e') => {
+                self.notice = Some("exporting chart.png, levels.csv, summary.md …".into());
+                vec![Control::Export]
             }
             KeyInput::Esc => {
                 self.help = false;
@@ -562,6 +574,11 @@ impl App {
         self.report
             .as_ref()
             .is_some_and(|r| r.workload.auto.is_some())
+    }
+
+    /// The latest export's outcome, when it is newer than the latest warning.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
     }
 
     /// The latest warning.

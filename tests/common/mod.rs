@@ -526,5 +526,6 @@ pub fn kind(event: &Event) -> String {
         Event::State(state) => format!("State({state:?})"),
         Event::Warning { text, .. } => format!("Warning({text})"),
         Event::RunFinished { .. } => "RunFinished".into(),
+        Event::Exported { result } => format!("Exported({})", result.is_ok()),
     }
 }

@@ -88,6 +88,20 @@ pub(super) fn render_gauge(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 pub(super) fn render_warning(app: &App, area: Rect, buf: &mut Buffer) {
+    if let Some(notice) = app.notice() {
+        let line = Line::from(vec![
+            Span::styled(
+                " ✓ ",
+                Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::Green)
+                    .add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(format!(" {notice}"), Style::new().fg(Color::Green)),
+        ]);
+        buf.set_line(area.x, area.y, &line, area.width);
+        return;
+    }
     let line = match app.warning() {
         Some(w) => {
             let mut spans = vec![Span::styled(
@@ -153,7 +167,8 @@ pub(super) fn render_keys(app: &App, area: Rect, buf: &mut Buffer) {
             ("n", skip_engine),
             ("q", " quit  "),
             ("?", " help  "),
-            ("Tab", " view"),
+            ("Tab", " view  "),
+            ("e", " export"),
         ];
         let mut spans = Vec::new();
         for (k, what) in items {

@@ -6,14 +6,16 @@ use ratatui::style::{Color, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
-const HELP: [&str; 16] = [
+const HELP: [&str; 19] = [
     "space / p  pause or resume: no new requests start,",
     "           in-flight ones finish",
     "s          skip the current level (kept, marked skip)",
     "n          skip the rest of this engine's levels",
     "q          quit: asks y/n, then writes results so far",
     "Ctrl-C     quit at once, as SIGINT: exit code 130",
-    "Tab        sparklines / compare (the chart, live) / detail (ITL, TPOT, errors, host)",
+    "Tab        views: sparklines / compare (the chart,",
+    "           live) / detail (ITL, TPOT, errors, host)",
+    "e          write chart.png, CSV, Markdown now",
     "? / Esc    close this help",
     "",
     "Sparklines cover the whole run, the values beside",
@@ -22,7 +24,8 @@ const HELP: [&str; 16] = [
     "host busy (or busy): the machine starved the client;",
     "client busy (client), client late (late): the",
     "client's timings may be off (the detail view: host).",
-    "After the run, Tab still switches views; any other key closes the dashboard.",
+    "After the run, Tab still switches views; any other",
+    "key closes the dashboard.",
 ];
 
 /// With `levels = "auto"`, after the `s` and `n` lines.
