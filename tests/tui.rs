@@ -2582,3 +2582,17 @@ fn e_asks_the_driver_to_export_and_the_status_line_names_the_files() {
     );
     assert!(render(&app, 80, 24).contains("export failed: disk full"));
 }
+
+#[test]
+fn snapshot_compare_trials_and_knees_160x48() {
+    // Trials: each finished level's 95 % interval as an error bar.
+    let trials = render(&compare(trials_mid_run()), 160, 48);
+    insta::assert_snapshot!("compare_trials_160x48", trials);
+    // An auto sweep's end: the knees as dotted lines.
+    let auto = render(&compare(auto_done()), 160, 48);
+    insta::assert_snapshot!("compare_auto_done_160x48", auto);
+    let plain = render(&compare(done()), 160, 48);
+    let cells = |t: &str, c: char| t.matches(c).count();
+    // Neither fixture's extra marks are in the plain run's view.
+    assert!(cells(&auto, '•') > cells(&plain, '•'), "{auto}");
+}

@@ -1,7 +1,8 @@
 //! The compare view (Tab): the final chart's three panels drawn live — request throughput,
 //! E2E latency p50 and TTFT p50 against the level, one line per engine in its colour with a
 //! marker of its own, the running level's value as a live point that firms up when the level
-//! finishes.
+//! finishes. As on the PNG, levels with a 95 % interval (trials, or batch means) get an error
+//! bar, and an auto sweep's knees a dotted line once the run has found them.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -13,6 +14,7 @@ use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Widget};
 use super::tables::table_block;
 use super::{engine_color, engine_name, row_span};
 use crate::events::Snapshot;
+use crate::results::confidence::{Interval, LevelIntervals};
 use crate::results::model::LevelSummary;
 use crate::tui::app::App;
 use crate::tui::format;
@@ -23,6 +25,8 @@ struct Panel {
     title: &'static str,
     better: &'static str,
     finished: fn(&LevelSummary) -> Option<f64>,
+    /// The 95 % interval of the plotted value, with trials (or batch means), as on the PNG.
+    interval: fn(&LevelIntervals) -> Option<&Interval>,
     live: fn(&Snapshot) -> Option<f64>,
     latency: bool,
 }
@@ -32,6 +36,7 @@ const PANELS: [Panel; 3] = [
         title: "Throughput (req/s)",
         better: "higher is better",
         finished: |s| Some(s.plotted_request_throughput()),
+        interval: |i| i.request_throughput.as_ref(),
         live: |s| (s.completed > 0).then_some(s.request_throughput),
         latency: false,
     },
@@ -39,6 +44,7 @@ const PANELS: [Panel; 3] = [
         title: "Latency p50",
         better: "lower is better",
         finished: |s| s.median_e2el_ms,
+        interval: |i| i.median_e2el_ms.as_ref(),
         live: |s| s.e2el_p50_ms,
         latency: true,
     },
@@ -46,6 +52,7 @@ const PANELS: [Panel; 3] = [
         title: "TTFT p50",
         better: "lower is better",
         finished: |s| s.median_ttft_ms,
+        interval: |i| i.median_ttft_ms.as_ref(),
         live: |s| s.ttft_p50_ms,
         latency: true,
     },
@@ -85,11 +92,20 @@ pub(super) fn render_compare(app: &App, area: Rect, buf: &mut Buffer) {
         ));
         legend.push(Span::raw("   "));
     }
+    let dim = Style::new().fg(Color::DarkGray);
+    if app.levels().iter().any(|l| l.summary.intervals.is_some()) {
+        legend.push(Span::styled("│ 95 % interval   ", dim));
+    }
+    let knees = app.report().is_some_and(|r| {
+        r.engines
+            .iter()
+            .any(|e| e.search.as_ref().is_some_and(|s| s.knee.is_some()))
+    });
+    if knees {
+        legend.push(Span::styled("• • dotted: knee   ", dim));
+    }
     if app.current().is_some_and(|c| !c.finished) && !app.is_finished() {
-        legend.push(Span::styled(
-            "⠂ running level (live)",
-            Style::new().fg(Color::DarkGray),
-        ));
+        legend.push(Span::styled("⠂ running level (live)", dim));
     }
     buf.set_line(inner.x, inner.y, &Line::from(legend), inner.width);
     let charts = row_span(inner, 1, inner.height.saturating_sub(1));
@@ -159,6 +175,8 @@ fn render_panel(app: &App, panel: &Panel, levels: &[f64], area: Rect, buf: &mut 
     );
     // Per engine: its finished levels, and the running level's live value.
     let mut lines: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
+    // Error bars: a vertical segment from the interval's low to its high per level.
+    let mut bars: Vec<(usize, [(f64, f64); 2])> = Vec::new();
     let mut live: Vec<(usize, [(f64, f64); 1])> = Vec::new();
     for engine in 0..app.engines().len() {
         let mut points: Vec<(f64, f64)> = app
@@ -169,6 +187,13 @@ fn render_panel(app: &App, panel: &Panel, levels: &[f64], area: Rect, buf: &mut 
             .collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         lines.push((engine, points));
+        for level in app.levels().iter().filter(|l| l.engine == engine) {
+            let interval = level.summary.intervals.as_ref().and_then(panel.interval);
+            if let Some(i) = interval {
+                let x = slot(levels, level.summary.level);
+                bars.push((engine, [(x, i.low.max(0.0)), (x, i.high)]));
+            }
+        }
         if let Some(current) = app.current().filter(|c| c.engine == engine && !c.finished) {
             if let Some(value) = current.snapshot.as_ref().and_then(panel.live) {
                 live.push((engine, [(slot(levels, current.level), value)]));
@@ -179,8 +204,24 @@ fn render_panel(app: &App, panel: &Panel, levels: &[f64], area: Rect, buf: &mut 
         .iter()
         .flat_map(|(_, p)| p.iter().map(|&(_, y)| y))
         .chain(live.iter().map(|&(_, [(_, y)])| y))
+        .chain(bars.iter().map(|&(_, [_, (_, high)])| high))
         .fold(0.0_f64, f64::max);
     let top = if max > 0.0 { max * 1.1 } else { 1.0 };
+    // An auto sweep's knees (known when the run has ended): a dotted line up the panel.
+    let knees: Vec<(usize, [(f64, f64); 2])> = app
+        .report()
+        .map(|r| {
+            r.engines
+                .iter()
+                .enumerate()
+                .filter_map(|(engine, e)| {
+                    let knee = e.search.as_ref()?.knee?;
+                    let x = slot(levels, knee);
+                    Some((engine, [(x, 0.0), (x, top)]))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let mut datasets = Vec::new();
     for (engine, points) in &lines {
         let color = engine_color(app, *engine);
@@ -197,6 +238,28 @@ fn render_panel(app: &App, panel: &Panel, levels: &[f64], area: Rect, buf: &mut 
                 .graph_type(GraphType::Scatter)
                 .style(Style::new().fg(color))
                 .data(points),
+        );
+    }
+    for (engine, bar) in &bars {
+        datasets.push(
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(engine_color(app, *engine)))
+                .data(bar),
+        );
+    }
+    for (engine, knee) in &knees {
+        datasets.push(
+            Dataset::default()
+                .marker(Marker::Dot)
+                .graph_type(GraphType::Line)
+                .style(
+                    Style::new()
+                        .fg(engine_color(app, *engine))
+                        .add_modifier(Modifier::DIM),
+                )
+                .data(knee),
         );
     }
     for (engine, point) in &live {
