@@ -326,6 +326,26 @@ mod tests {
     }
 
     #[test]
+    fn two_readings_at_one_instant_give_zero_cores_not_infinity() {
+        let t0 = Instant::now();
+        let first = snap(t0, 0, (100, 100, 0), &[(OWN, proc("llmsweep", 1, 10))]);
+        let same = snap(t0, 0, (100, 100, 0), &[(OWN, proc("llmsweep", 1, 20))]);
+        let mut usage = Usage::new(first, Vec::new());
+        usage.add(same);
+        let r = usage.report(&[], 0, OWN, 100.0).unwrap();
+        assert_eq!(
+            (r.client_cores, r.busy_cores, r.steal_cores),
+            (0.0, 0.0, 0.0)
+        );
+        // No clock ticks known: no cores either.
+        let first = snap(t0, 0, (0, 0, 0), &[(OWN, proc("llmsweep", 1, 10))]);
+        let later = snap(t0, 1, (100, 100, 0), &[(OWN, proc("llmsweep", 1, 20))]);
+        let mut usage = Usage::new(first, Vec::new());
+        usage.add(later);
+        assert_eq!(usage.report(&[], 0, OWN, 0.0).unwrap().client_cores, 0.0);
+    }
+
+    #[test]
     fn a_reused_pid_is_another_process() {
         let t0 = Instant::now();
         let mut old = proc("old", 1, 500);
