@@ -39,7 +39,7 @@ pub async fn start(overrides: Vec<(String, String)>) -> anyhow::Result<(Plan, Ve
         })
         .await?;
         toml.push_str(&format!(
-            "[[engines]]\nname = \"{name}\"\nurl = \"{}\"\nmodel = \"sim-llama-8b\"\n\n",
+            "[[engines]]\nname = \"{name}\"\nurl = \"{}\"\nmodel = \"sim\"\n\n",
             server.chat_url()
         ));
         servers.push(server);

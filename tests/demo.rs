@@ -30,6 +30,12 @@ async fn demo_sweep_writes_everything_and_report_rerenders_identically() {
     let report = &outcome.report;
     assert_eq!(report.status, RunStatus::Complete);
     assert!(report.simulated);
+    // The demo's engines pass their own preflight: a first run shows no "fix your config".
+    assert!(
+        !report.warnings.iter().any(|w| w.contains("preflight")),
+        "{:?}",
+        report.warnings
+    );
     assert!(report
         .engines
         .iter()
