@@ -2477,23 +2477,16 @@ fn compare(mut app: App) -> App {
 }
 
 #[test]
-fn snapshot_compare_mid_run_80x24() {
-    insta::assert_snapshot!(render(&compare(mid_run()), 80, 24));
-}
-
-#[test]
-fn snapshot_compare_mid_run_160x48() {
-    insta::assert_snapshot!(render(&compare(mid_run()), 160, 48));
-}
-
-#[test]
-fn snapshot_compare_done_80x24() {
-    insta::assert_snapshot!(render(&compare(done()), 80, 24));
-}
-
-#[test]
-fn snapshot_compare_done_160x48() {
-    insta::assert_snapshot!(render(&compare(done()), 160, 48));
+fn snapshot_compare_mid_run_and_done_80x24_and_160x48() {
+    for (state, app) in [("mid_run", mid_run()), ("done", done())] {
+        let app = compare(app);
+        for (w, h) in [(80, 24), (160, 48)] {
+            insta::assert_snapshot!(
+                format!("snapshot_compare_{state}_{w}x{h}"),
+                render(&app, w, h)
+            );
+        }
+    }
 }
 
 #[test]

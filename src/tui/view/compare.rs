@@ -224,52 +224,23 @@ fn render_panel(app: &App, panel: &Panel, levels: &[f64], area: Rect, buf: &mut 
         .unwrap_or_default();
     let mut datasets = Vec::new();
     for (engine, points) in &lines {
-        let color = engine_color(app, *engine);
-        datasets.push(
-            Dataset::default()
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(Style::new().fg(color))
-                .data(points),
-        );
-        datasets.push(
-            Dataset::default()
-                .marker(marker(*engine).0)
-                .graph_type(GraphType::Scatter)
-                .style(Style::new().fg(color))
-                .data(points),
-        );
+        let color = Style::new().fg(engine_color(app, *engine));
+        datasets.push(series(points, Marker::Braille, GraphType::Line, color));
+        datasets.push(series(points, marker(*engine).0, GraphType::Scatter, color));
     }
     for (engine, bar) in &bars {
-        datasets.push(
-            Dataset::default()
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(Style::new().fg(engine_color(app, *engine)))
-                .data(bar),
-        );
+        let color = Style::new().fg(engine_color(app, *engine));
+        datasets.push(series(bar, Marker::Braille, GraphType::Line, color));
     }
     for (engine, knee) in &knees {
-        datasets.push(
-            Dataset::default()
-                .marker(Marker::Dot)
-                .graph_type(GraphType::Line)
-                .style(
-                    Style::new()
-                        .fg(engine_color(app, *engine))
-                        .add_modifier(Modifier::DIM),
-                )
-                .data(knee),
-        );
+        let color = Style::new()
+            .fg(engine_color(app, *engine))
+            .add_modifier(Modifier::DIM);
+        datasets.push(series(knee, Marker::Dot, GraphType::Line, color));
     }
     for (engine, point) in &live {
-        datasets.push(
-            Dataset::default()
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Scatter)
-                .style(Style::new().fg(engine_color(app, *engine)))
-                .data(point),
-        );
+        let color = Style::new().fg(engine_color(app, *engine));
+        datasets.push(series(point, Marker::Braille, GraphType::Scatter, color));
     }
     let value = |v: f64| {
         if panel.latency {
@@ -297,6 +268,15 @@ fn render_panel(app: &App, panel: &Panel, levels: &[f64], area: Rect, buf: &mut 
                 .style(dim),
         );
     chart.render(row_span(area, 2, area.height - 2), buf);
+}
+
+/// One set of points drawn one way.
+fn series(data: &[(f64, f64)], marker: Marker, kind: GraphType, style: Style) -> Dataset<'_> {
+    Dataset::default()
+        .marker(marker)
+        .graph_type(kind)
+        .style(style)
+        .data(data)
 }
 
 /// Labels along the x axis: every level when they fit, else the first, middle and last.
