@@ -222,12 +222,9 @@ fn render_panel(app: &App, panel: &Panel, levels: &[f64], area: Rect, buf: &mut 
                 .collect()
         })
         .unwrap_or_default();
+    // Drawn in this order, each over the ones before: error bars and knees under the lines,
+    // the markers over the lines, the live points on top.
     let mut datasets = Vec::new();
-    for (engine, points) in &lines {
-        let color = Style::new().fg(engine_color(app, *engine));
-        datasets.push(series(points, Marker::Braille, GraphType::Line, color));
-        datasets.push(series(points, marker(*engine).0, GraphType::Scatter, color));
-    }
     for (engine, bar) in &bars {
         let color = Style::new().fg(engine_color(app, *engine));
         datasets.push(series(bar, Marker::Braille, GraphType::Line, color));
@@ -237,6 +234,14 @@ fn render_panel(app: &App, panel: &Panel, levels: &[f64], area: Rect, buf: &mut 
             .fg(engine_color(app, *engine))
             .add_modifier(Modifier::DIM);
         datasets.push(series(knee, Marker::Dot, GraphType::Line, color));
+    }
+    for (engine, points) in &lines {
+        let color = Style::new().fg(engine_color(app, *engine));
+        datasets.push(series(points, Marker::Braille, GraphType::Line, color));
+    }
+    for (engine, points) in &lines {
+        let color = Style::new().fg(engine_color(app, *engine));
+        datasets.push(series(points, marker(*engine).0, GraphType::Scatter, color));
     }
     for (engine, point) in &live {
         let color = Style::new().fg(engine_color(app, *engine));
@@ -257,7 +262,8 @@ fn render_panel(app: &App, panel: &Panel, levels: &[f64], area: Rect, buf: &mut 
         .block(Block::new().borders(Borders::NONE))
         .x_axis(
             Axis::default()
-                .bounds([-0.3, (levels.len().max(2) - 1) as f64 + 0.3])
+                // Slot i at i: the evenly spread labels sit under their levels.
+                .bounds([0.0, (levels.len().max(2) - 1) as f64])
                 .labels(x_labels)
                 .style(dim),
         )
