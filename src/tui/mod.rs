@@ -2,6 +2,7 @@
 //! keys back as [`Control`]s. It never touches driver state.
 //!
 //! - `app`      — all dashboard state and its pure `update(Msg) -> Vec<Control>`.
+//! - `state`    — the types it holds: messages, views, status, per-engine and per-level state.
 //! - `view`     — `impl Widget for &App`: the layout, from 80×24 up; a file per part of the
 //!   screen (header, engine panels, tables, detail, footer, help).
 //! - `keys`     — crossterm key events → [`KeyInput`].
@@ -19,6 +20,7 @@ pub mod format;
 pub mod history;
 pub mod keys;
 pub mod labels;
+pub mod state;
 pub mod summary;
 pub mod terminal;
 pub mod view;
