@@ -83,6 +83,15 @@ mod tests {
     }
 
     #[test]
+    fn max_tokens_is_added_when_missing_max_completion_tokens_only_kept() {
+        for limit in [MaxTokens::Exactly(16), MaxTokens::AtMost(16)] {
+            let body = fields(&with_max_tokens(br#"{"model":"m"}"#, limit));
+            assert_eq!(body["max_tokens"], 16, "{limit:?}");
+            assert!(body.get("max_completion_tokens").is_none(), "{limit:?}");
+        }
+    }
+
+    #[test]
     fn a_body_that_is_not_json_goes_as_it_is() {
         assert_eq!(
             with_max_tokens(b"not json", MaxTokens::Exactly(3)).as_ref(),

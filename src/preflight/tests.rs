@@ -130,17 +130,35 @@ fn http_errors_fail_the_stream_with_a_fix_for_their_status() {
         .unwrap()
         .contains("log"));
     assert_eq!(find(&checks, names::USAGE).status, Status::Skip);
-    for class in [
-        ErrorClass::MalformedStream,
-        ErrorClass::EngineError,
-        ErrorClass::EndedEarly,
-        ErrorClass::TimeoutFirstToken,
+    for status in [400, 422] {
+        let checks = probe_checks(&Err(http(status)), &context(&none, None));
+        assert!(
+            find(&checks, names::STREAM)
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("rejected the request: check `model`"),
+            "{status}"
+        );
+    }
+    // Each failure class names its own fix.
+    for (class, fix) in [
+        (
+            ErrorClass::MalformedStream,
+            "an OpenAI-compatible streaming endpoint",
+        ),
+        (ErrorClass::EngineError, "see its log"),
+        (ErrorClass::EndedEarly, "no usable output"),
+        (ErrorClass::TimeoutFirstToken, "still loading the model"),
+        (ErrorClass::TimeoutIdle, "still loading the model"),
+        (ErrorClass::TimeoutTotal, "still loading the model"),
     ] {
         let checks = probe_checks(&Err(RequestError::new(class, "x")), &context(&none, None));
-        assert_eq!(
-            find(&checks, names::STREAM).status,
-            Status::Fail,
-            "{class:?}"
+        let stream = find(&checks, names::STREAM);
+        assert_eq!(stream.status, Status::Fail, "{class:?}");
+        assert!(
+            stream.fix.as_deref().unwrap().contains(fix),
+            "{class:?}: {stream:?}"
         );
     }
 }
@@ -173,6 +191,31 @@ fn missing_usage_and_short_or_long_output_are_warnings() {
         find(&checks, names::USAGE).fix.as_deref(),
         Some("set stream_usage = true for this engine")
     );
+}
+
+#[test]
+fn a_long_model_list_shows_five_and_says_there_are_more() {
+    let ids = |n: usize| -> Vec<String> { (1..=n).map(|i| format!("m{i}")).collect() };
+    assert_eq!(
+        model_check("x", &Ok(ids(5))).detail,
+        "\"x\" not listed by /v1/models (it lists \"m1\", \"m2\", \"m3\", \"m4\", \"m5\")"
+    );
+    assert_eq!(
+        model_check("x", &Ok(ids(6))).detail,
+        "\"x\" not listed by /v1/models (it lists \"m1\", \"m2\", \"m3\", \"m4\", \"m5\", …)"
+    );
+}
+
+#[test]
+fn host_port_names_the_host_and_its_port() {
+    assert_eq!(
+        host_port("http://127.0.0.1:8000/v1/chat/completions"),
+        "127.0.0.1:8000"
+    );
+    assert_eq!(host_port("https://example.com/v1"), "example.com:443");
+    // A scheme without a known port: the host alone; not a URL: as given.
+    assert_eq!(host_port("foo://engine/v1"), "engine");
+    assert_eq!(host_port("not a url"), "not a url");
 }
 
 #[test]
