@@ -8,13 +8,15 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::{ChartArg, CheckArgs, Cli, Command, ReportArgs, RunArgs, SimArgs};
+use crate::cli::{ChartArg, CheckArgs, Cli, Command, MergeArgs, ReportArgs, RunArgs, SimArgs};
 use crate::config::{Config, ConfigError, Sources};
 use crate::driver::{self, RunOptions, RunOutcome};
 use crate::events::Control;
 use crate::plan::Plan;
 use crate::report::ExportOptions;
 use crate::results::model::Report;
+use crate::shard::timeline::{parse_start, stamp};
+use crate::shard::{Shard, ShardPlan};
 use crate::sim::{self, Faults, Profile, SimConfig};
 use crate::tui::TuiOptions;
 
@@ -31,6 +33,7 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Check(args) => check_command(args).await,
         Command::Sim(args) => sim_command(args).await,
         Command::Report(args) => report_command(args),
+        Command::Merge(args) => merge_command(args),
     };
     match result {
         Ok(code) => code,
@@ -93,8 +96,20 @@ fn load_config(
 
 async fn run_command(args: RunArgs) -> Result<i32, Failure> {
     let (config, file) = load_config(args.config.as_ref(), args.overrides())?;
-    let plan = Plan::new(config, &|var| std::env::var(var).ok())
+    let mut plan = Plan::new(config, &|var| std::env::var(var).ok())
         .map_err(|message| Failure::Config(format!("{}: {message}", file.display())))?;
+    if args.sharded() {
+        let shard = match &args.shard {
+            Some(text) => Shard::parse(text),
+            None => Shard::from_env(&|var| std::env::var(var).ok()),
+        }
+        .map_err(Failure::Config)?;
+        let start =
+            parse_start(args.start_at.as_deref().unwrap_or_default()).map_err(Failure::Config)?;
+        let sharded = ShardPlan::new(shard, start, &plan.config.sweep)
+            .map_err(|message| Failure::Config(format!("{}: {message}", file.display())))?;
+        plan.shard = Some(sharded);
+    }
     let resume = match &args.resume {
         Some(dir) => Some((dir.clone(), load_resumable(dir, &plan)?)),
         None => None,
@@ -171,6 +186,25 @@ pub async fn run_plan(
 ) -> anyhow::Result<RunOutcome> {
     let (out_dir, run_name, resume) = match resume {
         Some((dir, saved)) => (dir, saved.run_name.clone(), Some(saved)),
+        // Every shard of the run has the same name, from the common start time; each its
+        // own folder.
+        None if plan.shard.is_some() => {
+            let shard = plan.shard.expect("checked");
+            let name = format!("{}-{}", plan.config.run.name, stamp(shard.timeline.start));
+            let parent = &plan.config.run.out_dir;
+            let dir = parent.join(shard.shard.folder_name(&name));
+            std::fs::create_dir_all(parent)
+                .and_then(|()| std::fs::create_dir(&dir))
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => anyhow::anyhow!(
+                        "{} exists: shard {} of this run ran there already (or two shards share an index)",
+                        dir.display(),
+                        shard.shard
+                    ),
+                    _ => anyhow::anyhow!("cannot create the results folder {}: {e}", dir.display()),
+                })?;
+            (dir, name, None)
+        }
         None => {
             let parent = &plan.config.run.out_dir;
             let (dir, name) =
@@ -205,7 +239,8 @@ pub async fn run_plan(
     let dumb_terminal = std::env::var("TERM")
         .map(|t| t == "dumb" || t.is_empty())
         .unwrap_or(true);
-    let dashboard = !args.headless && std::io::stdout().is_terminal() && !dumb_terminal;
+    let dashboard =
+        !args.headless && !args.sharded() && std::io::stdout().is_terminal() && !dumb_terminal;
     if dashboard {
         let options = TuiOptions {
             exit_on_finish: args.exit_on_finish,
@@ -410,6 +445,22 @@ fn report_command(args: ReportArgs) -> Result<i32, Failure> {
         svg: args.svg,
     };
     let written = crate::report::run_report_command(&args.inputs, args.out.as_deref(), &options)?;
+    for path in written {
+        println!("{}", path.display());
+    }
+    Ok(0)
+}
+
+/// `llmsweep merge`: the shards' folders → one run folder with every export.
+fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
+    let options = ExportOptions {
+        extended: args.chart == ChartArg::Extended,
+        svg: args.svg,
+    };
+    let merged = crate::shard::merge::merge_dirs(&args.inputs, args.partial)
+        .map_err(|e| Failure::Config(e.to_string()))?;
+    let written = crate::shard::merge::write(&merged, &args.out, &options)?;
+    println!("{}", merged.summary_line());
     for path in written {
         println!("{}", path.display());
     }

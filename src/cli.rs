@@ -33,6 +33,28 @@ pub enum Command {
     Sim(SimArgs),
     /// Re-render the chart, CSV and Markdown from saved results.json files.
     Report(ReportArgs),
+    /// Merge the folders of a sharded run (`run --shard`) into one run: counts added,
+    /// percentiles recomputed from the union of the shards' requests.
+    Merge(MergeArgs),
+}
+
+/// Options of `merge`.
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// The shards' results folders (`<run>-shard-<i>-of-<N>`), one per shard.
+    #[arg(required = true, value_name = "DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// Folder of the merged run (created; must not hold another run).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Merge even when some shards are missing (they are named in the merged results).
+    #[arg(long)]
+    pub partial: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub chart: ChartArg,
+    /// Also write SVG charts.
+    #[arg(long)]
+    pub svg: bool,
 }
 
 /// Options shared by `run` and `demo`.
@@ -87,6 +109,27 @@ pub struct RunArgs {
     /// otherwise skipped).
     #[arg(long)]
     pub no_check: bool,
+    /// Run shard INDEX of COUNT of the sweep (0-based, e.g. 2/4): this process sends its
+    /// share of every level's load, in level windows fixed from --start-at; merge the
+    /// shards' folders with `llmsweep merge`. Implies --headless; needs `duration_s`.
+    #[arg(long, value_name = "INDEX/COUNT", conflicts_with_all = ["shard_from_env", "resume"], requires = "start_at")]
+    pub shard: Option<String>,
+    /// Like --shard, the index from JOB_COMPLETION_INDEX (Kubernetes Indexed Job),
+    /// SLURM_ARRAY_TASK_ID or RANK, the count from LLMSWEEP_SHARD_COUNT,
+    /// SLURM_ARRAY_TASK_COUNT or WORLD_SIZE.
+    #[arg(long, conflicts_with = "resume", requires = "start_at")]
+    pub shard_from_env: bool,
+    /// Shard mode: when the first level's slot begins, RFC 3339 (e.g. 2026-12-01T20:30:00Z),
+    /// the same for every shard; a few seconds ahead of the last shard's start.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+}
+
+impl RunArgs {
+    /// True in shard mode.
+    pub fn sharded(&self) -> bool {
+        self.shard.is_some() || self.shard_from_env
+    }
 }
 
 /// Options of `check`.

@@ -91,8 +91,19 @@ pub fn started_line(report: &Report) -> String {
         Some(k) if k > 1 => format!(", {k} trials each"),
         _ => String::new(),
     };
+    let shard = match &report.shard {
+        Some(s) => format!(
+            "\nshard {}/{}: first level's slot at {}, one every {:.1} s; {}",
+            s.index,
+            s.count,
+            s.start_at,
+            s.slot_s,
+            s.clock.describe()
+        ),
+        None => String::new(),
+    };
     format!(
-        "llmsweep: run {} — {} engine(s) × {} {:?}, {}{trials}{}",
+        "llmsweep: run {} — {} engine(s) × {} {:?}, {}{trials}{}{shard}",
         report.run_name,
         report.engines.len(),
         if rate { "rates (req/s)" } else { "levels" },

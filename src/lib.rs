@@ -29,6 +29,8 @@
 //!   the busiest processes, every local engine's processes found by port; the warnings.
 //! - `preflight` — `llmsweep check` and the run's per-engine checks: reachable, model listed,
 //!   a streamed probe (usage, output length, role chunk), `/metrics`, API key; the table.
+//! - `shard`    — shard mode (`run --shard i/N --start-at T`): the load share, the wall-clock
+//!   timeline of level slots, the clock's NTP state, `.hlog` interval logs, `merge`.
 //! - `headless` — the line printer on the same events.
 //! - `sim`      — the simulated engine: axum server, continuous-batching scheduler, faults,
 //!   `--timing-log` (its own TTFT per request id, for measuring client overhead).
@@ -53,6 +55,7 @@ pub mod report;
 pub mod results;
 pub mod secret;
 pub mod server_metrics;
+pub mod shard;
 pub mod sim;
 pub mod stats;
 pub mod tui;

@@ -50,6 +50,8 @@ pub struct Plan {
     pub seed: u64,
     /// Per prompt index (the same for every engine).
     pub prompts: Vec<PromptInfo>,
+    /// `run --shard`: this process's shard and the common level schedule.
+    pub shard: Option<crate::shard::ShardPlan>,
 }
 
 impl Plan {
@@ -113,6 +115,7 @@ impl Plan {
             },
             requests_scale_with_concurrency: sweep.requests_scale_with_concurrency(),
             warmup_requests: sweep.warmup_requests,
+            warmup_s: sweep.warmup_s,
             max_tokens: config.request.max_tokens,
             prompt_source: loaded.source.clone(),
             duration_s: sweep.duration_s,
@@ -138,6 +141,7 @@ impl Plan {
             engines,
             workload,
             prompts,
+            shard: None,
         })
     }
 

@@ -110,7 +110,7 @@ fn layers_file_then_env_then_flags() {
 fn unknown_key_names_the_file_and_key() {
     assert_eq!(
         error(&format!("{ENGINE}[sweep]\nlevls = [1]\n")),
-        "DIR/bench.toml: unknown key `levls`, expected one of `mode`, `levels`, `trials`, `auto`, `requests_per_level`, `duration_s`, `warmup_requests`, `timeout_s`, `connect_timeout_s`, `first_token_timeout_s`, `idle_timeout_s`, `burstiness`, `max_concurrency`, `order` for key `sweep`"
+        "DIR/bench.toml: unknown key `levls`, expected one of `mode`, `levels`, `trials`, `auto`, `requests_per_level`, `duration_s`, `warmup_requests`, `warmup_s`, `settle_s`, `timeout_s`, `connect_timeout_s`, `first_token_timeout_s`, `idle_timeout_s`, `burstiness`, `max_concurrency`, `order` for key `sweep`"
     );
     assert_eq!(
         error(&format!("{ENGINE}tempreature = 1\n")),

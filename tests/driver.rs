@@ -594,6 +594,29 @@ async fn warmup_requests_are_sent_but_not_measured() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warmup_by_time_runs_for_warmup_s_then_the_level() {
+    // Requests of ~20 ms (10 tokens 2 ms apart) at C=1: 0.3 s of warmup is ~15 of them.
+    let server = counting_server(10, Duration::from_millis(2)).await;
+    let mut plan = sweep_plan(&[("e", server.url.clone())], &[1], 4, 10);
+    plan.config.sweep.warmup_s = Some(0.3);
+    let started = Instant::now();
+    let mut run = Run::start(plan);
+    run.until(|e| matches!(e, Event::LevelStarted { .. })).await;
+    let warmed = started.elapsed();
+    let sent = server.in_flight_at_arrival.lock().expect("arrivals").len();
+    assert!(warmed >= Duration::from_millis(300), "{warmed:?}");
+    // The preflight's probe, then at least a few warmup requests.
+    assert!(sent > 5, "{sent} requests before the level");
+    let (_, outcome) = run.finish().await;
+    assert_eq!(run.requests().len(), 4, "warmup requests are not recorded");
+    assert_eq!(outcome.report.engines[0].levels[0].completed, 4);
+    assert_eq!(
+        server.in_flight_at_arrival.lock().expect("arrivals").len(),
+        sent + 4
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_during_warmup_stops_without_resuming() {
     let server = counting_server(20, Duration::from_millis(5)).await;
     let mut plan = sweep_plan(&[("e", server.url.clone())], &[1, 2], 4, 20);

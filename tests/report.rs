@@ -169,6 +169,7 @@ fn build_fixture() -> Report {
         config: serde_json::json!({ "seed": 42, "max_tokens": 128 }),
         warnings: Vec::new(),
         verdicts: Vec::new(),
+        ..Report::default()
     }
 }
 
@@ -812,6 +813,7 @@ fn build_rate_fixture() -> Report {
         }),
         warnings: vec![warning],
         verdicts: Vec::new(),
+        ..Report::default()
     }
 }
 

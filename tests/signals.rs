@@ -175,7 +175,7 @@ fn config_error_exits_2_with_one_line() {
         stderr,
         format!(
             "error: {}: unknown key `bogus`, expected one of `mode`, `levels`, `trials`, `auto`, \
-             `requests_per_level`, `duration_s`, `warmup_requests`, `timeout_s`, \
+             `requests_per_level`, `duration_s`, `warmup_requests`, `warmup_s`, `settle_s`, `timeout_s`, \
              `connect_timeout_s`, `first_token_timeout_s`, `idle_timeout_s`, `burstiness`, \
              `max_concurrency`, `order` for key `sweep`\n",
             config.display()

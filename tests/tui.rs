@@ -66,6 +66,7 @@ fn report_with(engines: Vec<EngineReport>) -> Report {
         config: serde_json::json!({}),
         warnings: Vec::new(),
         verdicts: Vec::new(),
+        ..Report::default()
     }
 }
 

@@ -339,7 +339,7 @@ mod validate;
 pub use host::HostConfig;
 pub use sweep::{
     AutoConfig, AutoStop, Levels, SweepConfig, SweepMode, SweepOrder, DEFAULT_REQUESTS_PER_LEVEL,
-    DEFAULT_REQUESTS_PER_SLOT,
+    DEFAULT_REQUESTS_PER_SLOT, DEFAULT_SETTLE_S,
 };
 
 pub use load::{ConfigError, Sources};

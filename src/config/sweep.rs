@@ -27,6 +27,14 @@ pub struct SweepConfig {
     pub duration_s: Option<f64>,
     /// Unmeasured requests before each level (at the level's concurrency or rate).
     pub warmup_requests: u64,
+    /// Seconds of unmeasured load before each level (with `warmup_requests` too, whichever
+    /// comes first ends the warmup). Shard mode's warmup: its slots are times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup_s: Option<f64>,
+    /// Shard mode (`run --shard`): seconds between a level's measured window and the next
+    /// level's slot, in which requests still in flight finish [default: 5].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settle_s: Option<f64>,
     /// Whole-request timeout, seconds.
     pub timeout_s: f64,
     /// Connect timeout, seconds.
@@ -50,6 +58,9 @@ pub struct SweepConfig {
     pub order: SweepOrder,
 }
 
+/// Shard mode's gap after each level's measured window when `settle_s` is not set, s.
+pub const DEFAULT_SETTLE_S: f64 = 5.0;
+
 /// Used when neither `requests_per_level` nor `duration_s` is set: at least this many...
 pub const DEFAULT_REQUESTS_PER_LEVEL: u64 = 50;
 /// ...and, in concurrency mode, this many per request in flight, so a level is several
@@ -66,6 +77,8 @@ impl Default for SweepConfig {
             requests_per_level: None,
             duration_s: None,
             warmup_requests: 0,
+            warmup_s: None,
+            settle_s: None,
             timeout_s: 300.0,
             connect_timeout_s: 10.0,
             first_token_timeout_s: None,

@@ -176,6 +176,15 @@ impl Config {
                 ));
             }
         }
+        for (key, value) in [("warmup_s", sweep.warmup_s), ("settle_s", sweep.settle_s)] {
+            if let Some(d) = value {
+                if !(d.is_finite() && (0.0..=MAX_DURATION_S).contains(&d)) {
+                    return Err(format!(
+                        "`sweep.{key}` must be a number of seconds from 0 up to {MAX_DURATION_S} (7 days), got {d}"
+                    ));
+                }
+            }
+        }
         if !(sweep.burstiness.is_finite() && sweep.burstiness > 0.0) {
             return Err(format!(
                 "`sweep.burstiness` must be a positive number (1.0 = Poisson), got {}",

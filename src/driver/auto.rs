@@ -45,7 +45,7 @@ impl Driver {
                     }
                     let level_index = self.level_index_of(level);
                     self.search_state = searches[engine].describe();
-                    match self.step(gate, engine, level_index, trial).await? {
+                    match self.step(gate, 0, engine, level_index, trial).await? {
                         Step::Stop => break 'run,
                         Step::Ran | Step::Passed => {}
                     }

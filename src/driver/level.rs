@@ -2,8 +2,10 @@
 //! checks), then results written and the front ends told.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use super::phase::PhaseKind;
+use super::slots::SlotTimes;
 use super::sweep::Driver;
 use crate::config::SweepMode;
 use crate::events::{Event, RunState};
@@ -17,6 +19,7 @@ use crate::results::model::{LevelStatus, LevelSummary};
 use crate::results::writer::Attempt;
 use crate::server_metrics::level::{server_warning, summarise};
 use crate::server_metrics::scraper::LevelTarget;
+use crate::shard::hlog;
 use crate::stats::trials::combine;
 
 /// Why a level cut during its warmup is kept in results.
@@ -33,23 +36,49 @@ impl Driver {
         let plan = self.plan.clone();
         let sweep = &plan.config.sweep;
         let level = self.levels[level_index];
-        let max_concurrency = match sweep.mode {
-            SweepMode::Concurrency => level as u32,
-            SweepMode::Rate => sweep.max_concurrency,
+        // In shard mode this shard's part (the label keeps the level's value).
+        let shard = plan.shard.map(|p| p.shard);
+        let max_concurrency = match (sweep.mode, shard) {
+            (SweepMode::Concurrency, None) => level as u32,
+            (SweepMode::Concurrency, Some(s)) => s.share(level as u64) as u32,
+            (SweepMode::Rate, None) | (SweepMode::Rate, Some(_)) if sweep.max_concurrency == 0 => 0,
+            (SweepMode::Rate, None) => sweep.max_concurrency,
+            (SweepMode::Rate, Some(s)) => s.share(u64::from(sweep.max_concurrency)).max(1) as u32,
         };
         let mut label = match sweep.mode {
-            SweepMode::Concurrency => format!("C={max_concurrency}"),
+            SweepMode::Concurrency => format!("C={level}"),
             SweepMode::Rate => format!("{level} req/s"),
         };
         if sweep.trials > 1 {
             // A warning per trial says which.
             label.push_str(&format!(" (trial {}/{})", self.trial, sweep.trials));
         }
-        let warmup = sweep.warmup_requests;
+        // Shard mode: the slot's times, which `step` waited for.
+        let slot = self.slot.take();
+        if let Some(slot) = slot.filter(|s| s.share == 0.0) {
+            // C below the shard count: other shards hold this level's requests.
+            return self.no_share(engine, level_index, slot, &label).await;
+        }
+        // A warmup by count, by time, or both (whichever ends first); in shard mode, what
+        // is left of the slot's warmup.
+        let (warmup, warmup_time) = match slot {
+            Some(slot) => (u64::MAX, slot.warmup),
+            None => (
+                match sweep.warmup_requests {
+                    0 => u64::MAX,
+                    n => n,
+                },
+                sweep.warmup_s.map(Duration::from_secs_f64),
+            ),
+        };
+        let warm_up = match slot {
+            Some(slot) => slot.warmup.is_some(),
+            None => sweep.warmup_requests > 0 || sweep.warmup_s.is_some(),
+        };
         // Time-bound levels have no count: `u64::MAX` in the phase, 0 ("unknown") on the bus.
         let limit = sweep.request_limit(level);
-        if warmup > 0 {
-            self.phase(engine, level_index, warmup, PhaseKind::Warmup)
+        if warm_up {
+            self.phase(engine, level_index, warmup, PhaseKind::Warmup, warmup_time)
                 .await?;
             if std::mem::take(&mut self.stops.level) {
                 // Cut during warmup: nothing measured, but the level leaves a trace.
@@ -90,14 +119,34 @@ impl Driver {
                 level,
             })
         });
+        // Shard mode: the measured phase ends with the slot's window, however late it began.
+        let started = SystemTime::now();
+        let time = match slot {
+            Some(slot) => {
+                self.record_slot(
+                    engine,
+                    level_index,
+                    slot.window_start,
+                    slot.window_end,
+                    slot.share,
+                    Some(started),
+                );
+                Some(slot.window_end.duration_since(started).unwrap_or_default())
+            }
+            None => sweep.duration_s.map(Duration::from_secs_f64),
+        };
         let measured = self
             .phase(
                 engine,
                 level_index,
                 limit.unwrap_or(u64::MAX),
                 PhaseKind::Measured,
+                time,
             )
             .await?;
+        let measured_for = SystemTime::now()
+            .duration_since(started)
+            .unwrap_or_default();
         let health = health.finish().await;
         let host = match host {
             Some(sampler) => sampler.finish().await,
@@ -140,6 +189,25 @@ impl Driver {
             }
         }
         summary.host = host;
+        if let Some(info) = &self.report.shard {
+            let comment = format!(
+                "llmsweep {} run {} shard {}/{} engine {:?} level {label}",
+                env!("CARGO_PKG_VERSION"),
+                self.report.run_name,
+                info.index,
+                info.count,
+                name
+            );
+            let trial = (sweep.trials > 1).then_some(self.trial);
+            let histograms = measured.recorder.histograms();
+            self.writer.write_hlog(
+                &hlog::file_name(engine, level_index, trial),
+                &comment,
+                started,
+                measured_for,
+                &histograms,
+            )?;
+        }
         if !cut_short {
             warnings.extend(level_warnings(&summary, &label, sweep.mode));
             warnings.extend(
@@ -165,7 +233,7 @@ impl Driver {
     /// Puts a finished level (trial) into the report in sweep order, writes results.json,
     /// and tells the front ends. With trials, the level's entry is the combination of its
     /// trials so far, replaced after each.
-    async fn keep_level(
+    pub(super) async fn keep_level(
         &mut self,
         engine: usize,
         level_index: usize,
@@ -239,5 +307,51 @@ impl Driver {
             self.emit(Event::State(state)).await;
         }
         Ok(())
+    }
+}
+
+impl Driver {
+    /// Shard mode: a level this shard sends nothing at (its share of C is 0, or it reached
+    /// the slot after the window): kept as skipped, with `reason`.
+    pub(super) async fn keep_unmeasured(
+        &mut self,
+        engine: usize,
+        level_index: usize,
+        reason: String,
+    ) -> std::io::Result<()> {
+        let mut summary = LevelRecorder::default().summary(LevelRun {
+            level: self.levels[level_index],
+            ..LevelRun::default()
+        });
+        summary.status = LevelStatus::Skipped;
+        summary.skipped_reason = Some(reason);
+        self.keep_level(engine, level_index, summary, false).await
+    }
+
+    async fn no_share(
+        &mut self,
+        engine: usize,
+        level_index: usize,
+        slot: SlotTimes,
+        label: &str,
+    ) -> std::io::Result<bool> {
+        let start = slot.window_start;
+        self.record_slot(
+            engine,
+            level_index,
+            start,
+            slot.window_end,
+            0.0,
+            Some(start),
+        );
+        let reason = match self.plan.shard {
+            Some(plan) => format!(
+                "no share: {label} split over {} shards leaves shard {} none",
+                plan.shard.count, plan.shard.index
+            ),
+            None => "no share".into(),
+        };
+        self.keep_unmeasured(engine, level_index, reason).await?;
+        Ok(false)
     }
 }

@@ -9,6 +9,7 @@
 //! - `controls`  — keys reaching the driver.
 //! - `worker`    — one closed-loop slot; `open_loop` — rate mode's dispatcher;
 //!   `arrivals` — its seeded schedule.
+//! - `slots`     — shard mode: each step waits for its slot of the common timeline.
 
 pub mod arrivals;
 mod auto;
@@ -19,6 +20,7 @@ mod pause;
 mod phase;
 mod preflight;
 mod search;
+mod slots;
 mod sweep;
 mod worker;
 

@@ -67,13 +67,15 @@ impl Driver {
     }
 
     /// Runs `planned` requests at `concurrency` in flight (closed loop) or on the level's
-    /// schedule (rate mode).
+    /// schedule (rate mode), starting none after `time` (active time) when it is set. In
+    /// shard mode, at this shard's share of the level.
     pub(super) async fn phase(
         &mut self,
         engine: usize,
         level_index: usize,
         planned: u64,
         kind: PhaseKind,
+        time: Option<Duration>,
     ) -> std::io::Result<PhaseResult> {
         let warmup = kind == PhaseKind::Warmup;
         let cancel = CancellationToken::new();
@@ -81,20 +83,19 @@ impl Driver {
         let next = Arc::new(AtomicU64::new(0));
         let sweep = &self.plan.config.sweep;
         let rate_mode = sweep.mode == SweepMode::Rate;
+        let shard = self.plan.shard.map(|p| p.shard);
         let workers_count = if rate_mode {
             1
         } else {
-            (self.levels[level_index] as u64).min(planned) as usize
+            let level = self.levels[level_index] as u64;
+            shard.map_or(level, |s| s.share(level)).min(planned) as usize
         };
         let channel = (workers_count.max(self.plan.max_in_flight().min(4096))) * 2 + 16;
         let (samples_tx, mut samples) = mpsc::channel(channel);
         let paused_at_start = *self.paused.borrow();
         let mut clock = ActiveClock::start(paused_at_start);
         let pauses = PauseLedger::new(paused_at_start);
-        let duration = (!warmup)
-            .then_some(sweep.duration_s)
-            .flatten()
-            .map(Duration::from_secs_f64);
+        let duration = time;
         let connections_before = self.clients[engine].connections_opened();
         let mut workers = JoinSet::new();
         let first_idle = Arc::new(OnceLock::new());
@@ -125,12 +126,22 @@ impl Driver {
             .into(),
         };
         if rate_mode {
+            let rate = self.levels[level_index];
+            // Per level, not per engine: every engine gets the same schedule. Shards draw
+            // independent ones (their union is the level's rate).
+            let seed = self.plan.seed
+                ^ mix(level_index as u64 + if warmup { 0x3A3A } else { 1 })
+                ^ shard.map_or(0, |s| mix(0x5AAD_0000 + u64::from(s.index)));
             let schedule = Schedule {
-                rate: self.levels[level_index],
+                rate: shard.map_or(rate, |s| s.rate_share(rate)),
                 burstiness: sweep.burstiness,
-                // Per level, not per engine: every engine gets the same schedule.
-                seed: self.plan.seed ^ mix(level_index as u64 + if warmup { 0x3A3A } else { 1 }),
-                max_concurrency: sweep.max_concurrency,
+                seed,
+                max_concurrency: match (shard, sweep.max_concurrency) {
+                    (_, 0) => 0,
+                    (None, cap) => cap,
+                    // Every shard keeps at least one slot: 0 would mean no cap.
+                    (Some(s), cap) => s.share(u64::from(cap)).max(1) as u32,
+                },
                 duration,
             };
             workers.spawn(open_loop::run(ctx, schedule));
@@ -164,6 +175,12 @@ impl Driver {
                 .map(|d| d.saturating_sub(clock.active()));
             if time_left == Some(Duration::ZERO) {
                 stop_new.cancel();
+                if warmup && self.plan.shard.is_some() {
+                    // A shard's warmup ends with its slot's warmup, on time: the requests
+                    // still in flight are cancelled (never counted) so the measured window
+                    // starts when every other shard's does.
+                    cancel.cancel();
+                }
                 continue;
             }
             tokio::select! {

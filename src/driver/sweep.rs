@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::preflight::Preflight;
+use super::slots::{Reached, SlotTimes};
 use crate::client::openai::ClientSpec;
 use crate::client::{EngineClient, Timeouts};
 use crate::config::ChartKindConfig;
@@ -24,9 +25,12 @@ use crate::results::model::{
     now_rfc3339, EngineReport, LevelStatus, LevelSummary, Report, RunStatus, SCHEMA_VERSION,
 };
 use crate::results::resume;
+use crate::results::shard::ShardInfo;
 use crate::results::writer::ResultsWriter;
 use crate::server_metrics::log::MetricsLog;
 use crate::server_metrics::scraper::Scraper;
+use crate::shard::clock::ClockInfo;
+use crate::shard::timeline::rfc3339;
 use crate::stats::verdict::verdicts;
 
 /// How often the recorder publishes a snapshot.
@@ -129,6 +133,8 @@ pub(super) struct Driver {
     pub trial_runs: HashMap<(usize, usize), Vec<LevelSummary>>,
     /// Where each engine's URL points, for the host sampler (decided once per run).
     pub host_targets: Arc<Targets>,
+    /// Shard mode: the times of the level about to run, set by `step` once its slot came.
+    pub slot: Option<SlotTimes>,
     signal: Arc<AtomicI32>,
 }
 
@@ -187,7 +193,19 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         config: plan.config_json(),
         warnings: Vec::new(),
         verdicts: Vec::new(),
+        shard: plan.shard.map(|s| ShardInfo {
+            index: s.shard.index,
+            count: s.shard.count,
+            start_at: rfc3339(s.timeline.start),
+            slot_s: (s.timeline.warmup + s.timeline.duration + s.timeline.settle).as_secs_f64(),
+            clock: ClockInfo::read(),
+            slots: Vec::new(),
+        }),
+        merged: None,
     };
+    // Shard mode: one shard (0) scrapes the engines' /metrics and the GPUs; N scrapers
+    // would say the same N times.
+    let scrapes = plan.shard.is_none_or(|s| s.shard.index == 0);
     let (mut writer, level_indexes, pending) = match options.resume {
         Some(saved) => {
             let continuation = resume::continue_run(&mut report, saved, now_rfc3339());
@@ -211,6 +229,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         plan.config
             .gpus
             .iter()
+            .filter(|_| scrapes)
             .map(|g| g.metrics_url.clone())
             .collect(),
         MetricsLog::new(writer.dir()),
@@ -220,7 +239,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         .config
         .engines
         .iter()
-        .map(|e| e.metrics_endpoint())
+        .map(|e| e.metrics_endpoint().filter(|_| scrapes))
         .collect();
     let levels = plan.workload.levels.clone();
     let names = plan.engines.iter().map(|e| e.name.clone()).collect();
@@ -249,6 +268,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         search_state: None,
         trial_runs: HashMap::new(),
         host_targets: Arc::new(host_targets),
+        slot: None,
         signal: options.signal,
     };
     driver.run().await
@@ -291,8 +311,23 @@ impl Driver {
         if self.plan.config.sweep.levels.is_auto() {
             self.run_auto(&mut gate).await?;
         } else {
-            for (engine, level_index, trial) in self.plan.run_order() {
-                if self.step(&mut gate, engine, level_index, trial).await? == Step::Stop {
+            if self.plan.shard.is_some() {
+                // Every engine's checks before the first slot, so none eats into a window.
+                for engine in 0..self.plan.engines.len() {
+                    if self.check_engine(&mut gate, engine).await? == Some(Step::Stop) {
+                        return self.finish().await;
+                    }
+                }
+            }
+            for (step, (engine, level_index, trial)) in
+                self.plan.run_order().into_iter().enumerate()
+            {
+                let step = step as u32;
+                if self
+                    .step(&mut gate, step, engine, level_index, trial)
+                    .await?
+                    == Step::Stop
+                {
                     break;
                 }
             }
@@ -306,6 +341,7 @@ impl Driver {
     pub(super) async fn step(
         &mut self,
         gate: &mut Gate,
+        step: u32,
         engine: usize,
         level_index: usize,
         trial: u32,
@@ -329,23 +365,22 @@ impl Driver {
                 .get_or_insert_with(|| "skipped by the user".into());
             return Ok(Step::Passed);
         }
-        if !gate.checked[engine] {
-            match self.preflight(engine).await? {
-                Preflight::Go => gate.checked[engine] = true,
-                Preflight::Failed => {
-                    gate.skipped[engine] = true;
-                    return Ok(Step::Passed);
-                }
-                Preflight::Stopped if self.stops.run => return Ok(Step::Stop),
-                Preflight::Stopped => {
-                    self.stops.engine = false;
-                    gate.skipped[engine] = true;
-                    self.report.engines[engine].skipped_reason = Some("skipped by the user".into());
-                    return Ok(Step::Passed);
-                }
-            }
+        if let Some(step) = self.check_engine(gate, engine).await? {
+            return Ok(step);
         }
         self.trial = trial;
+        if let Some(plan) = self.plan.shard {
+            match self.reach_slot(step, engine, level_index).await {
+                Reached::Run(times) => self.slot = Some(times),
+                Reached::Missed => {
+                    let reason =
+                        format!("missed: shard {} reached it after its window", plan.shard);
+                    self.keep_unmeasured(engine, level_index, reason).await?;
+                    return Ok(Step::Ran);
+                }
+                Reached::Stop => return Ok(Step::Stop),
+            }
+        }
         let cut = self.run_level(engine, level_index).await?;
         if cut {
             // A skip cuts the level: its later trials are not run.
@@ -353,6 +388,35 @@ impl Driver {
         }
         gate.skipped[engine] |= std::mem::take(&mut self.stops.engine);
         Ok(Step::Ran)
+    }
+
+    /// The engine's preflight, unless it ran already: `Some` when the step ends here (the
+    /// engine failed its checks or was skipped meanwhile: `Passed`; a quit: `Stop`).
+    pub(super) async fn check_engine(
+        &mut self,
+        gate: &mut Gate,
+        engine: usize,
+    ) -> std::io::Result<Option<Step>> {
+        if gate.checked[engine] {
+            return Ok(None);
+        }
+        Ok(match self.preflight(engine).await? {
+            Preflight::Go => {
+                gate.checked[engine] = true;
+                None
+            }
+            Preflight::Failed => {
+                gate.skipped[engine] = true;
+                Some(Step::Passed)
+            }
+            Preflight::Stopped if self.stops.run => Some(Step::Stop),
+            Preflight::Stopped => {
+                self.stops.engine = false;
+                gate.skipped[engine] = true;
+                self.report.engines[engine].skipped_reason = Some("skipped by the user".into());
+                Some(Step::Passed)
+            }
+        })
     }
 
     /// Applies controls that arrived between levels.

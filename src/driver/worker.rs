@@ -76,6 +76,11 @@ pub async fn run(mut ctx: WorkerCtx) {
 /// (paused time excluded); how late the send is, is stamped here, in the same place as the
 /// send itself, so no spawn or poll delay falls between the two.
 pub async fn send_one(ctx: &WorkerCtx, index: u64, due: Option<Duration>) -> Sample {
+    // A shard's requests are its share of the single-process sequence.
+    let index = match &ctx.plan.shard {
+        Some(plan) => plan.shard.global_index(index),
+        None => index,
+    };
     let sequence = if ctx.warmup { u64::MAX - index } else { index };
     let prompt_index = ctx.plan.prompt_index(ctx.level_index, sequence);
     let body = ctx.plan.engines[ctx.engine].bodies[prompt_index].clone();

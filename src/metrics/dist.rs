@@ -84,6 +84,26 @@ impl Dist {
         self.count == 0
     }
 
+    /// The histogram of every value recorded (µs).
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.hist
+    }
+
+    /// A distribution known only by its histogram (merged shards' `.hlog` files): its
+    /// statistics come from the histogram (3 significant digits), as past the exact limit.
+    pub fn from_histogram(hist: Histogram<u64>) -> Dist {
+        let count = hist.len();
+        Dist {
+            sum_us: hist.mean() * count as f64,
+            max_us: if count == 0 { 0 } else { hist.max() },
+            count,
+            hist,
+            exact: Vec::new(),
+            overflowed: true,
+            limit: 0,
+        }
+    }
+
     /// True when the percentiles come from the histogram (more than the exact limit).
     pub fn approximate(&self) -> bool {
         self.overflowed

@@ -145,6 +145,16 @@ impl LevelRecorder {
     }
 
     /// Requests finished so far, cancelled ones included.
+    /// The level's latency histograms, µs, by `.hlog` tag.
+    pub fn histograms(&self) -> [(&'static str, &hdrhistogram::Histogram<u64>); 4] {
+        [
+            ("ttft", self.ttft.histogram()),
+            ("e2el", self.e2el.histogram()),
+            ("itl", self.itl.histogram()),
+            ("tpot", self.tpot.histogram()),
+        ]
+    }
+
     pub fn finished(&self) -> u64 {
         self.completed + self.failed + self.cancelled
     }

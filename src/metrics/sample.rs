@@ -70,6 +70,8 @@ pub struct RequestRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input_tokens: Option<u64>,
     pub queue_ms: f64,
+    /// Send → the stream fully read (or the error), ms: the time the request held its slot.
+    pub in_flight_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_class: Option<ErrorClass>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,6 +108,7 @@ impl<'a> RequestRecord<'a> {
             output_tokens_estimated: false,
             input_tokens: None,
             queue_ms: round3(sample.queue_us as f64 / 1e3),
+            in_flight_ms: round3(sample.in_flight_us as f64 / 1e3),
             error_class: None,
             status: None,
             error: None,

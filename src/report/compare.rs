@@ -58,6 +58,8 @@ fn unique_name(report: &Report, name: &str) -> String {
 
 fn empty_report() -> Report {
     Report {
+        shard: None,
+        merged: None,
         schema_version: SCHEMA_VERSION,
         tool: String::new(),
         run_name: String::new(),

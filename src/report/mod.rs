@@ -361,6 +361,27 @@ pub(crate) fn duration_s(report: &Report) -> Option<f64> {
         .filter(|d| d.is_finite() && *d > 0.0)
 }
 
+/// The warmup before each level: `+2 warmup`, `+1.5 s warmup`, or both.
+pub(crate) fn warmup_text(w: &crate::results::model::Workload) -> String {
+    match (w.warmup_requests, w.warmup_s) {
+        (n, None) => format!("+{n} warmup"),
+        (0, Some(s)) => format!("+{s} s warmup"),
+        (n, Some(s)) => format!("+{n} or {s} s warmup"),
+    }
+}
+
+/// `merged from 4 shards` (and which were missing), for a merged run.
+pub(crate) fn shards_text(report: &Report) -> Option<String> {
+    let m = report.merged.as_ref()?;
+    Some(match m.missing.as_slice() {
+        [] => format!("merged from {} shards", m.shards),
+        missing => format!(
+            "merged from {} of {} shards (missing: {missing:?})",
+            m.from.len(),
+            m.shards
+        ),
+    })
+}
 /// `64 requests per level`, or `duration 30 s per level` when levels are time-bound only.
 pub(crate) fn per_level_text(report: &Report) -> String {
     let w = &report.workload;

@@ -48,6 +48,10 @@ pub fn of(config: &Config, prompts: &[Prompt], source: &str) -> BTreeMap<String,
         "sweep.warmup_requests".into(),
         sweep.warmup_requests.to_string(),
     );
+    // Only when set: runs saved before it existed keep their fingerprint.
+    if let Some(warmup_s) = sweep.warmup_s {
+        put("sweep.warmup_s".into(), warmup_s.to_string());
+    }
     put("sweep.burstiness".into(), sweep.burstiness.to_string());
     put(
         "sweep.max_concurrency".into(),

@@ -7,5 +7,6 @@ pub mod model;
 pub mod resume;
 pub mod search;
 pub mod server;
+pub mod shard;
 pub mod verdict;
 pub mod writer;

@@ -55,6 +55,13 @@ pub struct Report {
     /// after every level.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verdicts: Vec<crate::results::verdict::Verdict>,
+    /// `run --shard i/N`: this run is one shard of a sweep (merge the shards' folders with
+    /// `llmsweep merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::results::shard::ShardInfo>,
+    /// Written by `llmsweep merge`: the run combines these shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<crate::results::shard::MergeInfo>,
 }
 
 /// How a run ended.
@@ -89,6 +96,9 @@ pub struct Workload {
     pub requests_scale_with_concurrency: bool,
     /// Unmeasured requests sent before each level.
     pub warmup_requests: u64,
+    /// Seconds of unmeasured load before each level, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_s: Option<f64>,
     /// `max_tokens` asked of the engine.
     pub max_tokens: u32,
     /// Human description of the prompt source, e.g. `inline pool (4 prompts)`.

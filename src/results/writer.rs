@@ -164,6 +164,23 @@ impl ResultsWriter {
 
     /// Flushes `requests.jsonl`, then replaces `results.json`: the report never counts a
     /// request whose line is not yet in the file.
+    /// Shard mode: a level's latency histograms as `hlog/<file>`, an HdrHistogram interval
+    /// log (see [`crate::shard::hlog`]), written atomically.
+    pub fn write_hlog(
+        &self,
+        file: &str,
+        comment: &str,
+        start: std::time::SystemTime,
+        duration: std::time::Duration,
+        histograms: &[(&str, &hdrhistogram::Histogram<u64>)],
+    ) -> io::Result<()> {
+        let dir = self.dir().join("hlog");
+        std::fs::create_dir_all(&dir).map_err(|e| in_file(&dir, e))?;
+        let bytes = crate::shard::hlog::serialize(comment, start, duration, histograms)
+            .map_err(io::Error::other)?;
+        write_atomic(&dir.join(file), &bytes)
+    }
+
     pub fn write_report(&mut self, report: &Report) -> io::Result<()> {
         self.flush()?;
         write_report_file(&self.dir.join("results.json"), report)

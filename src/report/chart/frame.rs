@@ -145,10 +145,13 @@ pub(super) fn draw_footer<DB: DrawingBackend>(
         parts.push(format!("prompts: {}", w.prompt_source));
     }
     parts.push(format!(
-        "{} (+{} warmup)",
+        "{} ({})",
         per_level_text(report),
-        w.warmup_requests
+        crate::report::warmup_text(w)
     ));
+    if let Some(shards) = crate::report::shards_text(report) {
+        parts.push(shards);
+    }
     if let Some(slo) = slo_text(report) {
         parts.push(format!("SLOs: {slo}"));
     }

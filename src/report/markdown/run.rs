@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 
 use super::text::{cell, code, inline};
-use crate::report::{display_time, fmt_level, models, per_level_text, slo_text};
+use crate::report::{
+    display_time, fmt_level, models, per_level_text, shards_text, slo_text, warmup_text,
+};
 use crate::results::model::{Report, RunStatus};
 
 pub(super) fn header(md: &mut String, report: &Report) {
@@ -35,7 +37,14 @@ pub(super) fn header(md: &mut String, report: &Report) {
         .map(|l| fmt_level(*l))
         .collect::<Vec<_>>()
         .join(", ");
-    let _ = writeln!(md, "- **Run:** {} — {status}", code(&report.run_name));
+    let shards = shards_text(report)
+        .map(|t| format!(" — {t}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        md,
+        "- **Run:** {} — {status}{shards}",
+        code(&report.run_name)
+    );
     if !models.is_empty() {
         let _ = writeln!(md, "- **Model:** {}", inline(&models));
     }
@@ -61,11 +70,11 @@ pub(super) fn header(md: &mut String, report: &Report) {
     };
     let _ = writeln!(
         md,
-        "- **Workload:** {} sweep over {levels}; {}{trials} (+{} warmup); max_tokens {}; \
+        "- **Workload:** {} sweep over {levels}; {}{trials} ({}); max_tokens {}; \
          prompts: {}",
         inline(&w.mode),
         per_level_text(report),
-        w.warmup_requests,
+        warmup_text(w),
         w.max_tokens,
         inline(&w.prompt_source)
     );
