@@ -303,7 +303,7 @@ fn job_args(job: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The mount path of the volume that `volume` (a pod volume, by pointer) is mounted from.
+/// Where the pod's first container mounts the volume named `volume_name`.
 fn mount_path<'a>(pod: &'a Value, volume_name: &str) -> &'a str {
     let mounts = at(pod, "/containers/0/volumeMounts").as_array().unwrap();
     let mount = mounts
@@ -313,6 +313,7 @@ fn mount_path<'a>(pod: &'a Value, volume_name: &str) -> &'a str {
     str_at(mount, "/mountPath")
 }
 
+/// The pod's first volume of kind `key` (`configMap`, `persistentVolumeClaim`, ...).
 fn volume<'a>(pod: &'a Value, key: &str) -> &'a Value {
     at(pod, "/volumes")
         .as_array()
