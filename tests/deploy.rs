@@ -418,7 +418,7 @@ fn looks_like_utc_time(s: &str) -> bool {
 }
 
 #[test]
-fn the_configmap_holds_a_bench_toml_that_loads_with_duration_s() {
+fn the_configmap_holds_a_bench_toml_shard_mode_takes() {
     let configmap = manifest("configmap.yaml");
     let start_at = str_at(&configmap, "/data/START_AT");
     assert!(
@@ -436,10 +436,10 @@ fn the_configmap_holds_a_bench_toml_that_loads_with_duration_s() {
         overrides: Vec::new(),
     })
     .unwrap_or_else(|e| panic!("the ConfigMap's bench.toml does not load: {e}"));
-    assert!(
-        config.sweep.duration_s.is_some(),
-        "shard mode needs [sweep] duration_s"
-    );
+    // Shard mode takes it: time-bound levels, a warmup by time, a fixed level list.
+    let shard = llmsweep::shard::Shard::new(0, 4).unwrap();
+    llmsweep::shard::ShardPlan::new(shard, std::time::SystemTime::now(), &config.sweep)
+        .unwrap_or_else(|e| panic!("shard mode refuses the ConfigMap's bench.toml: {e}"));
     assert!(!config.engines.is_empty());
 }
 
@@ -457,7 +457,6 @@ fn assert_run_parses(args: &[String], config: &str, out: &str) {
 }
 
 #[test]
-#[ignore = "needs the shard flags (lead)"]
 fn the_job_args_parse_as_llmsweep_run() {
     let job = manifest("job.yaml");
     let configmap = manifest("configmap.yaml");
@@ -629,7 +628,6 @@ fn the_sbatch_script_passes_its_settings_to_llmsweep_run() {
 }
 
 #[test]
-#[ignore = "needs the shard flags (lead)"]
 fn the_sbatch_run_line_parses_as_llmsweep_run() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("record");

@@ -63,6 +63,29 @@ fn run(config: &Path, args: &[&str], env: &[(&str, String)]) -> std::process::Ch
     command.spawn().expect("start llmsweep")
 }
 
+/// `deploy/slurm/sweep.sbatch` run by bash as array task `task` of `tasks`.
+fn sbatch(config: &Path, start: &str, task: u32, tasks: u32) -> std::process::Child {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/slurm/sweep.sbatch");
+    let out = config.parent().unwrap().join("out");
+    Command::new("bash")
+        .arg(script)
+        .env("LLMSWEEP", BIN)
+        .env("BENCH_TOML", config)
+        .env("RESULTS_DIR", out)
+        .env("START_AT", start)
+        .env("SLURM_ARRAY_TASK_ID", task.to_string())
+        .env("SLURM_ARRAY_TASK_COUNT", tasks.to_string())
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("SLURM_ARRAY_TASK_MIN")
+        .env_remove("RANK")
+        .env_remove("LLMSWEEP_SHARD_COUNT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the sbatch script")
+}
+
 fn finished(child: std::process::Child) -> Output {
     let output = child.wait_with_output().expect("llmsweep ran");
     assert!(
@@ -131,20 +154,16 @@ async fn four_shards_merge_into_the_run_one_process_makes() {
                 ("LLMSWEEP_SHARD_COUNT", "4".into()),
             ],
         ),
-        run(
-            &config,
-            &["--shard-from-env", "--start-at", &start],
-            &[
-                ("SLURM_ARRAY_TASK_ID", "3".into()),
-                ("SLURM_ARRAY_TASK_COUNT", "4".into()),
-            ],
-        ),
+        // The Slurm example itself, as an array task would run it.
+        sbatch(&config, &start, 3, 4),
     ];
     let outputs: Vec<Output> =
         tokio::task::spawn_blocking(move || children.into_iter().map(finished).collect())
             .await
             .unwrap();
     let first = String::from_utf8_lossy(&outputs[0].stdout);
+    let slurm = String::from_utf8_lossy(&outputs[3].stderr);
+    assert!(slurm.contains("llmsweep shard 3 of 4"), "{slurm}");
     assert!(
         first.contains("shard 0/4: first level's slot at"),
         "{first}"
