@@ -251,6 +251,37 @@ mod tests {
     }
 
     #[test]
+    fn values_that_are_not_finite_are_left_out() {
+        let e =
+            Exposition::parse("# TYPE a gauge\na{x=\"1\"} NaN\na{x=\"2\"} 2\na{x=\"3\"} +Inf\n")
+                .unwrap();
+        assert_eq!(e.sum("a"), Some(2.0));
+        assert_eq!(e.mean("a"), Some(2.0));
+    }
+
+    #[test]
+    fn an_error_before_the_first_untyped_sample_keeps_its_line_number() {
+        // The untyped `b` makes the text be rewritten from its line on; the lines before it
+        // are copied, and the bad line 2 must still be called line 2.
+        let e = Exposition::parse("# TYPE a gauge\na{x 1\nb 2\n").unwrap_err();
+        assert!(e.starts_with("not Prometheus text at line 2,"), "{e}");
+        // A bad name fails on the TYPE line written for it: that is the sample's line too.
+        let e = Exposition::parse("x 1\nbad-name 2\n").unwrap_err();
+        assert!(e.starts_with("not Prometheus text at line 2,"), "{e}");
+    }
+
+    #[test]
+    fn a_run_of_untyped_samples_is_one_family_however_long() {
+        let e = Exposition::parse(
+            "a 1\n# TYPE c gauge\nc 2\nd{x=\"1\"} 3\nd{x=\"2\"} 4\nd{x=\"3\"} 5\n",
+        )
+        .unwrap();
+        assert_eq!(e.sum("a"), Some(1.0));
+        assert_eq!(e.sum("c"), Some(2.0));
+        assert_eq!(e.sum("d"), Some(12.0));
+    }
+
+    #[test]
     fn histograms_keep_buckets_sum_and_count_and_labels() {
         let text = "# TYPE h histogram\nh_bucket{m=\"x\",le=\"0.5\"} 1\nh_bucket{m=\"x\",le=\"+Inf\"} 3\nh_sum{m=\"x\"} 2.5\nh_count{m=\"x\"} 3\n";
         let e = Exposition::parse(text).unwrap();

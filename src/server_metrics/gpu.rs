@@ -114,6 +114,13 @@ DCGM_FI_DEV_CLOCKS_EVENT_REASONS{gpu=\"1\",UUID=\"GPU-b\"} 4
     }
 
     #[test]
+    fn a_reason_two_gpus_share_stays_set() {
+        let both = TWO_GPUS.replace("GPU-a\"} 1", "GPU-a\"} 4");
+        let r = GpuReading::read(&Exposition::parse(&both).unwrap()).unwrap();
+        assert_eq!(r.throttle_reasons, Some(4));
+    }
+
+    #[test]
     fn idle_or_sync_boost_is_not_throttling() {
         let r = GpuReading {
             throttle_reasons: Some(0x1 | 0x2 | 0x10),
