@@ -34,6 +34,8 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Sim(args) => sim_command(args).await,
         Command::Report(args) => report_command(args),
         Command::Merge(args) => merge_command(args),
+        Command::Completions { shell } => print_bytes(&crate::docs::completions(shell)),
+        Command::Man => print_bytes(&crate::docs::man_page()),
     };
     match result {
         Ok(code) => code,
@@ -464,5 +466,12 @@ fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
     for path in written {
         println!("{}", path.display());
     }
+    Ok(0)
+}
+
+/// Writes `bytes` to stdout (a closed pipe, as with `| head`, is not an error worth a panic).
+fn print_bytes(bytes: &[u8]) -> Result<i32, Failure> {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
     Ok(0)
 }

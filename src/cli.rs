@@ -4,10 +4,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: the package version and the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("LLMSWEEP_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "llmsweep",
-    version,
+    version = VERSION,
     about = "Load-test and compare OpenAI-compatible LLM inference engines, live"
 )]
 pub struct Cli {
@@ -36,6 +44,14 @@ pub enum Command {
     /// Merge the folders of a sharded run (`run --shard`) into one run: counts added,
     /// percentiles recomputed from the union of the shards' requests.
     Merge(MergeArgs),
+    /// Print a shell completion script (e.g. `llmsweep completions bash >
+    /// ~/.local/share/bash-completion/completions/llmsweep`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `llmsweep man > ~/.local/share/man/man1/llmsweep.1`.
+    Man,
 }
 
 /// Options of `merge`.

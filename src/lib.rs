@@ -35,6 +35,7 @@
 //! - `sim`      — the simulated engine: axum server, continuous-batching scheduler, faults,
 //!   `--timing-log` (its own TTFT per request id, for measuring client overhead).
 //! - `demo`     — two simulated engines in-process for `llmsweep demo`.
+//! - `docs`     — shell completions and the man page, generated from `cli`.
 //! - `color`    — engine colours: config names/hex, default palette.
 //! - `secret`   — the redacting API-key newtype.
 
@@ -44,6 +45,7 @@ pub mod client;
 pub mod color;
 pub mod config;
 pub mod demo;
+pub mod docs;
 pub mod driver;
 pub mod events;
 pub mod headless;
