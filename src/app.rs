@@ -222,6 +222,23 @@ pub async fn run_plan(
     };
     let (events_tx, events_rx) = mpsc::channel(1024);
     let (control_tx, control_rx) = mpsc::channel(64);
+    // `--metrics-listen`: bound before the run starts, so a bad address fails at once.
+    let live = match &args.metrics_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr.as_str())
+                .await
+                .map_err(|e| anyhow::anyhow!("--metrics-listen {addr}: cannot listen: {e}"))?;
+            let live = Arc::new(crate::live_metrics::LiveMetrics::new());
+            let served = live.clone();
+            // Serves until the process exits (a scrape right after the run still answers).
+            tokio::spawn(async move {
+                let _ =
+                    crate::live_metrics::serve::run(listener, served, std::future::pending()).await;
+            });
+            Some(live)
+        }
+        None => None,
+    };
     let signal = Arc::new(AtomicI32::new(0));
     let (signalled_tx, mut signalled) = watch::channel(0);
     spawn_signal_handler(signal.clone(), control_tx.clone(), signalled_tx)?;
@@ -236,6 +253,7 @@ pub async fn run_plan(
             signal,
             resume,
             check: !args.no_check,
+            live: live.clone(),
         },
     ));
     let dumb_terminal = std::env::var("TERM")

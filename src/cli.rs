@@ -135,6 +135,11 @@ pub struct RunArgs {
     /// SLURM_ARRAY_TASK_COUNT or WORLD_SIZE.
     #[arg(long, conflicts_with = "resume", requires = "start_at")]
     pub shard_from_env: bool,
+    /// Serve llmsweep's own live metrics (requests in flight, completed, errors by class,
+    /// tokens, TTFT/E2E/ITL histograms, the current level per engine) in the Prometheus text
+    /// format on ADDR, e.g. 127.0.0.1:9091 (`GET /metrics`). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     /// Shard mode: when the first level's slot begins, RFC 3339 (e.g. 2026-12-01T20:30:00Z),
     /// the same for every shard; a few seconds ahead of the last shard's start.
     #[arg(long, value_name = "TIME")]

@@ -32,6 +32,7 @@
 //! - `shard`    — shard mode (`run --shard i/N --start-at T`): the load share, the wall-clock
 //!   timeline of level slots, the clock's NTP state, `.hlog` interval logs, `merge`.
 //! - `headless` — the line printer on the same events.
+//! - `live_metrics` — `--metrics-listen`: the client's own live metrics for Prometheus.
 //! - `sim`      — the simulated engine: axum server, continuous-batching scheduler, faults,
 //!   `--timing-log` (its own TTFT per request id, for measuring client overhead).
 //! - `demo`     — two simulated engines in-process for `llmsweep demo`.
@@ -50,6 +51,7 @@ pub mod driver;
 pub mod events;
 pub mod headless;
 pub mod host;
+pub mod live_metrics;
 pub mod metrics;
 pub mod plan;
 pub mod preflight;

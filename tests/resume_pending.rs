@@ -36,6 +36,7 @@ async fn run(
             signal: Arc::new(AtomicI32::new(0)),
             resume,
             check: true,
+            live: None,
         },
     ));
     let mut sent = control.is_none();

@@ -281,6 +281,7 @@ async fn run_into(
             signal: std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0)),
             resume,
             check: false,
+            live: None,
         },
     ));
     loop {

@@ -200,6 +200,9 @@ impl Driver {
                         _ => connect_failures = 0,
                     }
                     recorder.record(&sample, done.as_micros() as u64);
+                    if let (Some(live), false) = (&self.live, warmup) {
+                        live.record(&self.plan.engines[engine].name, level, &sample);
+                    }
                     if !warmup {
                         let mut record = RequestRecord::new(&self.plan.engines[engine].name, level, level_index, &sample)
                             .with_prompt(self.plan.prompts.get(sample.prompt_index));
@@ -235,6 +238,9 @@ impl Driver {
                     }
                 }
                 _ = ticker.tick(), if !warmup => {
+                    if let Some(live) = &self.live {
+                        live.set_level(&self.plan.engines[engine].name, Some(level), in_flight(&recorder));
+                    }
                     let snapshot = Snapshot {
                         engine,
                         level_index,
@@ -253,6 +259,9 @@ impl Driver {
             panicked = panicked.or(worker_exit(joined).err());
         }
         self.writer.flush()?;
+        if let (Some(live), false) = (&self.live, warmup) {
+            live.set_level(&self.plan.engines[engine].name, None, 0);
+        }
         if let Some(e) = panicked {
             return Err(self.worker_panicked(engine, level, &e));
         }

@@ -18,6 +18,7 @@ use crate::client::{EngineClient, Timeouts};
 use crate::config::ChartKindConfig;
 use crate::events::{Control, Event, RunState};
 use crate::host::sampler::Targets;
+use crate::live_metrics::LiveMetrics;
 use crate::metrics::fairness::output_length_warning;
 use crate::plan::Plan;
 use crate::report::ExportOptions;
@@ -55,6 +56,8 @@ pub struct RunOptions {
     pub resume: Option<Report>,
     /// Run the preflight checks before each engine's first level (`run --no-check`: false).
     pub check: bool,
+    /// `--metrics-listen`: the live registry the endpoint serves; `None` when off.
+    pub live: Option<Arc<LiveMetrics>>,
 }
 
 /// How the run ended.
@@ -135,6 +138,8 @@ pub(super) struct Driver {
     pub host_targets: Arc<Targets>,
     /// Shard mode: the times of the level about to run, set by `step` once its slot came.
     pub slot: Option<SlotTimes>,
+    /// `--metrics-listen`: every measured request and the in-flight gauge go here too.
+    pub live: Option<Arc<LiveMetrics>>,
     signal: Arc<AtomicI32>,
 }
 
@@ -269,6 +274,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         trial_runs: HashMap::new(),
         host_targets: Arc::new(host_targets),
         slot: None,
+        live: options.live,
         signal: options.signal,
     };
     driver.run().await
@@ -289,6 +295,10 @@ impl Driver {
     }
 
     async fn run(mut self) -> std::io::Result<RunOutcome> {
+        if let Some(live) = &self.live {
+            let names: Vec<String> = self.plan.engines.iter().map(|e| e.name.clone()).collect();
+            live.set_run(&self.report.run_name, &names);
+        }
         self.emit(Event::RunStarted {
             report: Arc::new(self.report.clone()),
         })

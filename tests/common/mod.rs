@@ -419,6 +419,15 @@ impl Run {
     }
 
     pub fn start_with(plan: Plan, check: bool) -> Run {
+        Run::start_live(plan, check, None)
+    }
+
+    /// With `--metrics-listen`'s registry.
+    pub fn start_live(
+        plan: Plan,
+        check: bool,
+        live: Option<Arc<llmsweep::live_metrics::LiveMetrics>>,
+    ) -> Run {
         let dir = tempfile::tempdir().expect("tempdir");
         let out_dir = dir.path().join("run");
         let (events_tx, events) = mpsc::channel(1024);
@@ -434,6 +443,7 @@ impl Run {
                 signal: signal.clone(),
                 resume: None,
                 check,
+                live,
             },
         ));
         Run {
