@@ -297,6 +297,12 @@ pub async fn run_plan(
             ))
         }
     };
+    if args.vllm_json {
+        // results.json is safe already: a failed export is a warning, not a lost run.
+        if let Err(e) = crate::report::write_vllm(&outcome.out_dir, &outcome.out_dir, true) {
+            eprintln!("warning: --vllm-json: {e:#}");
+        }
+    }
     if dashboard {
         // The terminal may be gone (SSH drop): a failed print must not lose the exit code.
         let mut out = std::io::stdout();
@@ -464,7 +470,23 @@ fn report_command(args: ReportArgs) -> Result<i32, Failure> {
         extended: args.chart == ChartArg::Extended,
         svg: args.svg,
     };
-    let written = crate::report::run_report_command(&args.inputs, args.out.as_deref(), &options)?;
+    let mut written =
+        crate::report::run_report_command(&args.inputs, args.out.as_deref(), &options)?;
+    if args.vllm_json {
+        for input in &args.inputs {
+            let run_dir = if input.is_dir() {
+                input.clone()
+            } else {
+                input.parent().map(Path::to_path_buf).unwrap_or_default()
+            };
+            let out = args.out.clone().unwrap_or_else(|| run_dir.clone());
+            written.extend(crate::report::write_vllm(
+                &run_dir,
+                &out,
+                args.vllm_detailed,
+            )?);
+        }
+    }
     for path in written {
         println!("{}", path.display());
     }

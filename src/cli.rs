@@ -135,6 +135,10 @@ pub struct RunArgs {
     /// SLURM_ARRAY_TASK_COUNT or WORLD_SIZE.
     #[arg(long, conflicts_with = "resume", requires = "start_at")]
     pub shard_from_env: bool,
+    /// At the end, also write `vllm/` in the results folder: one `vllm bench serve
+    /// --save-result --save-detailed` file per (engine, level) (see `report --vllm-json`).
+    #[arg(long)]
+    pub vllm_json: bool,
     /// Serve llmsweep's own live metrics (requests in flight, completed, errors by class,
     /// tokens, TTFT/E2E/ITL histograms, the current level per engine) in the Prometheus text
     /// format on ADDR, e.g. 127.0.0.1:9091 (`GET /metrics`). Off by default.
@@ -270,6 +274,14 @@ pub struct ReportArgs {
     /// Also write SVG charts.
     #[arg(long)]
     pub svg: bool,
+    /// Also write `vllm/`: one `vllm bench serve --save-result` file per (engine, level),
+    /// from each input's results.json and requests.jsonl.
+    #[arg(long)]
+    pub vllm_json: bool,
+    /// With --vllm-json: the per-request arrays too (`--save-detailed`: ttfts, latencies, …;
+    /// itls when the run had `[run] request_itls = true`).
+    #[arg(long, requires = "vllm_json")]
+    pub vllm_detailed: bool,
 }
 
 #[cfg(test)]

@@ -76,6 +76,10 @@ pub struct RunConfig {
     pub chart: ChartKindConfig,
     /// Also write the charts as SVG.
     pub svg: bool,
+    /// Write each request's gaps between output chunks (`itl_ms`, ms) into requests.jsonl:
+    /// about 6 bytes a token, for `--vllm-json`'s `itls` and an exact ITL deviation.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub request_itls: bool,
 }
 
 /// Which charts a run writes.
@@ -94,6 +98,7 @@ impl Default for RunConfig {
             out_dir: PathBuf::from("results"),
             chart: ChartKindConfig::Standard,
             svg: false,
+            request_itls: false,
         }
     }
 }

@@ -207,6 +207,9 @@ impl Driver {
                         let mut record = RequestRecord::new(&self.plan.engines[engine].name, level, level_index, &sample)
                             .with_prompt(self.plan.prompts.get(sample.prompt_index));
                         record.trial = trial;
+                        if self.plan.config.run.request_itls {
+                            record = record.with_itls(&sample);
+                        }
                         self.writer.append(&record)?;
                     }
                     // One write per burst of finished requests, and none left unwritten while

@@ -78,6 +78,9 @@ pub struct RequestRecord<'a> {
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'a str>,
+    /// `[run] request_itls`: the gaps between output chunks, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub itl_ms: Option<Vec<f64>>,
 }
 
 impl<'a> RequestRecord<'a> {
@@ -112,6 +115,7 @@ impl<'a> RequestRecord<'a> {
             error_class: None,
             status: None,
             error: None,
+            itl_ms: None,
         };
         match &sample.result {
             Ok(t) => {
@@ -133,6 +137,19 @@ impl<'a> RequestRecord<'a> {
             }
         }
         record
+    }
+
+    /// Adds the request's gaps between output chunks (`[run] request_itls`).
+    pub fn with_itls(mut self, sample: &Sample) -> RequestRecord<'a> {
+        if let Ok(t) = &sample.result {
+            self.itl_ms = Some(
+                t.itl_us
+                    .iter()
+                    .map(|&g| round3(f64::from(g) / 1e3))
+                    .collect(),
+            );
+        }
+        self
     }
 
     /// Adds what the plan knows about the prompt sent.

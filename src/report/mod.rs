@@ -19,6 +19,7 @@ pub mod compare;
 pub mod csv;
 mod font;
 pub mod markdown;
+pub mod vllm;
 
 use std::fs;
 use std::io::Write;
@@ -135,6 +136,28 @@ pub fn run_report_command(
         None => default_out_dir(first),
     };
     write_all(&report, &out, opts).map_err(|e| anyhow!("{e}"))
+}
+
+/// `--vllm-json`: the run in `run_dir` (its results.json and requests.jsonl) as
+/// `vllm bench serve` result files in `out/vllm/`, one per (engine, level); `detailed` adds
+/// the per-request arrays.
+pub fn write_vllm(run_dir: &Path, out: &Path, detailed: bool) -> anyhow::Result<Vec<PathBuf>> {
+    let report = read_report(run_dir)?;
+    let path = run_dir.join("requests.jsonl");
+    let text =
+        fs::read_to_string(&path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+    let requests: Vec<vllm::Request> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| vllm::Request::from_line(&l))
+        .collect();
+    let dir = out.join("vllm");
+    fs::create_dir_all(&dir).map_err(|e| anyhow!("cannot create {}: {e}", dir.display()))?;
+    let mut written = Vec::new();
+    for (name, bytes) in vllm::all(&report, &requests, detailed) {
+        written.push(write_atomic(&dir.join(name), &bytes).map_err(|e| anyhow!("{e}"))?);
+    }
+    Ok(written)
 }
 
 /// Reads and parses one `results.json` (or `<dir>/results.json`).
