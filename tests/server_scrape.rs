@@ -147,3 +147,122 @@ async fn a_malformed_exposition_is_one_warning_and_nothing_is_lost() {
         "it kept scraping, quietly"
     );
 }
+
+/// A DCGM exporter of `gpus` GPUs each at `util` %, `power` W, `memory` MiB, `clock` MHz,
+/// throttle reasons `reasons`; each GPU's energy counter grows by `energy_step` mJ per scrape.
+async fn dcgm(
+    gpus: u32,
+    util: f64,
+    power: f64,
+    memory: f64,
+    clock: f64,
+    reasons: u64,
+    energy_step: u64,
+) -> RawServer {
+    let scrapes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    raw_server(move |_| {
+        let n = scrapes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut body = String::new();
+        for (family, kind) in [
+            ("DCGM_FI_DEV_GPU_UTIL", "gauge"),
+            ("DCGM_FI_DEV_POWER_USAGE", "gauge"),
+            ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "counter"),
+            ("DCGM_FI_DEV_FB_USED", "gauge"),
+            ("DCGM_FI_DEV_SM_CLOCK", "gauge"),
+            ("DCGM_FI_DEV_CLOCKS_EVENT_REASONS", "gauge"),
+        ] {
+            body.push_str(&format!("# TYPE {family} {kind}\n"));
+            for gpu in 0..gpus {
+                let value = match family {
+                    "DCGM_FI_DEV_GPU_UTIL" => util,
+                    "DCGM_FI_DEV_POWER_USAGE" => power,
+                    "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION" => (n * energy_step) as f64,
+                    "DCGM_FI_DEV_FB_USED" => memory,
+                    "DCGM_FI_DEV_SM_CLOCK" => clock,
+                    _ => reasons as f64,
+                };
+                body.push_str(&format!("{family}{{gpu=\"{gpu}\"}} {value}\n"));
+            }
+        }
+        http_response("200 OK", "text/plain; version=0.0.4", &body)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gpu_exporters_are_one_box_of_gpus() {
+    let sim = sim(quick(), Faults::default()).await;
+    // One GPU at its power cap (reason 0x4), and three idle-clocked ones (0x1).
+    let a = dcgm(1, 90.0, 400.0, 1_000.0, 1_500.0, 0x4, 1_000).await;
+    let b = dcgm(3, 50.0, 100.0, 2_000.0, 1_000.0, 0x1, 500).await;
+    let mut plan = scraped_plan(sim.chat_url(), None);
+    plan.config.gpus = [&a, &b]
+        .iter()
+        .map(|s| llmsweep::config::GpuConfig {
+            metrics_url: s.url.replace("/v1/chat/completions", "/metrics"),
+        })
+        .collect();
+    let mut run = Run::start(plan);
+    let mut live = Vec::new();
+    let events = run
+        .until(|e| matches!(e, llmsweep::events::Event::RunFinished { .. }))
+        .await;
+    for event in &events {
+        if let llmsweep::events::Event::ServerSnapshot(s) = event {
+            live.push(*s);
+        }
+    }
+    let report = run.report();
+    for level in &report.engines[0].levels {
+        let server = level.server.as_ref().expect("scraped");
+        // 4 GPUs: utilisation and clock weighted by GPU count, power and memory summed.
+        assert_eq!(server.mean_gpu_util_pct, Some(60.0));
+        assert_eq!(server.mean_gpu_power_w, Some(700.0));
+        assert_eq!(server.max_gpu_memory_used_mib, Some(7_000.0));
+        assert_eq!(server.mean_sm_clock_mhz, Some(1_125.0));
+        // Some GPU was at its power cap between every two scrapes: the whole level.
+        let throttled = server.throttled_s.expect("throttle reasons known");
+        assert!(
+            throttled > 0.0 && throttled <= level.duration + 1.0,
+            "{throttled}"
+        );
+        // Every scrape adds 1 + 3 × 0.5 = 2.5 J across the box.
+        let joules = 2.5 * f64::from(server.scrapes - 1);
+        let per_token = server.energy_j_per_token.expect("energy");
+        assert!(
+            (per_token - joules / level.total_output_tokens as f64).abs() < 1e-9,
+            "{per_token}"
+        );
+    }
+    // The live view got the engine's gauges while levels ran.
+    assert!(!live.is_empty(), "no live server snapshot");
+    assert!(live.iter().all(|s| s.running.is_some()));
+    assert!(
+        live.iter()
+            .filter_map(|s| s.server_ttft_mean_ms)
+            .all(|ms| ms > 0.5 && ms < 1_000.0),
+        "server TTFT on screen is in ms"
+    );
+    // metrics.jsonl: the normalised fields, each scrape's time into its level, raw values.
+    let lines = metrics_lines(&run);
+    let engine_lines: Vec<&Value> = lines.iter().filter(|l| l["source"] == "engine").collect();
+    assert!(
+        lines.iter().any(|l| l["source"] != "engine"),
+        "GPU scrapes are logged too"
+    );
+    assert!(
+        engine_lines
+            .iter()
+            .all(|l| l["fields"]["running"].is_number()),
+        "{:?}",
+        engine_lines[0]
+    );
+    assert!(engine_lines
+        .iter()
+        .any(|l| l["at_s"].as_f64().unwrap() > 0.0));
+    let raw = &engine_lines[0]["raw"];
+    assert!(
+        raw["vllm:num_requests_running"][0]["value"].is_number(),
+        "{raw}"
+    );
+}

@@ -58,8 +58,9 @@ pub struct ClientSpec<'a> {
     pub max_tokens: u32,
 }
 
-/// Installs ring as rustls's provider once; reqwest is built without a default one.
-fn install_crypto_provider() {
+/// Installs ring as rustls's provider once; reqwest is built without a default one, and
+/// every reqwest client (the load's, the scraper's) must be built after it.
+pub(crate) fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();

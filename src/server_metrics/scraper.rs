@@ -277,6 +277,7 @@ impl Scraper {
 /// The HTTP client scrapes go through: its own (never the load's pool), no proxy for
 /// 127.0.0.1, no redirects, `timeout` for the whole scrape.
 pub fn client(timeout: Duration) -> reqwest::Client {
+    crate::client::openai::install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(timeout)
@@ -381,5 +382,92 @@ fn finite(v: f64) -> Value {
         json!(v)
     } else {
         Value::Null
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn scraper(gpus: Vec<String>) -> Scraper {
+        let dir = std::env::temp_dir();
+        Scraper::new(
+            Duration::from_millis(100),
+            Duration::from_millis(500),
+            gpus,
+            MetricsLog::new(&dir),
+            mpsc::channel(4).0,
+        )
+    }
+
+    #[test]
+    fn a_level_is_scraped_when_its_engine_or_a_gpu_has_an_endpoint() {
+        assert!(!scraper(Vec::new()).has_work(None));
+        assert!(scraper(Vec::new()).has_work(Some("http://127.0.0.1:1/metrics")));
+        assert!(scraper(vec!["http://127.0.0.1:1/metrics".into()]).has_work(None));
+    }
+
+    #[test]
+    fn three_exporters_merge_weighted_by_their_gpus() {
+        let reading = |gpus: usize, util: f64, power: f64, reasons: u64| GpuReading {
+            gpus,
+            util_pct: Some(util),
+            power_w: Some(power),
+            energy_mj: None,
+            memory_used_mib: None,
+            sm_clock_mhz: Some(util * 10.0),
+            throttle_reasons: Some(reasons),
+        };
+        let two = merge(reading(1, 90.0, 400.0, 0x4), reading(3, 50.0, 300.0, 0x4));
+        assert_eq!(two.gpus, 4);
+        assert_eq!(two.util_pct, Some(60.0));
+        assert_eq!(two.throttle_reasons, Some(0x4));
+        let three = merge(two, reading(4, 10.0, 100.0, 0x1));
+        assert_eq!(three.gpus, 8);
+        assert_eq!(three.util_pct, Some(35.0));
+        assert_eq!(three.sm_clock_mhz, Some(350.0));
+        assert_eq!(three.power_w, Some(800.0));
+        assert_eq!(three.throttle_reasons, Some(0x5));
+        assert_eq!(three.energy_mj, None);
+    }
+
+    #[test]
+    fn raw_values_that_are_not_finite_are_null() {
+        assert_eq!(finite(2.5), json!(2.5));
+        assert_eq!(finite(f64::NAN), Value::Null);
+        assert_eq!(finite(f64::INFINITY), Value::Null);
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_an_error_not_followed() {
+        // /metrics redirects to /elsewhere, which would serve a valid exposition.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let answer = if head.starts_with("GET /metrics") {
+                    "HTTP/1.1 302 Found\r\nlocation: /elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string()
+                } else {
+                    let body = "# TYPE a gauge\na 1\n";
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        let e = fetch(
+            &client(Duration::from_secs(2)),
+            &format!("http://{addr}/metrics"),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.starts_with("HTTP 302"), "{e}");
     }
 }
