@@ -244,6 +244,20 @@ mod tests {
     }
 
     #[test]
+    fn a_block_whose_prefix_was_evicted_does_not_hit() {
+        // Two blocks a generation.
+        let cache = PrefixCache::new(4);
+        cache.lookup(&chat(&words(16, "x")), 21);
+        let a = chat(&words(32, "a"));
+        // Its first block fills the generation, its second starts the next one.
+        cache.lookup(&a, 42);
+        cache.lookup(&chat(&words(16, "y")), 21);
+        // The next generation drops the one holding the first block; the second is kept.
+        cache.lookup(&chat(&words(16, "z")), 21);
+        assert_eq!(cache.lookup(&a, 42), 0, "no prefix, no hit");
+    }
+
+    #[test]
     fn token_id_prompts_are_blocks_of_ids() {
         let ids: Vec<u64> = (0..32).collect();
         let b = PromptBlocks::of_prompt(Some(&json!([ids])));
