@@ -84,6 +84,7 @@ fn sample(tokens: u64) -> Sample {
             input_tokens: Some(128),
             coalesced_chunks: 0,
             role_only_first_chunk: false,
+            ..Timings::default()
         }),
     }
 }

@@ -372,6 +372,11 @@ async fn sim_command(args: SimArgs) -> Result<i32, Failure> {
             names.join(", ")
         ))
     })?;
+    let profile = Profile {
+        reasoning_tokens: args.reasoning_tokens,
+        prefix_cache: args.prefix_cache,
+        ..profile
+    };
     let rates = [
         ("--error-rate", args.error_rate),
         ("--drop-rate", args.drop_rate),

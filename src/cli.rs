@@ -245,6 +245,15 @@ pub struct SimArgs {
     /// Pad the first content event of every request to this many bytes.
     #[arg(long)]
     pub huge_event_bytes: Option<usize>,
+    /// A reasoning model: chat replies open with N reasoning chunks
+    /// (`delta.reasoning_content`), part of `max_tokens`, reported in usage's
+    /// `completion_tokens_details.reasoning_tokens`.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reasoning_tokens: u32,
+    /// Model a prefix cache: prompt blocks sent before are reported in usage's
+    /// `prompt_tokens_details.cached_tokens` and skipped by prefill.
+    #[arg(long)]
+    pub prefix_cache: bool,
     /// Threads that spin for the server's whole life, each burning a core: an engine whose
     /// loop busy-polls while idle (as vLLM's CPU engine core was seen to), for trying
     /// llmsweep's idle-engine and busy-box warnings.
@@ -304,6 +313,25 @@ mod tests {
             let e = Cli::try_parse_from(["llmsweep", "demo", "--threads", bad]).unwrap_err();
             assert!(e.to_string().contains("--threads"), "{e}");
         }
+    }
+
+    #[test]
+    fn sim_takes_reasoning_tokens_and_a_prefix_cache() {
+        let sim = |args: &[&str]| match Cli::try_parse_from(args).expect("valid").command {
+            Command::Sim(a) => (a.reasoning_tokens, a.prefix_cache),
+            _ => panic!("not sim"),
+        };
+        assert_eq!(sim(&["llmsweep", "sim"]), (0, false));
+        assert_eq!(
+            sim(&[
+                "llmsweep",
+                "sim",
+                "--reasoning-tokens",
+                "64",
+                "--prefix-cache"
+            ]),
+            (64, true)
+        );
     }
 
     #[test]

@@ -349,6 +349,16 @@ fn line(engine: &str, s: &LevelSummary, rate: bool, tag: Option<String>) -> Stri
         let late = s.schedule.as_ref().map_or(0, |sc| sc.late_starts);
         extra.push_str(&format!(" | late {late}"));
     }
+    if s.reasoning.any() {
+        let r = &s.reasoning;
+        extra.push_str(&format!(
+            " | TTFA p50 {} p99 {} ms | reasoning {}",
+            opt(r.median_ttfa_ms),
+            opt(r.p99_ttfa_ms),
+            r.reasoning_share
+                .map_or_else(|| "—".to_string(), |v| format!("{:.0}%", v * 100.0)),
+        ));
+    }
     format!(
         "{engine:<20} {level:<6} {:>4} ok {:>3} err ({:>4.1}%) in {:>6.2} s | {:>7.2} req/s {:>8.1} tok/s | TTFT p50 {:>8} p99 {:>8} ms | E2E p50 {:>8} p99 {:>8} ms{extra}{status}{client}",
         s.completed,
@@ -367,4 +377,35 @@ fn line(engine: &str, s: &LevelSummary, rate: bool, tag: Option<String>) -> Stri
 /// A latency to one decimal, or `—` when the level has none.
 fn opt(ms: Option<f64>) -> String {
     ms.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::reasoning::ReasoningStats;
+
+    #[test]
+    fn a_level_with_reasoning_shows_its_ttfa_and_share() {
+        let plain = LevelSummary {
+            level: 1.0,
+            median_ttft_ms: Some(60.0),
+            ..LevelSummary::default()
+        };
+        assert!(!level_line("e", &plain, false).contains("TTFA"));
+        let thinking = LevelSummary {
+            reasoning: ReasoningStats {
+                median_ttfa_ms: Some(110.0),
+                p99_ttfa_ms: Some(131.0),
+                reasoning_requests: 2,
+                reasoning_share: Some(0.625),
+                ..ReasoningStats::default()
+            },
+            ..plain
+        };
+        let line = level_line("e", &thinking, false);
+        assert!(
+            line.ends_with(" | TTFA p50 110.0 p99 131.0 ms | reasoning 62%"),
+            "{line}"
+        );
+    }
 }

@@ -9,16 +9,19 @@
 //! - `plan`     — engines × levels × workload, request bodies serialised once.
 //! - `workload` — prompt sources (`pool`, JSONL `file`, `sharegpt`, `synthetic`) → prompts.
 //! - `client`   — `openai` (reqwest + eventsource-stream, timings), `sse` (byte guard before the
-//!   SSE parser), `chunk` (pure chunk parser), `connections` (counts connections opened).
+//!   SSE parser), `chunk` (pure chunk parser), `reasoning` (a stream's TTFR/TTFA, folded per
+//!   chunk), `connections` (counts connections opened).
 //! - `driver`   — the sweep: `sweep` (run order), `level` (warmup → measured phase → summary),
 //!   `phase` (workers or rate mode's dispatcher, samples in, snapshots out), `pause` (the
 //!   active clock's in-flight rule), `controls` (keys), `arrivals` (the seeded schedule).
 //! - `metrics`  — `sample` (one per request), `recorder` (a level's aggregates → snapshot,
 //!   summary), `dist` (exact values, numpy-interpolated percentiles, hdrhistogram beside),
 //!   `steady` (achieved concurrency, steady-state window), `checks` (level warnings),
-//!   `window` (live rates), `slo` (goodput counts), `fairness` (unequal output lengths).
+//!   `window` (live rates), `slo` (goodput counts), `fairness` (unequal output lengths),
+//!   `reasoning` (TTFA, TTFR, reasoning tokens), `prefix_cache` (cached prompt tokens).
 //! - `events`   — the bus: `Event` (driver → front ends), `Control` (keys → driver), `Snapshot`.
-//! - `results`  — `model` (Report, LevelSummary: serde, vLLM field names), `writer`,
+//! - `results`  — `model` (Report, LevelSummary: serde, vLLM field names; `reasoning` and
+//!   `prefix_cache` flattened into it), `writer`,
 //!   `resume` (what `run --resume` keeps of a saved run), `fingerprint` (the settings a
 //!   resume must share with the saved run).
 //! - `tui`      — the live dashboard: pure `App::update`, `impl Widget for &App`, terminal guard.
@@ -34,7 +37,8 @@
 //! - `headless` — the line printer on the same events.
 //! - `live_metrics` — `--metrics-listen`: the client's own live metrics for Prometheus.
 //! - `sim`      — the simulated engine: axum server, continuous-batching scheduler, faults,
-//!   `--timing-log` (its own TTFT per request id, for measuring client overhead).
+//!   `--timing-log` (its own TTFT per request id, for measuring client overhead), reasoning
+//!   replies (`--reasoning-tokens`), a prefix cache (`--prefix-cache`).
 //! - `demo`     — two simulated engines in-process for `llmsweep demo`.
 //! - `docs`     — shell completions and the man page, generated from `cli`.
 //! - `color`    — engine colours: config names/hex, default palette.

@@ -261,26 +261,45 @@ proptest! {
     #[test]
     fn well_formed_chunks_parse_as_specified(
         choices in prop::collection::vec(choice(), 0..4),
-        usage in prop::option::of((num(), num())),
+        usage in prop::option::of((num(), num(), num(), num())),
     ) {
         let mut chunk = Map::new();
         chunk.insert("id".into(), json!("x"));
         chunk.insert("choices".into(), Value::Array(choices.iter().map(choice_json).collect()));
-        if let Some((prompt, completion)) = &usage {
+        if let Some((prompt, completion, reasoning, cached)) = &usage {
             let mut u = Map::new();
             if let Some(v) = prompt.json() { u.insert("prompt_tokens".into(), v); }
             if let Some(v) = completion.json() { u.insert("completion_tokens".into(), v); }
+            if let Some(v) = reasoning.json() {
+                u.insert("completion_tokens_details".into(), json!({"reasoning_tokens": v}));
+            }
+            if let Some(v) = cached.json() {
+                u.insert("prompt_tokens_details".into(), json!({"cached_tokens": v}));
+            }
             chunk.insert("usage".into(), Value::Object(u));
         }
         let nonempty = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+        let reasoning = choices.iter().any(|c| nonempty(&c.reasoning));
+        let answer = choices.iter().any(|c| {
+            nonempty(&c.content) || nonempty(&c.text) || c.tool_calls.is_some_and(|n| n > 0)
+        });
         let expected = ChunkInfo {
-            output: choices.iter().any(|c| {
-                nonempty(&c.content) || nonempty(&c.reasoning) || nonempty(&c.text)
-                    || c.tool_calls.is_some_and(|n| n > 0)
-            }),
+            output: reasoning || answer,
+            reasoning,
+            answer,
             finished: choices.iter().any(|c| matches!(c.finish, Some(Some(_)))),
-            usage: usage.as_ref().and_then(|(prompt, completion)| {
-                Some(Usage { prompt_tokens: prompt.sane(), completion_tokens: completion.sane()? })
+            usage: usage.as_ref().and_then(|(prompt, completion, reasoning, cached)| {
+                let completion_tokens = completion.sane()?;
+                let prompt_tokens = prompt.sane();
+                Some(Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                    // A part is believed only when it is no larger than its whole.
+                    reasoning_tokens: reasoning.sane().filter(|&n| n <= completion_tokens),
+                    cached_tokens: cached
+                        .sane()
+                        .filter(|&n| prompt_tokens.is_none_or(|p| n <= p)),
+                })
             }),
         };
         let data = Value::Object(chunk).to_string();

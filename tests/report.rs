@@ -211,12 +211,16 @@ fn levels_csv_has_one_row_per_engine_level_and_every_column() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 8);
     let columns = lines[0].split(',').count();
-    assert_eq!(columns, 118);
+    assert_eq!(columns, 133);
     assert!(lines[0].starts_with("engine,level,max_concurrency,status,"));
     assert!(lines[0].contains(
         ",client_limited,client_state,host_cores,host_busy_cores,host_steal_cores,host_client_cores,host_other_cores,engine_cores,idle_engine_cores_max,host_top,server_scrapes,mean_running,max_running,mean_waiting,max_waiting,waiting_grew,mean_kv_usage,max_kv_usage,preemptions,prefix_cache_hit_rate,server_generation_tokens,server_mean_ttft_ms,server_p50_ttft_ms,client_added_ttft_ms,energy_j_per_token,gpu_throttled_s,mean_gpu_util_pct,mean_gpu_power_w,max_gpu_memory_used_mib,mean_sm_clock_mhz,trials,interval_method,output_throughput_ci_low,"
     ));
-    assert!(lines[0].ends_with(",mean_e2el_ms_ci_low,mean_e2el_ms_ci_high,cv_noisy"));
+    assert!(lines[0].contains(",mean_e2el_ms_ci_low,mean_e2el_ms_ci_high,cv_noisy,"));
+    // The reasoning and prefix-cache columns come after every older one.
+    assert!(lines[0].ends_with(
+        ",cv_noisy,mean_ttfa_ms,median_ttfa_ms,p90_ttfa_ms,p95_ttfa_ms,p99_ttfa_ms,mean_ttfr_ms,median_ttfr_ms,p99_ttfr_ms,reasoning_requests,unanswered_requests,total_reasoning_tokens,reasoning_share,reasoning_tokens_estimated,total_cached_tokens,cached_fraction"
+    ));
     // The failed level's errors, in class order.
     let failed = lines.iter().find(|l| l.starts_with("SGLang,8,")).unwrap();
     assert!(failed.contains(",failed,"), "{failed}");

@@ -441,6 +441,8 @@ async fn batching_slows_each_sequence_but_raises_throughput() {
         decode_base_us: 4_000,
         decode_per_seq_us: 4_000,
         output_tokens: None,
+        reasoning_tokens: 0,
+        prefix_cache: false,
     };
     let sim = start(profile, Faults::default(), 1).await;
     let c = client();

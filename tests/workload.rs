@@ -265,6 +265,7 @@ fn ok(ttft_ms: u64, e2e_ms: u64, tokens: u64) -> Sample {
             input_tokens: None,
             coalesced_chunks: 0,
             role_only_first_chunk: false,
+            ..Timings::default()
         }),
     }
 }

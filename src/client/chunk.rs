@@ -11,7 +11,14 @@ use serde::{Deserialize, Deserializer};
 pub struct ChunkInfo {
     /// Carries generated output: content, reasoning, a tool call, or completions `text`.
     /// A role-only chunk (`{"role":"assistant","content":""}`) does not.
+    /// Always `reasoning || answer`.
     pub output: bool,
+    /// Carries reasoning: a non-empty `delta.reasoning_content` (vLLM, SGLang) or
+    /// `delta.reasoning` (newer vLLM).
+    pub reasoning: bool,
+    /// Carries answer output: a non-empty `delta.content`, a tool call, or completions `text`.
+    /// A chunk may carry reasoning and answer both.
+    pub answer: bool,
     /// Some choice has a non-null `finish_reason`.
     pub finished: bool,
     /// `usage` when present and sane: (prompt_tokens, completion_tokens).
@@ -23,6 +30,14 @@ pub struct ChunkInfo {
 pub struct Usage {
     pub prompt_tokens: Option<u64>,
     pub completion_tokens: u64,
+    /// `completion_tokens_details.reasoning_tokens` (OpenAI's shape), else SGLang's
+    /// `reasoning_tokens` beside `completion_tokens`; `None` when absent or more than
+    /// `completion_tokens`.
+    pub reasoning_tokens: Option<u64>,
+    /// `prompt_tokens_details.cached_tokens` (vLLM with `--enable-prompt-tokens-details`,
+    /// SGLang with `--enable-cache-report`): prompt tokens served from the prefix cache;
+    /// `None` when absent or more than `prompt_tokens`.
+    pub cached_tokens: Option<u64>,
 }
 
 /// A chunk we could not use.
@@ -55,10 +70,11 @@ struct RawChunk {
     error: Option<serde_json::Value>,
 }
 
-/// The `choices` array folded into two flags as it is read: no `Vec`, no strings kept.
+/// The `choices` array folded into flags as it is read: no `Vec`, no strings kept.
 #[derive(Default)]
 struct Choices {
-    output: bool,
+    reasoning: bool,
+    answer: bool,
     finished: bool,
 }
 
@@ -73,7 +89,8 @@ impl<'de> Deserialize<'de> for Choices {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Choices, A::Error> {
                 let mut choices = Choices::default();
                 while let Some(choice) = seq.next_element::<RawChoice>()? {
-                    choices.output |= choice.output();
+                    choices.reasoning |= choice.reasoning();
+                    choices.answer |= choice.answer();
                     choices.finished |= choice.finish_reason.is_some();
                 }
                 Ok(choices)
@@ -94,10 +111,15 @@ struct RawChoice {
 }
 
 impl RawChoice {
-    fn output(&self) -> bool {
+    fn reasoning(&self) -> bool {
+        self.delta
+            .as_ref()
+            .is_some_and(|d| NonEmpty::any(&[d.reasoning_content, d.reasoning]))
+    }
+
+    fn answer(&self) -> bool {
         let delta = self.delta.as_ref().is_some_and(|d| {
-            NonEmpty::any(&[d.content, d.reasoning_content, d.reasoning])
-                || matches!(d.tool_calls, Some(NonEmptyArray(true)))
+            NonEmpty::any(&[d.content]) || matches!(d.tool_calls, Some(NonEmptyArray(true)))
         });
         delta || matches!(self.text, Some(NonEmpty(true)))
     }
@@ -171,6 +193,53 @@ struct RawUsage {
     prompt_tokens: Option<serde_json::Number>,
     #[serde(default)]
     completion_tokens: Option<serde_json::Number>,
+    /// SGLang's place for it.
+    #[serde(default)]
+    reasoning_tokens: Option<serde_json::Number>,
+    #[serde(default)]
+    completion_tokens_details: Option<RawCompletionDetails>,
+    #[serde(default)]
+    prompt_tokens_details: Option<RawPromptDetails>,
+}
+
+/// `usage.completion_tokens_details`; its other counts are skipped.
+#[derive(Deserialize)]
+struct RawCompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<serde_json::Number>,
+}
+
+/// `usage.prompt_tokens_details`; its other counts are skipped.
+#[derive(Deserialize)]
+struct RawPromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<serde_json::Number>,
+}
+
+impl RawUsage {
+    /// The counts, when `completion_tokens` is sane. A part larger than its whole is dropped.
+    fn sane(&self) -> Option<Usage> {
+        let completion_tokens = sane(&self.completion_tokens)?;
+        let prompt_tokens = sane(&self.prompt_tokens);
+        let details = self
+            .completion_tokens_details
+            .as_ref()
+            .and_then(|d| sane(&d.reasoning_tokens));
+        let reasoning_tokens = details
+            .or_else(|| sane(&self.reasoning_tokens))
+            .filter(|&n| n <= completion_tokens);
+        let cached_tokens = self
+            .prompt_tokens_details
+            .as_ref()
+            .and_then(|d| sane(&d.cached_tokens))
+            .filter(|&n| prompt_tokens.is_none_or(|p| n <= p));
+        Some(Usage {
+            prompt_tokens,
+            completion_tokens,
+            reasoning_tokens,
+            cached_tokens,
+        })
+    }
 }
 
 fn sane(n: &Option<serde_json::Number>) -> Option<u64> {
@@ -199,20 +268,13 @@ pub fn parse(data: &str) -> Result<Parsed, ChunkError> {
         return Err(ChunkError::Engine(snippet(&message)));
     }
     let choices = raw.choices.unwrap_or_default();
-    let mut info = ChunkInfo {
-        output: choices.output,
+    Ok(Parsed::Chunk(ChunkInfo {
+        output: choices.reasoning || choices.answer,
+        reasoning: choices.reasoning,
+        answer: choices.answer,
         finished: choices.finished,
-        usage: None,
-    };
-    if let Some(usage) = raw.usage {
-        if let Some(completion_tokens) = sane(&usage.completion_tokens) {
-            info.usage = Some(Usage {
-                prompt_tokens: sane(&usage.prompt_tokens),
-                completion_tokens,
-            });
-        }
-    }
-    Ok(Parsed::Chunk(info))
+        usage: raw.usage.as_ref().and_then(RawUsage::sane),
+    }))
 }
 
 /// At most 200 characters of `text`, on one line.
@@ -269,7 +331,9 @@ mod tests {
             info.usage,
             Some(Usage {
                 prompt_tokens: Some(12),
-                completion_tokens: 32
+                completion_tokens: 32,
+                reasoning_tokens: None,
+                cached_tokens: None,
             })
         );
     }
@@ -293,8 +357,148 @@ mod tests {
             info.usage,
             Some(Usage {
                 prompt_tokens: None,
-                completion_tokens: 3
+                completion_tokens: 3,
+                reasoning_tokens: None,
+                cached_tokens: None,
             })
+        );
+    }
+
+    /// `(output, reasoning, answer)` of a chunk.
+    fn kinds(data: &str) -> (bool, bool, bool) {
+        let info = chunk(data);
+        (info.output, info.reasoning, info.answer)
+    }
+
+    /// A vLLM reasoning stream (`--reasoning-parser`), chunk by chunk as it is sent: the role
+    /// chunk, reasoning deltas, the answer, the finish chunk, then usage with the details.
+    #[test]
+    fn a_vllm_reasoning_stream_tells_reasoning_from_answer() {
+        let head = r#"{"id":"chatcmpl-7f3a","object":"chat.completion.chunk","created":1767225600,"model":"Qwen/Qwen3-0.6B","#;
+        let with = |choices: &str| format!("{head}{choices}}}");
+        let role = with(
+            r#""choices":[{"index":0,"delta":{"role":"assistant","content":"","reasoning_content":null},"logprobs":null,"finish_reason":null}]"#,
+        );
+        assert_eq!(
+            kinds(&role),
+            (false, false, false),
+            "the role chunk is no output"
+        );
+        for delta in [
+            r#"{"reasoning_content":"Okay"}"#,
+            r#"{"reasoning_content":", the user asks \"why\".\n"}"#,
+            r#"{"reasoning":" Newer vLLM names it reasoning."}"#,
+        ] {
+            let data = with(&format!(
+                r#""choices":[{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":null}}]"#
+            ));
+            assert_eq!(kinds(&data), (true, true, false), "{delta}");
+        }
+        // The parser's transition: content after `</think>`, the reasoning field null.
+        let answer = with(
+            r#""choices":[{"index":0,"delta":{"content":"\n\nBecause","reasoning_content":null},"logprobs":null,"finish_reason":null}]"#,
+        );
+        assert_eq!(kinds(&answer), (true, false, true));
+        // Empty strings are no output of either kind.
+        let empty = with(
+            r#""choices":[{"index":0,"delta":{"content":"","reasoning_content":""},"logprobs":null,"finish_reason":null}]"#,
+        );
+        assert_eq!(kinds(&empty), (false, false, false));
+        let finish = chunk(&with(
+            r#""choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"stop","stop_reason":null}]"#,
+        ));
+        assert!(finish.finished && !finish.output);
+        let usage = chunk(&with(
+            r#""choices":[],"usage":{"prompt_tokens":40,"total_tokens":112,"completion_tokens":72,"prompt_tokens_details":{"cached_tokens":32},"completion_tokens_details":{"reasoning_tokens":58,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}"#,
+        ));
+        assert_eq!(
+            usage.usage,
+            Some(Usage {
+                prompt_tokens: Some(40),
+                completion_tokens: 72,
+                reasoning_tokens: Some(58),
+                cached_tokens: Some(32),
+            })
+        );
+    }
+
+    #[test]
+    fn one_chunk_may_carry_reasoning_and_answer_and_tool_calls_are_answers() {
+        assert_eq!(
+            kinds(r#"{"choices":[{"delta":{"reasoning_content":"so","content":"Yes"}}]}"#),
+            (true, true, true)
+        );
+        // Choices are folded: reasoning in one, content in another.
+        assert_eq!(
+            kinds(
+                r#"{"choices":[{"index":0,"delta":{"reasoning":"hm"}},{"index":1,"delta":{"content":"A"}}]}"#
+            ),
+            (true, true, true)
+        );
+        assert_eq!(
+            kinds(
+                r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"f"}}]}}]}"#
+            ),
+            (true, false, true)
+        );
+        assert_eq!(
+            kinds(r#"{"choices":[{"text":"completions"}]}"#),
+            (true, false, true)
+        );
+    }
+
+    #[test]
+    fn reasoning_and_cached_tokens_from_every_usage_shape() {
+        let usage = |u: &str| {
+            chunk(&format!(r#"{{"choices":[],"usage":{u}}}"#))
+                .usage
+                .unwrap()
+        };
+        // SGLang: `reasoning_tokens` beside the other counts (0 when it has none).
+        let sglang = usage(
+            r#"{"prompt_tokens":9,"total_tokens":29,"completion_tokens":20,"prompt_tokens_details":{"cached_tokens":0},"reasoning_tokens":12}"#,
+        );
+        assert_eq!(
+            (sglang.reasoning_tokens, sglang.cached_tokens),
+            (Some(12), Some(0))
+        );
+        // The details object wins over SGLang's field.
+        let both = usage(
+            r#"{"completion_tokens":20,"reasoning_tokens":3,"completion_tokens_details":{"reasoning_tokens":7}}"#,
+        );
+        assert_eq!(both.reasoning_tokens, Some(7));
+        // Absent, null, or not a count: none.
+        let plain = usage(
+            r#"{"prompt_tokens":9,"completion_tokens":20,"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":null}}"#,
+        );
+        assert_eq!((plain.reasoning_tokens, plain.cached_tokens), (None, None));
+        let broken = usage(
+            r#"{"prompt_tokens":9,"completion_tokens":20,"prompt_tokens_details":{"cached_tokens":-1},"completion_tokens_details":{"reasoning_tokens":2.5}}"#,
+        );
+        assert_eq!(
+            (broken.reasoning_tokens, broken.cached_tokens),
+            (None, None)
+        );
+        // A part larger than its whole is not believed; the whole still is.
+        let larger = usage(
+            r#"{"prompt_tokens":9,"completion_tokens":20,"prompt_tokens_details":{"cached_tokens":10},"completion_tokens_details":{"reasoning_tokens":21}}"#,
+        );
+        assert_eq!(
+            (
+                larger.prompt_tokens,
+                larger.completion_tokens,
+                larger.reasoning_tokens,
+                larger.cached_tokens
+            ),
+            (Some(9), 20, None, None)
+        );
+        // Every token of the prompt cached, every output token reasoning: still believed.
+        let all = usage(
+            r#"{"prompt_tokens":9,"completion_tokens":20,"prompt_tokens_details":{"cached_tokens":9},"completion_tokens_details":{"reasoning_tokens":20}}"#,
+        );
+        assert_eq!(
+            (all.reasoning_tokens, all.cached_tokens),
+            (Some(20), Some(9))
         );
     }
 

@@ -4,6 +4,7 @@
 pub mod chunk;
 pub mod connections;
 pub mod openai;
+mod reasoning;
 pub mod sse;
 
 use std::time::Duration;
@@ -97,6 +98,23 @@ pub struct Timings {
     /// The stream's first chunk carried no output, no finish and no usage: the role-only
     /// chunk (`{"role":"assistant","content":""}`) vLLM and SGLang send first on the chat API.
     pub role_only_first_chunk: bool,
+    /// Send → the first reasoning chunk (`delta.reasoning_content` / `delta.reasoning`), µs;
+    /// `None` when the reply had no reasoning.
+    pub ttfr_us: Option<u64>,
+    /// Time to first answer: send → the first answer chunk (content, a tool call, or
+    /// completions `text`) after the last reasoning chunk, µs. Equal to `ttft_us` for a reply
+    /// without reasoning; `None` when the reply reasoned and never answered after it (e.g.
+    /// `max_tokens` ran out while it was thinking).
+    pub ttfa_us: Option<u64>,
+    /// Reasoning tokens: `usage.completion_tokens_details.reasoning_tokens` (or SGLang's
+    /// `usage.reasoning_tokens`) when above 0, else the reasoning chunks counted; `None`
+    /// when the reply had neither. Part of `output_tokens`.
+    pub reasoning_tokens: Option<u64>,
+    /// True when `reasoning_tokens` was counted from chunks (one token per chunk).
+    pub reasoning_tokens_estimated: bool,
+    /// `usage.prompt_tokens_details.cached_tokens`: prompt tokens the engine's prefix cache
+    /// served, when it says (part of `input_tokens`).
+    pub cached_tokens: Option<u64>,
 }
 
 impl Timings {

@@ -17,6 +17,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION,
 
 use super::chunk::{self, ChunkError, Parsed};
 use super::connections::ConnectionCounter;
+use super::reasoning::Reasoning;
 use super::sse::{self, BodyError};
 use super::{ErrorClass, RequestError, Timeouts, Timings};
 use crate::secret::Secret;
@@ -210,6 +211,7 @@ impl EngineClient {
         // The read that carried the previous output chunk.
         let mut last_read = 0u64;
         let mut output_chunks = 0u64;
+        let mut reasoning = Reasoning::default();
         let mut finished = false;
         let mut done = false;
         let mut first_chunk = true;
@@ -302,6 +304,7 @@ impl EngineClient {
                         }
                         last_us = at_us;
                         last_read = read;
+                        reasoning.chunk(at_us, info.reasoning, info.answer);
                     }
                     // Only a finish reason (or `[DONE]`) ends a stream well: with per-chunk
                     // usage (`continuous_usage_stats`) a usage chunk can come mid-stream.
@@ -309,6 +312,8 @@ impl EngineClient {
                     if let Some(usage) = info.usage {
                         timings.output_tokens = usage.completion_tokens;
                         timings.input_tokens = usage.prompt_tokens;
+                        timings.cached_tokens = usage.cached_tokens;
+                        reasoning.usage_tokens = usage.reasoning_tokens;
                     }
                 }
                 Err(error) => return Err(self.chunk_error(error, &event.data)),
@@ -348,6 +353,7 @@ impl EngineClient {
         }
         timings.ttft_us = first_us;
         timings.e2e_us = last_us;
+        reasoning.finish(&mut timings);
         Ok(timings)
     }
 

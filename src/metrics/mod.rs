@@ -6,6 +6,8 @@ pub mod checks;
 pub mod dist;
 pub mod fairness;
 pub mod health;
+pub mod prefix_cache;
+pub mod reasoning;
 pub mod recorder;
 pub mod sample;
 pub mod slo;

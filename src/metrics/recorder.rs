@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::dist::{Dist, Stats};
+use super::prefix_cache::PrefixCacheCounter;
+use super::reasoning::ReasoningRecorder;
 use super::sample::Sample;
 use super::slo::SloCounter;
 use super::steady::{self, Interval, Output};
@@ -44,6 +46,10 @@ pub struct LevelRecorder {
     late_starts: u64,
     /// Goodput counts, when `[slo]` sets an objective.
     slo: Option<SloCounter>,
+    /// TTFA, TTFR and reasoning tokens.
+    reasoning: ReasoningRecorder,
+    /// Cached prompt tokens, as the engine reported them.
+    prefix_cache: PrefixCacheCounter,
 }
 
 /// What a recorder measures beyond the basics.
@@ -110,6 +116,9 @@ impl LevelRecorder {
                     slo.record(t);
                 }
                 self.completed += 1;
+                // Before this request's TTFT joins the distribution a TTFA one may copy.
+                self.reasoning.record(t, &self.ttft);
+                self.prefix_cache.record(t);
                 self.ttft.record(t.ttft_us);
                 self.e2el.record(t.e2e_us);
                 for &gap in &t.itl_us {
@@ -284,9 +293,12 @@ impl LevelRecorder {
             p95_e2el_ms,
             p99_e2el_ms,
             max_e2el_ms,
+            reasoning: self.reasoning.stats(self.output_tokens),
+            prefix_cache: self.prefix_cache.stats(),
             percentiles_from_histogram: [&self.ttft, &self.e2el, &self.itl, &self.tpot]
                 .iter()
-                .any(|d| d.approximate()),
+                .any(|d| d.approximate())
+                || self.reasoning.approximate(),
             achieved_peak_concurrency: concurrency.peak,
             mean_concurrency: concurrency.mean,
             steady_window_s: window.map(|w| w.seconds()),
@@ -360,6 +372,8 @@ mod tests {
                 input_tokens: Some(10),
                 coalesced_chunks: 0,
                 role_only_first_chunk: false,
+                ttfa_us: Some(ttft_us),
+                ..Timings::default()
             }),
         }
     }
@@ -582,6 +596,38 @@ mod tests {
         }
         // p99 sits below p100 (the max) and above p50: never swapped.
         assert!(s.p99_ttft_ms < s.max_ttft_ms && s.median_ttft_ms < s.p99_ttft_ms);
+    }
+
+    #[test]
+    fn reasoning_and_cached_tokens_reach_the_summary() {
+        let mut r = LevelRecorder::default();
+        r.record(&ok(10_000, 110_000, 11), 110_000);
+        let mut thinking = ok(20_000, 120_000, 11);
+        if let Ok(t) = &mut thinking.result {
+            t.ttfr_us = Some(20_000);
+            t.ttfa_us = Some(70_000);
+            t.reasoning_tokens = Some(5);
+            t.cached_tokens = Some(4);
+        }
+        r.record(&thinking, 120_000);
+        let s = r.summary(run(1.0, false));
+        // TTFT is the first output of either kind, as ever.
+        assert_eq!(s.mean_ttft_ms, Some(15.0));
+        // TTFA: the plain reply's TTFT (10 ms) and the thinking reply's answer (70 ms).
+        assert_eq!(s.reasoning.mean_ttfa_ms, Some(40.0));
+        assert_eq!(s.reasoning.mean_ttfr_ms, Some(20.0));
+        assert_eq!(s.reasoning.reasoning_requests, 1);
+        assert_eq!(s.reasoning.total_reasoning_tokens, Some(5));
+        assert_eq!(s.reasoning.reasoning_share, Some(5.0 / 22.0));
+        // Only the thinking reply reported cached tokens: 4 of its 10.
+        assert_eq!(s.prefix_cache.total_cached_tokens, Some(4));
+        assert_eq!(s.prefix_cache.cached_fraction, Some(0.4));
+        // Without either, the summary has neither.
+        let mut plain = LevelRecorder::default();
+        plain.record(&ok(10_000, 110_000, 11), 110_000);
+        let s = plain.summary(run(1.0, false));
+        assert!(!s.reasoning.any());
+        assert_eq!(s.prefix_cache.total_cached_tokens, None);
     }
 
     #[test]

@@ -69,6 +69,22 @@ pub struct RequestRecord<'a> {
     pub output_tokens_estimated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input_tokens: Option<u64>,
+    /// Send → the first reasoning chunk, ms; only for a reply that streamed reasoning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttfr_ms: Option<f64>,
+    /// Send → the first answer chunk after the reasoning, ms; only for a reply that streamed
+    /// reasoning (without reasoning TTFA = `ttft_ms`), and absent when it never answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttfa_ms: Option<f64>,
+    /// Reasoning tokens (part of `output_tokens`): the engine's count, or the reasoning chunks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+    /// True when `reasoning_tokens` was counted from chunks.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reasoning_tokens_estimated: bool,
+    /// Prompt tokens served from the engine's prefix cache, when it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
     pub queue_ms: f64,
     /// Send → the stream fully read (or the error), ms: the time the request held its slot.
     pub in_flight_ms: f64,
@@ -110,6 +126,11 @@ impl<'a> RequestRecord<'a> {
             output_tokens: None,
             output_tokens_estimated: false,
             input_tokens: None,
+            ttfr_ms: None,
+            ttfa_ms: None,
+            reasoning_tokens: None,
+            reasoning_tokens_estimated: false,
+            cached_tokens: None,
             queue_ms: round3(sample.queue_us as f64 / 1e3),
             in_flight_ms: round3(sample.in_flight_us as f64 / 1e3),
             error_class: None,
@@ -129,6 +150,12 @@ impl<'a> RequestRecord<'a> {
                 record.output_tokens = Some(t.output_tokens);
                 record.output_tokens_estimated = t.output_tokens_estimated;
                 record.input_tokens = t.input_tokens;
+                let ms = |us: u64| round3(us as f64 / 1e3);
+                record.ttfr_ms = t.ttfr_us.map(ms);
+                record.ttfa_ms = t.ttfr_us.and(t.ttfa_us).map(ms);
+                record.reasoning_tokens = t.reasoning_tokens;
+                record.reasoning_tokens_estimated = t.reasoning_tokens_estimated;
+                record.cached_tokens = t.cached_tokens;
             }
             Err(e) => {
                 record.error_class = Some(e.class);
@@ -166,4 +193,62 @@ impl<'a> RequestRecord<'a> {
 /// Rounds to 3 decimals (µs precision for ms values) so files stay readable.
 pub fn round3(x: f64) -> f64 {
     (x * 1e3).round() / 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(t: Timings) -> serde_json::Value {
+        let sample = Sample {
+            request_index: 0,
+            request_id: "r-0".into(),
+            prompt_index: 0,
+            sent_at_ms: 0.0,
+            queue_us: 0,
+            in_flight_us: 0,
+            finished_at: tokio::time::Instant::now(),
+            result: Ok(t),
+        };
+        serde_json::to_value(RequestRecord::new("e", 1.0, 0, &sample)).expect("serialise")
+    }
+
+    #[test]
+    fn reasoning_and_cache_fields_appear_only_when_there_is_something_to_say() {
+        let plain = line(Timings {
+            ttft_us: 30_000,
+            ttfa_us: Some(30_000),
+            ..Timings::default()
+        });
+        for key in [
+            "ttfr_ms",
+            "ttfa_ms",
+            "reasoning_tokens",
+            "reasoning_tokens_estimated",
+            "cached_tokens",
+        ] {
+            assert!(plain.get(key).is_none(), "{key} in {plain}");
+        }
+        let thinking = line(Timings {
+            ttft_us: 30_000,
+            ttfr_us: Some(30_000),
+            ttfa_us: Some(80_500),
+            reasoning_tokens: Some(5),
+            reasoning_tokens_estimated: true,
+            cached_tokens: Some(0),
+            ..Timings::default()
+        });
+        assert_eq!(thinking["ttfr_ms"], 30.0);
+        assert_eq!(thinking["ttfa_ms"], 80.5);
+        assert_eq!(thinking["reasoning_tokens"], 5);
+        assert_eq!(thinking["reasoning_tokens_estimated"], true);
+        assert_eq!(thinking["cached_tokens"], 0, "a reported 0 is a miss, kept");
+        // Reasoning and no answer: `ttfr_ms` without `ttfa_ms`.
+        let unanswered = line(Timings {
+            ttfr_us: Some(30_000),
+            ..Timings::default()
+        });
+        assert_eq!(unanswered["ttfr_ms"], 30.0);
+        assert!(unanswered.get("ttfa_ms").is_none(), "{unanswered}");
+    }
 }

@@ -21,6 +21,13 @@
 //! (`trials` or `batch_means`), then `<metric>_ci_low` and `<metric>_ci_high` (the 95 %
 //! interval of the mean, in the metric's unit) for each of [`CI_METRICS`], and `cv_noisy`
 //! (the metrics whose CV across trials exceeded 10 %, joined by `;`).
+//!
+//! Last, so the columns before them keep their positions, the reasoning columns
+//! (`mean_ttfa_ms` ... `p99_ttfa_ms`, `mean_ttfr_ms`, `median_ttfr_ms`, `p99_ttfr_ms`,
+//! `reasoning_requests`, `unanswered_requests`, `total_reasoning_tokens`, `reasoning_share`,
+//! `reasoning_tokens_estimated`), empty for a level without reasoning (its TTFA is its TTFT),
+//! then `total_cached_tokens` and `cached_fraction`, empty when no request reported cached
+//! tokens.
 
 use std::collections::BTreeMap;
 
@@ -30,7 +37,7 @@ use crate::results::model::{LevelStatus, LevelSummary, Report, ScheduleStats};
 use crate::results::server::ServerStats;
 
 /// The header row, in column order.
-pub const COLUMNS: [&str; 118] = [
+pub const COLUMNS: [&str; 133] = [
     "engine",
     "level",
     "max_concurrency",
@@ -149,6 +156,21 @@ pub const COLUMNS: [&str; 118] = [
     "mean_e2el_ms_ci_low",
     "mean_e2el_ms_ci_high",
     "cv_noisy",
+    "mean_ttfa_ms",
+    "median_ttfa_ms",
+    "p90_ttfa_ms",
+    "p95_ttfa_ms",
+    "p99_ttfa_ms",
+    "mean_ttfr_ms",
+    "median_ttfr_ms",
+    "p99_ttfr_ms",
+    "reasoning_requests",
+    "unanswered_requests",
+    "total_reasoning_tokens",
+    "reasoning_share",
+    "reasoning_tokens_estimated",
+    "total_cached_tokens",
+    "cached_fraction",
 ];
 
 /// Where a metric's interval is in [`LevelIntervals`].
@@ -295,7 +317,39 @@ fn row(engine: &str, l: &LevelSummary) -> Vec<String> {
         server(|s| s.mean_sm_clock_mhz),
     ]);
     row.extend(interval_fields(l));
+    row.extend(reasoning_fields(l));
     row
+}
+
+/// The reasoning columns (`mean_ttfa_ms` ... `reasoning_tokens_estimated`), all empty for a
+/// level without reasoning, then `total_cached_tokens` and `cached_fraction`, empty when no
+/// request reported cached tokens.
+fn reasoning_fields(l: &LevelSummary) -> Vec<String> {
+    let r = &l.reasoning;
+    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let count = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let any = r.any();
+    vec![
+        opt(r.mean_ttfa_ms),
+        opt(r.median_ttfa_ms),
+        opt(r.p90_ttfa_ms),
+        opt(r.p95_ttfa_ms),
+        opt(r.p99_ttfa_ms),
+        opt(r.mean_ttfr_ms),
+        opt(r.median_ttfr_ms),
+        opt(r.p99_ttfr_ms),
+        count(any.then_some(r.reasoning_requests)),
+        count(any.then_some(r.unanswered_requests)),
+        count(r.total_reasoning_tokens),
+        opt(r.reasoning_share),
+        if any {
+            r.reasoning_tokens_estimated.to_string()
+        } else {
+            String::new()
+        },
+        count(l.prefix_cache.total_cached_tokens),
+        opt(l.prefix_cache.cached_fraction),
+    ]
 }
 
 /// `client_state`, then the host columns (`host_cores` ... `host_top`), empty without a host
@@ -405,12 +459,56 @@ mod tests {
             .iter()
             .flat_map(|(name, _)| [format!("{name}_ci_low"), format!("{name}_ci_high")])
             .collect();
-        let start = COLUMNS.len() - 1 - names.len();
-        assert_eq!(&COLUMNS[start..COLUMNS.len() - 1], names.as_slice());
+        let noisy = COLUMNS.iter().position(|&c| c == "cv_noisy").unwrap();
+        let start = noisy - names.len();
+        assert_eq!(&COLUMNS[start..noisy], names.as_slice());
         assert_eq!(COLUMNS[start - 2..start], ["trials", "interval_method"]);
-        assert_eq!(COLUMNS[COLUMNS.len() - 1], "cv_noisy");
         let row = row("e", &LevelSummary::default());
         assert_eq!(row.len(), COLUMNS.len());
+    }
+
+    #[test]
+    fn reasoning_and_cache_columns_come_last_empty_without_either() {
+        // Appended after the older columns, so their positions hold.
+        assert_eq!(COLUMNS[117], "cv_noisy");
+        let at = |name: &str| COLUMNS.iter().position(|&c| c == name).unwrap();
+        let plain = row("e", &LevelSummary::default());
+        assert!(
+            plain[at("mean_ttfa_ms")..].iter().all(String::is_empty),
+            "{plain:?}"
+        );
+        let l = LevelSummary {
+            reasoning: crate::results::reasoning::ReasoningStats {
+                mean_ttfa_ms: Some(80.5),
+                p99_ttfr_ms: Some(12.0),
+                reasoning_requests: 4,
+                total_reasoning_tokens: Some(40),
+                reasoning_share: Some(0.5),
+                ..Default::default()
+            },
+            prefix_cache: crate::results::prefix_cache::PrefixCacheStats {
+                total_cached_tokens: Some(96),
+                cached_fraction: Some(0.75),
+            },
+            ..LevelSummary::default()
+        };
+        let r = row("e", &l);
+        let get = |name: &str| r[at(name)].as_str();
+        assert_eq!(
+            [
+                get("mean_ttfa_ms"),
+                get("median_ttfa_ms"),
+                get("p99_ttfr_ms"),
+                get("reasoning_requests"),
+                get("unanswered_requests"),
+                get("total_reasoning_tokens"),
+                get("reasoning_share"),
+                get("reasoning_tokens_estimated"),
+                get("total_cached_tokens"),
+                get("cached_fraction"),
+            ],
+            ["80.5", "", "12", "4", "0", "40", "0.5", "false", "96", "0.75"]
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@ pub mod confidence;
 pub mod fingerprint;
 pub mod host;
 pub mod model;
+pub mod prefix_cache;
+pub mod reasoning;
 pub mod resume;
 pub mod search;
 pub mod server;

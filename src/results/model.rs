@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::results::prefix_cache::PrefixCacheStats;
+use crate::results::reasoning::ReasoningStats;
+
 /// The current UTC time in RFC 3339, as the report's times are written.
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
@@ -276,6 +279,15 @@ pub struct LevelSummary {
     pub p99_e2el_ms: Option<f64>,
     /// End-to-end request latency, ms: max.
     pub max_e2el_ms: Option<f64>,
+    /// Reasoning models: time to first answer and to first reasoning token, reasoning
+    /// tokens (`mean_ttfa_ms`, `p99_ttfr_ms`, `reasoning_share`, ...; see
+    /// [`ReasoningStats`]). Absent for a level without reasoning: its TTFA is its TTFT.
+    #[serde(flatten)]
+    pub reasoning: ReasoningStats,
+    /// `total_cached_tokens` and `cached_fraction` (see [`PrefixCacheStats`]); absent when
+    /// no request reported cached tokens.
+    #[serde(flatten)]
+    pub prefix_cache: PrefixCacheStats,
     /// True when the level had more values than are kept exactly (2 million per metric):
     /// its percentiles then come from hdrhistogram (3 significant digits).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -480,6 +492,46 @@ mod tests {
             ),
             (10.0, 1000.0)
         );
+    }
+
+    #[test]
+    fn reasoning_and_cache_fields_are_flat_and_absent_without_either() {
+        let plain = serde_json::to_value(LevelSummary::default()).expect("serialise");
+        for key in [
+            "mean_ttfa_ms",
+            "mean_ttfr_ms",
+            "reasoning_requests",
+            "total_reasoning_tokens",
+            "reasoning_share",
+            "reasoning_tokens_estimated",
+            "total_cached_tokens",
+            "cached_fraction",
+            "reasoning",
+            "prefix_cache",
+        ] {
+            assert!(plain.get(key).is_none(), "{key}");
+        }
+        let thinking = LevelSummary {
+            reasoning: ReasoningStats {
+                mean_ttfa_ms: Some(81.5),
+                p99_ttfa_ms: Some(90.0),
+                reasoning_requests: 3,
+                total_reasoning_tokens: Some(12),
+                reasoning_share: Some(0.25),
+                ..ReasoningStats::default()
+            },
+            prefix_cache: PrefixCacheStats {
+                total_cached_tokens: Some(64),
+                cached_fraction: Some(0.5),
+            },
+            ..LevelSummary::default()
+        };
+        let json = serde_json::to_value(&thinking).expect("serialise");
+        assert_eq!(json["mean_ttfa_ms"], 81.5);
+        assert_eq!(json["total_reasoning_tokens"], 12);
+        assert_eq!(json["cached_fraction"], 0.5);
+        let back: LevelSummary = serde_json::from_value(json).expect("deserialise");
+        assert_eq!(back, thinking);
     }
 
     #[test]

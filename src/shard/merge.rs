@@ -655,6 +655,7 @@ fn sample_of(r: &Record, offset_ms: f64, done_us: u64, zero: Instant) -> Sample 
             input_tokens: r.input_tokens,
             coalesced_chunks: 0,
             role_only_first_chunk: false,
+            ..Timings::default()
         }),
         (class, _, _) => Err(RequestError {
             class: class.unwrap_or(ErrorClass::MalformedStream),

@@ -42,8 +42,7 @@ pub(crate) fn render(s: &Snapshot, model: &str) -> String {
         (
             "vllm:prefix_cache_hits_total",
             "Prefix cache hits, in terms of number of cached tokens.",
-            // The simulator has no prefix cache: every lookup misses.
-            0,
+            s.prefix_hits,
         ),
         (
             "vllm:num_preemptions_total",
@@ -145,6 +144,7 @@ mod tests {
             prompt_tokens: 39,
             generation_tokens: 120,
             prefix_queries: 40,
+            prefix_hits: 0,
             preemptions: 1,
             ttft: HistogramSnapshot {
                 bounds: &TTFT_BUCKETS,

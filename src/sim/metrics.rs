@@ -38,6 +38,8 @@ pub(crate) struct Metrics {
     /// Tokens prefilled, recomputations after a preemption included (tokens): every one of
     /// them is a prefix-cache lookup in a real engine.
     prefix_queries: AtomicU64,
+    /// Of those, tokens the prefix cache held (tokens; 0 without `--prefix-cache`).
+    prefix_hits: AtomicU64,
     /// Sequences preempted out of the batch (count).
     preemptions: AtomicU64,
     /// Request arrival to first content token (seconds).
@@ -57,6 +59,7 @@ impl Metrics {
             prompt_tokens: AtomicU64::new(0),
             generation_tokens: AtomicU64::new(0),
             prefix_queries: AtomicU64::new(0),
+            prefix_hits: AtomicU64::new(0),
             preemptions: AtomicU64::new(0),
             ttft: Histogram::new(&TTFT_BUCKETS),
             e2e: Histogram::new(&E2E_BUCKETS),
@@ -87,10 +90,12 @@ impl Metrics {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
-    /// A prefill step completed: `prompt` new prompt tokens, `prefilled` tokens computed.
-    pub(crate) fn prefilled(&self, prompt: u64, prefilled: u64) {
+    /// A prefill step completed: `prompt` new prompt tokens, `prefilled` tokens looked up in
+    /// the prefix cache (recomputations included), `hits` of them found there.
+    pub(crate) fn prefilled(&self, prompt: u64, prefilled: u64, hits: u64) {
         self.prompt_tokens.fetch_add(prompt, Ordering::Relaxed);
         self.prefix_queries.fetch_add(prefilled, Ordering::Relaxed);
+        self.prefix_hits.fetch_add(hits, Ordering::Relaxed);
     }
 
     /// A decode step emitted `tokens` tokens.
@@ -123,6 +128,7 @@ impl Metrics {
             prompt_tokens: load(&self.prompt_tokens),
             generation_tokens: load(&self.generation_tokens),
             prefix_queries: load(&self.prefix_queries),
+            prefix_hits: load(&self.prefix_hits),
             preemptions: load(&self.preemptions),
             ttft: self.ttft.snapshot(),
             e2e: self.e2e.snapshot(),
@@ -149,8 +155,10 @@ pub(crate) struct Snapshot {
     pub(crate) prompt_tokens: u64,
     /// Output tokens emitted (tokens).
     pub(crate) generation_tokens: u64,
-    /// Tokens looked up in the (never hitting) prefix cache (tokens).
+    /// Tokens looked up in the prefix cache (tokens).
     pub(crate) prefix_queries: u64,
+    /// Of those, tokens the prefix cache held (tokens; 0 without `--prefix-cache`).
+    pub(crate) prefix_hits: u64,
     /// Preemptions (count).
     pub(crate) preemptions: u64,
     /// Time to first token (seconds).
@@ -276,8 +284,8 @@ mod tests {
     #[test]
     fn counters_add_up() {
         let m = Metrics::new(10);
-        m.prefilled(13, 20);
-        m.prefilled(7, 7);
+        m.prefilled(13, 20, 0);
+        m.prefilled(7, 7, 5);
         m.generated(5);
         m.generated(1);
         m.preempted();
@@ -286,10 +294,11 @@ mod tests {
             (
                 s.prompt_tokens,
                 s.prefix_queries,
+                s.prefix_hits,
                 s.generation_tokens,
                 s.preemptions
             ),
-            (20, 27, 6, 1)
+            (20, 27, 5, 6, 1)
         );
     }
 }

@@ -29,6 +29,15 @@
 //! `prompt`. Output tokens = the profile's `output_tokens`, else `max_completion_tokens` /
 //! `max_tokens`, else 128. Other fields (`temperature`, `ignore_eos`, ...) are ignored.
 //!
+//! # Reasoning and prefix caching
+//! With [`Profile::reasoning_tokens`] = N a chat reply's first N output tokens are reasoning
+//! chunks (`delta.reasoning_content`), decode steps like any token, and usage reports
+//! `completion_tokens_details.reasoning_tokens`; with `fixed`, TTFA = 60 + 10 × N ms. With
+//! [`Profile::prefix_cache`] the server remembers the blocks of 16 words (or token ids) each
+//! prompt sent (`prefix_cache`, bounded by the KV cache's size), reports the cached prefix
+//! of a prompt seen before in `prompt_tokens_details.cached_tokens`, and its prefill skips
+//! those tokens, so TTFT falls with cache hits when `prefill_us_per_token` > 0.
+//!
 //! # KV cache and preemption
 //! Each profile has a KV cache of [`Profile::kv_tokens`] tokens; a running sequence holds
 //! its prompt plus the tokens generated so far. A request is admitted only if the batch then
@@ -54,7 +63,8 @@
 //! - `vllm:prompt_tokens_total` (counter): prompt tokens prefilled, once per request.
 //! - `vllm:generation_tokens_total` (counter): output tokens generated.
 //! - `vllm:prefix_cache_queries_total` (counter): tokens prefilled, recomputations
-//!   included; `vllm:prefix_cache_hits_total` is always 0 (no prefix cache is modelled).
+//!   included; `vllm:prefix_cache_hits_total`: of those, the cached ones (always 0 without
+//!   `Profile::prefix_cache`).
 //! - `vllm:time_to_first_token_seconds` (histogram, vLLM's buckets): from the handler
 //!   receiving the request to its first content chunk being handed to the HTTP layer,
 //!   the same stamp as `--timing-log` (for a non-streamed request, its first token).
@@ -72,7 +82,8 @@
 //!
 //! # Layout
 //! `profiles` (timing constants, KV budgets), `faults` (what goes wrong, for whom),
-//! `scheduler` (the batch loop), `server` (routes, parsing, SSE encoding), `conn` (the
+//! `scheduler` (the batch loop), `server` (routes, parsing, SSE encoding), `reply` (a reply's
+//! token counts and its `usage`), `prefix_cache` (the blocks prompts sent), `conn` (the
 //! listener, whose connections a handler can kill), `timing` (the `--timing-log` of
 //! server-side TTFT), `metrics` (the live statistics), `exposition` (their `/metrics` text).
 
@@ -80,7 +91,9 @@ mod conn;
 mod exposition;
 mod faults;
 mod metrics;
+mod prefix_cache;
 mod profiles;
+mod reply;
 mod scheduler;
 mod server;
 mod timing;
@@ -133,6 +146,12 @@ pub async fn run(
         faults: config.faults,
         seed: config.seed,
         output_tokens: config.profile.output_tokens,
+        reasoning_tokens: config.profile.reasoning_tokens,
+        // As many blocks as the KV cache has room for, at ~16 tokens a block.
+        prefix_cache: config
+            .profile
+            .prefix_cache
+            .then(|| prefix_cache::PrefixCache::new((config.profile.kv_tokens() / 16) as usize)),
         next_index: AtomicU64::new(0),
         cancel: cancel.clone(),
         timing: timing.clone(),

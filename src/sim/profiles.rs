@@ -38,6 +38,16 @@ pub struct Profile {
     /// `Some(n)`: ignore the request's `max_tokens` and emit exactly `n` tokens.
     /// `None`: emit `max_completion_tokens`/`max_tokens` (128 when the request has neither).
     pub output_tokens: Option<u32>,
+    /// A reasoning model: a chat reply's first `reasoning_tokens` output tokens are reasoning
+    /// chunks (`delta.reasoning_content`), the rest the answer. They are part of the output
+    /// length (`max_tokens` caps both, as in real engines: a reply of at most this many
+    /// tokens never answers), decode steps like any token, and counted in usage's
+    /// `completion_tokens_details.reasoning_tokens`. Completions replies never reason. 0 = none.
+    pub reasoning_tokens: u32,
+    /// Model a prefix cache (see `prefix_cache`): usage reports
+    /// `prompt_tokens_details.cached_tokens`, and prefill charges `prefill_us_per_token` for
+    /// the uncached prompt tokens only.
+    pub prefix_cache: bool,
 }
 
 /// Every built-in profile, in the order `llmsweep sim --help` lists them.
@@ -53,6 +63,8 @@ static PROFILES: [Profile; 5] = [
         decode_base_us: 2_000,
         decode_per_seq_us: 600,
         output_tokens: None,
+        reasoning_tokens: 0,
+        prefix_cache: false,
     },
     Profile {
         name: "big-batch",
@@ -64,6 +76,8 @@ static PROFILES: [Profile; 5] = [
         decode_base_us: 3_000,
         decode_per_seq_us: 150,
         output_tokens: None,
+        reasoning_tokens: 0,
+        prefix_cache: false,
     },
     Profile {
         name: "fast",
@@ -75,6 +89,8 @@ static PROFILES: [Profile; 5] = [
         decode_base_us: 0,
         decode_per_seq_us: 0,
         output_tokens: None,
+        reasoning_tokens: 0,
+        prefix_cache: false,
     },
     Profile {
         name: "steady",
@@ -86,6 +102,8 @@ static PROFILES: [Profile; 5] = [
         decode_base_us: 25_000,
         decode_per_seq_us: 0,
         output_tokens: None,
+        reasoning_tokens: 0,
+        prefix_cache: false,
     },
 ];
 
@@ -94,7 +112,9 @@ static PROFILES: [Profile; 5] = [
 /// A lone request admitted at time `t` gets its role chunk at `t`, its first content token
 /// at `t + 50 ms (prefill) + 10 ms (one decode step)`, so **TTFT = 60 ms**, and each further
 /// token 10 ms later, so **TPOT = ITL = 10 ms** and **E2E = 50 + 10 × N ms** for N output
-/// tokens. With several requests in flight the batch size does not change the decode cost
+/// tokens. With `reasoning_tokens = N` (and more than N output tokens) the first N tokens
+/// are reasoning, so the first answer token arrives at **TTFA = 60 + 10 × N ms**. With several
+/// requests in flight the batch size does not change the decode cost
 /// (`decode_per_seq_us = 0`), but every admission of a new request stalls all running
 /// sequences for one 50 ms prefill step.
 pub const FIXED: Profile = Profile {
@@ -107,6 +127,8 @@ pub const FIXED: Profile = Profile {
     decode_base_us: 10_000,
     decode_per_seq_us: 0,
     output_tokens: None,
+    reasoning_tokens: 0,
+    prefix_cache: false,
 };
 
 impl Profile {

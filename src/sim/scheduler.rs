@@ -18,6 +18,10 @@
 //! `prompt + generated` tokens again and then continues where it stopped (its stream only
 //! sees a pause). A lone sequence always runs, even one larger than the whole cache, so the
 //! queue always moves.
+//!
+//! # Prefix cache
+//! A sequence's `cached` leading prompt tokens (found by the server's prefix cache) are not
+//! charged in prefill, on its first admission or after a preemption; they still hold KV.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -47,6 +51,8 @@ pub(crate) enum Step {
 struct Seq {
     /// Prompt length (tokens).
     prompt: u32,
+    /// Leading prompt tokens the prefix cache holds: prefill skips them (≤ `prompt`).
+    cached: u32,
     /// Output tokens to emit in all (≥ 1).
     total: u32,
     /// Output tokens emitted so far (< `total` while it is in the scheduler).
@@ -81,6 +87,7 @@ impl SchedulerHandle {
     pub(crate) fn submit(
         &self,
         prompt_tokens: u32,
+        cached_tokens: u32,
         output_tokens: u32,
     ) -> Option<mpsc::Receiver<Step>> {
         let output_tokens = output_tokens.max(1);
@@ -89,6 +96,7 @@ impl SchedulerHandle {
         self.metrics.enqueued();
         let sent = self.inbox.send(Seq {
             prompt: prompt_tokens,
+            cached: cached_tokens.min(prompt_tokens),
             total: output_tokens,
             generated: 0,
             admitted: false,
@@ -168,7 +176,9 @@ async fn run(profile: Profile, metrics: &Metrics, mut inbox: mpsc::UnboundedRece
         // Admission + prefill.
         let mut admitted = 0usize;
         let mut new_prompt = 0u64;
+        // Tokens looked up in the prefix cache, and those it held.
         let mut prefill_tokens = 0u64;
+        let mut cached = 0u64;
         while running.len() < max_batch {
             let Some(front) = waiting.front() else {
                 break;
@@ -191,19 +201,21 @@ async fn run(profile: Profile, metrics: &Metrics, mut inbox: mpsc::UnboundedRece
                 new_prompt += u64::from(seq.prompt);
             }
             admitted += 1;
-            // A preempted sequence recomputes its whole KV: prompt and output so far.
+            // A preempted sequence recomputes its whole KV: prompt and output so far, but
+            // its cached prefix (still cached) again comes free.
             prefill_tokens += seq.kv();
+            cached += u64::from(seq.cached);
             kv += seq.kv();
             running.push(seq);
         }
         metrics.set_batch(running.len(), kv);
-        let prefill = profile.prefill_cost_us(admitted, prefill_tokens);
+        let prefill = profile.prefill_cost_us(admitted, prefill_tokens - cached);
         if prefill > 0 {
             clock += micros(prefill);
             tokio::time::sleep_until(clock).await;
         }
         if admitted > 0 {
-            metrics.prefilled(new_prompt, prefill_tokens);
+            metrics.prefilled(new_prompt, prefill_tokens, cached);
         }
         if running.is_empty() {
             continue;
@@ -299,8 +311,8 @@ mod tests {
         let metrics = Arc::new(Metrics::new(30));
         let (handle, task) = spawn(profile(4), metrics.clone(), CancellationToken::new());
         let t0 = Instant::now();
-        let a = handle.submit(10, 10).expect("a");
-        let b = handle.submit(10, 10).expect("b");
+        let a = handle.submit(10, 0, 10).expect("a");
+        let b = handle.submit(10, 0, 10).expect("b");
         assert_eq!(metrics.snapshot().waiting, 2);
         let (a, b) = tokio::join!(
             collect(a, t0, metrics.clone()),
@@ -347,6 +359,27 @@ mod tests {
         task.await.expect("scheduler");
     }
 
+    /// Cached prompt tokens are not prefilled, and count as prefix-cache hits.
+    #[tokio::test(start_paused = true)]
+    async fn a_cached_prefix_is_skipped_by_prefill() {
+        let metrics = Arc::new(Metrics::new(1_000));
+        let (handle, _task) = spawn(profile(4), metrics.clone(), CancellationToken::new());
+        let t0 = Instant::now();
+        let cold = collect(handle.submit(10, 0, 1).expect("cold"), t0, metrics.clone()).await;
+        // 1 + 0.2 × 10 = 3 ms of prefill, 1 ms of decode.
+        assert_eq!(times(&cold, Step::Token), [40]);
+        let t1 = Instant::now();
+        let warm = collect(handle.submit(10, 5, 1).expect("warm"), t1, metrics.clone()).await;
+        // Half of it cached: 1 + 0.2 × 5 = 2 ms, then the decode step.
+        assert_eq!(times(&warm, Step::Token), [30]);
+        let s = metrics.snapshot();
+        assert_eq!((s.prefix_queries, s.prefix_hits), (20, 5));
+        // More cached than the prompt holds is the whole prompt.
+        let t2 = Instant::now();
+        let all = collect(handle.submit(10, 99, 1).expect("all"), t2, metrics.clone()).await;
+        assert_eq!(times(&all, Step::Token), [20]);
+    }
+
     /// A request larger than the whole cache runs alone (usage shows full), and the next
     /// one waits for it instead of preempting it.
     #[tokio::test(start_paused = true)]
@@ -354,8 +387,8 @@ mod tests {
         let metrics = Arc::new(Metrics::new(5));
         let (handle, _task) = spawn(profile(4), metrics.clone(), CancellationToken::new());
         let t0 = Instant::now();
-        let a = handle.submit(10, 3).expect("a");
-        let b = handle.submit(5, 1).expect("b");
+        let a = handle.submit(10, 0, 3).expect("a");
+        let b = handle.submit(5, 0, 1).expect("b");
         let (a, b) = tokio::join!(
             collect(a, t0, metrics.clone()),
             collect(b, t0, metrics.clone())
@@ -376,9 +409,9 @@ mod tests {
     async fn waiting_counts_queued_requests_and_forgets_clients_that_left() {
         let metrics = Arc::new(Metrics::new(1_000));
         let (handle, _task) = spawn(profile(1), metrics.clone(), CancellationToken::new());
-        let mut first = handle.submit(5, 2).expect("first");
-        let second = handle.submit(5, 2).expect("second");
-        let third = handle.submit(5, 2).expect("third");
+        let mut first = handle.submit(5, 0, 2).expect("first");
+        let second = handle.submit(5, 0, 2).expect("second");
+        let third = handle.submit(5, 0, 2).expect("third");
         assert_eq!(metrics.snapshot().waiting, 3);
         assert_eq!(first.recv().await, Some(Step::Admitted));
         let s = metrics.snapshot();

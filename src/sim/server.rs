@@ -22,6 +22,8 @@ use super::conn::Conn;
 use super::exposition;
 use super::faults::{FaultPlan, Faults};
 use super::metrics::Metrics;
+use super::prefix_cache::{PrefixCache, PromptBlocks};
+use super::reply::Reply;
 use super::scheduler::{SchedulerHandle, Step};
 use super::timing::{FirstToken, TimingLog};
 
@@ -91,6 +93,10 @@ pub(crate) struct AppState {
     pub(crate) seed: u64,
     /// `Profile::output_tokens`: overrides the request's `max_tokens` when set.
     pub(crate) output_tokens: Option<u32>,
+    /// `Profile::reasoning_tokens`: chat replies open with this many reasoning chunks.
+    pub(crate) reasoning_tokens: u32,
+    /// `Profile::prefix_cache`: the prompt blocks earlier requests sent.
+    pub(crate) prefix_cache: Option<PrefixCache>,
     /// Arrival index of the next parsed request; keys the fault draws and the response id.
     pub(crate) next_index: AtomicU64,
     /// Fired at shutdown so fault delays don't hold connections open.
@@ -159,6 +165,8 @@ struct ParsedRequest {
     prompt_tokens: u32,
     /// `None` when the request gives no limit.
     max_tokens: Option<u32>,
+    /// The prompt's blocks, when the prefix cache is on.
+    blocks: Option<PromptBlocks>,
 }
 
 async fn handle(
@@ -172,7 +180,7 @@ async fn handle(
         state.timing.as_ref(),
         headers.get("x-request-id").and_then(|v| v.to_str().ok()),
     );
-    let req = match parse(api, body) {
+    let req = match parse(api, body, state.prefix_cache.is_some()) {
         Ok(req) => req,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
     };
@@ -212,7 +220,24 @@ async fn handle(
         .or(req.max_tokens)
         .unwrap_or(DEFAULT_MAX_TOKENS)
         .max(1);
-    let Some(rx) = state.scheduler.submit(req.prompt_tokens, output_tokens) else {
+    let cached_tokens = match (&state.prefix_cache, &req.blocks) {
+        (Some(cache), Some(blocks)) => Some(cache.lookup(blocks, req.prompt_tokens)),
+        _ => None,
+    };
+    let reply = Reply {
+        prompt: req.prompt_tokens,
+        total: output_tokens,
+        reasoning: match api {
+            Api::Chat => state.reasoning_tokens.min(output_tokens),
+            Api::Completions => 0,
+        },
+        cached: cached_tokens,
+    };
+    let Some(rx) =
+        state
+            .scheduler
+            .submit(req.prompt_tokens, cached_tokens.unwrap_or(0), output_tokens)
+    else {
         return shutting_down();
     };
     let enc = Encoder::new(api, index, req.model);
@@ -225,7 +250,7 @@ async fn handle(
             sent: 0,
             stalled: false,
             include_usage: req.include_usage,
-            prompt_tokens: req.prompt_tokens,
+            reply,
             phase: Phase::WaitAdmit,
             cancel: state.cancel.clone(),
             received: first_token.received(),
@@ -244,15 +269,7 @@ async fn handle(
             .unwrap_or_else(|_| error_response(StatusCode::INTERNAL_SERVER_ERROR, "response"))
     } else {
         let received = first_token.received();
-        whole(
-            rx,
-            &enc,
-            output_tokens,
-            req.prompt_tokens,
-            &state.metrics,
-            received,
-        )
-        .await
+        whole(rx, &enc, reply, &state.metrics, received).await
     }
 }
 
@@ -262,11 +279,11 @@ async fn handle(
 async fn whole(
     mut rx: mpsc::Receiver<Step>,
     enc: &Encoder,
-    total: u32,
-    prompt: u32,
+    reply: Reply,
     metrics: &Metrics,
     received: Instant,
 ) -> Response {
+    let total = reply.total;
     let mut tokens = 0u32;
     while let Some(step) = rx.recv().await {
         if step == Step::Token {
@@ -280,16 +297,19 @@ async fn whole(
         return shutting_down();
     }
     metrics.observe_e2e(received.elapsed());
-    let text: String = (0..total).map(word).collect();
-    let usage = json!({
-        "prompt_tokens": prompt,
-        "total_tokens": u64::from(prompt) + u64::from(total),
-        "completion_tokens": total,
-    });
+    let text: String = (reply.reasoning..total).map(word).collect();
+    let usage: Value = serde_json::from_str(&reply.usage_json()).unwrap_or(Value::Null);
+    let message = if reply.reasoning > 0 {
+        let reasoning: String = (0..reply.reasoning).map(word).collect();
+        let content = (reply.reasoning < total).then_some(text.as_str());
+        json!({"role": "assistant", "reasoning_content": reasoning, "content": content})
+    } else {
+        json!({"role": "assistant", "content": text})
+    };
     let choice = match enc.api {
         Api::Chat => json!({
             "index": 0,
-            "message": {"role": "assistant", "content": text},
+            "message": message,
             "logprobs": null,
             "finish_reason": "length",
         }),
@@ -320,7 +340,7 @@ fn word(i: u32) -> &'static str {
 
 /// Pulls what the simulator needs out of a body, leniently: unknown fields are ignored,
 /// only what it must interpret is checked.
-fn parse(api: Api, body: &[u8]) -> Result<ParsedRequest, String> {
+fn parse(api: Api, body: &[u8], blocks: bool) -> Result<ParsedRequest, String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
     let obj = v
         .as_object()
@@ -360,12 +380,17 @@ fn parse(api: Api, body: &[u8]) -> Result<ParsedRequest, String> {
             }
         },
     };
+    let blocks = blocks.then(|| match api {
+        Api::Chat => PromptBlocks::of_messages(obj.get("messages")),
+        Api::Completions => PromptBlocks::of_prompt(obj.get("prompt")),
+    });
     Ok(ParsedRequest {
         model,
         stream,
         include_usage,
         prompt_tokens,
         max_tokens,
+        blocks,
     })
 }
 
@@ -554,11 +579,18 @@ impl Encoder {
         }
     }
 
-    fn usage(&self, prompt: u32, completion: u32) -> Bytes {
-        let total = u64::from(prompt) + u64::from(completion);
-        let tail = format!(
-            "],\"usage\":{{\"prompt_tokens\":{prompt},\"total_tokens\":{total},\"completion_tokens\":{completion}}}}}\n\n"
-        );
+    /// Reasoning chunk `i` (chat only): `delta.reasoning_content`, as vLLM and SGLang send it.
+    fn reasoning(&self, i: u32) -> Bytes {
+        self.event(&[
+            br#"{"index":0,"delta":{"reasoning_content":""#,
+            word(i).as_bytes(),
+            br#""},"logprobs":null,"finish_reason":null}]}"#,
+            b"\n\n",
+        ])
+    }
+
+    fn usage(&self, reply: &Reply) -> Bytes {
+        let tail = format!("],\"usage\":{}}}\n\n", reply.usage_json());
         self.event(&[tail.as_bytes()])
     }
 }
@@ -591,7 +623,8 @@ struct SseStream {
     /// Whether the planned stall already happened.
     stalled: bool,
     include_usage: bool,
-    prompt_tokens: u32,
+    /// Its token counts: prompt, output, reasoning, cached.
+    reply: Reply,
     phase: Phase,
     cancel: CancellationToken,
     /// When the request arrived (the start of its TTFT and E2E).
@@ -662,6 +695,9 @@ impl SseStream {
                             if let Some(first) = self.first_token.take() {
                                 self.metrics.observe_ttft(first.stamp());
                             }
+                            if i < self.reply.reasoning {
+                                return Some(Ok(self.enc.reasoning(i)));
+                            }
                             return Some(Ok(self.enc.content(i)));
                         }
                         _ => return self.abort("simulated engine stopped"),
@@ -679,7 +715,7 @@ impl SseStream {
                 }
                 Phase::Usage => {
                     self.phase = Phase::Done;
-                    return Some(Ok(self.enc.usage(self.prompt_tokens, self.total)));
+                    return Some(Ok(self.enc.usage(&self.reply)));
                 }
                 Phase::Done => {
                     self.phase = Phase::End;

@@ -5,6 +5,8 @@ use super::interval::CONFIDENCE;
 use super::interval::{cv, mean_interval};
 use crate::results::confidence::{Interval, IntervalMethod, LevelIntervals, NOISY_CV};
 use crate::results::model::{LevelStatus, LevelSummary, ThroughputBasis};
+use crate::results::prefix_cache::PrefixCacheStats;
+use crate::results::reasoning::ReasoningStats;
 
 /// The level over `trials` (in the order they ran, each with its `trial` number): counts and
 /// tokens summed, rates and latency statistics the mean of the trials' values (over the
@@ -118,6 +120,11 @@ pub fn combine(trials: &[LevelSummary]) -> LevelSummary {
         .cloned();
     out.output_tokens_estimated = trials.iter().any(|t| t.output_tokens_estimated);
     out.percentiles_from_histogram = trials.iter().any(|t| t.percentiles_from_histogram);
+    out.reasoning = reasoning_over(trials, out.total_output_tokens);
+    out.prefix_cache = PrefixCacheStats {
+        total_cached_tokens: sum_present(trials.iter().map(|t| t.prefix_cache.total_cached_tokens)),
+        cached_fraction: mean_opt(|t| t.prefix_cache.cached_fraction),
+    };
     out.meets_slo = trials
         .iter()
         .map(|t| t.meets_slo)
@@ -221,6 +228,37 @@ fn on_basis(basis: ThroughputBasis, whole: f64, steady: Option<f64>) -> f64 {
     }
 }
 
+/// The trials' reasoning: counts and tokens summed, the share over the summed output
+/// tokens, latency statistics the mean of the trials that have one.
+fn reasoning_over(trials: &[LevelSummary], output_tokens: u64) -> ReasoningStats {
+    let mean =
+        |f: fn(&ReasoningStats) -> Option<f64>| mean_of(trials.iter().map(|t| f(&t.reasoning)));
+    let total_reasoning_tokens =
+        sum_present(trials.iter().map(|t| t.reasoning.total_reasoning_tokens));
+    ReasoningStats {
+        mean_ttfa_ms: mean(|r| r.mean_ttfa_ms),
+        median_ttfa_ms: mean(|r| r.median_ttfa_ms),
+        p90_ttfa_ms: mean(|r| r.p90_ttfa_ms),
+        p95_ttfa_ms: mean(|r| r.p95_ttfa_ms),
+        p99_ttfa_ms: mean(|r| r.p99_ttfa_ms),
+        mean_ttfr_ms: mean(|r| r.mean_ttfr_ms),
+        median_ttfr_ms: mean(|r| r.median_ttfr_ms),
+        p99_ttfr_ms: mean(|r| r.p99_ttfr_ms),
+        reasoning_requests: trials.iter().map(|t| t.reasoning.reasoning_requests).sum(),
+        unanswered_requests: trials.iter().map(|t| t.reasoning.unanswered_requests).sum(),
+        total_reasoning_tokens,
+        reasoning_share: ReasoningStats::share(total_reasoning_tokens, output_tokens),
+        reasoning_tokens_estimated: trials
+            .iter()
+            .any(|t| t.reasoning.reasoning_tokens_estimated),
+    }
+}
+
+/// The sum of the values present; `None` when none is.
+fn sum_present(values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
+    values.flatten().reduce(|a, b| a + b)
+}
+
 /// The mean of the values present; `None` when none is.
 fn mean_of(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
     let (sum, n) = values
@@ -286,6 +324,40 @@ mod tests {
             "{:?}",
             i.noisy
         );
+    }
+
+    #[test]
+    fn reasoning_and_cache_counts_are_summed_and_their_latencies_averaged() {
+        let thinking = |n: u32, ttfa: f64, tokens: u64, estimated: bool| LevelSummary {
+            reasoning: ReasoningStats {
+                mean_ttfa_ms: Some(ttfa),
+                p99_ttfr_ms: Some(ttfa / 2.0),
+                reasoning_requests: 10,
+                unanswered_requests: 1,
+                total_reasoning_tokens: Some(tokens),
+                reasoning_tokens_estimated: estimated,
+                ..ReasoningStats::default()
+            },
+            prefix_cache: PrefixCacheStats {
+                total_cached_tokens: Some(tokens),
+                cached_fraction: Some(ttfa / 1_000.0),
+            },
+            ..trial(n, 10, 1000.0, 20.0)
+        };
+        let c = combine(&[thinking(1, 100.0, 30, false), thinking(2, 200.0, 50, true)]);
+        let r = &c.reasoning;
+        assert_eq!((r.mean_ttfa_ms, r.p99_ttfr_ms), (Some(150.0), Some(75.0)));
+        assert_eq!((r.reasoning_requests, r.unanswered_requests), (20, 2));
+        assert_eq!(r.total_reasoning_tokens, Some(80));
+        // Over the trials' 200 output tokens, not the last trial's share.
+        assert_eq!(r.reasoning_share, Some(0.4));
+        assert!(r.reasoning_tokens_estimated);
+        assert_eq!(c.prefix_cache.total_cached_tokens, Some(80));
+        assert!((c.prefix_cache.cached_fraction.unwrap() - 0.15).abs() < 1e-12);
+        // Trials without reasoning stay without it.
+        let plain = combine(&[trial(1, 10, 1.0, 2.0), trial(2, 10, 1.0, 2.0)]);
+        assert_eq!(plain.reasoning, ReasoningStats::default());
+        assert_eq!(plain.prefix_cache, PrefixCacheStats::default());
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //! - `knee`        — `## Knee (levels = auto)`: each engine's search result.
 //! - `table`       — one metric's table, its best values and the "best vs others" column.
 //! - `intervals`   — the tables' `± half-width`, the noisy marker and the note on both.
+//! - `reasoning`   — `## Reasoning` (TTFA beside TTFT) and `## Prefix cache`, each only when
+//!   some level has something for it.
 //! - `concurrency` — the achieved concurrency and steady-state windows.
 //! - `server`      — the engines' own metrics per level (and the GPUs').
 //! - `host`        — `## Host`: the machine's CPU per level, and the readings of a host report
@@ -34,6 +36,7 @@ mod intervals;
 mod knee;
 mod lists;
 mod metrics;
+mod reasoning;
 mod run;
 mod server;
 mod table;
@@ -49,6 +52,7 @@ use intervals::interval_note;
 use knee::knees;
 use lists::{errors, slo_lines, warnings};
 use metrics::{GOODPUT, LATE_STARTS, METRICS, SCHEDULED_E2E_P99};
+use reasoning::{prefix_cache, reasoning};
 use run::{engines, header};
 use server::server;
 use table::{all_levels, table};
@@ -91,6 +95,8 @@ pub fn summary_md(report: &Report) -> Vec<u8> {
             table(&mut md, report, &levels, &SCHEDULED_E2E_P99);
             table(&mut md, report, &levels, &LATE_STARTS);
         }
+        reasoning(&mut md, report);
+        prefix_cache(&mut md, report);
         concurrency(&mut md, report);
         server(&mut md, report);
         host(&mut md, report);
