@@ -287,6 +287,7 @@ mod tests {
             input_tokens: Some(10),
             coalesced_chunks: 0,
             role_only_first_chunk: false,
+            ..Timings::default()
         }))
     }
 

@@ -77,6 +77,16 @@ struct Record {
     #[serde(default)]
     in_flight_ms: Option<f64>,
     #[serde(default)]
+    ttfr_ms: Option<f64>,
+    #[serde(default)]
+    ttfa_ms: Option<f64>,
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+    #[serde(default)]
+    reasoning_tokens_estimated: bool,
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+    #[serde(default)]
     error_class: Option<ErrorClass>,
     #[serde(default)]
     status: Option<u16>,
@@ -655,7 +665,16 @@ fn sample_of(r: &Record, offset_ms: f64, done_us: u64, zero: Instant) -> Sample 
             input_tokens: r.input_tokens,
             coalesced_chunks: 0,
             role_only_first_chunk: false,
-            ..Timings::default()
+            ttfr_us: r.ttfr_ms.map(us),
+            // A line has `ttfa_ms` only when the reply reasoned; otherwise the answer came
+            // with the first token.
+            ttfa_us: match r.ttfr_ms {
+                Some(_) => r.ttfa_ms.map(us),
+                None => Some(us(ttft)),
+            },
+            reasoning_tokens: r.reasoning_tokens,
+            reasoning_tokens_estimated: r.reasoning_tokens_estimated,
+            cached_tokens: r.cached_tokens,
         }),
         (class, _, _) => Err(RequestError {
             class: class.unwrap_or(ErrorClass::MalformedStream),
