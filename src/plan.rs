@@ -6,11 +6,13 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use crate::color::Rgb;
-use crate::config::{Api, Config, EngineConfig, SweepMode, SweepOrder, DEFAULT_REQUESTS_PER_LEVEL};
+use crate::config::{
+    Api, CacheMode, Config, EngineConfig, SweepMode, SweepOrder, DEFAULT_REQUESTS_PER_LEVEL,
+};
 use crate::results::fingerprint;
 use crate::results::model::Workload;
 use crate::secret::Secret;
-use crate::workload::{self, estimate_tokens, Prompt, PromptContent};
+use crate::workload::{self, cache, estimate_tokens, Prompt, PromptContent};
 
 /// One engine, ready to load.
 #[derive(Debug, Clone)]
@@ -28,6 +30,9 @@ pub struct EnginePlan {
     pub headers: Vec<(String, String)>,
     /// Request body per prompt index.
     pub bodies: Vec<Bytes>,
+    /// `[prompts] cache = "bust"`: per prompt index, the byte of its body where a request's
+    /// prefix goes. Empty otherwise.
+    pub prefix_at: Vec<usize>,
 }
 
 /// What the request dump says about one prompt, so a run can be audited.
@@ -96,6 +101,13 @@ impl Plan {
                     .iter()
                     .map(|p| request_body(&config, engine, p))
                     .collect(),
+                prefix_at: match config.prompts.cache {
+                    Some(CacheMode::Bust) => prompts
+                        .iter()
+                        .map(|p| prefix_point(&config, engine, p))
+                        .collect(),
+                    _ => Vec::new(),
+                },
             })
             .collect();
         let sweep = &config.sweep;
@@ -122,6 +134,7 @@ impl Plan {
             order: (sweep.order != SweepOrder::Sequential).then(|| sweep.order.as_str().into()),
             burstiness: rate.then_some(sweep.burstiness),
             max_concurrency: (rate && sweep.max_concurrency > 0).then_some(sweep.max_concurrency),
+            cache: config.prompts.cache.map(|c| c.as_str().into()),
             fingerprint: fingerprint::of(&config, prompts, &loaded.source),
         };
         let prompts = prompts
@@ -181,6 +194,29 @@ impl Plan {
         (mix(self.seed ^ mix(level as u64 + 1) ^ mix(request.wrapping_add(0x9E37))) % n) as usize
     }
 
+    /// The body of a request for prompt `prompt` on `engine`: the plan's bytes, and with
+    /// `[prompts] cache = "bust"` the prefix of (level, trial, sequence position) joined in
+    /// (one allocation). `sequence` counts warmup requests down from `u64::MAX`, as
+    /// [`Plan::prompt_index`] does.
+    pub fn body(
+        &self,
+        engine: usize,
+        prompt: usize,
+        level_index: usize,
+        trial: u32,
+        sequence: u64,
+    ) -> Bytes {
+        let engine = &self.engines[engine];
+        let body = &engine.bodies[prompt];
+        match engine.prefix_at.get(prompt) {
+            Some(&at) => {
+                let key = cache::prefix_key(self.seed, level_index, trial, sequence);
+                cache::join(body, at, &cache::prefix(key))
+            }
+            None => body.clone(),
+        }
+    }
+
     /// The config as JSON for results: keys never sit in the config, header values are masked.
     pub fn config_json(&self) -> Value {
         let mut value = serde_json::to_value(&self.config).unwrap_or(Value::Null);
@@ -203,6 +239,14 @@ pub fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
+}
+
+/// Where a cache-busting prefix goes in `prompt`'s body: the first byte at which the bodies
+/// of the prompt prefixed with `a` and with `b` differ.
+fn prefix_point(config: &Config, engine: &EngineConfig, prompt: &Prompt) -> usize {
+    let a = request_body(config, engine, &cache::with_prefix(prompt, "a"));
+    let b = request_body(config, engine, &cache::with_prefix(prompt, "b"));
+    cache::insertion_point(&a, &b)
 }
 
 /// The JSON body for one prompt: the shared generation parameters (the prompt's own

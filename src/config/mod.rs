@@ -227,6 +227,32 @@ pub struct PromptsConfig {
     /// Keep only the first N prompts of the source.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
+    /// What the engines' prefix caches may reuse across requests: `bust` (a unique prefix
+    /// in front of every request's first user message) or `warm` (prompts as they are, repeats
+    /// accepted). Unset = as `warm`, with a warning when a prompt reaches an engine twice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheMode>,
+}
+
+/// `[prompts] cache`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheMode {
+    /// Every request's first user message starts with a short unique prefix (the same for
+    /// request k of a level on every engine), so no request reuses another's cached prefix
+    /// beyond what the workload itself shares (a shared system prompt, a trace's blocks).
+    Bust,
+    /// Prompts go as they are: an engine may answer a repeated prompt from its prefix cache.
+    Warm,
+}
+
+impl CacheMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheMode::Bust => "bust",
+            CacheMode::Warm => "warm",
+        }
+    }
 }
 
 impl PromptsConfig {

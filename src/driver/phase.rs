@@ -104,6 +104,7 @@ impl Driver {
             client: self.clients[engine].clone(),
             engine,
             level_index,
+            trial: self.trial,
             planned,
             warmup,
             next: next.clone(),

@@ -68,6 +68,10 @@ pub fn of(config: &Config, prompts: &[Prompt], source: &str) -> BTreeMap<String,
     );
     put("prompts.source".into(), source.into());
     put("prompts.hash".into(), hex(prompts_hash(prompts)));
+    // Only when set: runs saved before it existed keep their fingerprint.
+    if let Some(cache) = config.prompts.cache {
+        put("prompts.cache".into(), cache.as_str().into());
+    }
     let slo = &config.slo;
     put("slo.ttft_ms".into(), optional(slo.ttft_ms));
     put("slo.tpot_ms".into(), optional(slo.tpot_ms));

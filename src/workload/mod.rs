@@ -8,6 +8,7 @@
 //! rule the simulator uses. (Exact counts would need a `tokenizer.json` and the `tokenizers`
 //! crate, which roughly doubles the dependency tree; left out on purpose.)
 
+pub mod cache;
 pub mod files;
 pub mod synthetic;
 
