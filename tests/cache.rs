@@ -7,6 +7,7 @@ mod common;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use common::{config, http_response, plan, raw_server, RawServer, Run};
+use llmsweep::driver::REPEAT_WARNING;
 use llmsweep::events::Event;
 use llmsweep::plan::Plan;
 use serde_json::Value;
@@ -254,4 +255,87 @@ fn the_fingerprint_records_the_cache_only_when_set() {
         rest.remove("prompts.cache");
         assert_eq!(rest, unset.workload.fingerprint);
     }
+}
+
+// ---- the repeated-prompt warning ---------------------------------------------------------------
+
+/// One chat engine on a capture server, one level of `sweep` (a `[sweep]` body), `pool`
+/// prompts named `p0`, `p1`, ..., and `cache`.
+async fn warning_run(sweep: &str, pool: usize, cache: Option<&str>) -> (Vec<Event>, Vec<String>) {
+    let server = capture().await;
+    let pool: Vec<String> = (0..pool).map(|i| format!("\"p{i}\"")).collect();
+    let cache = cache.map_or(String::new(), |c| format!("cache = {c:?}\n"));
+    let toml = format!(
+        "[[engines]]\nname = \"A\"\nurl = {:?}\nmodel = \"m\"\nmetrics = false\n\n\
+         [host]\nsample = false\n\n[sweep]\n{sweep}\n\n[request]\nmax_tokens = 2\nseed = 42\n\n\
+         [prompts]\npool = [{}]\n{cache}",
+        server.url,
+        pool.join(", ")
+    );
+    let mut run = Run::start_no_check(plan(config(&toml)));
+    let (events, outcome) = run.finish().await;
+    (events, outcome.report.warnings.clone())
+}
+
+/// The repeat warnings on the bus, and where: before the first level started?
+fn repeat_warnings(events: &[Event]) -> Vec<bool> {
+    let mut started = false;
+    let mut out = Vec::new();
+    for e in events {
+        match e {
+            Event::LevelStarted { .. } => started = true,
+            Event::Warning { engine, text } if text == REPEAT_WARNING => {
+                assert_eq!(*engine, None, "a run's warning, not an engine's");
+                out.push(!started);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_requests_over_two_prompts_warn_at_the_start_unless_the_cache_is_set() {
+    let sweep = "levels = [1]\nrequests_per_level = 10";
+    let (events, warnings) = warning_run(sweep, 2, None).await;
+    assert_eq!(repeat_warnings(&events), [true], "once, before the level");
+    assert_eq!(
+        warnings.iter().filter(|w| *w == REPEAT_WARNING).count(),
+        1,
+        "{warnings:?}"
+    );
+    for cache in ["bust", "warm"] {
+        let (events, warnings) = warning_run(sweep, 2, Some(cache)).await;
+        assert!(repeat_warnings(&events).is_empty(), "{cache}");
+        assert!(!warnings.iter().any(|w| w == REPEAT_WARNING), "{cache}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distinct_draws_do_not_warn_and_a_second_trial_does() {
+    // Seed 42 draws 3 distinct prompts of 64 at level 0 (checked here, so the case stays
+    // what it claims).
+    let sweep = "levels = [1]\nrequests_per_level = 3";
+    let probe = plan(config(&format!(
+        "[[engines]]\nname = \"A\"\nurl = \"http://127.0.0.1:9/v1/chat/completions\"\nmodel = \"m\"\n[sweep]\n{sweep}\n[request]\nseed = 42\n[prompts]\npool = [{}]\n",
+        (0..64).map(|i| format!("\"p{i}\"")).collect::<Vec<_>>().join(", ")
+    )));
+    let drawn: HashSet<usize> = (0..3).map(|k| probe.prompt_index(0, k)).collect();
+    assert_eq!(drawn.len(), 3);
+    let (events, warnings) = warning_run(sweep, 64, None).await;
+    assert!(repeat_warnings(&events).is_empty(), "{warnings:?}");
+    // Two trials of it send each prompt twice.
+    let (events, _) = warning_run(&format!("{sweep}\ntrials = 2"), 64, None).await;
+    assert_eq!(repeat_warnings(&events), [true]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duration_bound_level_warns_when_the_first_repeat_is_sent() {
+    // How many requests 0.4 s holds is not known before: the watch says it at the repeat.
+    let sweep = "levels = [2]\nduration_s = 0.4";
+    let (events, warnings) = warning_run(sweep, 2, None).await;
+    assert_eq!(repeat_warnings(&events), [false], "once, during the level");
+    assert_eq!(warnings.iter().filter(|w| *w == REPEAT_WARNING).count(), 1);
+    let (events, _) = warning_run(sweep, 2, Some("warm")).await;
+    assert!(repeat_warnings(&events).is_empty());
 }

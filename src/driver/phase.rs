@@ -201,6 +201,7 @@ impl Driver {
                         _ => connect_failures = 0,
                     }
                     recorder.record(&sample, done.as_micros() as u64);
+                    self.sent_prompt(engine, sample.prompt_index).await;
                     if !warmup {
                         let mut record = RequestRecord::new(&self.plan.engines[engine].name, level, level_index, &sample)
                             .with_prompt(self.plan.prompts.get(sample.prompt_index));

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::preflight::Preflight;
+use super::repeats::{planned_repeat, RepeatWatch, REPEAT_WARNING};
 use super::slots::{Reached, SlotTimes};
 use crate::client::openai::ClientSpec;
 use crate::client::{EngineClient, Timeouts};
@@ -135,6 +136,8 @@ pub(super) struct Driver {
     pub host_targets: Arc<Targets>,
     /// Shard mode: the times of the level about to run, set by `step` once its slot came.
     pub slot: Option<SlotTimes>,
+    /// Watches for a prompt reaching an engine twice with `[prompts] cache` unset.
+    pub repeats: RepeatWatch,
     signal: Arc<AtomicI32>,
 }
 
@@ -221,6 +224,18 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
             vec![Vec::new(); plan.engines.len()],
         ),
     };
+    // Known before the run: said at its start. Otherwise watched for as requests go out.
+    let repeat_planned = planned_repeat(&plan);
+    if repeat_planned && !report.warnings.iter().any(|w| w == REPEAT_WARNING) {
+        report.warnings.push(REPEAT_WARNING.into());
+    }
+    // Said already (at the start, or by the run resumed): not again.
+    let said = report.warnings.iter().any(|w| w == REPEAT_WARNING);
+    let repeats = RepeatWatch::new(
+        plan.engines.len(),
+        plan.prompts.len(),
+        plan.config.prompts.cache.is_none() && !said,
+    );
     writer.write_report(&report)?;
     let metrics = &plan.config.metrics;
     let scraper = Scraper::new(
@@ -269,6 +284,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         trial_runs: HashMap::new(),
         host_targets: Arc::new(host_targets),
         slot: None,
+        repeats,
         signal: options.signal,
     };
     driver.run().await
@@ -294,6 +310,13 @@ impl Driver {
         })
         .await;
         self.emit(Event::State(RunState::Running)).await;
+        if self.report.warnings.iter().any(|w| w == REPEAT_WARNING) {
+            self.emit(Event::Warning {
+                engine: None,
+                text: REPEAT_WARNING.into(),
+            })
+            .await;
+        }
         let mut gate = Gate {
             skipped: vec![false; self.plan.engines.len()],
             checked: vec![!self.check; self.plan.engines.len()],
@@ -427,6 +450,18 @@ impl Driver {
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => self.control_open = false,
             }
+        }
+    }
+
+    /// A prompt reached `engine` a second time (with the cache unset): said once per run.
+    pub(super) async fn sent_prompt(&mut self, engine: usize, prompt: usize) {
+        if self.repeats.sent(engine, prompt) {
+            self.report.warnings.push(REPEAT_WARNING.into());
+            self.emit(Event::Warning {
+                engine: None,
+                text: REPEAT_WARNING.into(),
+            })
+            .await;
         }
     }
 
