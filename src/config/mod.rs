@@ -300,6 +300,23 @@ pub struct SyntheticConfig {
     /// the prompt text (the chat template's tokens come on top).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<PathBuf>,
+    /// Shared-prefix workload ("many users, few system prompts"): every prompt starts with one
+    /// of `prefixes` shared system prompts of this many tokens (exactly, no `range_ratio`),
+    /// then its own `input_tokens` — a system message and a user message on the chat API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_tokens: Option<u32>,
+    /// With `prefix_tokens`: how many distinct shared system prompts [default: 1]; prompt i
+    /// gets number i mod `prefixes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefixes: Option<u32>,
+}
+
+impl SyntheticConfig {
+    /// `(prefixes, prefix_tokens)` of a shared-prefix workload; `None` without one.
+    pub fn shared_prefix(&self) -> Option<(u32, u32)> {
+        self.prefix_tokens
+            .map(|tokens| (self.prefixes.unwrap_or(1), tokens))
+    }
 }
 
 impl Default for SyntheticConfig {
@@ -310,6 +327,8 @@ impl Default for SyntheticConfig {
             range_ratio: 0.0,
             count: 512,
             tokenizer: None,
+            prefix_tokens: None,
+            prefixes: None,
         }
     }
 }

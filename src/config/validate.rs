@@ -251,6 +251,22 @@ impl Config {
                     syn.range_ratio
                 ));
             }
+            if syn.prefixes.is_some() && syn.prefix_tokens.is_none() {
+                return Err("`prompts.synthetic.prefixes` needs `prefix_tokens` (the shared system prompts' length)".into());
+            }
+            if syn.prefix_tokens == Some(0) {
+                return Err("`prompts.synthetic.prefix_tokens` must be at least 1".into());
+            }
+            match syn.prefixes {
+                Some(0) => return Err("`prompts.synthetic.prefixes` must be at least 1".into()),
+                Some(n) if n as usize > syn.count => {
+                    return Err(format!(
+                        "`prompts.synthetic.prefixes` ({n}) is more than `count` ({}): some shared prompts would never be sent",
+                        syn.count
+                    ))
+                }
+                _ => {}
+            }
         }
         let slo = &self.slo;
         for (key, value) in [

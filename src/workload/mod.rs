@@ -106,8 +106,12 @@ pub fn load(config: &PromptsConfig, seed: u64) -> Result<Prompts, String> {
             Some(path) => format!(", exact by {}", path.display()),
             None => String::new(),
         };
+        let shared = match syn.shared_prefix() {
+            Some((count, tokens)) => format!("{count} shared prefixes of {tokens} + "),
+            None => String::new(),
+        };
         let what = format!(
-            "synthetic {}{range} input / {}{range} output tokens{how}",
+            "synthetic {shared}{}{range} input / {}{range} output tokens{how}",
             syn.input_tokens, syn.output_tokens
         );
         (prompts, what)
