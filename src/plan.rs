@@ -2,6 +2,9 @@
 //! Request bodies are serialised here, one per (engine, prompt), so the hot path only clones
 //! a `Bytes`.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
@@ -57,6 +60,32 @@ pub struct Plan {
     pub prompts: Vec<PromptInfo>,
     /// `run --shard`: this process's shard and the common level schedule.
     pub shard: Option<crate::shard::ShardPlan>,
+    /// `[prompts] trace`: per prompt (trace line), its arrival after the first line's at
+    /// speed 1. Request k of a level sends prompt k at this time ÷ the level's speed.
+    pub schedule: Option<Arc<[Duration]>>,
+}
+
+/// Where a request sits in the run: its level, trial and phase, and its position in the
+/// level's one-process sequence (a shard's requests are mapped to it first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestPos {
+    pub level_index: usize,
+    /// 1-based.
+    pub trial: u32,
+    pub warmup: bool,
+    pub index: u64,
+}
+
+impl RequestPos {
+    /// The position in the seeded sequence: warmup requests count down from `u64::MAX`, so
+    /// they never shift the measured ones.
+    pub fn sequence(self) -> u64 {
+        if self.warmup {
+            u64::MAX - self.index
+        } else {
+            self.index
+        }
+    }
 }
 
 impl Plan {
@@ -120,10 +149,12 @@ impl Plan {
                 .levels
                 .is_auto()
                 .then(|| serde_json::to_value(&sweep.auto).unwrap_or_default()),
-            requests_per_level: match (sweep.requests_per_level, sweep.duration_s) {
-                (Some(n), _) => n,
-                (None, Some(_)) => 0,
-                (None, None) => DEFAULT_REQUESTS_PER_LEVEL,
+            requests_per_level: match (&loaded.schedule, sweep.requests_per_level, sweep.duration_s)
+            {
+                (Some(trace), n, _) => n.map_or(trace.len() as u64, |n| n.min(trace.len() as u64)),
+                (None, Some(n), _) => n,
+                (None, None, Some(_)) => 0,
+                (None, None, None) => DEFAULT_REQUESTS_PER_LEVEL,
             },
             requests_scale_with_concurrency: sweep.requests_scale_with_concurrency(),
             warmup_requests: sweep.warmup_requests,
@@ -135,7 +166,17 @@ impl Plan {
             burstiness: rate.then_some(sweep.burstiness),
             max_concurrency: (rate && sweep.max_concurrency > 0).then_some(sweep.max_concurrency),
             cache: config.prompts.cache.map(|c| c.as_str().into()),
-            fingerprint: fingerprint::of(&config, prompts, &loaded.source),
+            trace: config
+                .prompts
+                .trace
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            fingerprint: fingerprint::of(
+                &config,
+                prompts,
+                &loaded.source,
+                loaded.schedule.as_deref(),
+            ),
         };
         let prompts = prompts
             .iter()
@@ -155,6 +196,7 @@ impl Plan {
             workload,
             prompts,
             shard: None,
+            schedule: loaded.schedule.map(Arc::from),
         })
     }
 
@@ -194,23 +236,42 @@ impl Plan {
         (mix(self.seed ^ mix(level as u64 + 1) ^ mix(request.wrapping_add(0x9E37))) % n) as usize
     }
 
+    /// Measured requests at level value `level`: `[sweep]`'s count, and with a trace at most
+    /// its length (the whole trace when no count is set, duration-bound or not).
+    pub fn request_limit(&self, level: f64) -> Option<u64> {
+        let sweep = &self.config.sweep;
+        match &self.schedule {
+            Some(trace) => {
+                let len = trace.len() as u64;
+                Some(sweep.requests_per_level.map_or(len, |n| n.min(len)))
+            }
+            None => sweep.request_limit(level),
+        }
+    }
+
+    /// The prompt a request sends: trace line k for request k of a trace (warmup too: a
+    /// warmup replays the trace's start), else the seeded draw of [`Plan::prompt_index`].
+    pub fn prompt_for(&self, pos: RequestPos) -> usize {
+        match &self.schedule {
+            Some(trace) => (pos.index % trace.len().max(1) as u64) as usize,
+            None => self.prompt_index(pos.level_index, pos.sequence()),
+        }
+    }
+
     /// The body of a request for prompt `prompt` on `engine`: the plan's bytes, and with
-    /// `[prompts] cache = "bust"` the prefix of (level, trial, sequence position) joined in
-    /// (one allocation). `sequence` counts warmup requests down from `u64::MAX`, as
-    /// [`Plan::prompt_index`] does.
-    pub fn body(
-        &self,
-        engine: usize,
-        prompt: usize,
-        level_index: usize,
-        trial: u32,
-        sequence: u64,
-    ) -> Bytes {
+    /// `[prompts] cache = "bust"` the request's prefix joined in (one allocation). The prefix
+    /// is one per request, or with a trace one per (level, trial, phase): the trace's own
+    /// block sharing stays, and no level reuses another's cache.
+    pub fn body(&self, engine: usize, prompt: usize, pos: RequestPos) -> Bytes {
         let engine = &self.engines[engine];
         let body = &engine.bodies[prompt];
         match engine.prefix_at.get(prompt) {
             Some(&at) => {
-                let key = cache::prefix_key(self.seed, level_index, trial, sequence);
+                let sequence = match self.schedule {
+                    Some(_) => u64::from(pos.warmup),
+                    None => pos.sequence(),
+                };
+                let key = cache::prefix_key(self.seed, pos.level_index, pos.trial, sequence);
                 cache::join(body, at, &cache::prefix(key))
             }
             None => body.clone(),

@@ -12,7 +12,7 @@ use llmsweep::config::{Config, SloConfig, Sources, SyntheticConfig};
 use llmsweep::events::{Control, Event};
 use llmsweep::metrics::recorder::{LevelRecorder, LevelRun, RecorderOptions};
 use llmsweep::metrics::sample::Sample;
-use llmsweep::plan::Plan;
+use llmsweep::plan::{Plan, RequestPos};
 use llmsweep::results::model::{LevelStatus, Report};
 use llmsweep::sim::{self, Faults, Profile, SimConfig, SimServer, FIXED};
 use llmsweep::workload::{self, synthetic, PromptContent};
@@ -357,13 +357,19 @@ fn shared_prefix_bodies_and_busting_leave_the_system_prompt_shared() {
     );
     assert_eq!(completions["prompt"], joined.as_str());
     // Busting: the prefix goes in front of the user message; the system prompt stays shared.
-    let sent: Value = serde_json::from_slice(&plan.body(0, 2, 0, 1, 5)).unwrap();
+    let pos = |index| RequestPos {
+        level_index: 0,
+        trial: 1,
+        warmup: false,
+        index,
+    };
+    let sent: Value = serde_json::from_slice(&plan.body(0, 2, pos(5))).unwrap();
     assert_eq!(sent["messages"][0], chat["messages"][0]);
     let user = sent["messages"][1]["content"].as_str().unwrap();
     let original = chat["messages"][1]["content"].as_str().unwrap();
     assert_eq!(&user[11..], original);
     assert!(user.starts_with('[') && &user[9..11] == "] ", "{user}");
-    let sent: Value = serde_json::from_slice(&plan.body(1, 2, 0, 1, 5)).unwrap();
+    let sent: Value = serde_json::from_slice(&plan.body(1, 2, pos(5))).unwrap();
     let prompt = sent["prompt"].as_str().unwrap();
     let system = chat["messages"][0]["content"].as_str().unwrap();
     assert_eq!(prompt, format!("{system}\n\n{}{original}", &user[..11]));
@@ -405,7 +411,7 @@ fn exactly_one_source() {
     .unwrap_err();
     assert_eq!(
         err,
-        "test: `[prompts]` sets `pool` and `file` and `synthetic`; choose exactly one of `pool`, `file`, `sharegpt`, `synthetic`"
+        "test: `[prompts]` sets `pool` and `file` and `synthetic`; choose exactly one of `pool`, `file`, `sharegpt`, `synthetic`, `trace`"
     );
     let default = plan(ENGINES).unwrap();
     assert_eq!(default.workload.prompt_source, "inline pool (6 prompts)");

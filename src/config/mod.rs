@@ -207,7 +207,7 @@ impl Default for RequestConfig {
     }
 }
 
-/// `[prompts]`: exactly one source (`pool`, `file`, `sharegpt` or `synthetic`); none set =
+/// `[prompts]`: exactly one source (`pool`, `file`, `sharegpt`, `synthetic` or `trace`); none set =
 /// the built-in pool. Paths are relative to the current directory.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -224,6 +224,10 @@ pub struct PromptsConfig {
     /// Seeded synthetic prompts of given lengths.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub synthetic: Option<SyntheticConfig>,
+    /// A Mooncake-format JSONL trace to replay (`mode = "rate"`, levels are speed factors):
+    /// each line's arrival time, lengths and shared 512-token blocks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<PathBuf>,
     /// Keep only the first N prompts of the source.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
@@ -270,6 +274,9 @@ impl PromptsConfig {
         }
         if self.synthetic.is_some() {
             set.push("synthetic");
+        }
+        if self.trace.is_some() {
+            set.push("trace");
         }
         set
     }

@@ -4,7 +4,7 @@
 //! repeat a prompt (counts known: requests per level, warmup requests), else when the first
 //! repeat is sent (duration-bound levels, auto sweeps, shards).
 
-use crate::plan::Plan;
+use crate::plan::{Plan, RequestPos};
 
 /// The warning, in results.json `warnings` and on the bus.
 pub const REPEAT_WARNING: &str = "the same prompt reaches each engine more than once and [prompts] cache is unset: engines with a prefix cache answer repeats from it, so the comparison measures caches, not engines; set cache = \"bust\" (or \"warm\" to accept it)";
@@ -47,12 +47,18 @@ pub fn planned_repeat(plan: &Plan) -> bool {
     for _trial in 1..=sweep.trials.max(1) {
         for (level_index, &level) in sweep.levels.iter().enumerate() {
             let measured = match sweep.duration_s {
-                None => sweep.request_limit(level).unwrap_or(0),
+                None => plan.request_limit(level).unwrap_or(0),
                 Some(_) => 0,
             };
-            let warmups = (0..warmup).map(|k| u64::MAX - k);
-            for sequence in warmups.chain(0..measured) {
-                if !seen.insert(plan.prompt_index(level_index, sequence)) {
+            let pos = |warmup: bool, index: u64| RequestPos {
+                level_index,
+                trial: 1,
+                warmup,
+                index,
+            };
+            let warmups = (0..warmup).map(|k| pos(true, k));
+            for pos in warmups.chain((0..measured).map(|k| pos(false, k))) {
+                if !seen.insert(plan.prompt_for(pos)) {
                     return true;
                 }
             }

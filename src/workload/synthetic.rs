@@ -12,7 +12,7 @@ use crate::config::SyntheticConfig;
 use crate::plan::mix;
 
 /// A fixed vocabulary of short, common words.
-const VOCABULARY: [&str; 64] = [
+pub(super) const VOCABULARY: [&str; 64] = [
     "the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by",
     "on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an",
     "had", "they", "you", "were", "their", "one", "all", "we", "can", "her", "has", "there",
@@ -22,13 +22,13 @@ const VOCABULARY: [&str; 64] = [
 ];
 
 /// A deterministic stream of u64s.
-struct Stream {
-    seed: u64,
-    n: u64,
+pub(super) struct Stream {
+    pub(super) seed: u64,
+    pub(super) n: u64,
 }
 
 impl Stream {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.n += 1;
         mix(self.seed ^ mix(self.n))
     }
@@ -114,7 +114,7 @@ pub fn generate(config: &SyntheticConfig, seed: u64) -> Result<Vec<Prompt>, Stri
 }
 
 /// Seeded words for about `tokens` estimated tokens (at least one word).
-fn words_for(tokens: u64, rng: &mut Stream) -> Vec<&'static str> {
+pub(super) fn words_for(tokens: u64, rng: &mut Stream) -> Vec<&'static str> {
     let estimate = ((tokens as f64 / TOKENS_PER_WORD).round() as usize).max(1);
     (0..estimate)
         .map(|_| VOCABULARY[(rng.next() % VOCABULARY.len() as u64) as usize])
