@@ -126,7 +126,8 @@ pub fn plan(config: Config) -> Plan {
     Plan::new(config, &|_| None).expect("plan")
 }
 
-/// The plan for `engines` (chat, with usage) over `levels`.
+/// The plan for `engines` (chat, with usage) over `levels`, the built-in prompts sent as
+/// they are (`cache = "warm"`: their repeats are accepted, so no warning says so).
 pub fn sweep_plan(
     engines: &[(&str, String)],
     levels: &[u32],
@@ -137,13 +138,8 @@ pub fn sweep_plan(
         .iter()
         .map(|(name, url)| EngineDef::chat(name, url.clone()))
         .collect();
-    plan(config(&toml_for(
-        &defs,
-        levels,
-        requests_per_level,
-        max_tokens,
-        30.0,
-    )))
+    let toml = toml_for(&defs, levels, requests_per_level, max_tokens, 30.0);
+    plan(config(&format!("{toml}\n[prompts]\ncache = \"warm\"\n")))
 }
 
 /// A request body as the plan builds it, for `api` (`chat`/`completions`).
