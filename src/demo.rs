@@ -16,7 +16,8 @@ pub const ENGINES: [(&str, &str); 2] = [
 pub async fn start(overrides: Vec<(String, String)>) -> anyhow::Result<(Plan, Vec<SimServer>)> {
     let mut servers = Vec::new();
     // `--levels auto` climbs to 256 in flight: levels of 1.5 s each, not 48 requests (a
-    // level with fewer requests than its concurrency never runs at it).
+    // level with fewer requests than its concurrency never runs at it). The built-in prompts
+    // repeat: busted, so a simulator's prefix cache never answers one request from another's.
     let auto = overrides
         .iter()
         .any(|(k, v)| k == "sweep.levels" && v.trim().eq_ignore_ascii_case("auto"));
@@ -26,7 +27,7 @@ pub async fn start(overrides: Vec<(String, String)>) -> anyhow::Result<(Plan, Ve
         "requests_per_level = 48"
     };
     let mut toml = format!(
-        "[run]\nname = \"demo\"\n\n[sweep]\n{length}\nwarmup_requests = 2\n\n[request]\nmax_tokens = 48\n\n",
+        "[run]\nname = \"demo\"\n\n[sweep]\n{length}\nwarmup_requests = 2\n\n[request]\nmax_tokens = 48\n\n[prompts]\ncache = \"bust\"\n\n",
     );
     for (i, (name, profile)) in ENGINES.iter().enumerate() {
         let profile = Profile::by_name(profile)

@@ -106,7 +106,11 @@ pub fn started_line(report: &Report) -> String {
         "llmsweep: run {} — {} engine(s) × {} {:?}, {}{trials}{}{shard}",
         report.run_name,
         report.engines.len(),
-        if rate { "rates (req/s)" } else { "levels" },
+        match (rate, &report.workload.trace) {
+            (true, Some(_)) => "trace speeds (×)",
+            (true, None) => "rates (req/s)",
+            (false, _) => "levels",
+        },
         report.workload.levels,
         per_level_text(report),
         if report.simulated {

@@ -7,13 +7,16 @@
 //! - `config`   — serde structs (`sweep`: levels, auto, order; `host`: `[host]`); `load` (the
 //!   `config` crate's layers → `ConfigError`), `validate`.
 //! - `plan`     — engines × levels × workload, request bodies serialised once.
-//! - `workload` — prompt sources (`pool`, JSONL `file`, `sharegpt`, `synthetic`) → prompts.
+//! - `workload` — prompt sources (`pool`, JSONL `file`, `sharegpt`, `synthetic` with an optional
+//!   shared prefix, a Mooncake `trace`) → prompts (and a trace's arrival times); `cache`
+//!   (the busting prefix of `[prompts] cache = "bust"`).
 //! - `client`   — `openai` (reqwest + eventsource-stream, timings), `sse` (byte guard before the
 //!   SSE parser), `chunk` (pure chunk parser), `reasoning` (a stream's TTFR/TTFA, folded per
 //!   chunk), `connections` (counts connections opened).
 //! - `driver`   — the sweep: `sweep` (run order), `level` (warmup → measured phase → summary),
 //!   `phase` (workers or rate mode's dispatcher, samples in, snapshots out), `pause` (the
-//!   active clock's in-flight rule), `controls` (keys), `arrivals` (the seeded schedule).
+//!   active clock's in-flight rule), `controls` (keys), `arrivals` (the seeded schedule),
+//!   `repeats` (the warning when a prompt reaches an engine twice with the cache unset).
 //! - `metrics`  — `sample` (one per request), `recorder` (a level's aggregates → snapshot,
 //!   summary), `dist` (exact values, numpy-interpolated percentiles, hdrhistogram beside),
 //!   `steady` (achieved concurrency, steady-state window), `checks` (level warnings),

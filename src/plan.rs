@@ -2,15 +2,20 @@
 //! Request bodies are serialised here, one per (engine, prompt), so the hot path only clones
 //! a `Bytes`.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use crate::color::Rgb;
-use crate::config::{Api, Config, EngineConfig, SweepMode, SweepOrder, DEFAULT_REQUESTS_PER_LEVEL};
+use crate::config::{
+    Api, CacheMode, Config, EngineConfig, SweepMode, SweepOrder, DEFAULT_REQUESTS_PER_LEVEL,
+};
 use crate::results::fingerprint;
 use crate::results::model::Workload;
 use crate::secret::Secret;
-use crate::workload::{self, estimate_tokens, Prompt, PromptContent};
+use crate::workload::{self, cache, estimate_tokens, Prompt, PromptContent};
 
 /// One engine, ready to load.
 #[derive(Debug, Clone)]
@@ -28,6 +33,9 @@ pub struct EnginePlan {
     pub headers: Vec<(String, String)>,
     /// Request body per prompt index.
     pub bodies: Vec<Bytes>,
+    /// `[prompts] cache = "bust"`: per prompt index, the byte of its body where a request's
+    /// prefix goes. Empty otherwise.
+    pub prefix_at: Vec<usize>,
 }
 
 /// What the request dump says about one prompt, so a run can be audited.
@@ -52,6 +60,32 @@ pub struct Plan {
     pub prompts: Vec<PromptInfo>,
     /// `run --shard`: this process's shard and the common level schedule.
     pub shard: Option<crate::shard::ShardPlan>,
+    /// `[prompts] trace`: per prompt (trace line), its arrival after the first line's at
+    /// speed 1. Request k of a level sends prompt k at this time ÷ the level's speed.
+    pub schedule: Option<Arc<[Duration]>>,
+}
+
+/// Where a request sits in the run: its level, trial and phase, and its position in the
+/// level's one-process sequence (a shard's requests are mapped to it first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestPos {
+    pub level_index: usize,
+    /// 1-based.
+    pub trial: u32,
+    pub warmup: bool,
+    pub index: u64,
+}
+
+impl RequestPos {
+    /// The position in the seeded sequence: warmup requests count down from `u64::MAX`, so
+    /// they never shift the measured ones.
+    pub fn sequence(self) -> u64 {
+        if self.warmup {
+            u64::MAX - self.index
+        } else {
+            self.index
+        }
+    }
 }
 
 impl Plan {
@@ -96,6 +130,13 @@ impl Plan {
                     .iter()
                     .map(|p| request_body(&config, engine, p))
                     .collect(),
+                prefix_at: match config.prompts.cache {
+                    Some(CacheMode::Bust) => prompts
+                        .iter()
+                        .map(|p| prefix_point(&config, engine, p))
+                        .collect(),
+                    _ => Vec::new(),
+                },
             })
             .collect();
         let sweep = &config.sweep;
@@ -108,10 +149,12 @@ impl Plan {
                 .levels
                 .is_auto()
                 .then(|| serde_json::to_value(&sweep.auto).unwrap_or_default()),
-            requests_per_level: match (sweep.requests_per_level, sweep.duration_s) {
-                (Some(n), _) => n,
-                (None, Some(_)) => 0,
-                (None, None) => DEFAULT_REQUESTS_PER_LEVEL,
+            requests_per_level: match (&loaded.schedule, sweep.requests_per_level, sweep.duration_s)
+            {
+                (Some(trace), n, _) => n.map_or(trace.len() as u64, |n| n.min(trace.len() as u64)),
+                (None, Some(n), _) => n,
+                (None, None, Some(_)) => 0,
+                (None, None, None) => DEFAULT_REQUESTS_PER_LEVEL,
             },
             requests_scale_with_concurrency: sweep.requests_scale_with_concurrency(),
             warmup_requests: sweep.warmup_requests,
@@ -122,7 +165,18 @@ impl Plan {
             order: (sweep.order != SweepOrder::Sequential).then(|| sweep.order.as_str().into()),
             burstiness: rate.then_some(sweep.burstiness),
             max_concurrency: (rate && sweep.max_concurrency > 0).then_some(sweep.max_concurrency),
-            fingerprint: fingerprint::of(&config, prompts, &loaded.source),
+            cache: config.prompts.cache.map(|c| c.as_str().into()),
+            trace: config
+                .prompts
+                .trace
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            fingerprint: fingerprint::of(
+                &config,
+                prompts,
+                &loaded.source,
+                loaded.schedule.as_deref(),
+            ),
         };
         let prompts = prompts
             .iter()
@@ -142,6 +196,7 @@ impl Plan {
             workload,
             prompts,
             shard: None,
+            schedule: loaded.schedule.map(Arc::from),
         })
     }
 
@@ -181,6 +236,48 @@ impl Plan {
         (mix(self.seed ^ mix(level as u64 + 1) ^ mix(request.wrapping_add(0x9E37))) % n) as usize
     }
 
+    /// Measured requests at level value `level`: `[sweep]`'s count, and with a trace at most
+    /// its length (the whole trace when no count is set, duration-bound or not).
+    pub fn request_limit(&self, level: f64) -> Option<u64> {
+        let sweep = &self.config.sweep;
+        match &self.schedule {
+            Some(trace) => {
+                let len = trace.len() as u64;
+                Some(sweep.requests_per_level.map_or(len, |n| n.min(len)))
+            }
+            None => sweep.request_limit(level),
+        }
+    }
+
+    /// The prompt a request sends: trace line k for request k of a trace (warmup too: a
+    /// warmup replays the trace's start), else the seeded draw of [`Plan::prompt_index`].
+    pub fn prompt_for(&self, pos: RequestPos) -> usize {
+        match &self.schedule {
+            Some(trace) => (pos.index % trace.len().max(1) as u64) as usize,
+            None => self.prompt_index(pos.level_index, pos.sequence()),
+        }
+    }
+
+    /// The body of a request for prompt `prompt` on `engine`: the plan's bytes, and with
+    /// `[prompts] cache = "bust"` the request's prefix joined in (one allocation). The prefix
+    /// is one per request, or with a trace one per (level, trial, phase): the trace's own
+    /// block sharing stays, and no level reuses another's cache.
+    pub fn body(&self, engine: usize, prompt: usize, pos: RequestPos) -> Bytes {
+        let engine = &self.engines[engine];
+        let body = &engine.bodies[prompt];
+        match engine.prefix_at.get(prompt) {
+            Some(&at) => {
+                let sequence = match self.schedule {
+                    Some(_) => u64::from(pos.warmup),
+                    None => pos.sequence(),
+                };
+                let key = cache::prefix_key(self.seed, pos.level_index, pos.trial, sequence);
+                cache::join(body, at, &cache::prefix(key))
+            }
+            None => body.clone(),
+        }
+    }
+
     /// The config as JSON for results: keys never sit in the config, header values are masked.
     pub fn config_json(&self) -> Value {
         let mut value = serde_json::to_value(&self.config).unwrap_or(Value::Null);
@@ -203,6 +300,14 @@ pub fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
+}
+
+/// Where a cache-busting prefix goes in `prompt`'s body: the first byte at which the bodies
+/// of the prompt prefixed with `a` and with `b` differ.
+fn prefix_point(config: &Config, engine: &EngineConfig, prompt: &Prompt) -> usize {
+    let a = request_body(config, engine, &cache::with_prefix(prompt, "a"));
+    let b = request_body(config, engine, &cache::with_prefix(prompt, "b"));
+    cache::insertion_point(&a, &b)
 }
 
 /// The JSON body for one prompt: the shared generation parameters (the prompt's own

@@ -12,7 +12,7 @@ use llmsweep::config::{Config, SloConfig, Sources, SyntheticConfig};
 use llmsweep::events::{Control, Event};
 use llmsweep::metrics::recorder::{LevelRecorder, LevelRun, RecorderOptions};
 use llmsweep::metrics::sample::Sample;
-use llmsweep::plan::Plan;
+use llmsweep::plan::{Plan, RequestPos};
 use llmsweep::results::model::{LevelStatus, Report};
 use llmsweep::sim::{self, Faults, Profile, SimConfig, SimServer, FIXED};
 use llmsweep::workload::{self, synthetic, PromptContent};
@@ -184,6 +184,7 @@ fn synthetic_lengths_stay_in_range_and_repeat_with_the_seed() {
         range_ratio: 0.25,
         count: 300,
         tokenizer: None,
+        ..SyntheticConfig::default()
     };
     let prompts = synthetic::generate(&syn, 7).unwrap();
     assert_eq!(prompts.len(), 300);
@@ -229,6 +230,179 @@ fn synthetic_lengths_stay_in_range_and_repeat_with_the_seed() {
     assert_eq!(body(&plan, 1, 3)["max_tokens"], 16);
 }
 
+/// The (system, user) texts of a shared-prefix prompt.
+fn system_and_user(p: &workload::Prompt) -> (&str, &str) {
+    let PromptContent::Messages(m) = &p.content else {
+        panic!("a shared-prefix prompt is messages: {p:?}")
+    };
+    assert_eq!(
+        (m.len(), m[0].role.as_str(), m[1].role.as_str()),
+        (2, "system", "user")
+    );
+    (&m[0].content, &m[1].content)
+}
+
+#[test]
+fn shared_prefix_prompts_have_few_system_prompts_and_unique_suffixes() {
+    let syn = SyntheticConfig {
+        input_tokens: 40,
+        output_tokens: 8,
+        count: 60,
+        prefix_tokens: Some(300),
+        prefixes: Some(4),
+        ..SyntheticConfig::default()
+    };
+    let prompts = synthetic::generate(&syn, 7).unwrap();
+    assert_eq!(prompts.len(), 60);
+    let mut systems = Vec::new();
+    let mut users = std::collections::HashSet::new();
+    for (i, p) in prompts.iter().enumerate() {
+        let (system, user) = system_and_user(p);
+        // About `prefix_tokens` by the crate's estimate (words are rounded from tokens).
+        let est = workload::estimate_tokens(system.split_whitespace().count());
+        assert!((299..=301).contains(&est), "{est}");
+        let est = workload::estimate_tokens(user.split_whitespace().count());
+        assert!((39..=41).contains(&est), "{est}");
+        if i < 4 {
+            systems.push(system.to_string());
+        }
+        // Prompt i has shared prompt i mod 4.
+        assert_eq!(system, systems[i % 4], "prompt {i}");
+        assert!(
+            users.insert(user.to_string()),
+            "prompt {i}'s suffix is another's"
+        );
+    }
+    let distinct: std::collections::HashSet<&String> = systems.iter().collect();
+    assert_eq!(distinct.len(), 4);
+    // Seeded and stable; the suffixes are the prompts the same config makes without prefixes.
+    assert_eq!(prompts, synthetic::generate(&syn, 7).unwrap());
+    assert_ne!(prompts, synthetic::generate(&syn, 8).unwrap());
+    let plain = synthetic::generate(
+        &SyntheticConfig {
+            prefix_tokens: None,
+            prefixes: None,
+            ..syn.clone()
+        },
+        7,
+    )
+    .unwrap();
+    for (shared, plain) in prompts.iter().zip(&plain) {
+        assert_eq!(
+            PromptContent::Text(system_and_user(shared).1.to_string()),
+            plain.content
+        );
+        assert_eq!(shared.max_tokens, plain.max_tokens);
+    }
+    // One shared prompt when `prefixes` is not given.
+    let one = synthetic::generate(
+        &SyntheticConfig {
+            prefixes: None,
+            ..syn.clone()
+        },
+        7,
+    )
+    .unwrap();
+    let firsts: std::collections::HashSet<&str> =
+        one.iter().map(|p| system_and_user(p).0).collect();
+    assert_eq!(firsts.len(), 1);
+}
+
+#[test]
+fn shared_prefixes_are_exact_with_a_tokenizer() {
+    let path = std::path::PathBuf::from("tests/fixtures/tokenizers/letters.json");
+    let syn = SyntheticConfig {
+        input_tokens: 30,
+        output_tokens: 4,
+        count: 6,
+        tokenizer: Some(path.clone()),
+        prefix_tokens: Some(120),
+        prefixes: Some(3),
+        ..SyntheticConfig::default()
+    };
+    let tokenizer = tokenizers::Tokenizer::from_file(&path).unwrap();
+    let tokens = |text: &str| tokenizer.encode(text, false).unwrap().len();
+    for p in synthetic::generate(&syn, 3).unwrap() {
+        let (system, user) = system_and_user(&p);
+        assert_eq!(tokens(system), 120);
+        assert_eq!(tokens(user), 30);
+    }
+}
+
+#[test]
+fn shared_prefix_bodies_and_busting_leave_the_system_prompt_shared() {
+    let toml = format!(
+        "{ENGINES}\n[prompts]\ncache = \"bust\"\nsynthetic = {{ prefix_tokens = 50, prefixes = 2, input_tokens = 10, output_tokens = 4, count = 6 }}\n"
+    );
+    let plan = plan(&toml).unwrap();
+    assert_eq!(
+        plan.workload.prompt_source,
+        "synthetic 2 shared prefixes of 50 + 10 input / 4 output tokens (6 prompts)"
+    );
+    let chat = body(&plan, 0, 2);
+    assert_eq!(chat["messages"][0]["role"], "system");
+    assert_eq!(
+        chat["messages"][0]["content"],
+        body(&plan, 0, 0)["messages"][0]["content"]
+    );
+    assert_ne!(
+        chat["messages"][0]["content"],
+        body(&plan, 0, 1)["messages"][0]["content"]
+    );
+    let completions = body(&plan, 1, 2);
+    let joined = format!(
+        "{}\n\n{}",
+        chat["messages"][0]["content"].as_str().unwrap(),
+        chat["messages"][1]["content"].as_str().unwrap()
+    );
+    assert_eq!(completions["prompt"], joined.as_str());
+    // Busting: the prefix goes in front of the user message; the system prompt stays shared.
+    let pos = |index| RequestPos {
+        level_index: 0,
+        trial: 1,
+        warmup: false,
+        index,
+    };
+    let sent: Value = serde_json::from_slice(&plan.body(0, 2, pos(5))).unwrap();
+    assert_eq!(sent["messages"][0], chat["messages"][0]);
+    let user = sent["messages"][1]["content"].as_str().unwrap();
+    let original = chat["messages"][1]["content"].as_str().unwrap();
+    assert_eq!(&user[11..], original);
+    assert!(user.starts_with('[') && &user[9..11] == "] ", "{user}");
+    let sent: Value = serde_json::from_slice(&plan.body(1, 2, pos(5))).unwrap();
+    let prompt = sent["prompt"].as_str().unwrap();
+    let system = chat["messages"][0]["content"].as_str().unwrap();
+    assert_eq!(prompt, format!("{system}\n\n{}{original}", &user[..11]));
+}
+
+#[test]
+fn shared_prefix_config_errors_name_the_key() {
+    let syn = |fields: &str| {
+        plan(&format!(
+            "{ENGINES}\n[prompts]\nsynthetic = {{ {fields} }}\n"
+        ))
+        .unwrap_err()
+    };
+    assert_eq!(
+        syn("prefixes = 4"),
+        "test: `prompts.synthetic.prefixes` needs `prefix_tokens` (the shared system prompts' length)"
+    );
+    assert_eq!(
+        syn("prefix_tokens = 0"),
+        "test: `prompts.synthetic.prefix_tokens` must be at least 1"
+    );
+    assert_eq!(
+        syn("prefix_tokens = 8, prefixes = 0"),
+        "test: `prompts.synthetic.prefixes` must be at least 1"
+    );
+    assert_eq!(
+        syn("prefix_tokens = 8, prefixes = 5, count = 4"),
+        "test: `prompts.synthetic.prefixes` (5) is more than `count` (4): some shared prompts would never be sent"
+    );
+    let e = syn("prefix_token = 8");
+    assert!(e.contains("unknown key `prefix_token`"), "{e}");
+}
+
 #[test]
 fn exactly_one_source() {
     let err = plan(&format!(
@@ -237,7 +411,7 @@ fn exactly_one_source() {
     .unwrap_err();
     assert_eq!(
         err,
-        "test: `[prompts]` sets `pool` and `file` and `synthetic`; choose exactly one of `pool`, `file`, `sharegpt`, `synthetic`"
+        "test: `[prompts]` sets `pool` and `file` and `synthetic`; choose exactly one of `pool`, `file`, `sharegpt`, `synthetic`, `trace`"
     );
     let default = plan(ENGINES).unwrap();
     assert_eq!(default.workload.prompt_source, "inline pool (6 prompts)");
@@ -712,6 +886,7 @@ fn synthetic_lengths_are_exact_with_a_tokenizer() {
         range_ratio: 0.3,
         count: 40,
         tokenizer: Some(path.clone()),
+        ..SyntheticConfig::default()
     };
     let prompts = synthetic::generate(&syn, 3).unwrap();
     let (lo, hi) = synthetic::length_range(100, 0.3);

@@ -107,6 +107,7 @@ fn describe(e: &config::ConfigError, file: Option<&toml::Value>) -> String {
     for (name, key, expected) in [
         ("SweepMode", "mode", "\"concurrency\" or \"rate\""),
         ("SweepOrder", "order", "\"sequential\" or \"interleaved\""),
+        ("CacheMode", "cache", "\"bust\" or \"warm\""),
     ] {
         let prefix = format!("enum {name} does not have variant constructor ");
         if let Some(rest) = text.strip_prefix(&prefix) {

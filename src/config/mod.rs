@@ -212,7 +212,7 @@ impl Default for RequestConfig {
     }
 }
 
-/// `[prompts]`: exactly one source (`pool`, `file`, `sharegpt` or `synthetic`); none set =
+/// `[prompts]`: exactly one source (`pool`, `file`, `sharegpt`, `synthetic` or `trace`); none set =
 /// the built-in pool. Paths are relative to the current directory.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -229,9 +229,39 @@ pub struct PromptsConfig {
     /// Seeded synthetic prompts of given lengths.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub synthetic: Option<SyntheticConfig>,
+    /// A Mooncake-format JSONL trace to replay (`mode = "rate"`, levels are speed factors):
+    /// each line's arrival time, lengths and shared 512-token blocks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<PathBuf>,
     /// Keep only the first N prompts of the source.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
+    /// What the engines' prefix caches may reuse across requests: `bust` (a unique prefix
+    /// in front of every request's first user message) or `warm` (prompts as they are, repeats
+    /// accepted). Unset = as `warm`, with a warning when a prompt reaches an engine twice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheMode>,
+}
+
+/// `[prompts] cache`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheMode {
+    /// Every request's first user message starts with a short unique prefix (the same for
+    /// request k of a level on every engine), so no request reuses another's cached prefix
+    /// beyond what the workload itself shares (a shared system prompt, a trace's blocks).
+    Bust,
+    /// Prompts go as they are: an engine may answer a repeated prompt from its prefix cache.
+    Warm,
+}
+
+impl CacheMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheMode::Bust => "bust",
+            CacheMode::Warm => "warm",
+        }
+    }
 }
 
 impl PromptsConfig {
@@ -249,6 +279,9 @@ impl PromptsConfig {
         }
         if self.synthetic.is_some() {
             set.push("synthetic");
+        }
+        if self.trace.is_some() {
+            set.push("trace");
         }
         set
     }
@@ -279,6 +312,23 @@ pub struct SyntheticConfig {
     /// the prompt text (the chat template's tokens come on top).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<PathBuf>,
+    /// Shared-prefix workload ("many users, few system prompts"): every prompt starts with one
+    /// of `prefixes` shared system prompts of this many tokens (exactly, no `range_ratio`),
+    /// then its own `input_tokens` — a system message and a user message on the chat API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_tokens: Option<u32>,
+    /// With `prefix_tokens`: how many distinct shared system prompts [default: 1]; prompt i
+    /// gets number i mod `prefixes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefixes: Option<u32>,
+}
+
+impl SyntheticConfig {
+    /// `(prefixes, prefix_tokens)` of a shared-prefix workload; `None` without one.
+    pub fn shared_prefix(&self) -> Option<(u32, u32)> {
+        self.prefix_tokens
+            .map(|tokens| (self.prefixes.unwrap_or(1), tokens))
+    }
 }
 
 impl Default for SyntheticConfig {
@@ -289,6 +339,8 @@ impl Default for SyntheticConfig {
             range_ratio: 0.0,
             count: 512,
             tokenizer: None,
+            prefix_tokens: None,
+            prefixes: None,
         }
     }
 }

@@ -224,13 +224,24 @@ impl Config {
         let sources = prompts.sources_set();
         if sources.len() > 1 {
             return Err(format!(
-                "`[prompts]` sets {}; choose exactly one of `pool`, `file`, `sharegpt`, `synthetic`",
+                "`[prompts]` sets {}; choose exactly one of `pool`, `file`, `sharegpt`, `synthetic`, `trace`",
                 sources
                     .iter()
                     .map(|k| format!("`{k}`"))
                     .collect::<Vec<_>>()
                     .join(" and ")
             ));
+        }
+        if prompts.trace.is_some() {
+            if sweep.mode != SweepMode::Rate {
+                return Err("`prompts.trace` replays the trace's arrival times: set `sweep.mode = \"rate\"` (its `levels` are then speed factors: 1 = as recorded, 2 = twice as fast)".into());
+            }
+            if sweep.burstiness != 1.0 {
+                return Err("`sweep.burstiness` does not apply to `prompts.trace` (the trace's timestamps are the arrivals)".into());
+            }
+            if sweep.levels.is_auto() {
+                return Err("`sweep.levels = \"auto\"` does not apply to `prompts.trace`: list the speed factors (e.g. [0.5, 1, 2])".into());
+            }
         }
         if prompts.pool.as_ref().is_some_and(Vec::is_empty) {
             return Err("`prompts.pool` is empty".into());
@@ -250,6 +261,22 @@ impl Config {
                     "`prompts.synthetic.range_ratio` must be in [0, 1), got {}",
                     syn.range_ratio
                 ));
+            }
+            if syn.prefixes.is_some() && syn.prefix_tokens.is_none() {
+                return Err("`prompts.synthetic.prefixes` needs `prefix_tokens` (the shared system prompts' length)".into());
+            }
+            if syn.prefix_tokens == Some(0) {
+                return Err("`prompts.synthetic.prefix_tokens` must be at least 1".into());
+            }
+            match syn.prefixes {
+                Some(0) => return Err("`prompts.synthetic.prefixes` must be at least 1".into()),
+                Some(n) if n as usize > syn.count => {
+                    return Err(format!(
+                        "`prompts.synthetic.prefixes` ({n}) is more than `count` ({}): some shared prompts would never be sent",
+                        syn.count
+                    ))
+                }
+                _ => {}
             }
         }
         let slo = &self.slo;

@@ -47,6 +47,7 @@ impl Driver {
         };
         let mut label = match sweep.mode {
             SweepMode::Concurrency => format!("C={level}"),
+            SweepMode::Rate if plan.schedule.is_some() => format!("trace at {level}× speed"),
             SweepMode::Rate => format!("{level} req/s"),
         };
         if sweep.trials > 1 {
@@ -76,7 +77,7 @@ impl Driver {
             None => sweep.warmup_requests > 0 || sweep.warmup_s.is_some(),
         };
         // Time-bound levels have no count: `u64::MAX` in the phase, 0 ("unknown") on the bus.
-        let limit = sweep.request_limit(level);
+        let limit = plan.request_limit(level);
         if warm_up {
             self.phase(engine, level_index, warmup, PhaseKind::Warmup, warmup_time)
                 .await?;

@@ -10,6 +10,7 @@
 //! - `worker`    — one closed-loop slot; `open_loop` — rate mode's dispatcher;
 //!   `arrivals` — its seeded schedule.
 //! - `slots`     — shard mode: each step waits for its slot of the common timeline.
+//! - `repeats`   — the warning when a prompt reaches an engine twice with the cache unset.
 
 pub mod arrivals;
 mod auto;
@@ -19,10 +20,12 @@ mod open_loop;
 mod pause;
 mod phase;
 mod preflight;
+mod repeats;
 mod search;
 mod slots;
 mod sweep;
 mod worker;
 
 pub use level::SKIPPED_DURING_WARMUP;
+pub use repeats::REPEAT_WARNING;
 pub use sweep::{run, RunOptions, RunOutcome};

@@ -1,5 +1,6 @@
 //! Rate mode's dispatcher: sends requests at their scheduled times (an [`Arrivals`] schedule
-//! over level-active time), each in its own task, optionally capped at `max_concurrency` in
+//! over level-active time, or a replayed trace's arrival times at the level's speed), each in
+//! its own task, optionally capped at `max_concurrency` in
 //! flight. A request that cannot start on time (the cap is full) waits in the client; the wait
 //! (schedule → actual send, stamped where the send is) is its `queue_us`, and latencies from
 //! the scheduled time are summarised beside those from the actual send — nothing is dropped.
@@ -17,17 +18,54 @@ use tokio_util::sync::CancellationToken;
 
 use super::arrivals::Arrivals;
 use super::worker::{send_one, WorkerCtx};
+use crate::shard::Shard;
 
 /// One level's schedule.
 pub struct Schedule {
-    /// req/s.
-    pub rate: f64,
-    pub burstiness: f64,
-    pub seed: u64,
+    /// When requests are due.
+    pub times: Times,
     /// 0 = no cap.
     pub max_concurrency: u32,
     /// No request is scheduled at or after this much active time.
     pub duration: Option<Duration>,
+}
+
+/// When each request of a phase is due, in active time from the phase's start.
+pub enum Times {
+    /// Rate mode: seeded gamma gaps.
+    Gaps(Arrivals),
+    /// `[prompts] trace`: the trace's arrival times of the one-process sequence ÷ the level's
+    /// speed; a shard sends its requests (every N-th) at theirs.
+    Trace {
+        times: Arc<[Duration]>,
+        speed: f64,
+        shard: Option<Shard>,
+    },
+}
+
+impl Times {
+    /// Gamma gaps with mean `1 / rate` (req/s) and shape `burstiness`.
+    pub fn gaps(rate: f64, burstiness: f64, seed: u64) -> Times {
+        Times::Gaps(Arrivals::new(rate, burstiness, seed))
+    }
+
+    /// When request `index` is due, given that request `index − 1` was due at `previous`
+    /// (called for 0, 1, 2, ... in turn); `None` once a trace has no more requests.
+    pub fn due(&mut self, index: u64, previous: Duration) -> Option<Duration> {
+        match self {
+            Times::Gaps(_) if index == 0 => Some(Duration::ZERO),
+            Times::Gaps(arrivals) => Some(previous + arrivals.next().unwrap_or_default()),
+            Times::Trace {
+                times,
+                speed,
+                shard,
+            } => {
+                let global = shard.map_or(index, |s| s.global_index(index));
+                let at = times.get(usize::try_from(global).ok()?)?;
+                Some(at.div_f64(*speed))
+            }
+        }
+    }
 }
 
 /// Waits while paused; `None` when cancelled.
@@ -47,7 +85,7 @@ async fn wait_unpaused(
 /// Sends the phase's requests on schedule until the count is reached, time is up
 /// (`ctx.stop_new`), or the phase is cancelled; then waits for the requests in flight.
 pub async fn run(mut ctx: WorkerCtx, schedule: Schedule) {
-    let mut arrivals = Arrivals::new(schedule.rate, schedule.burstiness, schedule.seed);
+    let mut times = schedule.times;
     let cap = (schedule.max_concurrency > 0)
         .then(|| Arc::new(Semaphore::new(schedule.max_concurrency as usize)));
     let mut tasks = JoinSet::new();
@@ -55,9 +93,10 @@ pub async fn run(mut ctx: WorkerCtx, schedule: Schedule) {
     let mut at = Duration::ZERO;
     let mut index = 0u64;
     'requests: while index < ctx.planned {
-        if index > 0 {
-            at += arrivals.next().unwrap_or_default();
-        }
+        let Some(due) = times.due(index, at) else {
+            break;
+        };
+        at = due;
         if schedule.duration.is_some_and(|d| at >= d) {
             break;
         }
@@ -116,5 +155,62 @@ fn rethrow(joined: Result<(), tokio::task::JoinError>) {
         if e.is_panic() {
             std::panic::resume_unwind(e.into_panic());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    /// Every due time until the schedule ends (at most `n`).
+    fn all(mut times: Times, n: u64) -> Vec<Duration> {
+        let mut out = Vec::new();
+        let mut at = Duration::ZERO;
+        for index in 0..n {
+            let Some(due) = times.due(index, at) else {
+                break;
+            };
+            at = due;
+            out.push(due);
+        }
+        out
+    }
+
+    #[test]
+    fn a_trace_is_due_at_its_times_over_the_speed_and_ends_with_it() {
+        let trace: Arc<[Duration]> = vec![ms(0), ms(0), ms(100), ms(250), ms(600)].into();
+        let at = |speed: f64, shard: Option<Shard>| {
+            all(
+                Times::Trace {
+                    times: trace.clone(),
+                    speed,
+                    shard,
+                },
+                99,
+            )
+        };
+        assert_eq!(at(1.0, None), [ms(0), ms(0), ms(100), ms(250), ms(600)]);
+        assert_eq!(at(2.0, None), [ms(0), ms(0), ms(50), ms(125), ms(300)]);
+        assert_eq!(at(0.5, None)[4], ms(1200));
+        // Shard 1 of 2 sends requests 1 and 3 of the sequence, at their times.
+        let shard = Shard::new(1, 2).unwrap();
+        assert_eq!(at(1.0, Some(shard)), [ms(0), ms(250)]);
+    }
+
+    #[test]
+    fn gaps_start_at_zero_and_add_up() {
+        let times = all(Times::gaps(10.0, 1.0, 3), 5);
+        let mut arrivals = Arrivals::new(10.0, 1.0, 3);
+        let mut at = Duration::ZERO;
+        let mut want = vec![at];
+        for _ in 1..5 {
+            at += arrivals.next().unwrap();
+            want.push(at);
+        }
+        assert_eq!(times, want);
     }
 }

@@ -12,7 +12,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::controls::LevelHandle;
-use super::open_loop::{self, Schedule};
+use super::open_loop::{self, Schedule, Times};
 use super::pause::{ActiveClock, PauseLedger};
 use super::sweep::{Driver, SNAPSHOT_INTERVAL, UNREACHABLE_AFTER};
 use super::worker::{self, WorkerCtx};
@@ -104,6 +104,7 @@ impl Driver {
             client: self.clients[engine].clone(),
             engine,
             level_index,
+            trial: self.trial,
             planned,
             warmup,
             next: next.clone(),
@@ -132,10 +133,21 @@ impl Driver {
             let seed = self.plan.seed
                 ^ mix(level_index as u64 + if warmup { 0x3A3A } else { 1 })
                 ^ shard.map_or(0, |s| mix(0x5AAD_0000 + u64::from(s.index)));
+            let times = match &self.plan.schedule {
+                // A trace at the level's speed; a shard sends its lines at theirs.
+                Some(trace) => Times::Trace {
+                    times: trace.clone(),
+                    speed: rate,
+                    shard,
+                },
+                None => Times::gaps(
+                    shard.map_or(rate, |s| s.rate_share(rate)),
+                    sweep.burstiness,
+                    seed,
+                ),
+            };
             let schedule = Schedule {
-                rate: shard.map_or(rate, |s| s.rate_share(rate)),
-                burstiness: sweep.burstiness,
-                seed,
+                times,
                 max_concurrency: match (shard, sweep.max_concurrency) {
                     (_, 0) => 0,
                     (None, cap) => cap,
@@ -203,6 +215,7 @@ impl Driver {
                     if let (Some(live), false) = (&self.live, warmup) {
                         live.record(&self.plan.engines[engine].name, level, &sample);
                     }
+                    self.sent_prompt(engine, sample.prompt_index).await;
                     if !warmup {
                         let mut record = RequestRecord::new(&self.plan.engines[engine].name, level, level_index, &sample)
                             .with_prompt(self.plan.prompts.get(sample.prompt_index));

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::preflight::Preflight;
+use super::repeats::{planned_repeat, RepeatWatch, REPEAT_WARNING};
 use super::slots::{Reached, SlotTimes};
 use crate::client::openai::ClientSpec;
 use crate::client::{EngineClient, Timeouts};
@@ -140,6 +141,8 @@ pub(super) struct Driver {
     pub slot: Option<SlotTimes>,
     /// `--metrics-listen`: every measured request and the in-flight gauge go here too.
     pub live: Option<Arc<LiveMetrics>>,
+    /// Watches for a prompt reaching an engine twice with `[prompts] cache` unset.
+    pub repeats: RepeatWatch,
     signal: Arc<AtomicI32>,
 }
 
@@ -226,6 +229,18 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
             vec![Vec::new(); plan.engines.len()],
         ),
     };
+    // Known before the run: said at its start. Otherwise watched for as requests go out.
+    let repeat_planned = planned_repeat(&plan);
+    if repeat_planned && !report.warnings.iter().any(|w| w == REPEAT_WARNING) {
+        report.warnings.push(REPEAT_WARNING.into());
+    }
+    // Said already (at the start, or by the run resumed): not again.
+    let said = report.warnings.iter().any(|w| w == REPEAT_WARNING);
+    let repeats = RepeatWatch::new(
+        plan.engines.len(),
+        plan.prompts.len(),
+        plan.config.prompts.cache.is_none() && !said,
+    );
     writer.write_report(&report)?;
     let metrics = &plan.config.metrics;
     let scraper = Scraper::new(
@@ -275,6 +290,7 @@ pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome>
         host_targets: Arc::new(host_targets),
         slot: None,
         live: options.live,
+        repeats,
         signal: options.signal,
     };
     driver.run().await
@@ -304,6 +320,13 @@ impl Driver {
         })
         .await;
         self.emit(Event::State(RunState::Running)).await;
+        if self.report.warnings.iter().any(|w| w == REPEAT_WARNING) {
+            self.emit(Event::Warning {
+                engine: None,
+                text: REPEAT_WARNING.into(),
+            })
+            .await;
+        }
         let mut gate = Gate {
             skipped: vec![false; self.plan.engines.len()],
             checked: vec![!self.check; self.plan.engines.len()],
@@ -437,6 +460,18 @@ impl Driver {
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => self.control_open = false,
             }
+        }
+    }
+
+    /// A prompt reached `engine` a second time (with the cache unset): said once per run.
+    pub(super) async fn sent_prompt(&mut self, engine: usize, prompt: usize) {
+        if self.repeats.sent(engine, prompt) {
+            self.report.warnings.push(REPEAT_WARNING.into());
+            self.emit(Event::Warning {
+                engine: None,
+                text: REPEAT_WARNING.into(),
+            })
+            .await;
         }
     }
 

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::pause::PauseLedger;
 use crate::client::{EngineClient, ErrorClass, RequestError};
 use crate::metrics::sample::Sample;
-use crate::plan::Plan;
+use crate::plan::{Plan, RequestPos};
 
 /// What every worker of a phase shares.
 #[derive(Clone)]
@@ -20,6 +20,8 @@ pub struct WorkerCtx {
     pub client: EngineClient,
     pub engine: usize,
     pub level_index: usize,
+    /// The trial being measured, 1-based (busting prefixes differ between trials).
+    pub trial: u32,
     /// Requests in this phase; workers stop claiming at this count.
     pub planned: u64,
     /// Warmup requests draw prompts from a separate sequence.
@@ -81,9 +83,14 @@ pub async fn send_one(ctx: &WorkerCtx, index: u64, due: Option<Duration>) -> Sam
         Some(plan) => plan.shard.global_index(index),
         None => index,
     };
-    let sequence = if ctx.warmup { u64::MAX - index } else { index };
-    let prompt_index = ctx.plan.prompt_index(ctx.level_index, sequence);
-    let body = ctx.plan.engines[ctx.engine].bodies[prompt_index].clone();
+    let pos = RequestPos {
+        level_index: ctx.level_index,
+        trial: ctx.trial,
+        warmup: ctx.warmup,
+        index,
+    };
+    let prompt_index = ctx.plan.prompt_for(pos);
+    let body = ctx.plan.body(ctx.engine, prompt_index, pos);
     let request_id = format!("{}-{index}", ctx.id_prefix);
     let sent = Instant::now();
     let sent_at_ms = (sent - ctx.started).as_secs_f64() * 1e3;

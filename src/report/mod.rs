@@ -353,9 +353,12 @@ pub(crate) fn fmt_level(level: f64) -> String {
     }
 }
 
-/// The name of the swept quantity: `concurrency` or `request rate (req/s)`.
+/// The name of the swept quantity: `concurrency`, `request rate (req/s)`, or a replayed
+/// trace's `trace speed (×)`.
 pub(crate) fn level_name(report: &Report) -> &'static str {
-    if report.workload.mode == "rate" {
+    if report.workload.trace.is_some() {
+        "trace speed (×)"
+    } else if report.workload.mode == "rate" {
         "request rate (req/s)"
     } else {
         "concurrency"

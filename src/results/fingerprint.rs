@@ -9,12 +9,19 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
+use std::time::Duration;
 
 use crate::config::{Config, EngineConfig};
 use crate::workload::{Prompt, PromptContent};
 
-/// The fingerprint of `config` with `prompts` loaded from `source` (its description).
-pub fn of(config: &Config, prompts: &[Prompt], source: &str) -> BTreeMap<String, String> {
+/// The fingerprint of `config` with `prompts` loaded from `source` (its description), and a
+/// trace's arrival times when one is replayed.
+pub fn of(
+    config: &Config,
+    prompts: &[Prompt],
+    source: &str,
+    schedule: Option<&[Duration]>,
+) -> BTreeMap<String, String> {
     let mut keys = BTreeMap::new();
     let mut put = |key: String, value: String| {
         keys.insert(key, value);
@@ -68,6 +75,17 @@ pub fn of(config: &Config, prompts: &[Prompt], source: &str) -> BTreeMap<String,
     );
     put("prompts.source".into(), source.into());
     put("prompts.hash".into(), hex(prompts_hash(prompts)));
+    if let Some(schedule) = schedule {
+        let mut hash = Fnv::new();
+        for at in schedule {
+            hash.field(&(at.as_nanos() as u64).to_le_bytes());
+        }
+        put("prompts.schedule".into(), hex(hash.0));
+    }
+    // Only when set: runs saved before it existed keep their fingerprint.
+    if let Some(cache) = config.prompts.cache {
+        put("prompts.cache".into(), cache.as_str().into());
+    }
     let slo = &config.slo;
     put("slo.ttft_ms".into(), optional(slo.ttft_ms));
     put("slo.tpot_ms".into(), optional(slo.tpot_ms));

@@ -125,6 +125,14 @@ pub struct Workload {
     /// Rate mode: cap on requests in flight, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<u32>,
+    /// `[prompts] trace`: the trace replayed. `levels` are then speed factors (1 = the
+    /// trace's own arrival times, 2 = twice as fast), in rate mode's open loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+    /// `[prompts] cache` when set: `bust` (each request's prompt began with a unique prefix)
+    /// or `warm` (prompts as they are, repeats accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
     /// Every setting that changes the numbers, `key → value` (e.g. `request.max_tokens →
     /// 128`; the prompts' contents and header values as `fnv1a:` hashes, never a secret):
     /// `run --resume` continues a run only with a config of the same fingerprint. Empty in

@@ -8,17 +8,22 @@ use serde_json::Value;
 use super::{estimate_tokens, Message, Prompt, PromptContent};
 
 fn read(path: &Path) -> Result<String, String> {
+    read_text(path, "prompts")
+}
+
+/// A UTF-8 file's text, or `cannot read <kind> file <path>: <reason>`.
+pub(super) fn read_text(path: &Path, kind: &str) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| {
         let reason = match e.kind() {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
             std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
             _ => e.to_string(),
         };
-        format!("cannot read prompts file {}: {reason}", path.display())
+        format!("cannot read {kind} file {}: {reason}", path.display())
     })?;
     String::from_utf8(bytes).map_err(|e| {
         format!(
-            "cannot read prompts file {}: not UTF-8 (byte {})",
+            "cannot read {kind} file {}: not UTF-8 (byte {})",
             path.display(),
             e.utf8_error().valid_up_to()
         )
@@ -26,7 +31,7 @@ fn read(path: &Path) -> Result<String, String> {
 }
 
 /// serde_json's message without its ` at line L column C` tail.
-fn bare(e: &serde_json::Error) -> String {
+pub(super) fn bare(e: &serde_json::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at line ") {
         Some(i) => text[..i].to_string(),

@@ -1,6 +1,7 @@
 //! Workloads: where prompts come from. `[prompts]` names exactly one source — an inline
-//! `pool`, a JSONL `file`, a `sharegpt` JSON file, or `synthetic` lengths — and [`load`] turns
-//! it into a list of [`Prompt`]s, once, before the run. The plan serialises one request body
+//! `pool`, a JSONL `file`, a `sharegpt` JSON file, `synthetic` lengths, or a `trace` to replay —
+//! and [`load`] turns it into a list of [`Prompt`]s (and, for a trace, their arrival times),
+//! once, before the run. `cache` turns prefix caching across requests off (`cache`). The plan serialises one request body
 //! per (engine, prompt) from these; the driver picks prompts by a seeded hash of (level,
 //! request), so every engine gets the identical sequence.
 //!
@@ -8,8 +9,10 @@
 //! rule the simulator uses. (Exact counts would need a `tokenizer.json` and the `tokenizers`
 //! crate, which roughly doubles the dependency tree; left out on purpose.)
 
+pub mod cache;
 pub mod files;
 pub mod synthetic;
+pub mod trace;
 
 use serde::Serialize;
 
@@ -83,12 +86,27 @@ pub struct Prompts {
     pub prompts: Vec<Prompt>,
     /// Human description for results, e.g. `file prompts.jsonl (1,000 prompts)`.
     pub source: String,
+    /// A trace's arrival times, per prompt, from its first line's (at speed 1).
+    pub schedule: Option<Vec<std::time::Duration>>,
 }
 
 /// Loads the configured source. `seed` seeds synthetic prompts. Errors are one line naming
 /// the file (and the line, for a bad line).
 pub fn load(config: &PromptsConfig, seed: u64) -> Result<Prompts, String> {
-    let (mut prompts, what) = if let Some(path) = &config.file {
+    let mut schedule = None;
+    let (mut prompts, what) = if let Some(path) = &config.trace {
+        let trace = trace::load(path, seed, config.limit)?;
+        let span = trace.schedule.last().copied().unwrap_or_default();
+        let what = format!(
+            "trace {} over {:.1} s, {} distinct {}-token blocks",
+            path.display(),
+            span.as_secs_f64(),
+            thousands(trace.blocks as u64),
+            trace::BLOCK_TOKENS
+        );
+        schedule = Some(trace.schedule);
+        (trace.prompts, what)
+    } else if let Some(path) = &config.file {
         let prompts = files::load_jsonl(path)?;
         (prompts, format!("file {}", path.display()))
     } else if let Some(path) = &config.sharegpt {
@@ -105,8 +123,12 @@ pub fn load(config: &PromptsConfig, seed: u64) -> Result<Prompts, String> {
             Some(path) => format!(", exact by {}", path.display()),
             None => String::new(),
         };
+        let shared = match syn.shared_prefix() {
+            Some((count, tokens)) => format!("{count} shared prefixes of {tokens} + "),
+            None => String::new(),
+        };
         let what = format!(
-            "synthetic {}{range} input / {}{range} output tokens{how}",
+            "synthetic {shared}{}{range} input / {}{range} output tokens{how}",
             syn.input_tokens, syn.output_tokens
         );
         (prompts, what)
@@ -119,12 +141,19 @@ pub fn load(config: &PromptsConfig, seed: u64) -> Result<Prompts, String> {
     };
     if let Some(limit) = config.limit {
         prompts.truncate(limit);
+        if let Some(schedule) = &mut schedule {
+            schedule.truncate(limit);
+        }
     }
     if prompts.is_empty() {
         return Err(format!("{what}: no prompts"));
     }
     let source = format!("{what} ({} prompts)", thousands(prompts.len() as u64));
-    Ok(Prompts { prompts, source })
+    Ok(Prompts {
+        prompts,
+        source,
+        schedule,
+    })
 }
 
 /// `1234567` → `1,234,567`.

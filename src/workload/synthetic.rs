@@ -2,13 +2,17 @@
 //! Lengths are drawn uniformly from `[n × (1 − r), n × (1 + r)]` (vLLM's `random` dataset does
 //! the same with exact token ids). Without a tokenizer a length is estimated (words × 1.3);
 //! with one, words are added or removed until the text encodes to exactly that many tokens.
+//!
+//! With `prefix_tokens`, each prompt is one of `prefixes` shared system prompts (drawn from a
+//! stream of their own, so the rest of each prompt is what it would be without them) and its
+//! own text as the user message: many users, few system prompts.
 
-use super::{Prompt, PromptContent, TOKENS_PER_WORD};
+use super::{Message, Prompt, PromptContent, TOKENS_PER_WORD};
 use crate::config::SyntheticConfig;
 use crate::plan::mix;
 
 /// A fixed vocabulary of short, common words.
-const VOCABULARY: [&str; 64] = [
+pub(super) const VOCABULARY: [&str; 64] = [
     "the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by",
     "on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an",
     "had", "they", "you", "were", "their", "one", "all", "we", "can", "her", "has", "there",
@@ -18,13 +22,13 @@ const VOCABULARY: [&str; 64] = [
 ];
 
 /// A deterministic stream of u64s.
-struct Stream {
-    seed: u64,
-    n: u64,
+pub(super) struct Stream {
+    pub(super) seed: u64,
+    pub(super) n: u64,
 }
 
 impl Stream {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.n += 1;
         mix(self.seed ^ mix(self.n))
     }
@@ -52,6 +56,30 @@ pub fn generate(config: &SyntheticConfig, seed: u64) -> Result<Vec<Prompt>, Stri
         ),
         None => None,
     };
+    let fit = |words: &mut Vec<&'static str>, tokens: u64, rng: &mut Stream| match (
+        &tokenizer,
+        &config.tokenizer,
+    ) {
+        (Some(tokenizer), Some(path)) => fit_exactly(tokenizer, words, tokens, rng)
+            .map_err(|e| format!("tokenizer {}: {e}", path.display())),
+        _ => Ok(()),
+    };
+    let shared = match config.shared_prefix() {
+        Some((count, tokens)) => {
+            let mut rng = Stream {
+                seed: mix(seed ^ 0x5EED_9F1C),
+                n: 0,
+            };
+            let mut texts = Vec::with_capacity(count as usize);
+            for _ in 0..count {
+                let mut words = words_for(u64::from(tokens), &mut rng);
+                fit(&mut words, u64::from(tokens), &mut rng)?;
+                texts.push(words.join(" "));
+            }
+            texts
+        }
+        None => Vec::new(),
+    };
     let mut rng = Stream {
         seed: mix(seed ^ 0x5EED_5EED),
         n: 0,
@@ -59,23 +87,38 @@ pub fn generate(config: &SyntheticConfig, seed: u64) -> Result<Vec<Prompt>, Stri
     let (in_lo, in_hi) = length_range(config.input_tokens, config.range_ratio);
     let (out_lo, out_hi) = length_range(config.output_tokens, config.range_ratio);
     let mut prompts = Vec::with_capacity(config.count);
-    for _ in 0..config.count {
+    for i in 0..config.count {
         let tokens = rng.between(in_lo, in_hi);
-        let mut words: Vec<&str> = Vec::new();
-        let estimate = ((tokens as f64 / TOKENS_PER_WORD).round() as usize).max(1);
-        for _ in 0..estimate {
-            words.push(VOCABULARY[(rng.next() % VOCABULARY.len() as u64) as usize]);
-        }
-        if let (Some(tokenizer), Some(path)) = (&tokenizer, &config.tokenizer) {
-            fit_exactly(tokenizer, &mut words, tokens, &mut rng)
-                .map_err(|e| format!("tokenizer {}: {e}", path.display()))?;
-        }
+        let mut words = words_for(tokens, &mut rng);
+        fit(&mut words, tokens, &mut rng)?;
+        let text = words.join(" ");
+        let content = match shared.get(i % shared.len().max(1)) {
+            Some(system) => PromptContent::Messages(vec![
+                Message {
+                    role: "system".into(),
+                    content: system.clone(),
+                },
+                Message {
+                    role: "user".into(),
+                    content: text,
+                },
+            ]),
+            None => PromptContent::Text(text),
+        };
         prompts.push(Prompt {
-            content: PromptContent::Text(words.join(" ")),
+            content,
             max_tokens: Some(rng.between(out_lo, out_hi).min(u32::MAX as u64) as u32),
         });
     }
     Ok(prompts)
+}
+
+/// Seeded words for about `tokens` estimated tokens (at least one word).
+pub(super) fn words_for(tokens: u64, rng: &mut Stream) -> Vec<&'static str> {
+    let estimate = ((tokens as f64 / TOKENS_PER_WORD).round() as usize).max(1);
+    (0..estimate)
+        .map(|_| VOCABULARY[(rng.next() % VOCABULARY.len() as u64) as usize])
+        .collect()
 }
 
 /// Token count of `words` joined by spaces, special tokens excluded.

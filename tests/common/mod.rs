@@ -126,7 +126,8 @@ pub fn plan(config: Config) -> Plan {
     Plan::new(config, &|_| None).expect("plan")
 }
 
-/// The plan for `engines` (chat, with usage) over `levels`.
+/// The plan for `engines` (chat, with usage) over `levels`, the built-in prompts sent as
+/// they are (`cache = "warm"`: their repeats are accepted, so no warning says so).
 pub fn sweep_plan(
     engines: &[(&str, String)],
     levels: &[u32],
@@ -137,13 +138,8 @@ pub fn sweep_plan(
         .iter()
         .map(|(name, url)| EngineDef::chat(name, url.clone()))
         .collect();
-    plan(config(&toml_for(
-        &defs,
-        levels,
-        requests_per_level,
-        max_tokens,
-        30.0,
-    )))
+    let toml = toml_for(&defs, levels, requests_per_level, max_tokens, 30.0);
+    plan(config(&format!("{toml}\n[prompts]\ncache = \"warm\"\n")))
 }
 
 /// A request body as the plan builds it, for `api` (`chat`/`completions`).
@@ -211,10 +207,11 @@ pub fn closed_port() -> u16 {
 
 /// A raw HTTP/1.1 server: answers every request with `response(request head)` (a complete
 /// HTTP response, sent before the connection is closed) and keeps every request head
-/// (request line and headers) it saw.
+/// (request line and headers) it saw, and every body (in the order the heads were kept).
 pub struct RawServer {
     pub url: String,
     pub heads: Arc<Mutex<Vec<String>>>,
+    pub bodies: Arc<Mutex<Vec<Vec<u8>>>>,
     task: JoinHandle<()>,
 }
 
@@ -240,35 +237,50 @@ pub async fn raw_server(response: impl Fn(&str) -> String + Send + Sync + 'stati
         listener.local_addr().expect("addr")
     );
     let heads = Arc::new(Mutex::new(Vec::new()));
+    let bodies = Arc::new(Mutex::new(Vec::new()));
     let response = Arc::new(response);
     let task = {
-        let heads = heads.clone();
+        let (heads, bodies) = (heads.clone(), bodies.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
                 };
-                let heads = heads.clone();
+                let (heads, bodies) = (heads.clone(), bodies.clone());
                 let response = response.clone();
                 tokio::spawn(async move {
-                    let Some(head) = read_request(&mut socket).await else {
+                    let Some((head, body)) = read_request_and_body(&mut socket).await else {
                         return;
                     };
                     let answer = response(&head);
-                    heads.lock().expect("heads").push(head);
+                    {
+                        let mut heads = heads.lock().expect("heads");
+                        heads.push(head);
+                        bodies.lock().expect("bodies").push(body);
+                    }
                     let _ = socket.write_all(answer.as_bytes()).await;
                     let _ = socket.shutdown().await;
                 });
             }
         })
     };
-    RawServer { url, heads, task }
+    RawServer {
+        url,
+        heads,
+        bodies,
+        task,
+    }
 }
 
 /// Reads one HTTP/1.1 request: the head, then the body by content-length. Returns the head
 /// (request line and headers); `None` if the connection ends before the head does. A body
 /// cut short still returns the head.
 pub async fn read_request(socket: &mut TcpStream) -> Option<String> {
+    read_request_and_body(socket).await.map(|(head, _)| head)
+}
+
+/// [`read_request`], with the body (as much of it as arrived).
+pub async fn read_request_and_body(socket: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -295,7 +307,8 @@ pub async fn read_request(socket: &mut TcpStream) -> Option<String> {
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-    Some(head)
+    let body = buf[head_end..].to_vec();
+    Some((head, body))
 }
 
 /// A streaming server that counts requests in flight: each request gets `tokens` content

@@ -174,7 +174,7 @@ where
         )?;
     }
 
-    let x_desc = if axis.log2 && is_rate(report) {
+    let x_desc = if axis.log2 && is_rate(report) && report.workload.trace.is_none() {
         "request rate (req/s, log2 scale)".to_string()
     } else if axis.log2 {
         format!("{} (log2 scale)", level_name(report))

@@ -137,9 +137,10 @@ fn engine_color(app: &App, engine: usize) -> Color {
         .map_or(Color::White, |e| ansi16_hex(&e.color))
 }
 
-/// `C=16` in concurrency mode, `r=2.5/s` in rate mode.
+/// `C=16` in concurrency mode, `r=2.5/s` in rate mode, `2×` replaying a trace.
 fn level_label(report: Option<&Report>, level: f64) -> String {
     match report {
+        Some(r) if r.workload.trace.is_some() => format!("{}×", format::level(level)),
         Some(r) if r.workload.mode == "rate" => format!("r={}/s", format::level(level)),
         _ => format!("C={}", format::level(level)),
     }
