@@ -116,3 +116,53 @@ async fn without_a_prefix_cache_nothing_is_reported() {
         .iter()
         .all(|r| (r["ttft_ms"].as_f64().unwrap() - 112.0).abs() < 0.5));
 }
+
+#[tokio::test(start_paused = true)]
+async fn engines_whose_caches_served_different_shares_are_warned_about() {
+    let cached = sim(cached_profile(true), Faults::default()).await;
+    // An engine that says its cache served nothing.
+    let cold = raw_server(|_| {
+        let chunk = |delta: &str| {
+            format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{delta},\"finish_reason\":null}}]}}\n\n")
+        };
+        let body = format!(
+            "{}{}{}data: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":52,\"completion_tokens\":2,\"prompt_tokens_details\":{{\"cached_tokens\":0}}}}}}\n\ndata: [DONE]\n\n",
+            chunk(r#"{"role":"assistant","content":""}"#),
+            chunk(r#"{"content":"a"}"#),
+            chunk(r#"{"content":"b"}"#),
+        );
+        http_response("200 OK", "text/event-stream", &body)
+    })
+    .await;
+    let mut toml = toml_for(
+        &[
+            EngineDef::chat("warm", cached.chat_url()),
+            EngineDef::chat("cold", cold.url.clone()),
+        ],
+        &[1],
+        4,
+        4,
+        30.0,
+    );
+    toml.push_str(&format!(
+        "\n[prompts]\npool = {:?}\ncache = \"warm\"\n",
+        [prompt("w")]
+    ));
+    let mut run = Run::start_no_check(plan(config(&toml)));
+    let (_, outcome) = run.finish().await;
+    let report = &outcome.report;
+    let warm = report.engines[0].levels[0]
+        .prefix_cache
+        .cached_fraction
+        .unwrap();
+    assert_eq!(
+        report.engines[1].levels[0].prefix_cache.cached_fraction,
+        Some(0.0)
+    );
+    assert!(warm > 0.5, "{warm}");
+    let expected = format!(
+        "level 1: the prefix cache served {:.0}% of \"warm\"'s input tokens and 0% of \"cold\"'s: the comparison measures caches, not engines; set [prompts] cache = \"bust\" to give every request a new prompt",
+        warm * 100.0
+    );
+    assert!(report.warnings.contains(&expected), "{:?}", report.warnings);
+}

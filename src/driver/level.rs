@@ -283,9 +283,9 @@ impl Driver {
                 .levels
                 .insert(at, summary.clone());
         }
-        let warning = self.after_level(engine, &summary);
+        let warnings = self.after_level(engine, &summary);
         self.writer.write_report(&self.report)?;
-        if let Some(text) = warning {
+        for text in warnings {
             self.emit(Event::Warning {
                 engine: Some(engine),
                 text,

@@ -20,7 +20,7 @@ use crate::config::ChartKindConfig;
 use crate::events::{Control, Event, RunState};
 use crate::host::sampler::Targets;
 use crate::live_metrics::LiveMetrics;
-use crate::metrics::fairness::output_length_warning;
+use crate::metrics::fairness::{cached_fraction_warning, output_length_warning};
 use crate::plan::Plan;
 use crate::report::ExportOptions;
 use crate::results::model::{
@@ -496,9 +496,9 @@ impl Driver {
     }
 
     /// After a level is pushed: the engine's best level meeting the SLOs, and the
-    /// output-length check against other engines at the same level (recorded in the report;
-    /// returned to be emitted as a warning).
-    pub(super) fn after_level(&mut self, engine: usize, summary: &LevelSummary) -> Option<String> {
+    /// output-length and cached-fraction checks against other engines at the same level
+    /// (recorded in the report; returned to be emitted as warnings).
+    pub(super) fn after_level(&mut self, engine: usize, summary: &LevelSummary) -> Vec<String> {
         let report = &mut self.report.engines[engine];
         report.max_level_meeting_slo = report
             .levels
@@ -517,11 +517,14 @@ impl Driver {
                 Some((e.name.as_str(), l))
             })
             .collect();
-        let text = output_length_warning((&self.report.engines[engine].name, summary), &others);
+        let this = (self.report.engines[engine].name.as_str(), summary);
+        let texts: Vec<String> = output_length_warning(this, &others)
+            .into_iter()
+            .chain(cached_fraction_warning(this, &others))
+            .collect();
         self.report.verdicts = verdicts(&self.report);
-        let text = text?;
-        self.report.warnings.push(text.clone());
-        Some(text)
+        self.report.warnings.extend(texts.iter().cloned());
+        texts
     }
 
     async fn finish(mut self) -> std::io::Result<RunOutcome> {

@@ -1,6 +1,8 @@
-//! Output-length fairness: engines compared at one level should have generated about as many
-//! tokens per request, or the faster one may just have stopped earlier. Setting `ignore_eos =
-//! true` (and `min_tokens`) in each engine's `extra_body` makes lengths equal where supported.
+//! Fairness between engines at one level: they should have generated about as many tokens per
+//! request, or the faster one may just have stopped earlier (setting `ignore_eos = true`, and
+//! `min_tokens`, in each engine's `extra_body` makes lengths equal where supported); and their
+//! prefix caches should have served about the same share of the prompts, or the comparison
+//! measures caches, not engines (`[prompts] cache = "bust"` makes every prompt new).
 
 use crate::results::model::LevelSummary;
 
@@ -35,9 +37,72 @@ pub fn output_length_warning(
     ))
 }
 
+/// Cached fractions of input tokens differing by more than this (0..1, i.e. 10 points) warn.
+pub const CACHED_FRACTION_TOLERANCE: f64 = 0.10;
+
+/// A warning when `this` engine's cached fraction of input tokens at a level differs by more
+/// than [`CACHED_FRACTION_TOLERANCE`] from an engine in `others` at the same level (engines
+/// that did not report cached tokens are left out). Names the pair that differs most.
+pub fn cached_fraction_warning(
+    this: (&str, &LevelSummary),
+    others: &[(&str, &LevelSummary)],
+) -> Option<String> {
+    let (name, summary) = this;
+    let mine = summary.prefix_cache.cached_fraction?;
+    let (other, theirs) = others
+        .iter()
+        .filter_map(|(n, s)| Some((*n, s.prefix_cache.cached_fraction?)))
+        .max_by(|a, b| (a.1 - mine).abs().total_cmp(&(b.1 - mine).abs()))?;
+    if (mine - theirs).abs() <= CACHED_FRACTION_TOLERANCE {
+        return None;
+    }
+    Some(format!(
+        "level {}: the prefix cache served {:.0}% of {other:?}'s input tokens and {:.0}% of {name:?}'s: the comparison measures caches, not engines; set [prompts] cache = \"bust\" to give every request a new prompt",
+        summary.level,
+        theirs * 100.0,
+        mine * 100.0,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cached(fraction: Option<f64>) -> LevelSummary {
+        let mut l = LevelSummary {
+            level: 8.0,
+            completed: 10,
+            ..LevelSummary::default()
+        };
+        l.prefix_cache.cached_fraction = fraction;
+        l
+    }
+
+    #[test]
+    fn cached_fractions_more_than_ten_points_apart_warn() {
+        let a = cached(Some(0.72));
+        let near = cached(Some(0.65));
+        let far = cached(Some(0.05));
+        assert_eq!(cached_fraction_warning(("b", &near), &[("a", &a)]), None);
+        assert_eq!(
+            cached_fraction_warning(("b", &cached(Some(0.62))), &[("a", &a)]),
+            None
+        );
+        let text = cached_fraction_warning(("c", &far), &[("a", &a), ("b", &near)]).unwrap();
+        assert_eq!(
+            text,
+            "level 8: the prefix cache served 72% of \"a\"'s input tokens and 5% of \"c\"'s: the comparison measures caches, not engines; set [prompts] cache = \"bust\" to give every request a new prompt"
+        );
+        // An engine that does not say is no evidence either way.
+        assert_eq!(
+            cached_fraction_warning(("c", &far), &[("x", &cached(None))]),
+            None
+        );
+        assert_eq!(
+            cached_fraction_warning(("x", &cached(None)), &[("a", &a)]),
+            None
+        );
+    }
 
     fn level(mean: f64) -> LevelSummary {
         LevelSummary {
