@@ -60,6 +60,9 @@ pub struct Plan {
     pub prompts: Vec<PromptInfo>,
     /// `run --shard`: this process's shard and the common level schedule.
     pub shard: Option<crate::shard::ShardPlan>,
+    /// `[prompts] cache = "bust"`: mixed into every prefix key so no two runs send the same
+    /// prefixes ([`cache::run_nonce`]; set by the driver from the run's name, 0 before).
+    pub bust_nonce: u64,
     /// `[prompts] trace`: per prompt (trace line), its arrival after the first line's at
     /// speed 1. Request k of a level sends prompt k at this time ÷ the level's speed.
     pub schedule: Option<Arc<[Duration]>>,
@@ -196,6 +199,7 @@ impl Plan {
             workload,
             prompts,
             shard: None,
+            bust_nonce: 0,
             schedule: loaded.schedule.map(Arc::from),
         })
     }
@@ -271,7 +275,12 @@ impl Plan {
                     Some(_) => u64::from(pos.warmup),
                     None => pos.sequence(),
                 };
-                let key = cache::prefix_key(self.seed, pos.level_index, pos.trial, sequence);
+                let key = cache::prefix_key(
+                    self.seed ^ self.bust_nonce,
+                    pos.level_index,
+                    pos.trial,
+                    sequence,
+                );
                 cache::join(body, at, &cache::prefix(key))
             }
             None => body.clone(),

@@ -339,3 +339,48 @@ async fn a_duration_bound_level_warns_when_the_first_repeat_is_sent() {
     let (events, _) = warning_run(sweep, 2, Some("warm")).await;
     assert!(repeat_warnings(&events).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_with_the_same_seed_busts_with_new_prefixes() {
+    // Otherwise the second run would find the first run's prefixes in the engine's cache.
+    let server = capture().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("bench.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[run]\nout_dir = {:?}\n\n[[engines]]\nname = \"A\"\nurl = {:?}\nmodel = \"m\"\nmetrics = false\n\n\
+             [host]\nsample = false\n\n[sweep]\nlevels = [1]\nrequests_per_level = 3\n\n\
+             [request]\nmax_tokens = 2\nseed = 42\n\n[prompts]\ncache = \"bust\"\n",
+            tmp.path().join("out").display().to_string(),
+            server.url
+        ),
+    )
+    .unwrap();
+    let mut runs: Vec<HashSet<String>> = Vec::new();
+    for _ in 0..2 {
+        let before = server.bodies.lock().unwrap().len();
+        let status = std::process::Command::new(common::binary::BIN)
+            .args(["run", "--headless", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        let bodies = server.bodies.lock().unwrap().clone();
+        runs.push(
+            bodies[before..]
+                .iter()
+                // The preflight's GETs have no body.
+                .filter(|b| !b.is_empty())
+                .filter_map(|b| busting_prefix(&prompt_text(b)).map(str::to_string))
+                .collect(),
+        );
+    }
+    assert_eq!(runs[0].len(), 3, "{:?}", runs[0]);
+    assert_eq!(runs[1].len(), 3, "{:?}", runs[1]);
+    assert!(runs[0].is_disjoint(&runs[1]), "{runs:?}");
+}

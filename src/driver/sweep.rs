@@ -147,7 +147,12 @@ pub(super) struct Driver {
 }
 
 /// Runs the whole sweep. Errors only when the results folder cannot be written.
-pub async fn run(plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome> {
+pub async fn run(mut plan: Plan, options: RunOptions) -> std::io::Result<RunOutcome> {
+    let resumes = options
+        .resume
+        .as_ref()
+        .map_or(0, |r| r.resumed_at.len() + 1);
+    plan.bust_nonce = crate::workload::cache::run_nonce(&options.run_name, resumes);
     let max_level = plan.max_in_flight();
     let sweep = &plan.config.sweep;
     let timeouts = Timeouts {

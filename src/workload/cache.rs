@@ -33,6 +33,17 @@ pub fn prefix_key(seed: u64, level_index: usize, trial: u32, sequence: u64) -> u
     key
 }
 
+/// The run's share of every prefix key: a hash of the run's name (its start time is in it,
+/// and every shard of a run has the same) and of how many times it was resumed. Without it a
+/// second run with the same seed would send the same prefixes and find them in the engine's
+/// cache from the first; a resumed run re-runs its unfinished levels with new ones.
+pub fn run_nonce(run_name: &str, resumes: usize) -> u64 {
+    let name = run_name
+        .bytes()
+        .fold(0x6275_7374_6e6f_6e63, |h, b| mix(h ^ u64::from(b)));
+    mix(name ^ resumes as u64)
+}
+
 /// `[xxxxxxxx] ` for `key`.
 pub fn prefix(key: u64) -> [u8; PREFIX_LEN] {
     let mut out = *b"[00000000] ";
