@@ -5,6 +5,7 @@ pub mod fingerprint;
 pub mod host;
 pub mod model;
 pub mod resume;
+pub mod schema;
 pub mod search;
 pub mod server;
 pub mod shard;

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The current UTC time in RFC 3339, as the report's times are written.
@@ -14,13 +15,23 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// Bumped whenever a field changes meaning or is removed.
+/// The version of the results format (`schema_version` in results.json, and
+/// `docs/results.schema.json`'s `x-llmsweep-schema-version`).
+///
+/// The rule: bump it when a field is removed, renamed, changes type or changes meaning (its
+/// unit, what it counts), i.e. when a reader of the old format could misread a new file.
+/// Adding a field does not bump it, as long as the field is optional (`#[serde(default)]`,
+/// or an `Option`): old readers ignore it and files written before it still load. So a
+/// schema 1 file may lack any field added since. `llmsweep report` refuses a file of a
+/// higher version than this one, naming both.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// A whole run: metadata, the workload, and per engine per level every aggregate.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Report {
-    /// [`SCHEMA_VERSION`] of the writer.
+    /// The results format's version (`SCHEMA_VERSION` of the writer): it rises when a field
+    /// is removed, renamed or changes meaning, not when an optional field is added.
+    #[schemars(range(min = 1, max = SCHEMA_VERSION))]
     pub schema_version: u32,
     /// `llmsweep <version>` of the writer.
     pub tool: String,
@@ -46,6 +57,7 @@ pub struct Report {
     /// One entry per engine, in config order.
     pub engines: Vec<EngineReport>,
     /// The effective configuration (after all layers), secrets excluded.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub config: serde_json::Value,
     /// Things a reader must know to trust the comparison (e.g. unequal output lengths).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -65,7 +77,7 @@ pub struct Report {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Still running (a results.json written after a level).
@@ -82,7 +94,7 @@ pub enum RunStatus {
 }
 
 /// The workload every engine received.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Workload {
     /// `concurrency` (closed loop) or `rate` (open loop, req/s).
     pub mode: String,
@@ -131,7 +143,7 @@ pub struct Workload {
 }
 
 /// One engine's results.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct EngineReport {
     /// Display name, unique in a run.
     pub name: String,
@@ -178,7 +190,7 @@ impl EngineReport {
 }
 
 /// How a level ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LevelStatus {
     /// Every planned request ran.
@@ -194,7 +206,7 @@ pub enum LevelStatus {
 /// Latency statistics are `None` (JSON `null`) when no request succeeded (TPOT also when
 /// every reply had one token, ITL when none had two output chunks): never a made-up 0 ms.
 /// Percentiles are numpy's linear interpolation over the exact per-request values.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct LevelSummary {
     /// The level's value as configured: concurrency, or req/s in rate mode.
     pub level: f64,
@@ -427,7 +439,7 @@ impl LevelSummary {
 
 /// Rate mode: what the schedule saw. Scheduled latencies add the client queue time (schedule
 /// → actual send) to the engine-side ones, so a saturated engine cannot hide its backlog.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ScheduleStats {
     /// Scheduled send → first token, ms: mean.
     pub mean_scheduled_ttft_ms: Option<f64>,
@@ -441,7 +453,8 @@ pub struct ScheduleStats {
     pub median_scheduled_e2el_ms: Option<f64>,
     /// Scheduled send → last token, ms: p99.
     pub p99_scheduled_e2el_ms: Option<f64>,
-    /// Requests (any outcome) sent more than [`LATE_START_MS`] after their scheduled time.
+    /// Requests (any outcome) sent more than 10 ms (`LATE_START_MS`) after their scheduled
+    /// time.
     pub late_starts: u64,
 }
 
