@@ -26,6 +26,18 @@ pub fn now_rfc3339() -> String {
 /// higher version than this one, naming both.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Why a results.json could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Its `schema_version` is above [`SCHEMA_VERSION`]: a field may have been renamed or
+    /// changed meaning, so reading it could misread it.
+    #[error("written by a newer llmsweep (schema {found}, this one reads up to {SCHEMA_VERSION})")]
+    Newer { found: u64 },
+    /// Not JSON, or not a results file (a required field is missing or has the wrong type).
+    #[error("not a results file: {0}")]
+    Invalid(#[from] serde_json::Error),
+}
+
 /// A whole run: metadata, the workload, and per engine per level every aggregate.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Report {
@@ -177,6 +189,26 @@ pub struct EngineReport {
     /// (otherwise they cut the name where it becomes unique among the run's engines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_name: Option<String>,
+}
+
+impl Report {
+    /// Parses a results.json. Its `schema_version` is read first, so a file of a newer
+    /// format is refused as such rather than for a field this version does not know.
+    pub fn from_json(text: &str) -> Result<Report, ReadError> {
+        #[derive(Deserialize)]
+        struct Version {
+            schema_version: Option<u64>,
+        }
+        if let Ok(Version {
+            schema_version: Some(found),
+        }) = serde_json::from_str(text)
+        {
+            if found > u64::from(SCHEMA_VERSION) {
+                return Err(ReadError::Newer { found });
+            }
+        }
+        Ok(serde_json::from_str(text)?)
+    }
 }
 
 impl EngineReport {
@@ -492,6 +524,38 @@ mod tests {
                 l.plotted_output_throughput()
             ),
             (10.0, 1000.0)
+        );
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_by_its_version_before_its_fields_are_read() {
+        // Schema 2 may have renamed fields: the version is the error, not a missing field.
+        let newer = format!(
+            "{{\"schema_version\": {}, \"renamed\": 1}}",
+            SCHEMA_VERSION + 1
+        );
+        let err = Report::from_json(&newer).unwrap_err();
+        assert!(matches!(err, ReadError::Newer { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "written by a newer llmsweep (schema {}, this one reads up to {SCHEMA_VERSION})",
+                SCHEMA_VERSION + 1
+            )
+        );
+        let current = serde_json::to_string(&Report {
+            schema_version: SCHEMA_VERSION,
+            ..Report::default()
+        })
+        .unwrap();
+        assert_eq!(
+            Report::from_json(&current).unwrap().schema_version,
+            SCHEMA_VERSION
+        );
+        let broken = Report::from_json("{\"schema_version\": 1, ").unwrap_err();
+        assert!(
+            broken.to_string().starts_with("not a results file: "),
+            "{broken}"
         );
     }
 
