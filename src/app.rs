@@ -141,8 +141,7 @@ fn load_resumable(dir: &Path, plan: &Plan) -> Result<Report, Failure> {
     let path = dir.join("results.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
-    let saved: Report = serde_json::from_str(&text)
-        .map_err(|e| fail(format!("{} is not a results file: {e}", path.display())))?;
+    let saved = Report::from_json(&text).map_err(|e| fail(format!("{}: {e}", path.display())))?;
     if !dir.join("requests.jsonl").is_file() {
         return Err(fail("no requests.jsonl in the folder".into()));
     }

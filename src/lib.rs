@@ -26,7 +26,8 @@
 //! - `results`  — `model` (Report, LevelSummary: serde, vLLM field names; `reasoning` and
 //!   `prefix_cache` flattened into it), `writer`,
 //!   `resume` (what `run --resume` keeps of a saved run), `fingerprint` (the settings a
-//!   resume must share with the saved run).
+//!   resume must share with the saved run), `schema` (results.json's JSON Schema, derived
+//!   from these types: `docs/results.schema.json`).
 //! - `tui`      — the live dashboard: pure `App::update`, `impl Widget for &App`, terminal guard.
 //! - `report`   — exporters, pure fns of a Report: chart PNG/SVG, levels.csv, summary.md, merging runs.
 //! - `server_metrics` — the engines' Prometheus `/metrics` and DCGM GPU telemetry: parse,

@@ -54,9 +54,7 @@ async fn demo_sweep_writes_everything_and_report_rerenders_identically() {
     ] {
         assert!(outcome.out_dir.join(file).is_file(), "{file} missing");
     }
-    let saved: Report =
-        serde_json::from_slice(&std::fs::read(outcome.out_dir.join("results.json")).unwrap())
-            .unwrap();
+    let saved: Report = common::read_report(&outcome.out_dir);
     assert_eq!(&saved, report.as_ref());
     let lines = std::fs::read_to_string(outcome.out_dir.join("requests.jsonl"))
         .unwrap()

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "common/schema.rs"]
+mod schema;
+
 const BIN: &str = env!("CARGO_BIN_EXE_llmsweep");
 const WIDTH: u16 = 120;
 const HEIGHT: u16 = 40;
@@ -277,9 +280,8 @@ fn running(pid: u32) -> bool {
 /// Reads results.json, checks its status and that every requests.jsonl line is counted in it;
 /// returns the levels.
 fn check_results(dir: &Path, status: &str) -> Vec<Value> {
-    let text = fs::read_to_string(dir.join("results.json")).expect("results.json");
-    let results: Value = serde_json::from_str(&text).expect("results.json parses");
-    assert_eq!(results["status"], status, "{text}");
+    let results = schema::read_checked(&dir.join("results.json"));
+    assert_eq!(results["status"], status, "{results}");
     let levels: Vec<Value> = results["engines"]
         .as_array()
         .unwrap()

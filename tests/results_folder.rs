@@ -62,10 +62,6 @@ fn spawn(config: &Path) -> ChildGuard {
     ChildGuard(Some(child))
 }
 
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&fs::read_to_string(path).expect("read")).expect("parses")
-}
-
 fn lines(path: &Path) -> Vec<String> {
     fs::read_to_string(path)
         .expect("read")
@@ -120,7 +116,7 @@ fn runs_of_one_name_started_in_the_same_second_get_folders_of_their_own() {
     assert_eq!(new.len(), 2, "one new folder per run: {new:?}");
     for dir in &new {
         let name = dir.file_name().and_then(|n| n.to_str()).expect("name");
-        let report = json(&dir.join("results.json"));
+        let report = results(dir);
         assert_eq!(report["run_name"], name, "run name is the folder's name");
         assert_eq!(report["status"], "complete");
         let requests = lines(&dir.join("requests.jsonl"));
@@ -181,7 +177,7 @@ fn a_write_error_mid_run_marks_the_run_failed_keeps_what_was_saved_and_exits_1()
             dir.display()
         )
     );
-    let report = json(&dir.join("results.json"));
+    let report = results(&dir);
     assert_eq!(report["status"], "failed");
     assert!(report["finished_at"].is_string());
     let levels = report["engines"][0]["levels"].as_array().expect("levels");

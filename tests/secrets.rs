@@ -209,10 +209,7 @@ api_key_env = "{VAR}"
         );
     }
     // The header is recorded by name, its value masked.
-    let results: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(outcome.out_dir.join("results.json")).expect("results.json"),
-    )
-    .expect("results.json parses");
+    let results = common::binary::results(&outcome.out_dir);
     assert_eq!(
         results["config"]["engines"][0]["headers"],
         serde_json::json!({ "X-Team": "***" }),

@@ -118,9 +118,8 @@ fn signal_aborts_run(signal: &str, expected_code: i32) {
         output.status
     );
 
-    let text = fs::read_to_string(dir.join("results.json")).expect("results.json written");
-    let results: Value = serde_json::from_str(&text).expect("results.json parses");
-    assert_eq!(results["status"], "interrupted", "SIG{signal}: {text}");
+    let results = results(&dir);
+    assert_eq!(results["status"], "interrupted", "SIG{signal}: {results}");
     let lines = request_lines(&dir);
     assert!(lines > 0);
     assert_eq!(

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
-use crate::results::model::{LevelStatus, LevelSummary, Report, ThroughputBasis, SCHEMA_VERSION};
+use crate::results::model::{LevelStatus, LevelSummary, Report, ThroughputBasis};
 
 pub use chart::{
     chart_layout, chart_png, chart_points, chart_svg, ChartKind, ChartLayout, Marker, PlottedPoint,
@@ -169,16 +169,7 @@ fn read_report(path: &Path) -> anyhow::Result<Report> {
     };
     let text =
         fs::read_to_string(&file).map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?;
-    let report: Report = serde_json::from_str(&text)
-        .map_err(|e| anyhow!("{} is not a valid results.json: {e}", file.display()))?;
-    if report.schema_version > SCHEMA_VERSION {
-        return Err(anyhow!(
-            "{} was written by a newer llmsweep (schema {} > {SCHEMA_VERSION})",
-            file.display(),
-            report.schema_version
-        ));
-    }
-    Ok(report)
+    Report::from_json(&text).map_err(|e| anyhow!("{}: {e}", file.display()))
 }
 
 /// The folder of `input` (itself when it is a folder; `.` for a bare file name).

@@ -1,10 +1,11 @@
 //! How sure a level's numbers are: 95 % confidence intervals of its headline metrics, from
 //! repeated trials or, with one trial, from batch means inside the run.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Where a level's intervals come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IntervalMethod {
     /// `[sweep] trials` > 1: Student t over the trials' values. Covers run-to-run noise
@@ -27,7 +28,7 @@ impl IntervalMethod {
 
 /// One metric's mean over trials (or batches) and its 95 % confidence interval, in the
 /// metric's own unit.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Interval {
     /// Mean over the values.
     pub mean: f64,
@@ -51,7 +52,7 @@ impl Interval {
 
 /// The 95 % intervals of a level's headline metrics; a metric is `None` when fewer than
 /// two trials (or batches) had a value for it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LevelIntervals {
     pub method: IntervalMethod,
     /// Trials or batches the intervals are over.

@@ -1,11 +1,12 @@
 //! What the machine llmsweep ran on did during a level: whose CPU it was, so a level where
 //! the box (another process, an idle engine, the hypervisor) set the numbers says so.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One level's view of the host, from `/proc` at the level's start, its end and every
 /// second or so between (Linux only; absent elsewhere).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostReport {
     /// Logical CPUs the machine has (cores below are out of these).
@@ -62,7 +63,7 @@ impl HostReport {
 }
 
 /// A process's CPU over a level.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostProcess {
     pub pid: u32,
@@ -76,7 +77,7 @@ pub struct HostProcess {
 }
 
 /// Where an engine's processes were looked for, and what was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EngineLocation {
     /// Its URL is on this host and the process listening on its port was found: its CPU
@@ -106,7 +107,7 @@ impl EngineLocation {
 }
 
 /// One configured engine's processes during a level (the engine under test's or another's).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EngineCpu {
     /// The engine's name, as configured.
@@ -127,7 +128,7 @@ pub struct EngineCpu {
 
 /// How the client fared during a level: whether its timings can be trusted, and if not,
 /// whose fault it was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientState {
     /// The event loop kept time and the client had CPU to spare.

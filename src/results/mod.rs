@@ -7,6 +7,7 @@ pub mod model;
 pub mod prefix_cache;
 pub mod reasoning;
 pub mod resume;
+pub mod schema;
 pub mod search;
 pub mod server;
 pub mod shard;

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::results::prefix_cache::PrefixCacheStats;
@@ -17,13 +18,35 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// Bumped whenever a field changes meaning or is removed.
+/// The version of the results format (`schema_version` in results.json, and
+/// `docs/results.schema.json`'s `x-llmsweep-schema-version`).
+///
+/// The rule: bump it when a field is removed, renamed, changes type or changes meaning (its
+/// unit, what it counts), i.e. when a reader of the old format could misread a new file.
+/// Adding a field does not bump it, as long as the field is optional (`#[serde(default)]`,
+/// or an `Option`): old readers ignore it and files written before it still load. So a
+/// schema 1 file may lack any field added since. `llmsweep report` refuses a file of a
+/// higher version than this one, naming both.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Why a results.json could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Its `schema_version` is above [`SCHEMA_VERSION`]: a field may have been renamed or
+    /// changed meaning, so reading it could misread it.
+    #[error("written by a newer llmsweep (schema {found}, this one reads up to {SCHEMA_VERSION})")]
+    Newer { found: u64 },
+    /// Not JSON, or not a results file (a required field is missing or has the wrong type).
+    #[error("not a results file: {0}")]
+    Invalid(#[from] serde_json::Error),
+}
+
 /// A whole run: metadata, the workload, and per engine per level every aggregate.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Report {
-    /// [`SCHEMA_VERSION`] of the writer.
+    /// The results format's version (`SCHEMA_VERSION` of the writer): it rises when a field
+    /// is removed, renamed or changes meaning, not when an optional field is added.
+    #[schemars(range(min = 1, max = SCHEMA_VERSION))]
     pub schema_version: u32,
     /// `llmsweep <version>` of the writer.
     pub tool: String,
@@ -49,6 +72,7 @@ pub struct Report {
     /// One entry per engine, in config order.
     pub engines: Vec<EngineReport>,
     /// The effective configuration (after all layers), secrets excluded.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub config: serde_json::Value,
     /// Things a reader must know to trust the comparison (e.g. unequal output lengths).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -68,7 +92,7 @@ pub struct Report {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Still running (a results.json written after a level).
@@ -85,7 +109,7 @@ pub enum RunStatus {
 }
 
 /// The workload every engine received.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Workload {
     /// `concurrency` (closed loop) or `rate` (open loop, req/s).
     pub mode: String,
@@ -142,7 +166,7 @@ pub struct Workload {
 }
 
 /// One engine's results.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct EngineReport {
     /// Display name, unique in a run.
     pub name: String,
@@ -178,6 +202,26 @@ pub struct EngineReport {
     pub short_name: Option<String>,
 }
 
+impl Report {
+    /// Parses a results.json. Its `schema_version` is read first, so a file of a newer
+    /// format is refused as such rather than for a field this version does not know.
+    pub fn from_json(text: &str) -> Result<Report, ReadError> {
+        #[derive(Deserialize)]
+        struct Version {
+            schema_version: Option<u64>,
+        }
+        if let Ok(Version {
+            schema_version: Some(found),
+        }) = serde_json::from_str(text)
+        {
+            if found > u64::from(SCHEMA_VERSION) {
+                return Err(ReadError::Newer { found });
+            }
+        }
+        Ok(serde_json::from_str(text)?)
+    }
+}
+
 impl EngineReport {
     /// The engine's levels by level value: an auto sweep runs them out of order (…, 64,
     /// then the bisected 24, 20), and tables and curves go by level.
@@ -189,7 +233,7 @@ impl EngineReport {
 }
 
 /// How a level ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LevelStatus {
     /// Every planned request ran.
@@ -205,7 +249,7 @@ pub enum LevelStatus {
 /// Latency statistics are `None` (JSON `null`) when no request succeeded (TPOT also when
 /// every reply had one token, ITL when none had two output chunks): never a made-up 0 ms.
 /// Percentiles are numpy's linear interpolation over the exact per-request values.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct LevelSummary {
     /// The level's value as configured: concurrency, or req/s in rate mode.
     pub level: f64,
@@ -447,7 +491,7 @@ impl LevelSummary {
 
 /// Rate mode: what the schedule saw. Scheduled latencies add the client queue time (schedule
 /// → actual send) to the engine-side ones, so a saturated engine cannot hide its backlog.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ScheduleStats {
     /// Scheduled send → first token, ms: mean.
     pub mean_scheduled_ttft_ms: Option<f64>,
@@ -461,7 +505,8 @@ pub struct ScheduleStats {
     pub median_scheduled_e2el_ms: Option<f64>,
     /// Scheduled send → last token, ms: p99.
     pub p99_scheduled_e2el_ms: Option<f64>,
-    /// Requests (any outcome) sent more than [`LATE_START_MS`] after their scheduled time.
+    /// Requests (any outcome) sent more than 10 ms (`LATE_START_MS`) after their scheduled
+    /// time.
     pub late_starts: u64,
 }
 
@@ -540,6 +585,38 @@ mod tests {
         assert_eq!(json["cached_fraction"], 0.5);
         let back: LevelSummary = serde_json::from_value(json).expect("deserialise");
         assert_eq!(back, thinking);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_by_its_version_before_its_fields_are_read() {
+        // Schema 2 may have renamed fields: the version is the error, not a missing field.
+        let newer = format!(
+            "{{\"schema_version\": {}, \"renamed\": 1}}",
+            SCHEMA_VERSION + 1
+        );
+        let err = Report::from_json(&newer).unwrap_err();
+        assert!(matches!(err, ReadError::Newer { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "written by a newer llmsweep (schema {}, this one reads up to {SCHEMA_VERSION})",
+                SCHEMA_VERSION + 1
+            )
+        );
+        let current = serde_json::to_string(&Report {
+            schema_version: SCHEMA_VERSION,
+            ..Report::default()
+        })
+        .unwrap();
+        assert_eq!(
+            Report::from_json(&current).unwrap().schema_version,
+            SCHEMA_VERSION
+        );
+        let broken = Report::from_json("{\"schema_version\": 1, ").unwrap_err();
+        assert!(
+            broken.to_string().starts_with("not a results file: "),
+            "{broken}"
+        );
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //!
 //! [`LevelSummary`]: crate::results::model::LevelSummary
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Over successful requests that reported cached tokens.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct PrefixCacheStats {
     /// Σ prompt tokens the engine served from its prefix cache (part of
     /// `total_input_tokens`).

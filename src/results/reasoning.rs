@@ -8,10 +8,11 @@
 //!
 //! [`LevelSummary`]: crate::results::model::LevelSummary
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Over successful requests; see the module docs for when each field is present.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ReasoningStats {
     /// Time to first answer, ms: mean over the successful requests that answered (those
     /// without reasoning count with their TTFT). Absent when no request streamed reasoning,

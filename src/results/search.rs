@@ -1,9 +1,10 @@
 //! `levels = "auto"`: how an engine's search for its knee ended.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Why an engine's search stopped doubling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// Output throughput grew less than `plateau_pct` over two doublings.
@@ -34,7 +35,7 @@ impl StopReason {
 }
 
 /// One engine's adaptive sweep, as results record it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SearchResult {
     /// Why the doubling stopped.
     pub stop_reason: StopReason,

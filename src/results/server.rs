@@ -1,10 +1,11 @@
 //! What the engine's own metrics (and the GPUs') said during a level. Every field is `null`
 //! when its source did not export it, never 0.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One level's server-side view, from the scrapes between its start and its end.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ServerStats {
     /// Scrapes of the engine's endpoint that succeeded during the level (start and end
     /// included).

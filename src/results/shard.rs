@@ -1,12 +1,13 @@
 //! What results.json says of shard mode: a shard's own run (`shard`), and a run merged from
 //! shards (`merged`).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::shard::clock::ClockInfo;
 
 /// A shard's run (`run --shard i/N`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ShardInfo {
     /// 0-based.
     pub index: u32,
@@ -24,7 +25,7 @@ pub struct ShardInfo {
 }
 
 /// One (engine, level, trial) of a shard.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ShardSlot {
     pub engine: String,
     pub level_index: usize,
@@ -50,7 +51,7 @@ pub struct ShardSlot {
 }
 
 /// A run merged from shard folders (`llmsweep merge`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct MergeInfo {
     /// Shards in the sweep.
     pub shards: u32,

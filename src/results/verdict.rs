@@ -1,12 +1,13 @@
 //! Which engine is faster at a level, and whether the difference is real: one verdict per
 //! pair of engines, level and headline metric.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::confidence::IntervalMethod;
 
 /// The metrics a verdict compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictMetric {
     /// Output tokens per second: higher is better.
@@ -48,7 +49,7 @@ impl VerdictMetric {
 }
 
 /// What the interval says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictOutcome {
     /// The interval of the speed-up excludes 1: `best` is faster.
@@ -62,7 +63,7 @@ pub enum VerdictOutcome {
 /// `best` against `other` at one level on one metric. `speedup` is how many times better
 /// `best` is: its value over `other`'s for throughput, `other`'s over its own for latency;
 /// ≥ 1 by construction (the engine with the better mean is `best`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Verdict {
     /// The level (concurrency, or req/s in rate mode).
     pub level: f64,

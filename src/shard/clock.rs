@@ -2,10 +2,11 @@
 //! systemd-timesyncd) has synchronised it and its estimated and maximum error. Shards line
 //! up by wall clock, so this bounds how far apart their windows can be.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The clock's state when the shard started, from `adjtimex(2)` (read only).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ClockInfo {
     /// False when the kernel says the clock is not synchronised (`STA_UNSYNC`, or the
     /// `TIME_ERROR` state): its offset from the other shards' is then unknown.
@@ -14,7 +15,7 @@ pub struct ClockInfo {
     pub est_error_ms: f64,
     /// The kernel's bound on the clock's error, ms (grows while unsynchronised).
     pub max_error_ms: f64,
-    /// `None` when the kernel could not be asked (not Linux, or the call failed).
+    /// Why the kernel could not be asked (not Linux, or the call failed); absent when it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unavailable: Option<String>,
 }

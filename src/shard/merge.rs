@@ -138,8 +138,7 @@ impl Merged {
 fn read_shard(dir: &Path) -> Result<ShardRun, MergeError> {
     let path = dir.join("results.json");
     let text = std::fs::read_to_string(&path).map_err(|e| file_error(&path, e))?;
-    let report: Report = serde_json::from_str(&text)
-        .map_err(|e| file_error(&path, format!("not a results file: {e}")))?;
+    let report = Report::from_json(&text).map_err(|e| file_error(&path, e))?;
     let Some(info) = report.shard.clone() else {
         return Err(MergeError::Refused(format!(
             "{}: not a shard's results (no `shard` in results.json): merge takes the folders `run --shard` writes",

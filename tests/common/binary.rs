@@ -57,10 +57,9 @@ pub fn requests(dir: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// `dir/results.json`, parsed.
+/// `dir/results.json`, parsed, after checking it against `docs/results.schema.json`.
 pub fn results(dir: &Path) -> Value {
-    serde_json::from_str(&fs::read_to_string(dir.join("results.json")).expect("results.json"))
-        .expect("results.json parses")
+    super::schema::read_checked(&dir.join("results.json"))
 }
 
 /// The single results folder under `out`, once it exists.

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod schema;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -518,9 +519,10 @@ impl Run {
     }
 }
 
+/// `dir/results.json` as a Report, after checking it against `docs/results.schema.json`.
 pub fn read_report(dir: &Path) -> Report {
-    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
-    serde_json::from_str(&text).expect("results.json parses as a Report")
+    let value = schema::read_checked(&dir.join("results.json"));
+    serde_json::from_value(value).expect("results.json parses as a Report")
 }
 
 pub fn read_requests(dir: &Path) -> Vec<serde_json::Value> {
