@@ -536,7 +536,10 @@ async fn rate_mode_shards_send_their_share_on_schedules_of_their_own() {
         })
         .collect();
     for dir in &dirs {
-        assert_eq!(results(dir)["shard"]["slots"][0]["share"], 20.0);
+        let report = results(dir);
+        assert_eq!(report["shard"]["slots"][0]["share"], 20.0);
+        // No cap configured: none per shard either (0 = no cap).
+        assert_eq!(level(&report, 0)["max_concurrency"], 0);
     }
     // Independent Poisson streams: not the same schedule twice.
     assert_ne!(sends[0][..5], sends[1][..5]);
@@ -548,6 +551,7 @@ async fn rate_mode_shards_send_their_share_on_schedules_of_their_own() {
     );
     let merged = results(&tmp.path().join("merged"));
     let sent: usize = sends.iter().map(Vec::len).sum();
+    assert_eq!(level(&merged, 0)["max_concurrency"], 0);
     assert_eq!(
         level(&merged, 0)["completed"].as_u64().unwrap(),
         sent as u64
