@@ -427,6 +427,8 @@ async fn a_late_shard_joins_the_window_in_progress_and_marks_the_ones_it_missed(
         .unwrap()
         .starts_with("missed: shard 1/2 reached it after its window"));
     assert!(level(&missed, 1)["completed"].as_u64().unwrap() > 0);
+    // The missed level keeps its value (and so its place on the chart and in the merge).
+    assert_eq!(level(&missed, 0)["level"], 2.0);
     let stdout = String::from_utf8_lossy(&outputs[1].stdout);
     assert!(stdout.contains("shard 1/2: missed level 2"), "{stdout}");
     server.shutdown().await;
@@ -559,5 +561,76 @@ async fn rate_mode_shards_send_their_share_on_schedules_of_their_own() {
     // 40 req/s for 2 s between them: 80 expected (Poisson, sd ≈ 9); each sending the
     // whole rate would make ~160.
     assert!((50..=115).contains(&sent), "{sent} requests");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trials_are_slots_of_their_own_and_merge_into_one_level() {
+    let _serial = common::TIMING.lock().await;
+    let server = common::sim(paced(), Faults::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(tmp.path(), &server.chat_url(), "[4]", 1.0);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("[sweep]\n", "[sweep]\ntrials = 2\n")).unwrap();
+    let start = rfc3339(SystemTime::now() + Duration::from_secs(2));
+    let children = vec![
+        run(&config, &["--shard", "0/2", "--start-at", &start], &[]),
+        run(&config, &["--shard", "1/2", "--start-at", &start], &[]),
+    ];
+    tokio::task::spawn_blocking(move || children.into_iter().map(finished).count())
+        .await
+        .unwrap();
+    let dirs = shard_dirs(&tmp.path().join("out"));
+    let mut per_trial = [0u64; 2];
+    for dir in &dirs {
+        assert!(
+            dir.join("hlog/e0-l0-t1.hlog").is_file(),
+            "{}",
+            dir.display()
+        );
+        assert!(
+            dir.join("hlog/e0-l0-t2.hlog").is_file(),
+            "{}",
+            dir.display()
+        );
+        let report = results(dir);
+        let slots = report["shard"]["slots"].as_array().unwrap();
+        assert_eq!(slots.len(), 2);
+        // Trial 2's window is one slot (0.5 + 1 + 1 s) after trial 1's.
+        let gap = slots[1]["window_start_unix_ms"].as_f64().unwrap()
+            - slots[0]["window_start_unix_ms"].as_f64().unwrap();
+        assert_eq!(gap, 2_500.0);
+        for (t, trial) in level(&report, 0)["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            per_trial[t] += trial["completed"].as_u64().unwrap();
+        }
+    }
+    let output = merge(&dirs, &tmp.path().join("merged"), &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let merged = results(&tmp.path().join("merged"));
+    let l = level(&merged, 0);
+    let trials = l["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 2);
+    for (t, trial) in trials.iter().enumerate() {
+        assert_eq!(
+            trial["completed"].as_u64().unwrap(),
+            per_trial[t],
+            "trial {}",
+            t + 1
+        );
+        assert_eq!(trial["max_concurrency"], 4);
+    }
+    assert_eq!(
+        l["completed"].as_u64().unwrap(),
+        per_trial[0] + per_trial[1]
+    );
     server.shutdown().await;
 }
