@@ -97,6 +97,18 @@ fn finished(child: std::process::Child) -> Output {
     output
 }
 
+/// Shards 0/2 and 1/2 of `config`, starting 2 s from now, waited for.
+async fn two_shards(config: &Path) {
+    let start = rfc3339(SystemTime::now() + Duration::from_secs(2));
+    let children = vec![
+        run(config, &["--shard", "0/2", "--start-at", &start], &[]),
+        run(config, &["--shard", "1/2", "--start-at", &start], &[]),
+    ];
+    tokio::task::spawn_blocking(move || children.into_iter().map(finished).count())
+        .await
+        .unwrap();
+}
+
 fn shard_dirs(out: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(out)
         .expect("out exists")
@@ -519,14 +531,7 @@ async fn rate_mode_shards_send_their_share_on_schedules_of_their_own() {
         text.replace("[sweep]\n", "[sweep]\nmode = \"rate\"\n"),
     )
     .unwrap();
-    let start = rfc3339(SystemTime::now() + Duration::from_secs(2));
-    let children = vec![
-        run(&config, &["--shard", "0/2", "--start-at", &start], &[]),
-        run(&config, &["--shard", "1/2", "--start-at", &start], &[]),
-    ];
-    tokio::task::spawn_blocking(move || children.into_iter().map(finished).count())
-        .await
-        .unwrap();
+    two_shards(&config).await;
     let dirs = shard_dirs(&tmp.path().join("out"));
     let sends: Vec<Vec<f64>> = dirs
         .iter()
@@ -572,14 +577,7 @@ async fn trials_are_slots_of_their_own_and_merge_into_one_level() {
     let config = write_config(tmp.path(), &server.chat_url(), "[4]", 1.0);
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, text.replace("[sweep]\n", "[sweep]\ntrials = 2\n")).unwrap();
-    let start = rfc3339(SystemTime::now() + Duration::from_secs(2));
-    let children = vec![
-        run(&config, &["--shard", "0/2", "--start-at", &start], &[]),
-        run(&config, &["--shard", "1/2", "--start-at", &start], &[]),
-    ];
-    tokio::task::spawn_blocking(move || children.into_iter().map(finished).count())
-        .await
-        .unwrap();
+    two_shards(&config).await;
     let dirs = shard_dirs(&tmp.path().join("out"));
     let mut per_trial = [0u64; 2];
     for dir in &dirs {
