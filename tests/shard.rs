@@ -131,6 +131,16 @@ fn merge(dirs: &[PathBuf], out: &Path, extra: &[&str]) -> Output {
         .expect("run merge")
 }
 
+/// `merge` that must succeed.
+fn merged_ok(dirs: &[PathBuf], out: &Path) {
+    let output = merge(dirs, out, &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The level's `key` over the union of `lines`, as the recorder computes it: numpy-linear
 /// percentiles of the exact µs values.
 fn percentile(lines: &[Value], key: &str, p: f64) -> f64 {
@@ -217,12 +227,7 @@ async fn four_shards_merge_into_the_run_one_process_makes() {
     assert!(completed > 60, "only {completed} requests in 3 s at C=8");
 
     let merged_dir = tmp.path().join("merged");
-    let output = merge(&dirs, &merged_dir, &[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    merged_ok(&dirs, &merged_dir);
     let merged = results(&merged_dir);
     let l = level(&merged, 0);
     assert_eq!(l["completed"].as_u64().unwrap(), completed);
@@ -325,12 +330,7 @@ async fn four_shards_merge_into_the_run_one_process_makes() {
             copy
         })
         .collect();
-    let output = merge(&bare, &tmp.path().join("from-hlog"), &[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    merged_ok(&bare, &tmp.path().join("from-hlog"));
     let approx = results(&tmp.path().join("from-hlog"));
     let a = level(&approx, 0);
     assert_eq!(approx["merged"]["latencies_from"], "histograms");
@@ -550,12 +550,7 @@ async fn rate_mode_shards_send_their_share_on_schedules_of_their_own() {
     }
     // Independent Poisson streams: not the same schedule twice.
     assert_ne!(sends[0][..5], sends[1][..5]);
-    let output = merge(&dirs, &tmp.path().join("merged"), &[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    merged_ok(&dirs, &tmp.path().join("merged"));
     let merged = results(&tmp.path().join("merged"));
     let sent: usize = sends.iter().map(Vec::len).sum();
     assert_eq!(level(&merged, 0)["max_concurrency"], 0);
@@ -607,12 +602,7 @@ async fn trials_are_slots_of_their_own_and_merge_into_one_level() {
             per_trial[t] += trial["completed"].as_u64().unwrap();
         }
     }
-    let output = merge(&dirs, &tmp.path().join("merged"), &[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    merged_ok(&dirs, &tmp.path().join("merged"));
     let merged = results(&tmp.path().join("merged"));
     let l = level(&merged, 0);
     let trials = l["trials"].as_array().unwrap();

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use super::sweep::Driver;
 use crate::config::SweepMode;
 use crate::events::Event;
+use crate::metrics::sample::round3;
 use crate::results::shard::ShardSlot;
 use crate::shard::timeline::{unix_ms, Position};
 
@@ -134,7 +135,7 @@ impl Driver {
             window_start_unix_ms: unix_ms(window_start),
             window_end_unix_ms: unix_ms(window_end),
             started_unix_ms: started.map(unix_ms),
-            late_ms: (late_ms * 1e3).round() / 1e3,
+            late_ms: round3(late_ms),
             missed: started.is_none(),
         };
         if let Some(info) = &mut self.report.shard {

@@ -13,7 +13,7 @@ use crate::client::{ErrorClass, RequestError, Timings};
 use crate::config::SloConfig;
 use crate::metrics::dist::Dist;
 use crate::metrics::recorder::{LevelRecorder, LevelRun, RecorderOptions};
-use crate::metrics::sample::Sample;
+use crate::metrics::sample::{round3, Sample};
 use crate::results::model::{LevelStatus, LevelSummary};
 use crate::shard::hlog;
 use crate::shard::timeline::from_unix_ms;
@@ -258,10 +258,6 @@ fn sample_of(r: &Record, offset_ms: f64, done_us: u64, zero: Instant) -> Sample 
         finished_at: zero + std::time::Duration::from_micros(done_us),
         result,
     }
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1e3).round() / 1e3
 }
 
 /// The merged ITL statistics from the shards' merged histogram.
