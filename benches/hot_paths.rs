@@ -86,6 +86,7 @@ fn sample(tokens: u64) -> Sample {
             role_only_first_chunk: false,
             ..Timings::default()
         }),
+        turn: None,
     }
 }
 

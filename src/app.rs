@@ -108,6 +108,9 @@ async fn run_command(args: RunArgs) -> Result<i32, Failure> {
         .map_err(Failure::Config)?;
         let start =
             parse_start(args.start_at.as_deref().unwrap_or_default()).map_err(Failure::Config)?;
+        if plan.conversations.is_some() {
+            return Err(Failure::Config(format!("{}: shard mode does not divide `prompts.conversations` among shards yet: run conversations from one process", file.display())));
+        }
         let sharded = ShardPlan::new(shard, start, &plan.config.sweep)
             .map_err(|message| Failure::Config(format!("{}: {message}", file.display())))?;
         plan.shard = Some(sharded);

@@ -12,10 +12,11 @@ use crate::color::Rgb;
 use crate::config::{
     Api, CacheMode, Config, EngineConfig, SweepMode, SweepOrder, DEFAULT_REQUESTS_PER_LEVEL,
 };
+use crate::results::conversations::ConversationsWorkload;
 use crate::results::fingerprint;
 use crate::results::model::Workload;
 use crate::secret::Secret;
-use crate::workload::{self, cache, estimate_tokens, Prompt, PromptContent};
+use crate::workload::{self, cache, estimate_tokens, Conversation, Prompt, PromptContent};
 
 /// One engine, ready to load.
 #[derive(Debug, Clone)]
@@ -66,6 +67,9 @@ pub struct Plan {
     /// `[prompts] trace`: per prompt (trace line), its arrival after the first line's at
     /// speed 1. Request k of a level sends prompt k at this time ÷ the level's speed.
     pub schedule: Option<Arc<[Duration]>>,
+    /// `[prompts] conversations`: per prompt index, the conversation (the prompt is its first
+    /// turn).
+    pub conversations: Option<Arc<[Conversation]>>,
 }
 
 /// Where a request sits in the run: its level, trial and phase, and its position in the
@@ -174,9 +178,17 @@ impl Plan {
                 .trace
                 .as_ref()
                 .map(|p| p.display().to_string()),
+            conversations: config.prompts.conversations.map(|c| ConversationsWorkload {
+                turns: c.turns,
+                turn_delay_ms: c.turn_delay_ms,
+            }),
             fingerprint: fingerprint::of(
                 &config,
-                prompts,
+                &match &loaded.conversations {
+                    // Every turn's text, not only the first ones.
+                    Some(chats) => chats.iter().flat_map(conversation_texts).collect(),
+                    None => prompts.clone(),
+                },
                 &loaded.source,
                 loaded.schedule.as_deref(),
             ),
@@ -201,6 +213,7 @@ impl Plan {
             shard: None,
             bust_nonce: 0,
             schedule: loaded.schedule.map(Arc::from),
+            conversations: loaded.conversations.map(Arc::from),
         })
     }
 
@@ -287,6 +300,70 @@ impl Plan {
         }
     }
 
+    /// The body of turn `turn` (0-based) of the conversation at prompt index `prompt`, after
+    /// the model's `answers` to the turns before it: the whole history, and with `cache =
+    /// "bust"` the conversation's prefix (one per conversation, so its turns share their
+    /// history's cache and no other conversation does). Turn 0 is [`Plan::body`]'s bytes.
+    pub fn turn_body(
+        &self,
+        engine: usize,
+        prompt: usize,
+        pos: RequestPos,
+        turn: usize,
+        answers: &[String],
+    ) -> Bytes {
+        let Some(chat) = self.conversations.as_ref().and_then(|c| c.get(prompt)) else {
+            return self.body(engine, prompt, pos);
+        };
+        if turn == 0 {
+            return self.body(engine, prompt, pos);
+        }
+        let mut history = chat.prompt(turn, answers);
+        if self.config.prompts.cache == Some(CacheMode::Bust) {
+            let key = cache::prefix_key(
+                self.seed ^ self.bust_nonce,
+                pos.level_index,
+                pos.trial,
+                pos.sequence(),
+            );
+            let prefix = cache::prefix(key);
+            history = cache::with_prefix(&history, std::str::from_utf8(&prefix).unwrap_or(""));
+        }
+        request_body(&self.config, &self.config.engines[engine], &history)
+    }
+
+    /// Conversations and their requests in a phase of `requests` requests: conversation k
+    /// (of the level's seeded sequence) starts while the turns of those before it are fewer
+    /// than `requests`, and then runs all its turns, so every engine runs the same
+    /// conversations. `(u64::MAX, u64::MAX)` for a time-bound phase.
+    pub fn conversation_budget(
+        &self,
+        level_index: usize,
+        trial: u32,
+        warmup: bool,
+        requests: u64,
+    ) -> (u64, u64) {
+        let Some(chats) = &self.conversations else {
+            return (requests, requests);
+        };
+        if requests == u64::MAX {
+            return (u64::MAX, u64::MAX);
+        }
+        let (mut conversations, mut total) = (0u64, 0u64);
+        while total < requests {
+            let pos = RequestPos {
+                level_index,
+                trial,
+                warmup,
+                index: conversations,
+            };
+            let turns = chats.get(self.prompt_for(pos)).map_or(1, |c| c.turns.len());
+            total += turns.max(1) as u64;
+            conversations += 1;
+        }
+        (conversations, total)
+    }
+
     /// The config as JSON for results: keys never sit in the config, header values are masked.
     pub fn config_json(&self) -> Value {
         let mut value = serde_json::to_value(&self.config).unwrap_or(Value::Null);
@@ -301,6 +378,17 @@ impl Plan {
         }
         value
     }
+}
+
+/// A conversation's texts as prompts, for the fingerprint's hash: the system prompt, then
+/// each user turn with its `max_tokens`.
+fn conversation_texts(chat: &Conversation) -> Vec<Prompt> {
+    let system = chat.system.iter().map(Prompt::text);
+    let turns = chat.turns.iter().map(|t| Prompt {
+        content: PromptContent::Text(t.text.clone()),
+        max_tokens: t.max_tokens,
+    });
+    system.chain(turns).collect()
 }
 
 /// SplitMix64's finaliser: a cheap, well-spread hash of one u64.

@@ -441,6 +441,7 @@ fn ok(ttft_ms: u64, e2e_ms: u64, tokens: u64) -> Sample {
             role_only_first_chunk: false,
             ..Timings::default()
         }),
+        turn: None,
     }
 }
 

@@ -277,6 +277,47 @@ pub fn parse(data: &str) -> Result<Parsed, ChunkError> {
     }))
 }
 
+/// A chunk's answer text, for conversations (`answer_text`): the first choice's
+/// `delta.content` (chat) or `text` (completions). Reasoning is left out, as a chat client
+/// leaves it out of the history it sends back.
+#[derive(Deserialize)]
+struct TextChunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<TextChoice<'a>>,
+}
+
+#[derive(Deserialize)]
+struct TextChoice<'a> {
+    #[serde(default)]
+    index: u64,
+    #[serde(default, borrow)]
+    delta: Option<TextDelta<'a>>,
+    #[serde(default, borrow)]
+    text: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct TextDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Appends the answer text of one `data:` payload to `out` (choice 0's content, escapes
+/// decoded). Only conversations keep the answer; the measuring path never calls this.
+pub fn answer_text(data: &str, out: &mut String) {
+    let Ok(chunk) = serde_json::from_str::<TextChunk>(data.trim()) else {
+        return;
+    };
+    for choice in chunk.choices.iter().filter(|c| c.index == 0) {
+        if let Some(text) = choice.delta.as_ref().and_then(|d| d.content.as_deref()) {
+            out.push_str(text);
+        }
+        if let Some(text) = choice.text.as_deref() {
+            out.push_str(text);
+        }
+    }
+}
+
 /// At most 200 characters of `text`, on one line.
 pub fn snippet(text: &str) -> String {
     let one_line: String = text
@@ -300,6 +341,34 @@ mod tests {
             Ok(Parsed::Chunk(info)) => info,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_answer_text_is_choice_zeros_content_or_text_without_reasoning() {
+        let mut out = String::new();
+        answer_text(
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
+            &mut out,
+        );
+        answer_text(
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi \"you\"\n"}}]}"#,
+            &mut out,
+        );
+        answer_text(
+            r#"{"choices":[{"index":0,"delta":{"reasoning_content":"hmm"}}]}"#,
+            &mut out,
+        );
+        answer_text(
+            r#"{"choices":[{"index":1,"delta":{"content":"other choice"}}]}"#,
+            &mut out,
+        );
+        answer_text(r#"{"choices":[{"index":0,"text":" and é"}]}"#, &mut out);
+        answer_text("[DONE]", &mut out);
+        answer_text(
+            r#"{"choices":[],"usage":{"completion_tokens":3}}"#,
+            &mut out,
+        );
+        assert_eq!(out, "Hi \"you\"\n and é");
     }
 
     #[test]

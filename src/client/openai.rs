@@ -130,6 +130,26 @@ impl EngineClient {
     /// out as `X-Request-Id` (vLLM and others adopt it as their own request id, so engine
     /// logs join `requests.jsonl`), unless the engine's configured headers already set one.
     pub async fn send(&self, body: Bytes, request_id: &str) -> Result<Timings, RequestError> {
+        self.stream(body, request_id, None).await
+    }
+
+    /// [`EngineClient::send`], keeping the answer text in `answer` (appended; reasoning left
+    /// out) for a conversation's next turn. Text is decoded after each chunk is stamped.
+    pub async fn send_keeping_answer(
+        &self,
+        body: Bytes,
+        request_id: &str,
+        answer: &mut String,
+    ) -> Result<Timings, RequestError> {
+        self.stream(body, request_id, Some(answer)).await
+    }
+
+    async fn stream(
+        &self,
+        body: Bytes,
+        request_id: &str,
+        mut answer: Option<&mut String>,
+    ) -> Result<Timings, RequestError> {
         let t0 = Instant::now();
         let total_deadline = t0 + self.timeouts.total;
         let first_deadline = match self.timeouts.first_token {
@@ -305,6 +325,9 @@ impl EngineClient {
                         last_us = at_us;
                         last_read = read;
                         reasoning.chunk(at_us, info.reasoning, info.answer);
+                        if let (Some(text), true) = (answer.as_deref_mut(), info.answer) {
+                            chunk::answer_text(&event.data, text);
+                        }
                     }
                     // Only a finish reason (or `[DONE]`) ends a stream well: with per-chunk
                     // usage (`continuous_usage_stats`) a usage chunk can come mid-stream.

@@ -241,6 +241,23 @@ pub struct PromptsConfig {
     /// accepted). Unset = as `warm`, with a warning when a prompt reaches an engine twice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheMode>,
+    /// Multi-turn chats: each in-flight slot holds one conversation and sends its turns one
+    /// after another, each with the whole history (the model's own earlier answers included).
+    /// With `synthetic` or `sharegpt`, in concurrency mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<ConversationsConfig>,
+}
+
+/// `[prompts] conversations = { turns = 5, turn_delay_ms = 0 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversationsConfig {
+    /// User turns per conversation: exactly this many with `synthetic` (required there), at
+    /// most this many with `sharegpt` (unset = each conversation's own human turns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turns: Option<u32>,
+    /// The user's pause between an answer and the next question, ms (the slot stays held).
+    pub turn_delay_ms: u64,
 }
 
 /// `[prompts] cache`.

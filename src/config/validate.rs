@@ -243,6 +243,26 @@ impl Config {
                 return Err("`sweep.levels = \"auto\"` does not apply to `prompts.trace`: list the speed factors (e.g. [0.5, 1, 2])".into());
             }
         }
+        if let Some(chats) = &prompts.conversations {
+            let source = sources.first().copied().unwrap_or("pool");
+            if !matches!(source, "synthetic" | "sharegpt") {
+                return Err(format!("`prompts.conversations` needs `synthetic` or `sharegpt` prompts (each conversation's user turns come from them), not `{source}`"));
+            }
+            if sweep.mode != SweepMode::Concurrency {
+                return Err("`prompts.conversations` runs in `sweep.mode = \"concurrency\"`: a level is the number of conversations in flight, each sending its turns one after another".into());
+            }
+            match chats.turns {
+                Some(0) => return Err("`prompts.conversations.turns` must be at least 1".into()),
+                None if source == "synthetic" => return Err("`prompts.conversations.turns` is needed with `synthetic` prompts (the user turns of each conversation)".into()),
+                _ => {}
+            }
+            if chats.turn_delay_ms > 3_600_000 {
+                return Err(format!(
+                    "`prompts.conversations.turn_delay_ms` must be at most 3600000 (1 hour), got {}",
+                    chats.turn_delay_ms
+                ));
+            }
+        }
         if prompts.pool.as_ref().is_some_and(Vec::is_empty) {
             return Err("`prompts.pool` is empty".into());
         }

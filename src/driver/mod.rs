@@ -15,6 +15,7 @@
 pub mod arrivals;
 mod auto;
 mod controls;
+mod conversation;
 mod level;
 mod open_loop;
 mod pause;

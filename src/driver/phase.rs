@@ -12,6 +12,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::controls::LevelHandle;
+use super::conversation;
 use super::open_loop::{self, Schedule, Times};
 use super::pause::{ActiveClock, PauseLedger};
 use super::sweep::{Driver, SNAPSHOT_INTERVAL, UNREACHABLE_AFTER};
@@ -78,9 +79,19 @@ impl Driver {
         time: Option<Duration>,
     ) -> std::io::Result<PhaseResult> {
         let warmup = kind == PhaseKind::Warmup;
+        // Conversations: the phase's count of requests becomes whole conversations.
+        let (conversations, planned) =
+            self.plan
+                .conversation_budget(level_index, self.trial, warmup, planned);
+        let claims = self
+            .plan
+            .conversations
+            .is_some()
+            .then(|| conversation::Claims::new(conversations));
         let cancel = CancellationToken::new();
         let stop_new = CancellationToken::new();
         let next = Arc::new(AtomicU64::new(0));
+        let ended = Arc::new(AtomicU64::new(0));
         let sweep = &self.plan.config.sweep;
         let rate_mode = sweep.mode == SweepMode::Rate;
         let shard = self.plan.shard.map(|p| p.shard);
@@ -88,7 +99,10 @@ impl Driver {
             1
         } else {
             let level = self.levels[level_index] as u64;
-            shard.map_or(level, |s| s.share(level)).min(planned) as usize
+            shard
+                .map_or(level, |s| s.share(level))
+                .min(planned)
+                .min(conversations) as usize
         };
         let channel = (workers_count.max(self.plan.max_in_flight().min(4096))) * 2 + 16;
         let (samples_tx, mut samples) = mpsc::channel(channel);
@@ -108,6 +122,7 @@ impl Driver {
             planned,
             warmup,
             next: next.clone(),
+            ended: ended.clone(),
             paused: self.paused.subscribe(),
             cancel: cancel.clone(),
             stop_new: stop_new.clone(),
@@ -159,7 +174,10 @@ impl Driver {
             workers.spawn(open_loop::run(ctx, schedule));
         } else {
             for _ in 0..workers_count {
-                workers.spawn(worker::run(ctx.clone()));
+                match &claims {
+                    Some(claims) => workers.spawn(conversation::run(ctx.clone(), claims.clone())),
+                    None => workers.spawn(worker::run(ctx.clone())),
+                };
             }
             drop(ctx);
         }
@@ -175,12 +193,18 @@ impl Driver {
         let trial = (self.plan.config.sweep.trials > 1).then_some(self.trial);
         let mut connect_failures = 0u32;
         // Claimed (sent or about to be) minus finished.
-        let in_flight = |recorder: &LevelRecorder| {
-            next.load(Ordering::Relaxed).min(planned) - recorder.finished()
+        // Claimed (sent or about to be) minus ended, both counted by the workers: a request
+        // whose sample still waits in the channel is no longer in flight. `ended` is read
+        // first, so it never runs ahead of `next`.
+        let in_flight = || {
+            let ended = ended.load(Ordering::Acquire);
+            next.load(Ordering::Acquire)
+                .min(planned)
+                .saturating_sub(ended)
         };
         loop {
             // The pause rule: the clock stops only while paused with nothing in flight.
-            clock.update(in_flight(&recorder));
+            clock.update(in_flight());
             // Time-bound level: once active time is up no new request starts.
             let time_left = duration
                 .filter(|_| !stop_new.is_cancelled())
@@ -215,7 +239,10 @@ impl Driver {
                     if let (Some(live), false) = (&self.live, warmup) {
                         live.record(&self.plan.engines[engine].name, level, &sample);
                     }
-                    self.sent_prompt(engine, sample.prompt_index).await;
+                    // A conversation's prompt is sent once, with its first turn.
+                    if sample.turn.is_none_or(|t| t.turn == 1) {
+                        self.sent_prompt(engine, sample.prompt_index).await;
+                    }
                     if !warmup {
                         let mut record = RequestRecord::new(&self.plan.engines[engine].name, level, level_index, &sample)
                             .with_prompt(self.plan.prompts.get(sample.prompt_index));
@@ -237,7 +264,7 @@ impl Driver {
                             cancel: &cancel,
                             clock: &mut clock,
                             pauses: &pauses,
-                            in_flight: in_flight(&recorder),
+                            in_flight: in_flight(),
                         };
                         self.apply(control, Some(level)).await;
                     }
@@ -255,12 +282,12 @@ impl Driver {
                 }
                 _ = ticker.tick(), if !warmup => {
                     if let Some(live) = &self.live {
-                        live.set_level(&self.plan.engines[engine].name, Some(level), in_flight(&recorder));
+                        live.set_level(&self.plan.engines[engine].name, Some(level), in_flight());
                     }
                     let snapshot = Snapshot {
                         engine,
                         level_index,
-                        in_flight: in_flight(&recorder) as u32,
+                        in_flight: in_flight() as u32,
                         planned: if planned == u64::MAX { 0 } else { planned },
                         ..recorder.snapshot(clock.active_ms())
                     };

@@ -50,6 +50,9 @@ pub fn planned_repeat(plan: &Plan) -> bool {
                 None => plan.request_limit(level).unwrap_or(0),
                 Some(_) => 0,
             };
+            // Conversations: a phase's count is of requests, its draws are conversations.
+            let warmup = plan.conversation_budget(level_index, 1, true, warmup).0;
+            let measured = plan.conversation_budget(level_index, 1, false, measured).0;
             let pos = |warmup: bool, index: u64| RequestPos {
                 level_index,
                 trial: 1,

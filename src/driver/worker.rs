@@ -28,6 +28,9 @@ pub struct WorkerCtx {
     pub warmup: bool,
     /// The next request index to claim.
     pub next: Arc<AtomicU64>,
+    /// Requests whose stream (or error) has ended, counted the moment it does: claimed −
+    /// ended is what is in flight.
+    pub ended: Arc<AtomicU64>,
     pub paused: watch::Receiver<bool>,
     pub cancel: CancellationToken,
     /// Cancelled when the level's `duration_s` is up: no new request starts; in-flight ones
@@ -45,16 +48,23 @@ pub struct WorkerCtx {
     pub id_prefix: Arc<str>,
 }
 
+impl WorkerCtx {
+    /// Waits while the run is paused; false when the phase is cancelled (or the run gone).
+    pub async fn wait_unpaused(&mut self) -> bool {
+        while *self.paused.borrow_and_update() {
+            tokio::select! {
+                changed = self.paused.changed() => if changed.is_err() { return false },
+                _ = self.cancel.cancelled() => return false,
+            }
+        }
+        !self.cancel.is_cancelled()
+    }
+}
+
 /// Runs requests until the phase's count is claimed or it is cancelled.
 pub async fn run(mut ctx: WorkerCtx) {
     loop {
-        while *ctx.paused.borrow_and_update() {
-            tokio::select! {
-                changed = ctx.paused.changed() => if changed.is_err() { return },
-                _ = ctx.cancel.cancelled() => return,
-            }
-        }
-        if ctx.cancel.is_cancelled() {
+        if !ctx.wait_unpaused().await {
             return;
         }
         let index = if ctx.stop_new.is_cancelled() {
@@ -105,6 +115,7 @@ pub async fn send_one(ctx: &WorkerCtx, index: u64, due: Option<Duration>) -> Sam
         _ = ctx.cancel.cancelled() => Err(RequestError::new(ErrorClass::Cancelled, "cancelled by skip or quit")),
     };
     let finished_at = Instant::now();
+    ctx.ended.fetch_add(1, Ordering::Release);
     Sample {
         request_index: index,
         request_id,
@@ -114,5 +125,6 @@ pub async fn send_one(ctx: &WorkerCtx, index: u64, due: Option<Duration>) -> Sam
         in_flight_us: (finished_at - sent).as_micros() as u64,
         finished_at,
         result,
+        turn: None,
     }
 }

@@ -274,6 +274,7 @@ mod tests {
             in_flight_us: 0,
             finished_at: tokio::time::Instant::now(),
             result,
+            turn: None,
         }
     }
 

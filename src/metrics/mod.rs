@@ -3,6 +3,7 @@
 
 pub mod batches;
 pub mod checks;
+pub mod conversations;
 pub mod dist;
 pub mod fairness;
 pub mod health;

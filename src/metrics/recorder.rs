@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use super::conversations::ConversationRecorder;
 use super::dist::{Dist, Stats};
 use super::prefix_cache::PrefixCacheCounter;
 use super::reasoning::ReasoningRecorder;
@@ -50,6 +51,8 @@ pub struct LevelRecorder {
     reasoning: ReasoningRecorder,
     /// Cached prompt tokens, as the engine reported them.
     prefix_cache: PrefixCacheCounter,
+    /// `[prompts] conversations`: per turn and per conversation.
+    conversations: ConversationRecorder,
 }
 
 /// What a recorder measures beyond the basics.
@@ -101,6 +104,7 @@ impl LevelRecorder {
         if sample.queue_us as f64 > LATE_START_MS * 1e3 {
             self.late_starts += 1;
         }
+        self.conversations.record(sample);
         let mut interval = Interval {
             sent_us: done_us.saturating_sub(sample.in_flight_us),
             done_us,
@@ -295,6 +299,7 @@ impl LevelRecorder {
             max_e2el_ms,
             reasoning: self.reasoning.stats(self.output_tokens),
             prefix_cache: self.prefix_cache.stats(),
+            conversations: self.conversations.stats(),
             percentiles_from_histogram: [&self.ttft, &self.e2el, &self.itl, &self.tpot]
                 .iter()
                 .any(|d| d.approximate())
@@ -375,6 +380,7 @@ mod tests {
                 ttfa_us: Some(ttft_us),
                 ..Timings::default()
             }),
+            turn: None,
         }
     }
 

@@ -27,6 +27,25 @@ pub struct Sample {
     /// a busy channel must not shift a request's interval onto the next one's).
     pub finished_at: tokio::time::Instant,
     pub result: Result<Timings, RequestError>,
+    /// `[prompts] conversations`: the turn of a conversation this request was.
+    pub turn: Option<TurnOf>,
+}
+
+/// Which turn of which conversation a request was, and what it sent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TurnOf {
+    /// The conversation's position in the level's sequence (the same on every engine).
+    pub conversation: u64,
+    /// 1-based.
+    pub turn: u32,
+    /// The conversation's turns.
+    pub turns: u32,
+    /// Words of every message sent (the history included).
+    pub prompt_words: usize,
+    /// `max_tokens` of this turn.
+    pub max_tokens: u32,
+    /// When the conversation's first turn was sent.
+    pub started_at: tokio::time::Instant,
 }
 
 /// A line of `requests.jsonl`.
@@ -97,6 +116,15 @@ pub struct RequestRecord<'a> {
     /// `[run] request_itls`: the gaps between output chunks, ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub itl_ms: Option<Vec<f64>>,
+    /// `[prompts] conversations`: the conversation's position in the level's sequence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<u64>,
+    /// `[prompts] conversations`: the turn, 1-based.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn: Option<u32>,
+    /// The sample's turn, for [`RequestRecord::with_prompt`].
+    #[serde(skip)]
+    turn_of: Option<TurnOf>,
 }
 
 impl<'a> RequestRecord<'a> {
@@ -137,6 +165,9 @@ impl<'a> RequestRecord<'a> {
             status: None,
             error: None,
             itl_ms: None,
+            conversation: sample.turn.map(|t| t.conversation),
+            turn: sample.turn.map(|t| t.turn),
+            turn_of: sample.turn,
         };
         match &sample.result {
             Ok(t) => {
@@ -179,12 +210,18 @@ impl<'a> RequestRecord<'a> {
         self
     }
 
-    /// Adds what the plan knows about the prompt sent.
+    /// Adds what the plan knows about the prompt sent; a conversation's turn says itself
+    /// what it sent (its history).
     pub fn with_prompt(mut self, prompt: Option<&PromptInfo>) -> RequestRecord<'a> {
         if let Some(p) = prompt {
             self.prompt_words = Some(p.words);
             self.prompt_tokens_est = Some(p.input_tokens_est);
             self.max_tokens = Some(p.max_tokens);
+        }
+        if let Some(turn) = self.turn_of {
+            self.prompt_words = Some(turn.prompt_words);
+            self.prompt_tokens_est = Some(crate::workload::estimate_tokens(turn.prompt_words));
+            self.max_tokens = Some(turn.max_tokens);
         }
         self
     }
@@ -209,6 +246,7 @@ mod tests {
             in_flight_us: 0,
             finished_at: tokio::time::Instant::now(),
             result: Ok(t),
+            turn: None,
         };
         serde_json::to_value(RequestRecord::new("e", 1.0, 0, &sample)).expect("serialise")
     }

@@ -86,6 +86,16 @@ pub fn of(
     if let Some(cache) = config.prompts.cache {
         put("prompts.cache".into(), cache.as_str().into());
     }
+    if let Some(chats) = config.prompts.conversations {
+        put(
+            "prompts.conversations".into(),
+            format!(
+                "turns {}, turn_delay_ms {}",
+                optional(chats.turns),
+                chats.turn_delay_ms
+            ),
+        );
+    }
     let slo = &config.slo;
     put("slo.ttft_ms".into(), optional(slo.ttft_ms));
     put("slo.tpot_ms".into(), optional(slo.tpot_ms));

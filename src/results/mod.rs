@@ -1,6 +1,7 @@
 //! Results: the serialisable model and writing it to disk as the run goes.
 
 pub mod confidence;
+pub mod conversations;
 pub mod fingerprint;
 pub mod host;
 pub mod model;

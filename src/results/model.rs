@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::results::conversations::{ConversationStats, ConversationsWorkload};
 use crate::results::prefix_cache::PrefixCacheStats;
 use crate::results::reasoning::ReasoningStats;
 
@@ -157,6 +158,10 @@ pub struct Workload {
     /// or `warm` (prompts as they are, repeats accepted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<String>,
+    /// `[prompts] conversations`: multi-turn chats, a level's concurrency is conversations
+    /// in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<ConversationsWorkload>,
     /// Every setting that changes the numbers, `key → value` (e.g. `request.max_tokens →
     /// 128`; the prompts' contents and header values as `fnv1a:` hashes, never a secret):
     /// `run --resume` continues a run only with a config of the same fingerprint. Empty in
@@ -340,6 +345,10 @@ pub struct LevelSummary {
     /// no request reported cached tokens.
     #[serde(flatten)]
     pub prefix_cache: PrefixCacheStats,
+    /// `[prompts] conversations`: per-conversation totals and each turn's TTFT and cache
+    /// hits (see [`ConversationStats`]); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<ConversationStats>,
     /// True when the level had more values than are kept exactly (2 million per metric):
     /// its percentiles then come from hdrhistogram (3 significant digits).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

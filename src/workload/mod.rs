@@ -10,11 +10,14 @@
 //! crate, which roughly doubles the dependency tree; left out on purpose.)
 
 pub mod cache;
+pub mod conversations;
 pub mod files;
 pub mod synthetic;
 pub mod trace;
 
 use serde::Serialize;
+
+pub use conversations::Conversation;
 
 use crate::config::PromptsConfig;
 
@@ -88,13 +91,44 @@ pub struct Prompts {
     pub source: String,
     /// A trace's arrival times, per prompt, from its first line's (at speed 1).
     pub schedule: Option<Vec<std::time::Duration>>,
+    /// `[prompts] conversations`: the conversations, one per prompt (which is its first turn).
+    pub conversations: Option<Vec<Conversation>>,
 }
 
 /// Loads the configured source. `seed` seeds synthetic prompts. Errors are one line naming
 /// the file (and the line, for a bad line).
 pub fn load(config: &PromptsConfig, seed: u64) -> Result<Prompts, String> {
     let mut schedule = None;
-    let (mut prompts, what) = if let Some(path) = &config.trace {
+    let mut chats = None;
+    let (mut prompts, what) = if let Some(turns) = config.conversations {
+        let (list, what) = match (&config.synthetic, &config.sharegpt) {
+            (Some(syn), _) => {
+                let n = turns.turns.unwrap_or(1);
+                let list = conversations::synthetic(syn, n, seed)?;
+                let shared = match syn.shared_prefix() {
+                    Some((count, tokens)) => format!(", {count} shared system prompts of {tokens}"),
+                    None => String::new(),
+                };
+                let what = format!(
+                    "synthetic conversations of {n} turns{shared}, {} input / {} output tokens a turn",
+                    syn.input_tokens, syn.output_tokens
+                );
+                (list, what)
+            }
+            (None, Some(path)) => {
+                let list = conversations::sharegpt(path, &turns)?;
+                (list, format!("sharegpt {} conversations", path.display()))
+            }
+            (None, None) => {
+                return Err(
+                    "`prompts.conversations` needs `synthetic` or `sharegpt` prompts".into(),
+                )
+            }
+        };
+        let firsts = list.iter().map(|c| c.prompt(0, &[])).collect();
+        chats = Some(list);
+        (firsts, what)
+    } else if let Some(path) = &config.trace {
         let trace = trace::load(path, seed, config.limit)?;
         let span = trace.schedule.last().copied().unwrap_or_default();
         let what = format!(
@@ -144,15 +178,30 @@ pub fn load(config: &PromptsConfig, seed: u64) -> Result<Prompts, String> {
         if let Some(schedule) = &mut schedule {
             schedule.truncate(limit);
         }
+        if let Some(chats) = &mut chats {
+            chats.truncate(limit);
+        }
     }
     if prompts.is_empty() {
         return Err(format!("{what}: no prompts"));
     }
     let source = format!("{what} ({} prompts)", thousands(prompts.len() as u64));
+    let source = match &chats {
+        Some(list) => {
+            let turns: usize = list.iter().map(|c| c.turns.len()).sum();
+            format!(
+                "{what} ({} conversations, {} turns)",
+                thousands(list.len() as u64),
+                thousands(turns as u64)
+            )
+        }
+        None => source,
+    };
     Ok(Prompts {
         prompts,
         source,
         schedule,
+        conversations: chats,
     })
 }
 

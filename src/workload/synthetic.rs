@@ -49,6 +49,42 @@ pub fn length_range(n: u32, ratio: f64) -> (u64, u64) {
 /// `config.count` prompts; the same seed gives the same prompts. Errors name the tokenizer
 /// file when it cannot be loaded or cannot reach a length.
 pub fn generate(config: &SyntheticConfig, seed: u64) -> Result<Vec<Prompt>, String> {
+    let parts = parts(config, seed, config.count)?;
+    Ok(parts
+        .own
+        .into_iter()
+        .enumerate()
+        .map(|(i, (text, max_tokens))| {
+            let content = match parts.shared.get(i % parts.shared.len().max(1)) {
+                Some(system) => PromptContent::Messages(vec![
+                    Message {
+                        role: "system".into(),
+                        content: system.clone(),
+                    },
+                    Message {
+                        role: "user".into(),
+                        content: text,
+                    },
+                ]),
+                None => PromptContent::Text(text),
+            };
+            Prompt {
+                content,
+                max_tokens: Some(max_tokens),
+            }
+        })
+        .collect())
+}
+
+/// What synthetic prompts are made of: the shared system prompts (none without
+/// `prefix_tokens`) and `count` texts of their own, each with its `max_tokens`.
+pub(super) struct Parts {
+    pub(super) shared: Vec<String>,
+    pub(super) own: Vec<(String, u32)>,
+}
+
+/// The shared prompts and `count` own texts (`config.count` is not read).
+pub(super) fn parts(config: &SyntheticConfig, seed: u64, count: usize) -> Result<Parts, String> {
     let tokenizer = match &config.tokenizer {
         Some(path) => Some(
             tokenizers::Tokenizer::from_file(path)
@@ -86,31 +122,15 @@ pub fn generate(config: &SyntheticConfig, seed: u64) -> Result<Vec<Prompt>, Stri
     };
     let (in_lo, in_hi) = length_range(config.input_tokens, config.range_ratio);
     let (out_lo, out_hi) = length_range(config.output_tokens, config.range_ratio);
-    let mut prompts = Vec::with_capacity(config.count);
-    for i in 0..config.count {
+    let mut own = Vec::with_capacity(count);
+    for _ in 0..count {
         let tokens = rng.between(in_lo, in_hi);
         let mut words = words_for(tokens, &mut rng);
         fit(&mut words, tokens, &mut rng)?;
-        let text = words.join(" ");
-        let content = match shared.get(i % shared.len().max(1)) {
-            Some(system) => PromptContent::Messages(vec![
-                Message {
-                    role: "system".into(),
-                    content: system.clone(),
-                },
-                Message {
-                    role: "user".into(),
-                    content: text,
-                },
-            ]),
-            None => PromptContent::Text(text),
-        };
-        prompts.push(Prompt {
-            content,
-            max_tokens: Some(rng.between(out_lo, out_hi).min(u32::MAX as u64) as u32),
-        });
+        let max_tokens = rng.between(out_lo, out_hi).min(u32::MAX as u64) as u32;
+        own.push((words.join(" "), max_tokens));
     }
-    Ok(prompts)
+    Ok(Parts { shared, own })
 }
 
 /// Seeded words for about `tokens` estimated tokens (at least one word).

@@ -20,6 +20,8 @@
 //! - `intervals`   — the tables' `± half-width`, the noisy marker and the note on both.
 //! - `reasoning`   — `## Reasoning` (TTFA beside TTFT) and `## Prefix cache`, each only when
 //!   some level has something for it.
+//! - `conversations` — `## Conversations`: per level, conversations completed, failed and
+//!   cut, and each turn's TTFT and cache hits; only for runs with conversations.
 //! - `concurrency` — the achieved concurrency and steady-state windows.
 //! - `server`      — the engines' own metrics per level (and the GPUs').
 //! - `host`        — `## Host`: the machine's CPU per level, and the readings of a host report
@@ -31,6 +33,7 @@
 
 mod client_marks;
 mod concurrency;
+mod conversations;
 mod host;
 mod intervals;
 mod knee;
@@ -47,6 +50,7 @@ use super::{has_slo, is_rate};
 use crate::results::model::Report;
 use client_marks::client_mark_note;
 use concurrency::concurrency;
+use conversations::conversations;
 use host::host;
 use intervals::interval_note;
 use knee::knees;
@@ -97,6 +101,7 @@ pub fn summary_md(report: &Report) -> Vec<u8> {
         }
         reasoning(&mut md, report);
         prefix_cache(&mut md, report);
+        conversations(&mut md, report);
         concurrency(&mut md, report);
         server(&mut md, report);
         host(&mut md, report);

@@ -257,6 +257,7 @@ fn sample_of(r: &Record, offset_ms: f64, done_us: u64, zero: Instant) -> Sample 
         in_flight_us: us(r.in_flight_ms.or(r.e2el_ms).unwrap_or(0.0)),
         finished_at: zero + std::time::Duration::from_micros(done_us),
         result,
+        turn: None,
     }
 }
 
