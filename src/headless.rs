@@ -11,7 +11,7 @@ use crate::events::Event;
 use crate::report::markdown::{
     client_mark, knee_line, method_notes, ordered_verdicts, verdict_line,
 };
-use crate::report::per_level_text;
+use crate::report::{per_level_text, Swept};
 use crate::results::confidence::{Interval, IntervalMethod};
 use crate::results::host::ClientState;
 use crate::results::model::{LevelStatus, LevelSummary, Report};
@@ -20,7 +20,7 @@ use crate::tui::{format, summary_table};
 /// Prints events until the bus closes.
 pub async fn run(mut events: mpsc::Receiver<Event>, mut out: impl Write) {
     let mut names: Vec<String> = Vec::new();
-    let mut rate = false;
+    let mut swept = Swept::Concurrency;
     let mut trials = 1;
     while let Some(event) = events.recv().await {
         let name = |engine: usize| names.get(engine).map(String::as_str).unwrap_or("?");
@@ -29,7 +29,7 @@ pub async fn run(mut events: mpsc::Receiver<Event>, mut out: impl Write) {
                 trials = report.workload.trials.unwrap_or(1);
                 let line = started_line(&report);
                 names = report.engines.iter().map(|e| e.name.clone()).collect();
-                rate = report.workload.mode == "rate";
+                swept = Swept::of(&report);
                 Some(line)
             }
             Event::LevelStarted {
@@ -37,10 +37,10 @@ pub async fn run(mut events: mpsc::Receiver<Event>, mut out: impl Write) {
                 level,
                 search: Some(search),
                 ..
-            } => Some(search_line(name(engine), level, rate, &search)),
+            } => Some(search_line(name(engine), level, swept, &search)),
             Event::LevelFinished {
                 engine, summary, ..
-            } => Some(finished_lines(name(engine), &summary, rate, trials)),
+            } => Some(finished_lines(name(engine), &summary, swept, trials)),
             Event::Warning { engine, text } => Some(match engine.and_then(|e| names.get(e)) {
                 Some(name) => format!("warning: {name}: {text}"),
                 None => format!("warning: {text}"),
@@ -123,25 +123,22 @@ pub fn started_line(report: &Report) -> String {
 
 /// `levels = "auto"`: a level starting, with the engine's search state:
 /// `vLLM                 C=128  search: doubling: 64 → 128`.
-pub fn search_line(engine: &str, level: f64, rate: bool, search: &str) -> String {
-    format!(
-        "{engine:<20} {:<6} search: {search}",
-        level_text(level, rate)
-    )
+pub fn search_line(engine: &str, level: f64, swept: Swept, search: &str) -> String {
+    format!("{engine:<20} {:<6} search: {search}", swept.label(level))
 }
 
 /// What a `LevelFinished` prints. With one trial a level, [`level_line`]. With `trials` = K
 /// > 1 the line of the trial that just ended (the last in `summary.trials`) tagged `trial
 /// t/K`; after the K-th, a second line with the means over the trials and their intervals.
-pub fn finished_lines(engine: &str, summary: &LevelSummary, rate: bool, trials: u32) -> String {
+pub fn finished_lines(engine: &str, summary: &LevelSummary, swept: Swept, trials: u32) -> String {
     if trials <= 1 {
-        return level_line(engine, summary, rate);
+        return level_line(engine, summary, swept);
     }
     let t = summary.trials.len().max(1);
     let trial = summary.trials.last().unwrap_or(summary);
-    let mut text = line(engine, trial, rate, Some(format!("trial {t}/{trials}")));
+    let mut text = line(engine, trial, swept, Some(format!("trial {t}/{trials}")));
     if t >= trials as usize {
-        if let Some(means) = mean_line(engine, summary, rate) {
+        if let Some(means) = mean_line(engine, summary, swept) {
             text.push('\n');
             text.push_str(&means);
         }
@@ -152,7 +149,7 @@ pub fn finished_lines(engine: &str, summary: &LevelSummary, rate: bool, trials: 
 /// The means over a level's trials with their 95 % half-widths:
 /// `vLLM  C=8  mean of 3 trials: 1234 ± 56 tok/s | TTFT p50 41.2 ± 3.1 ms | E2E p50 … ms`,
 /// then `⚠ CV > 10 %: …` when noisy. `None` when the level has no intervals.
-pub fn mean_line(engine: &str, s: &LevelSummary, rate: bool) -> Option<String> {
+pub fn mean_line(engine: &str, s: &LevelSummary, swept: Swept) -> Option<String> {
     let i = s.intervals.as_ref()?;
     let over = match i.method {
         IntervalMethod::Trials => format!("mean of {} trials", i.n),
@@ -160,7 +157,7 @@ pub fn mean_line(engine: &str, s: &LevelSummary, rate: bool) -> Option<String> {
     };
     let mut text = format!(
         "{engine:<20} {:<6} {over}: {} tok/s | TTFT p50 {} ms | E2E p50 {} ms",
-        level_text(s.level, rate),
+        swept.label(s.level),
         pm(
             Some(s.plotted_output_throughput()),
             i.output_throughput.as_ref()
@@ -265,11 +262,7 @@ pub fn interval_table(report: &Report) -> Option<String> {
     if rows.is_empty() {
         return None;
     }
-    let level_header = if report.workload.mode == "rate" {
-        "rate"
-    } else {
-        "C"
-    };
+    let level_header = Swept::of(report).column();
     let head = [
         "Engine".to_string(),
         level_header.to_string(),
@@ -316,32 +309,23 @@ fn pm(value: Option<f64>, interval: Option<&Interval>) -> String {
     }
 }
 
-/// `C=4`, or `r=2.5/s` in rate mode.
-fn level_text(level: f64, rate: bool) -> String {
-    if rate {
-        format!("r={}/s", format::level(level))
-    } else {
-        format!("C={}", format::level(level))
-    }
-}
-
 /// One line for a finished level: `C=4` (or `r=2.5/s` in rate mode), counts, throughput and
 /// latencies; then `goodput X req/s` when SLOs are set and `late N` in rate mode; `[skipped]`
 /// or `[FAILED]`; `[host busy]`, `[client busy]` or `[client late]` when the client's timings
 /// are suspect.
-pub fn level_line(engine: &str, s: &LevelSummary, rate: bool) -> String {
-    line(engine, s, rate, None)
+pub fn level_line(engine: &str, s: &LevelSummary, swept: Swept) -> String {
+    line(engine, s, swept, None)
 }
 
 /// [`level_line`], with `tag` (e.g. `trial 2/3`) after the level.
-fn line(engine: &str, s: &LevelSummary, rate: bool, tag: Option<String>) -> String {
+fn line(engine: &str, s: &LevelSummary, swept: Swept, tag: Option<String>) -> String {
     let status = match s.status {
         LevelStatus::Complete => "",
         LevelStatus::Skipped => "  [skipped]",
         LevelStatus::Failed => "  [FAILED]",
     };
     let client = client_mark(s.client_state).map_or_else(String::new, |m| format!("  [{m}]"));
-    let mut level = level_text(s.level, rate);
+    let mut level = swept.label(s.level);
     if let Some(tag) = tag {
         let _ = write!(level, " ({tag})");
     }
@@ -349,7 +333,7 @@ fn line(engine: &str, s: &LevelSummary, rate: bool, tag: Option<String>) -> Stri
     if let Some(goodput) = s.request_goodput {
         extra.push_str(&format!(" | goodput {goodput:.2} req/s"));
     }
-    if rate {
+    if swept.open_loop() {
         let late = s.schedule.as_ref().map_or(0, |sc| sc.late_starts);
         extra.push_str(&format!(" | late {late}"));
     }
@@ -395,7 +379,7 @@ mod tests {
             median_ttft_ms: Some(60.0),
             ..LevelSummary::default()
         };
-        assert!(!level_line("e", &plain, false).contains("TTFA"));
+        assert!(!level_line("e", &plain, Swept::Concurrency).contains("TTFA"));
         let thinking = LevelSummary {
             reasoning: ReasoningStats {
                 median_ttfa_ms: Some(110.0),
@@ -406,7 +390,7 @@ mod tests {
             },
             ..plain
         };
-        let line = level_line("e", &thinking, false);
+        let line = level_line("e", &thinking, Swept::Concurrency);
         assert!(
             line.ends_with(" | TTFA p50 110.0 p99 131.0 ms | reasoning 62%"),
             "{line}"

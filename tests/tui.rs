@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use llmsweep::events::{Control, Event, RunState, ServerSnapshot, Snapshot};
+use llmsweep::report::Swept;
 use llmsweep::results::confidence::{Interval, IntervalMethod, LevelIntervals};
 use llmsweep::results::host::{ClientState, EngineCpu, EngineLocation, HostProcess, HostReport};
 use llmsweep::results::model::{
@@ -915,12 +916,12 @@ fn waiting_line_names_the_duration() {
 #[test]
 fn headless_level_line_rate_and_goodput() {
     let s = rate_summary(2.5, 1.0, 0.93, 3);
-    let line = llmsweep::headless::level_line("vLLM", &s, true);
+    let line = llmsweep::headless::level_line("vLLM", &s, Swept::Rate);
     assert!(line.contains("r=2.5/s"), "{line}");
     assert!(line.contains("| goodput "), "{line}");
     assert!(line.contains(" req/s | late 3"), "{line}");
     let plain = summary(4.0, 1.0, 0, LevelStatus::Complete);
-    let line = llmsweep::headless::level_line("vLLM", &plain, false);
+    let line = llmsweep::headless::level_line("vLLM", &plain, Swept::Concurrency);
     assert!(line.contains("C=4 "), "{line}");
     assert!(
         !line.contains("goodput") && !line.contains("late"),
@@ -1084,7 +1085,7 @@ fn detail_view_shows_dashes_for_no_success() {
 
 #[test]
 fn headless_level_line_shows_dashes_without_a_success() {
-    let line = llmsweep::headless::level_line("SGLang", &no_success(8.0), false);
+    let line = llmsweep::headless::level_line("SGLang", &no_success(8.0), Swept::Concurrency);
     assert!(
         line.contains("TTFT p50        — p99        — ms | E2E p50        — p99        — ms"),
         "{line}"
@@ -2360,7 +2361,7 @@ fn summary_table_and_headless_text_mark_the_levels() {
         "{text}"
     );
     // The headless line of each level.
-    let line = |s: &LevelSummary| llmsweep::headless::level_line(DEFAULT, s, false);
+    let line = |s: &LevelSummary| llmsweep::headless::level_line(DEFAULT, s, Swept::Concurrency);
     assert!(
         line(&default[1]).ends_with(" ms  [host busy]"),
         "{}",

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use llmsweep::headless::{final_text, finished_lines, level_line, mean_line, search_line};
 use llmsweep::report::markdown::verdict_rest;
-use llmsweep::report::{levels_csv, summary_md};
+use llmsweep::report::{levels_csv, summary_md, Swept};
 use llmsweep::results::confidence::{Interval, IntervalMethod, LevelIntervals};
 use llmsweep::results::model::{
     EngineReport, LevelStatus, LevelSummary, Report, RunStatus, Workload, SCHEMA_VERSION,
@@ -568,7 +568,7 @@ fn headless_tags_each_trial_and_prints_the_means_after_the_last() {
     let level = &build().engines[1].levels[2];
     let mut so_far = level.clone();
     so_far.trials.truncate(2);
-    let line = finished_lines("sim-slow", &so_far, false, 3);
+    let line = finished_lines("sim-slow", &so_far, Swept::Concurrency, 3);
     assert!(
         line.starts_with("sim-slow             C=4 (trial 2/3) "),
         "{line}"
@@ -576,7 +576,7 @@ fn headless_tags_each_trial_and_prints_the_means_after_the_last() {
     // The line shows the trial's own numbers (trial 2: 1500 tok/s), not the mean.
     assert!(line.contains("  1500.0 tok/s"), "{line}");
     assert!(!line.contains('\n'), "{line}");
-    let last = finished_lines("sim-slow", level, false, 3);
+    let last = finished_lines("sim-slow", level, Swept::Concurrency, 3);
     let lines: Vec<&str> = last.lines().collect();
     assert_eq!(lines.len(), 2, "{last}");
     assert!(lines[0].contains("C=4 (trial 3/3)"), "{last}");
@@ -591,19 +591,25 @@ fn headless_tags_each_trial_and_prints_the_means_after_the_last() {
     );
     // One trial a level: the line as before.
     assert_eq!(
-        finished_lines("sim-slow", level, false, 1),
-        level_line("sim-slow", level, false)
+        finished_lines("sim-slow", level, Swept::Concurrency, 1),
+        level_line("sim-slow", level, Swept::Concurrency)
     );
-    assert!(mean_line("x", &without_trials(&build()).engines[0].levels[0], false).is_none());
+    assert!(mean_line(
+        "x",
+        &without_trials(&build()).engines[0].levels[0],
+        Swept::Concurrency
+    )
+    .is_none());
 }
 
 #[test]
 fn headless_prints_the_search_state() {
     assert_eq!(
-        search_line("sim-fast", 128.0, false, "doubling: 64 → 128"),
+        search_line("sim-fast", 128.0, Swept::Concurrency, "doubling: 64 → 128"),
         "sim-fast             C=128  search: doubling: 64 → 128"
     );
-    assert!(search_line("v", 2.5, true, "bisecting 2–4").contains("r=2.5/s search: bisecting 2–4"));
+    assert!(search_line("v", 2.5, Swept::Rate, "bisecting 2–4")
+        .contains("r=2.5/s search: bisecting 2–4"));
 }
 
 #[test]

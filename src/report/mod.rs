@@ -356,6 +356,54 @@ pub(crate) fn level_name(report: &Report) -> &'static str {
     }
 }
 
+/// What a sweep's levels are, for their labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Swept {
+    /// Requests (or conversations) in flight: `C=4`.
+    #[default]
+    Concurrency,
+    /// Requests per second: `r=2.5/s`.
+    Rate,
+    /// Speed factors of a replayed trace: `2×`.
+    TraceSpeed,
+}
+
+impl Swept {
+    pub fn of(report: &Report) -> Swept {
+        if report.workload.trace.is_some() {
+            Swept::TraceSpeed
+        } else if report.workload.mode == "rate" {
+            Swept::Rate
+        } else {
+            Swept::Concurrency
+        }
+    }
+
+    /// Open loop (rate mode, a trace): requests are sent on a schedule.
+    pub fn open_loop(self) -> bool {
+        self != Swept::Concurrency
+    }
+
+    /// A table's column header: `C`, `rate`, `speed`.
+    pub fn column(self) -> &'static str {
+        match self {
+            Swept::Concurrency => "C",
+            Swept::Rate => "rate",
+            Swept::TraceSpeed => "speed",
+        }
+    }
+
+    /// One level: `C=4`, `r=2.5/s`, `2×`.
+    pub fn label(self, level: f64) -> String {
+        let value = crate::tui::format::level(level);
+        match self {
+            Swept::Concurrency => format!("C={value}"),
+            Swept::Rate => format!("r={value}/s"),
+            Swept::TraceSpeed => format!("{value}×"),
+        }
+    }
+}
+
 /// True in rate mode (levels are req/s).
 pub(crate) fn is_rate(report: &Report) -> bool {
     report.workload.mode == "rate"
@@ -431,6 +479,37 @@ pub(crate) fn slo_text(report: &Report) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trace_sweeps_speeds_and_rate_mode_rates() {
+        let mut report = Report::default();
+        report.workload.mode = "concurrency".into();
+        assert_eq!(Swept::of(&report), Swept::Concurrency);
+        report.workload.mode = "rate".into();
+        assert_eq!(Swept::of(&report), Swept::Rate);
+        report.workload.trace = Some("t.jsonl".into());
+        let trace = Swept::of(&report);
+        assert_eq!(trace, Swept::TraceSpeed);
+        assert_eq!(
+            [Swept::Concurrency, Swept::Rate, trace].map(|s| (
+                s.column(),
+                s.label(2.5),
+                s.open_loop()
+            )),
+            [
+                ("C", "C=2.5".to_string(), false),
+                ("rate", "r=2.5/s".to_string(), true),
+                ("speed", "2.5×".to_string(), true)
+            ]
+        );
+        // The headless line of a trace level says its speed.
+        let level = LevelSummary {
+            level: 2.0,
+            ..LevelSummary::default()
+        };
+        let line = crate::headless::level_line("e", &level, trace);
+        assert!(line.contains(" 2× "), "{line}");
+    }
 
     #[test]
     fn display_time_shapes() {

@@ -16,11 +16,7 @@ use super::format;
 /// (steady-state or whole-level, as the chart; † marks whole-level figures among steady-state
 /// ones). Ends with a newline.
 pub fn summary_table(report: &Report) -> String {
-    let level_header = if report.workload.mode == "rate" {
-        "rate"
-    } else {
-        "C"
-    };
+    let level_header = crate::report::Swept::of(report).column();
     let name_width = report
         .engines
         .iter()

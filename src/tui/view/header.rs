@@ -122,11 +122,7 @@ pub(super) fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
                 .collect::<Vec<_>>()
                 .join(" "),
         };
-        let what = if report.workload.mode == "rate" {
-            "rate"
-        } else {
-            "C"
-        };
+        let what = crate::report::Swept::of(report).column();
         let each = match crate::report::duration_s(report) {
             Some(d) if report.workload.requests_per_level == 0 => {
                 format!("{} s each", format::level(d))

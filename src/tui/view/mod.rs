@@ -37,7 +37,6 @@ use crate::results::model::Report;
 
 use super::ansi::ansi16_hex;
 use super::app::{App, View};
-use super::format;
 use super::labels::engine_labels;
 use compare::render_compare;
 use detail::render_detail;
@@ -139,11 +138,9 @@ fn engine_color(app: &App, engine: usize) -> Color {
 
 /// `C=16` in concurrency mode, `r=2.5/s` in rate mode, `2×` replaying a trace.
 fn level_label(report: Option<&Report>, level: f64) -> String {
-    match report {
-        Some(r) if r.workload.trace.is_some() => format!("{}×", format::level(level)),
-        Some(r) if r.workload.mode == "rate" => format!("r={}/s", format::level(level)),
-        _ => format!("C={}", format::level(level)),
-    }
+    report
+        .map_or(crate::report::Swept::Concurrency, crate::report::Swept::of)
+        .label(level)
 }
 
 /// `1 level`, `3 levels`.
