@@ -302,6 +302,22 @@ async fn output_length_rules() {
     );
 }
 
+/// vLLM's Rust `vllm-bench` probes `/tokenize` first and skips it on a 4xx: the simulator
+/// has no tokenizer, so it answers as a server without the endpoint does.
+#[tokio::test]
+async fn tokenize_is_not_found_like_a_server_without_it() {
+    let sim = start(fast(), Faults::default(), 1).await;
+    for path in ["/tokenize", "/detokenize"] {
+        let response = client()
+            .post(format!("{}{path}", sim.base_url()))
+            .json(&json!({"model": "sim", "prompt": "hello"}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 404, "{path}");
+    }
+}
+
 #[tokio::test]
 async fn non_streaming_health_models_and_bad_requests() {
     let sim = start(fast(), Faults::default(), 1).await;

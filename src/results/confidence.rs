@@ -84,3 +84,19 @@ pub struct LevelIntervals {
 
 /// Above this coefficient of variation across trials a metric is flagged noisy.
 pub const NOISY_CV: f64 = 0.10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_is_named_as_it_serialises() {
+        for (method, name) in [
+            (IntervalMethod::Trials, "trials"),
+            (IntervalMethod::BatchMeans, "batch_means"),
+        ] {
+            assert_eq!(method.as_str(), name);
+            assert_eq!(serde_json::to_value(method).unwrap(), name);
+        }
+    }
+}

@@ -126,3 +126,20 @@ impl Verdict {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metric_is_named_as_its_results_field() {
+        let names = VerdictMetric::ALL.map(VerdictMetric::as_str);
+        assert_eq!(
+            names,
+            ["output_throughput", "median_ttft_ms", "median_e2el_ms"]
+        );
+        for metric in VerdictMetric::ALL {
+            assert_eq!(serde_json::to_value(metric).unwrap(), metric.as_str());
+        }
+    }
+}
