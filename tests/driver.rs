@@ -277,6 +277,27 @@ async fn the_engine_never_sees_more_than_the_level_in_flight() {
     }
 }
 
+/// The dashboard's space key sends `TogglePause`: the first press pauses, the second
+/// resumes, and the level then finishes every request.
+#[tokio::test(start_paused = true)]
+async fn the_pause_key_pauses_then_resumes() {
+    let sim = quick_sim().await;
+    let mut run = Run::start(sweep_plan(&[("e", sim.chat_url())], &[1], 12, 8));
+    run.until(|e| matches!(e, Event::LevelStarted { .. })).await;
+    wait_lines(&run, 2).await;
+    run.send(Control::TogglePause).await;
+    run.until(|e| matches!(e, Event::State(RunState::Paused)))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let paused = run.requests().len();
+    assert!(paused < 12, "paused before the level's end");
+    run.send(Control::TogglePause).await;
+    run.until(|e| matches!(e, Event::State(RunState::Running)))
+        .await;
+    let (_, outcome) = run.finish().await;
+    assert_eq!(outcome.report.engines[0].levels[0].completed, 12);
+}
+
 /// On tokio's paused clock (the simulator and the driver both keep `tokio::time`), so every
 /// duration below is exact.
 #[tokio::test(start_paused = true)]
