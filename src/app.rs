@@ -411,6 +411,7 @@ async fn sim_command(args: SimArgs) -> Result<i32, Failure> {
         reset_before_headers_rate: args.reset_before_headers_rate,
         non_sse_rate: args.non_sse_rate,
         huge_event_bytes: args.huge_event_bytes,
+        events_per_write: args.events_per_write,
     };
     if let Some(path) = &args.timing_log {
         // Refuse before announcing the server; it opens (truncates) the file again to write.

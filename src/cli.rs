@@ -245,6 +245,10 @@ pub struct SimArgs {
     /// Pad the first content event of every request to this many bytes.
     #[arg(long)]
     pub huge_event_bytes: Option<usize>,
+    /// Write each stream N events at a time (an engine or proxy that buffers): the whole
+    /// response in a few large writes
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub events_per_write: u32,
     /// A reasoning model: chat replies open with N reasoning chunks
     /// (`delta.reasoning_content`), part of `max_tokens`, reported in usage's
     /// `completion_tokens_details.reasoning_tokens`.

@@ -10,8 +10,8 @@
 //! - `workload` — prompt sources (`pool`, JSONL `file`, `sharegpt`, `synthetic` with an optional
 //!   shared prefix, a Mooncake `trace`) → prompts (and a trace's arrival times); `cache`
 //!   (the busting prefix of `[prompts] cache = "bust"`).
-//! - `client`   — `openai` (reqwest + eventsource-stream, timings), `sse` (byte guard before the
-//!   SSE parser), `chunk` (pure chunk parser), `reasoning` (a stream's TTFR/TTFA, folded per
+//! - `client`   — `openai` (reqwest, timings), `sse` (the one-pass SSE splitter: events as
+//!   slices of the body's bytes), `chunk` (pure chunk parser), `reasoning` (a stream's TTFR/TTFA, folded per
 //!   chunk), `connections` (counts connections opened).
 //! - `driver`   — the sweep: `sweep` (run order), `level` (warmup → measured phase → summary),
 //!   `phase` (workers or rate mode's dispatcher, samples in, snapshots out), `pause` (the

@@ -631,9 +631,12 @@ async fn a_warmup_by_time_runs_for_warmup_s_then_the_level() {
     let (_, outcome) = run.finish().await;
     assert_eq!(run.requests().len(), 4, "warmup requests are not recorded");
     assert_eq!(outcome.report.engines[0].levels[0].completed, 4);
-    assert_eq!(
-        server.in_flight_at_arrival.lock().expect("arrivals").len(),
-        sent + 4
+    // Four measured requests after the warmup's; the first of them may have arrived before
+    // `sent` was read (the level goes on as soon as it announces itself).
+    let total = server.in_flight_at_arrival.lock().expect("arrivals").len();
+    assert!(
+        (sent + 3..=sent + 4).contains(&total),
+        "{sent} then {total}"
     );
 }
 

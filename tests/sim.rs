@@ -302,6 +302,39 @@ async fn output_length_rules() {
     );
 }
 
+/// `--events-per-write N`: the stream comes in writes of N events (the last one shorter),
+/// every event whole and in order.
+#[tokio::test]
+async fn buffered_writes_carry_n_events_each() {
+    let faults = Faults {
+        events_per_write: 50,
+        ..Faults::default()
+    };
+    let sim = start(fast(), faults, 1).await;
+    let response = client()
+        .post(sim.chat_url())
+        .json(&chat_body(120, true))
+        .send()
+        .await
+        .expect("send");
+    let mut frames = Vec::new();
+    let mut body = response.bytes_stream();
+    while let Some(frame) = body.next().await {
+        frames.push(frame.expect("frame"));
+    }
+    let events: Vec<usize> = frames
+        .iter()
+        .map(|f| f.windows(2).filter(|w| w == b"\n\n").count())
+        .collect();
+    // Role, 120 tokens, finish, usage, [DONE]: 124 events in three writes of at most 50
+    // (a read may cut a write in two: the socket's, not the simulator's doing).
+    assert_eq!(events.iter().sum::<usize>(), 124);
+    assert!(frames.len() <= 6, "{} reads: {events:?}", frames.len());
+    let text: Vec<u8> = frames.concat();
+    assert!(text.ends_with(b"data: [DONE]\n\n"));
+    assert_eq!(text.windows(8).filter(|w| w == b"content\"").count(), 122);
+}
+
 /// vLLM's Rust `vllm-bench` probes `/tokenize` first and skips it on a 4xx: the simulator
 /// has no tokenizer, so it answers as a server without the endpoint does.
 #[tokio::test]

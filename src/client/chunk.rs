@@ -250,14 +250,24 @@ fn sane(n: &Option<serde_json::Number>) -> Option<u64> {
 
 /// Parses one `data:` payload.
 pub fn parse(data: &str) -> Result<Parsed, ChunkError> {
-    let data = data.trim();
-    if data == "[DONE]" {
+    parse_bytes(data.as_bytes())
+}
+
+/// Parses one `data:` payload as the stream delivered it: bytes, UTF-8-checked by serde_json
+/// in every string it reads (a payload that is not UTF-8 there is malformed).
+pub fn parse_bytes(data: &[u8]) -> Result<Parsed, ChunkError> {
+    let data = data.trim_ascii();
+    if data == b"[DONE]" {
         return Ok(Parsed::Done);
     }
-    let raw: RawChunk = serde_json::from_str(data)
+    let raw: RawChunk = serde_json::from_slice(data)
         // serde's message may quote the offending value whole (newlines and all): cut it too.
         .map_err(|e| {
-            ChunkError::Malformed(format!("{}: {}", snippet(&e.to_string()), snippet(data)))
+            ChunkError::Malformed(format!(
+                "{}: {}",
+                snippet(&e.to_string()),
+                snippet(&String::from_utf8_lossy(data))
+            ))
         })?;
     if let Some(error) = raw.error.filter(|e| !e.is_null()) {
         let message = error
@@ -304,8 +314,8 @@ struct TextDelta<'a> {
 
 /// Appends the answer text of one `data:` payload to `out` (choice 0's content, escapes
 /// decoded). Only conversations keep the answer; the measuring path never calls this.
-pub fn answer_text(data: &str, out: &mut String) {
-    let Ok(chunk) = serde_json::from_str::<TextChunk>(data.trim()) else {
+pub fn answer_text(data: &[u8], out: &mut String) {
+    let Ok(chunk) = serde_json::from_slice::<TextChunk>(data.trim_ascii()) else {
         return;
     };
     for choice in chunk.choices.iter().filter(|c| c.index == 0) {
@@ -347,25 +357,28 @@ mod tests {
     fn the_answer_text_is_choice_zeros_content_or_text_without_reasoning() {
         let mut out = String::new();
         answer_text(
-            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#.as_bytes(),
             &mut out,
         );
         answer_text(
-            r#"{"choices":[{"index":0,"delta":{"content":"Hi \"you\"\n"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi \"you\"\n"}}]}"#.as_bytes(),
             &mut out,
         );
         answer_text(
-            r#"{"choices":[{"index":0,"delta":{"reasoning_content":"hmm"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"reasoning_content":"hmm"}}]}"#.as_bytes(),
             &mut out,
         );
         answer_text(
-            r#"{"choices":[{"index":1,"delta":{"content":"other choice"}}]}"#,
+            r#"{"choices":[{"index":1,"delta":{"content":"other choice"}}]}"#.as_bytes(),
             &mut out,
         );
-        answer_text(r#"{"choices":[{"index":0,"text":" and é"}]}"#, &mut out);
-        answer_text("[DONE]", &mut out);
         answer_text(
-            r#"{"choices":[],"usage":{"completion_tokens":3}}"#,
+            r#"{"choices":[{"index":0,"text":" and é"}]}"#.as_bytes(),
+            &mut out,
+        );
+        answer_text("[DONE]".as_bytes(), &mut out);
+        answer_text(
+            r#"{"choices":[],"usage":{"completion_tokens":3}}"#.as_bytes(),
             &mut out,
         );
         assert_eq!(out, "Hi \"you\"\n and é");

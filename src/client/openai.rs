@@ -1,4 +1,4 @@
-//! OpenAI-compatible streaming over reqwest + eventsource-stream.
+//! OpenAI-compatible streaming over reqwest and the one-pass SSE splitter of [`super::sse`].
 //!
 //! Each chunk's arrival instant is stamped as its bytes come off the socket, before any
 //! parsing, so parse cost never shows up in TTFT or ITL. Times come from `tokio::time::Instant`
@@ -11,7 +11,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use bytes::Bytes;
-use eventsource_stream::EventStreamError;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
@@ -214,8 +213,8 @@ impl EngineClient {
         let arrival_ns = Arc::new(AtomicU64::new(0));
         let reads = Arc::new(AtomicU64::new(0));
         let (stamp, count) = (arrival_ns.clone(), reads.clone());
-        // Stamped before any check or parsing; the guard caps an event at 1 MiB and rejects
-        // bytes that are not UTF-8, so a hostile stream cannot grow the parser's buffers.
+        // Stamped before any check or parsing; the splitter caps an event at 1 MiB, so a
+        // hostile stream cannot grow its buffers.
         let events = sse::events(response.bytes_stream(), move || {
             stamp.store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
             count.fetch_add(1, Ordering::Relaxed);
@@ -267,10 +266,10 @@ impl EngineClient {
                     return Err(phase_timeout(deadline, phase));
                 }
             };
-            let event = match next {
+            let data = match next {
                 None => break,
-                Some(Ok(event)) => event,
-                Some(Err(EventStreamError::Transport(BodyError::Transport(e)))) => {
+                Some(Ok(data)) => data,
+                Some(Err(BodyError::Transport(e))) => {
                     return Err(RequestError::new(
                         ErrorClass::EndedEarly,
                         self.redact(&format!(
@@ -278,22 +277,16 @@ impl EngineClient {
                         )),
                     ))
                 }
-                Some(Err(EventStreamError::Transport(e))) => {
+                Some(Err(e @ BodyError::TooLarge)) => {
                     return Err(RequestError::new(
                         ErrorClass::MalformedStream,
                         format!("{e} (after {output_chunks} output chunks)"),
                     ))
                 }
-                Some(Err(e)) => {
-                    return Err(RequestError::new(
-                        ErrorClass::MalformedStream,
-                        self.redact(&e.to_string()),
-                    ))
-                }
             };
             let at_us = arrival_ns.load(Ordering::Relaxed) / 1_000;
             let read = reads.load(Ordering::Relaxed);
-            match chunk::parse(&event.data) {
+            match chunk::parse_bytes(&data) {
                 Ok(Parsed::Done) => {
                     done = true;
                     break;
@@ -326,7 +319,7 @@ impl EngineClient {
                         last_read = read;
                         reasoning.chunk(at_us, info.reasoning, info.answer);
                         if let (Some(text), true) = (answer.as_deref_mut(), info.answer) {
-                            chunk::answer_text(&event.data, text);
+                            chunk::answer_text(&data, text);
                         }
                     }
                     // Only a finish reason (or `[DONE]`) ends a stream well: with per-chunk
@@ -339,7 +332,7 @@ impl EngineClient {
                         reasoning.usage_tokens = usage.reasoning_tokens;
                     }
                 }
-                Err(error) => return Err(self.chunk_error(error, &event.data)),
+                Err(error) => return Err(self.chunk_error(error, &data)),
             }
         }
         if done {
@@ -393,12 +386,13 @@ impl EngineClient {
 
     /// The error for a chunk that failed to parse. The parser cuts messages to a snippet,
     /// so the key is redacted from the whole chunk first and the chunk parsed again.
-    fn chunk_error(&self, error: ChunkError, data: &str) -> RequestError {
+    fn chunk_error(&self, error: ChunkError, data: &[u8]) -> RequestError {
+        let data = String::from_utf8_lossy(data);
         let (class, original) = match error {
             ChunkError::Malformed(message) => (ErrorClass::MalformedStream, message),
             ChunkError::Engine(message) => (ErrorClass::EngineError, message),
         };
-        let message = match (&self.key, chunk::parse(&self.redact(data))) {
+        let message = match (&self.key, chunk::parse(&self.redact(&data))) {
             (Some(_), Err(ChunkError::Malformed(m) | ChunkError::Engine(m))) => m,
             _ => self.redact(&original),
         };

@@ -50,6 +50,10 @@ pub struct Faults {
     /// Pad the first content event of every streaming request to this many bytes (its JSON
     /// stays valid): above 1 MiB, a client must cut it off rather than buffer it.
     pub huge_event_bytes: Option<usize>,
+    /// Write each stream this many events at a time, as an engine or proxy that buffers its
+    /// output does (the first write waits for the first N); 0 or 1 = every event as it is
+    /// made. The bursty shape of the client's CPU benchmarks.
+    pub events_per_write: u32,
 }
 
 /// What happens to one request: [`Faults`] resolved for one arrival index.

@@ -257,9 +257,25 @@ async fn handle(
             first_token: Some(first_token),
             metrics: state.metrics.clone(),
         };
-        let body = futures_util::stream::unfold(stream, |mut s| async move {
+        let per_write = state.faults.events_per_write.max(1) as usize;
+        let body = futures_util::stream::unfold(stream, move |mut s| async move {
             let item = s.next().await?;
-            Some((item, s))
+            if per_write == 1 {
+                return Some((item, s));
+            }
+            // Buffered: up to `per_write` events in one frame, fewer at the stream's end.
+            let Ok(first) = item else {
+                return Some((item, s));
+            };
+            let mut frame = BytesMut::from(&first[..]);
+            for _ in 1..per_write {
+                match s.next().await {
+                    Some(Ok(more)) => frame.extend_from_slice(&more),
+                    Some(Err(e)) => return Some((Err(e), s)),
+                    None => break,
+                }
+            }
+            Some((Ok(frame.freeze()), s))
         });
         Response::builder()
             .status(StatusCode::OK)
