@@ -11,8 +11,9 @@
 //!   shared prefix, a Mooncake `trace`) → prompts (and a trace's arrival times); `cache`
 //!   (the busting prefix of `[prompts] cache = "bust"`).
 //! - `client`   — `openai` (reqwest, timings), `sse` (the one-pass SSE splitter: events as
-//!   slices of the body's bytes), `chunk` (pure chunk parser), `reasoning` (a stream's TTFR/TTFA, folded per
-//!   chunk), `connections` (counts connections opened).
+//!   slices of the body's bytes), `chunk` (pure chunk parser), `answer` (a conversation's
+//!   answer text), `reasoning` (a stream's TTFR/TTFA, folded per chunk), `connections`
+//!   (counts connections opened).
 //! - `driver`   — the sweep: `sweep` (run order), `level` (warmup → measured phase → summary),
 //!   `phase` (workers or rate mode's dispatcher, samples in, snapshots out), `pause` (the
 //!   active clock's in-flight rule), `controls` (keys), `arrivals` (the seeded schedule),

@@ -287,47 +287,6 @@ pub fn parse_bytes(data: &[u8]) -> Result<Parsed, ChunkError> {
     }))
 }
 
-/// A chunk's answer text, for conversations (`answer_text`): the first choice's
-/// `delta.content` (chat) or `text` (completions). Reasoning is left out, as a chat client
-/// leaves it out of the history it sends back.
-#[derive(Deserialize)]
-struct TextChunk<'a> {
-    #[serde(default, borrow)]
-    choices: Vec<TextChoice<'a>>,
-}
-
-#[derive(Deserialize)]
-struct TextChoice<'a> {
-    #[serde(default)]
-    index: u64,
-    #[serde(default, borrow)]
-    delta: Option<TextDelta<'a>>,
-    #[serde(default, borrow)]
-    text: Option<std::borrow::Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct TextDelta<'a> {
-    #[serde(default, borrow)]
-    content: Option<std::borrow::Cow<'a, str>>,
-}
-
-/// Appends the answer text of one `data:` payload to `out` (choice 0's content, escapes
-/// decoded). Only conversations keep the answer; the measuring path never calls this.
-pub fn answer_text(data: &[u8], out: &mut String) {
-    let Ok(chunk) = serde_json::from_slice::<TextChunk>(data.trim_ascii()) else {
-        return;
-    };
-    for choice in chunk.choices.iter().filter(|c| c.index == 0) {
-        if let Some(text) = choice.delta.as_ref().and_then(|d| d.content.as_deref()) {
-            out.push_str(text);
-        }
-        if let Some(text) = choice.text.as_deref() {
-            out.push_str(text);
-        }
-    }
-}
-
 /// At most 200 characters of `text`, on one line.
 pub fn snippet(text: &str) -> String {
     let one_line: String = text
@@ -351,37 +310,6 @@ mod tests {
             Ok(Parsed::Chunk(info)) => info,
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn the_answer_text_is_choice_zeros_content_or_text_without_reasoning() {
-        let mut out = String::new();
-        answer_text(
-            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#.as_bytes(),
-            &mut out,
-        );
-        answer_text(
-            r#"{"choices":[{"index":0,"delta":{"content":"Hi \"you\"\n"}}]}"#.as_bytes(),
-            &mut out,
-        );
-        answer_text(
-            r#"{"choices":[{"index":0,"delta":{"reasoning_content":"hmm"}}]}"#.as_bytes(),
-            &mut out,
-        );
-        answer_text(
-            r#"{"choices":[{"index":1,"delta":{"content":"other choice"}}]}"#.as_bytes(),
-            &mut out,
-        );
-        answer_text(
-            r#"{"choices":[{"index":0,"text":" and é"}]}"#.as_bytes(),
-            &mut out,
-        );
-        answer_text("[DONE]".as_bytes(), &mut out);
-        answer_text(
-            r#"{"choices":[],"usage":{"completion_tokens":3}}"#.as_bytes(),
-            &mut out,
-        );
-        assert_eq!(out, "Hi \"you\"\n and é");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The streaming client: one request to one engine → [`Timings`] or a classified
 //! [`RequestError`]. Every per-request metric of DESIGN §3 is computed here.
 
+pub mod answer;
 pub mod chunk;
 pub mod connections;
 pub mod openai;

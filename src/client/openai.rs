@@ -14,6 +14,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
+use super::answer;
 use super::chunk::{self, ChunkError, Parsed};
 use super::connections::ConnectionCounter;
 use super::reasoning::Reasoning;
@@ -319,7 +320,7 @@ impl EngineClient {
                         last_read = read;
                         reasoning.chunk(at_us, info.reasoning, info.answer);
                         if let (Some(text), true) = (answer.as_deref_mut(), info.answer) {
-                            chunk::answer_text(&data, text);
+                            answer::answer_text(&data, text);
                         }
                     }
                     // Only a finish reason (or `[DONE]`) ends a stream well: with per-chunk
