@@ -86,7 +86,6 @@ pub fn exported_text(result: &Result<Vec<std::path::PathBuf>, String>) -> String
 }
 
 pub fn started_line(report: &Report) -> String {
-    let rate = report.workload.mode == "rate";
     let trials = match report.workload.trials {
         Some(k) if k > 1 => format!(", {k} trials each"),
         _ => String::new(),
@@ -106,10 +105,10 @@ pub fn started_line(report: &Report) -> String {
         "llmsweep: run {} — {} engine(s) × {} {:?}, {}{trials}{}{shard}",
         report.run_name,
         report.engines.len(),
-        match (rate, &report.workload.trace) {
-            (true, Some(_)) => "trace speeds (×)",
-            (true, None) => "rates (req/s)",
-            (false, _) => "levels",
+        match Swept::of(report) {
+            Swept::TraceSpeed => "trace speeds (×)",
+            Swept::Rate => "rates (req/s)",
+            Swept::Concurrency => "levels",
         },
         report.workload.levels,
         per_level_text(report),

@@ -288,16 +288,21 @@ impl Plan {
                     Some(_) => u64::from(pos.warmup),
                     None => pos.sequence(),
                 };
-                let key = cache::prefix_key(
-                    self.seed ^ self.bust_nonce,
-                    pos.level_index,
-                    pos.trial,
-                    sequence,
-                );
-                cache::join(body, at, &cache::prefix(key))
+                cache::join(body, at, &self.bust_prefix(pos, sequence))
             }
             None => body.clone(),
         }
+    }
+
+    /// `[prompts] cache = "bust"`: the prefix of request `sequence` of `pos`'s level, trial
+    /// and run.
+    fn bust_prefix(&self, pos: RequestPos, sequence: u64) -> [u8; cache::PREFIX_LEN] {
+        cache::prefix(cache::prefix_key(
+            self.seed ^ self.bust_nonce,
+            pos.level_index,
+            pos.trial,
+            sequence,
+        ))
     }
 
     /// The body of turn `turn` (0-based) of the conversation at prompt index `prompt`, after
@@ -320,13 +325,7 @@ impl Plan {
         }
         let mut history = chat.prompt(turn, answers);
         if self.config.prompts.cache == Some(CacheMode::Bust) {
-            let key = cache::prefix_key(
-                self.seed ^ self.bust_nonce,
-                pos.level_index,
-                pos.trial,
-                pos.sequence(),
-            );
-            let prefix = cache::prefix(key);
+            let prefix = self.bust_prefix(pos, pos.sequence());
             history = cache::with_prefix(&history, std::str::from_utf8(&prefix).unwrap_or(""));
         }
         request_body(&self.config, &self.config.engines[engine], &history)

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use common::{config, http_response, plan, raw_server, RawServer, Run};
+use common::{config, http_response, plan, raw_server, repeat_warnings, RawServer, Run};
 use llmsweep::driver::REPEAT_WARNING;
 use llmsweep::events::Event;
 use llmsweep::plan::Plan;
@@ -275,23 +275,6 @@ async fn warning_run(sweep: &str, pool: usize, cache: Option<&str>) -> (Vec<Even
     let mut run = Run::start_no_check(plan(config(&toml)));
     let (events, outcome) = run.finish().await;
     (events, outcome.report.warnings.clone())
-}
-
-/// The repeat warnings on the bus, and where: before the first level started?
-fn repeat_warnings(events: &[Event]) -> Vec<bool> {
-    let mut started = false;
-    let mut out = Vec::new();
-    for e in events {
-        match e {
-            Event::LevelStarted { .. } => started = true,
-            Event::Warning { engine, text } if text == REPEAT_WARNING => {
-                assert_eq!(*engine, None, "a run's warning, not an engine's");
-                out.push(!started);
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,6 @@
 mod common;
 
 use common::*;
-use llmsweep::results::model::LevelSummary;
 use llmsweep::sim::{Faults, Profile, FIXED};
 
 /// 40 words: ceil(40 × 1.3) = 52 prompt tokens, two full blocks of 16 words.
@@ -33,26 +32,18 @@ fn level_plan(url: String, requests: u64, pool: &[String]) -> llmsweep::plan::Pl
     plan(config(&toml))
 }
 
-async fn run_level(
-    plan: llmsweep::plan::Plan,
-) -> (LevelSummary, Vec<serde_json::Value>, serde_json::Value) {
-    // No preflight probe: it would warm the cache before the first measured request.
-    let mut run = Run::start_no_check(plan);
-    let (_, outcome) = run.finish().await;
-    let level = outcome.report.engines[0].levels[0].clone();
-    let text = std::fs::read_to_string(run.out_dir.join("results.json")).expect("results.json");
-    let json: serde_json::Value = serde_json::from_str(&text).expect("parses");
-    (
-        level,
-        run.requests(),
-        json["engines"][0]["levels"][0].clone(),
-    )
-}
+// No preflight probe in these runs (`start_no_check`): it would warm the cache before the
+// first measured request.
 
 #[tokio::test(start_paused = true)]
 async fn a_repeated_prompt_is_served_from_the_cache_and_its_ttft_falls() {
     let sim = sim(cached_profile(true), Faults::default()).await;
-    let (l, requests, json) = run_level(level_plan(sim.chat_url(), 4, &[prompt("w")])).await;
+    let (l, requests, json) = first_level(Run::start_no_check(level_plan(
+        sim.chat_url(),
+        4,
+        &[prompt("w")],
+    )))
+    .await;
     assert_eq!(l.completed, 4);
     let cached: Vec<u64> = requests
         .iter()
@@ -90,7 +81,12 @@ async fn different_prompts_miss_and_the_cached_fraction_shows_the_mix() {
     let mut shared = prompt("w");
     shared.truncate(prompt("w").find("w16").expect("word 16"));
     shared.push_str(&prompt("v")[prompt("v").find("v16").expect("word 16")..]);
-    let (l, requests, _) = run_level(level_plan(sim.chat_url(), 6, &[prompt("w"), shared])).await;
+    let (l, requests, _) = first_level(Run::start_no_check(level_plan(
+        sim.chat_url(),
+        6,
+        &[prompt("w"), shared],
+    )))
+    .await;
     let cached: u64 = requests
         .iter()
         .map(|r| r["cached_tokens"].as_u64().expect("cached_tokens"))
@@ -106,7 +102,12 @@ async fn different_prompts_miss_and_the_cached_fraction_shows_the_mix() {
 #[tokio::test(start_paused = true)]
 async fn without_a_prefix_cache_nothing_is_reported() {
     let sim = sim(cached_profile(false), Faults::default()).await;
-    let (l, requests, json) = run_level(level_plan(sim.chat_url(), 3, &[prompt("w")])).await;
+    let (l, requests, json) = first_level(Run::start_no_check(level_plan(
+        sim.chat_url(),
+        3,
+        &[prompt("w")],
+    )))
+    .await;
     assert_eq!(l.completed, 3);
     assert_eq!(l.prefix_cache.total_cached_tokens, None);
     assert!(json.get("cached_fraction").is_none() && json.get("total_cached_tokens").is_none());

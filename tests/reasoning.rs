@@ -7,14 +7,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use llmsweep::client::Timings;
-use llmsweep::results::model::LevelSummary;
 use llmsweep::sim::{Faults, Profile, FIXED};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
 
 const ROLE: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":"","reasoning_content":null},"logprobs":null,"finish_reason":null}]}"#;
 const THINK: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"reasoning_content":" hmm"},"logprobs":null,"finish_reason":null}]}"#;
@@ -25,41 +20,6 @@ const FINISH: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","cho
 /// Usage with both details: 7 reasoning tokens (not the 2 chunks), 16 of 40 prompt tokens cached.
 const USAGE_DETAILED: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":40,"total_tokens":49,"completion_tokens":9,"prompt_tokens_details":{"cached_tokens":16},"completion_tokens_details":{"reasoning_tokens":7}}}"#;
 const USAGE_PLAIN: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":40,"total_tokens":44,"completion_tokens":4}}"#;
-
-/// Serves one stream per connection: `(after_ms, data)` steps, each its own write after
-/// sleeping `after_ms` on the (paused) clock, then closes. Returns the URL.
-async fn stepped_server(steps: Vec<(u64, &'static str)>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!(
-        "http://{}/v1/chat/completions",
-        listener.local_addr().expect("addr")
-    );
-    let steps = std::sync::Arc::new(steps);
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let steps = steps.clone();
-            tokio::spawn(async move {
-                if read_request(&mut socket).await.is_none() {
-                    return;
-                }
-                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
-                            cache-control: no-cache\r\nconnection: close\r\n\r\n";
-                if socket.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                for (after_ms, data) in steps.iter() {
-                    tokio::time::sleep(Duration::from_millis(*after_ms)).await;
-                    let event = format!("data: {data}\n\n");
-                    if socket.write_all(event.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    url
-}
 
 async fn send_one(url: &str, api: &str) -> Timings {
     tokio::time::timeout(GUARD, client(url).send(body(api, 9, true), "r-1"))
@@ -214,21 +174,6 @@ fn level_plan(
     )))
 }
 
-async fn run_level(
-    plan: llmsweep::plan::Plan,
-) -> (LevelSummary, Vec<serde_json::Value>, serde_json::Value) {
-    let mut run = Run::start(plan);
-    let (_, outcome) = run.finish().await;
-    let level = outcome.report.engines[0].levels[0].clone();
-    let text = std::fs::read_to_string(run.out_dir.join("results.json")).expect("results.json");
-    let json: serde_json::Value = serde_json::from_str(&text).expect("parses");
-    (
-        level,
-        run.requests(),
-        json["engines"][0]["levels"][0].clone(),
-    )
-}
-
 fn near(got: Option<f64>, want: f64) -> bool {
     got.is_some_and(|g| (g - want).abs() < 0.5)
 }
@@ -238,7 +183,15 @@ fn near(got: Option<f64>, want: f64) -> bool {
 #[tokio::test(start_paused = true)]
 async fn the_simulators_reasoning_delays_the_answer_by_its_decode_steps() {
     let sim = sim(thinking(5), Faults::default()).await;
-    let (l, requests, json) = run_level(level_plan(sim.chat_url(), "chat", true, 1, 4, 12)).await;
+    let (l, requests, json) = first_level(Run::start(level_plan(
+        sim.chat_url(),
+        "chat",
+        true,
+        1,
+        4,
+        12,
+    )))
+    .await;
     assert_eq!(l.completed, 4);
     assert!(
         near(l.mean_ttft_ms, 60.0),
@@ -287,7 +240,15 @@ async fn the_simulators_reasoning_delays_the_answer_by_its_decode_steps() {
 #[tokio::test(start_paused = true)]
 async fn without_usage_the_reasoning_chunks_are_counted_and_flagged() {
     let sim = sim(thinking(5), Faults::default()).await;
-    let (l, requests, json) = run_level(level_plan(sim.chat_url(), "chat", false, 2, 4, 12)).await;
+    let (l, requests, json) = first_level(Run::start(level_plan(
+        sim.chat_url(),
+        "chat",
+        false,
+        2,
+        4,
+        12,
+    )))
+    .await;
     let r = &l.reasoning;
     assert_eq!(r.total_reasoning_tokens, Some(20), "5 chunks × 4 replies");
     assert!(r.reasoning_tokens_estimated && l.output_tokens_estimated);
@@ -301,7 +262,15 @@ async fn without_usage_the_reasoning_chunks_are_counted_and_flagged() {
 #[tokio::test(start_paused = true)]
 async fn reasoning_that_fills_max_tokens_never_answers_and_has_no_ttfa() {
     let sim = sim(thinking(12), Faults::default()).await;
-    let (l, requests, json) = run_level(level_plan(sim.chat_url(), "chat", true, 1, 3, 8)).await;
+    let (l, requests, json) = first_level(Run::start(level_plan(
+        sim.chat_url(),
+        "chat",
+        true,
+        1,
+        3,
+        8,
+    )))
+    .await;
     assert_eq!(
         (l.completed, l.failed),
         (3, 0),
@@ -339,7 +308,7 @@ async fn without_reasoning_no_reasoning_field_is_written() {
         ),
         level_plan(sim_plain.chat_url(), "chat", true, 1, 2, 12),
     ] {
-        let (l, requests, json) = run_level(plan).await;
+        let (l, requests, json) = first_level(Run::start(plan)).await;
         assert_eq!(l.completed, 2);
         assert!(!l.reasoning.any(), "{:?}", l.reasoning);
         for key in [

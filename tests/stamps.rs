@@ -9,12 +9,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use llmsweep::client::Timings;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
 
 /// One step of the stream: sleep `after_ms` (from the previous write), then write `data`
 /// as one SSE event in one write.
@@ -29,39 +25,9 @@ const TOKEN: &str = r#"{"choices":[{"index":0,"delta":{"content":" x"},"finish_r
 const FINISH: &str = r#"{"choices":[{"index":0,"delta":{"content":""},"finish_reason":"length"}]}"#;
 const USAGE: &str = r#"{"choices":[],"usage":{"prompt_tokens":13,"completion_tokens":3}}"#;
 
-/// Serves one streamed response per connection: the head at once, then `steps` in order,
-/// each in its own write, then closes. Returns the URL.
+/// [`common::stepped_server`] for `steps`.
 async fn stepped_server(steps: Vec<Step>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!(
-        "http://{}/v1/chat/completions",
-        listener.local_addr().expect("addr")
-    );
-    let steps = std::sync::Arc::new(steps);
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let steps = steps.clone();
-            tokio::spawn(async move {
-                if read_request(&mut socket).await.is_none() {
-                    return;
-                }
-                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
-                            cache-control: no-cache\r\nconnection: close\r\n\r\n";
-                if socket.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                for step in steps.iter() {
-                    tokio::time::sleep(Duration::from_millis(step.after_ms)).await;
-                    let event = format!("data: {}\n\n", step.data);
-                    if socket.write_all(event.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    url
+    common::stepped_server(steps.into_iter().map(|s| (s.after_ms, s.data)).collect()).await
 }
 
 async fn send_one(url: &str) -> Timings {

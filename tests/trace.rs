@@ -7,10 +7,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{config, counting_server, plan, Run};
+use common::{config, counting_server, plan, repeat_warnings, Run};
 use llmsweep::config::Sources;
-use llmsweep::driver::REPEAT_WARNING;
-use llmsweep::events::Event;
 use llmsweep::plan::{Plan, RequestPos};
 use serde_json::Value;
 
@@ -359,20 +357,6 @@ fn sends(requests: &[Value], level: f64) -> Vec<(u64, u64, f64, f64, u64)> {
         .collect();
     v.sort_by_key(|s| s.0);
     v
-}
-
-/// The repeat warnings on the bus, each with whether it came before any level started.
-fn repeat_warnings(events: &[Event]) -> Vec<bool> {
-    let mut started = false;
-    let mut out = Vec::new();
-    for e in events {
-        match e {
-            Event::LevelStarted { .. } => started = true,
-            Event::Warning { text, .. } if text == REPEAT_WARNING => out.push(!started),
-            _ => {}
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

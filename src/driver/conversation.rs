@@ -90,6 +90,7 @@ async fn conversation(ctx: &mut WorkerCtx, c: u64) -> End {
         .as_deref()
         .map_or(0, |s| s.split_whitespace().count());
     let mut started_at = None;
+    let mut output_tokens = 0;
     for turn in 0..turns as usize {
         if turn > 0 {
             if !delay.is_zero() {
@@ -137,8 +138,10 @@ async fn conversation(ctx: &mut WorkerCtx, c: u64) -> End {
                 prompt_words: history_words,
                 max_tokens: user.max_tokens.unwrap_or(plan.config.request.max_tokens),
                 started_at: started,
+                earlier_output_tokens: output_tokens,
             }),
         };
+        output_tokens += sample.result.as_ref().map_or(0, |t| t.output_tokens);
         if ctx.samples.send(sample).await.is_err() {
             return End::Stop;
         }

@@ -32,8 +32,6 @@ pub struct ConversationRecorder {
     duration: Dist,
     /// Σ output tokens of the completed conversations.
     completed_output_tokens: u64,
-    /// Output tokens of conversations in progress, keyed by conversation.
-    in_progress: std::collections::HashMap<u64, u64>,
 }
 
 impl ConversationRecorder {
@@ -42,7 +40,6 @@ impl ConversationRecorder {
         let Some(turn) = sample.turn else {
             return;
         };
-        let cancelled = matches!(&sample.result, Err(e) if e.class == ErrorClass::Cancelled);
         if turn.turn == 1 {
             self.started += 1;
         }
@@ -61,24 +58,20 @@ impl ConversationRecorder {
                     counter.with_input += 1;
                 }
                 counter.cache.record(t);
-                let tokens = self.in_progress.entry(turn.conversation).or_default();
-                *tokens += t.output_tokens;
                 if turn.turn >= turn.turns {
-                    let tokens = self.in_progress.remove(&turn.conversation).unwrap_or(0);
                     self.completed += 1;
-                    self.completed_output_tokens += tokens;
+                    self.completed_output_tokens += turn.earlier_output_tokens + t.output_tokens;
                     let took = sample
                         .finished_at
                         .saturating_duration_since(turn.started_at);
                     self.duration.record(took.as_micros() as u64);
                 }
             }
+            // Cancelled by a skip or quit: cut, not failed.
+            Err(e) if e.class == ErrorClass::Cancelled => {}
             Err(_) => {
-                self.in_progress.remove(&turn.conversation);
-                if !cancelled {
-                    counter.failed += 1;
-                    self.failed += 1;
-                }
+                counter.failed += 1;
+                self.failed += 1;
             }
         }
     }

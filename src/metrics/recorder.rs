@@ -168,10 +168,6 @@ impl LevelRecorder {
         ]
     }
 
-    pub fn finished(&self) -> u64 {
-        self.completed + self.failed + self.cancelled
-    }
-
     /// The live numbers at level-active time `now_ms`.
     pub fn snapshot(&self, now_ms: u64) -> Snapshot {
         let (request_throughput, output_throughput) = self.window.rates(now_ms);

@@ -46,6 +46,8 @@ pub struct TurnOf {
     pub max_tokens: u32,
     /// When the conversation's first turn was sent.
     pub started_at: tokio::time::Instant,
+    /// Output tokens of the conversation's turns before this one.
+    pub earlier_output_tokens: u64,
 }
 
 /// A line of `requests.jsonl`.
@@ -122,9 +124,6 @@ pub struct RequestRecord<'a> {
     /// `[prompts] conversations`: the turn, 1-based.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub turn: Option<u32>,
-    /// The sample's turn, for [`RequestRecord::with_prompt`].
-    #[serde(skip)]
-    turn_of: Option<TurnOf>,
 }
 
 impl<'a> RequestRecord<'a> {
@@ -167,8 +166,13 @@ impl<'a> RequestRecord<'a> {
             itl_ms: None,
             conversation: sample.turn.map(|t| t.conversation),
             turn: sample.turn.map(|t| t.turn),
-            turn_of: sample.turn,
         };
+        // A conversation's turn says itself what it sent: its whole history.
+        if let Some(turn) = sample.turn {
+            record.prompt_words = Some(turn.prompt_words);
+            record.prompt_tokens_est = Some(crate::workload::estimate_tokens(turn.prompt_words));
+            record.max_tokens = Some(turn.max_tokens);
+        }
         match &sample.result {
             Ok(t) => {
                 record.ttft_ms = Some(round3(t.ttft_us as f64 / 1e3));
@@ -210,18 +214,13 @@ impl<'a> RequestRecord<'a> {
         self
     }
 
-    /// Adds what the plan knows about the prompt sent; a conversation's turn says itself
-    /// what it sent (its history).
+    /// Adds what the plan knows about the prompt sent (a conversation's turn has said it
+    /// already: its history, not its first turn).
     pub fn with_prompt(mut self, prompt: Option<&PromptInfo>) -> RequestRecord<'a> {
-        if let Some(p) = prompt {
+        if let (Some(p), None) = (prompt, self.turn) {
             self.prompt_words = Some(p.words);
             self.prompt_tokens_est = Some(p.input_tokens_est);
             self.max_tokens = Some(p.max_tokens);
-        }
-        if let Some(turn) = self.turn_of {
-            self.prompt_words = Some(turn.prompt_words);
-            self.prompt_tokens_est = Some(crate::workload::estimate_tokens(turn.prompt_words));
-            self.max_tokens = Some(turn.max_tokens);
         }
         self
     }

@@ -344,18 +344,6 @@ pub(crate) fn fmt_level(level: f64) -> String {
     }
 }
 
-/// The name of the swept quantity: `concurrency`, `request rate (req/s)`, or a replayed
-/// trace's `trace speed (×)`.
-pub(crate) fn level_name(report: &Report) -> &'static str {
-    if report.workload.trace.is_some() {
-        "trace speed (×)"
-    } else if report.workload.mode == "rate" {
-        "request rate (req/s)"
-    } else {
-        "concurrency"
-    }
-}
-
 /// What a sweep's levels are, for their labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Swept {
@@ -382,6 +370,15 @@ impl Swept {
     /// Open loop (rate mode, a trace): requests are sent on a schedule.
     pub fn open_loop(self) -> bool {
         self != Swept::Concurrency
+    }
+
+    /// The swept quantity: `concurrency`, `request rate (req/s)`, `trace speed (×)`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Swept::Concurrency => "concurrency",
+            Swept::Rate => "request rate (req/s)",
+            Swept::TraceSpeed => "trace speed (×)",
+        }
     }
 
     /// A table's column header: `C`, `rate`, `speed`.

@@ -328,6 +328,42 @@ impl Drop for CountingServer {
     }
 }
 
+/// Serves one streamed response per connection: the head at once, then each `(after_ms,
+/// data)` step as its own write (`data: <data>`) after sleeping `after_ms` (on the paused
+/// clock in paused tests), then closes. Returns the URL.
+pub async fn stepped_server(steps: Vec<(u64, &'static str)>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!(
+        "http://{}/v1/chat/completions",
+        listener.local_addr().expect("addr")
+    );
+    let steps = Arc::new(steps);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let steps = steps.clone();
+            tokio::spawn(async move {
+                if read_request(&mut socket).await.is_none() {
+                    return;
+                }
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                            cache-control: no-cache\r\nconnection: close\r\n\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for (after_ms, data) in steps.iter() {
+                    tokio::time::sleep(Duration::from_millis(*after_ms)).await;
+                    let event = format!("data: {data}\n\n");
+                    if socket.write_all(event.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    url
+}
+
 pub async fn counting_server(tokens: u32, gap: Duration) -> CountingServer {
     use axum::body::Body;
     use axum::routing::post;
@@ -523,6 +559,44 @@ impl Run {
 pub fn read_report(dir: &Path) -> Report {
     let value = schema::read_checked(&dir.join("results.json"));
     serde_json::from_value(value).expect("results.json parses as a Report")
+}
+
+/// The run to its end, then its first engine's first level: the summary, the request lines,
+/// and the level as results.json has it.
+pub async fn first_level(
+    mut run: Run,
+) -> (
+    llmsweep::results::model::LevelSummary,
+    Vec<serde_json::Value>,
+    serde_json::Value,
+) {
+    let (_, outcome) = run.finish().await;
+    let level = outcome.report.engines[0].levels[0].clone();
+    let text = std::fs::read_to_string(run.out_dir.join("results.json")).expect("results.json");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("parses");
+    (
+        level,
+        run.requests(),
+        json["engines"][0]["levels"][0].clone(),
+    )
+}
+
+/// The repeated-prompt warnings on the bus (each a run's, not an engine's), each with whether
+/// it came before any level started.
+pub fn repeat_warnings(events: &[Event]) -> Vec<bool> {
+    let mut started = false;
+    let mut out = Vec::new();
+    for e in events {
+        match e {
+            Event::LevelStarted { .. } => started = true,
+            Event::Warning { engine, text } if text == llmsweep::driver::REPEAT_WARNING => {
+                assert_eq!(*engine, None, "a run's warning, not an engine's");
+                out.push(!started);
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 pub fn read_requests(dir: &Path) -> Vec<serde_json::Value> {

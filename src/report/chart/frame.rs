@@ -13,8 +13,7 @@ use super::points::has_error_bars;
 use super::text::{fit, Label, Pen};
 use super::{draw_err, ChartKind, BADGE, MUTED};
 use crate::report::{
-    display_time, fmt_level, font, level_name, models, per_level_text, slo_text, BasisMix,
-    ReportError,
+    display_time, fmt_level, font, models, per_level_text, slo_text, BasisMix, ReportError, Swept,
 };
 use crate::results::confidence::IntervalMethod;
 use crate::results::model::{Report, RunStatus};
@@ -93,7 +92,7 @@ pub(super) fn draw_header<DB: DrawingBackend>(
     if !report.run_name.is_empty() {
         sub.push(format!("run {}", report.run_name));
     }
-    sub.push(format!("{} sweep", level_name(report)));
+    sub.push(format!("{} sweep", Swept::of(report).name()));
     match report.status {
         RunStatus::Complete => {}
         RunStatus::Running => sub.push("still running: partial results".to_string()),

@@ -12,7 +12,7 @@ use super::panels::Panel;
 use super::points::{segments, series, y_range};
 use super::text::{fit, font, Label, Pen};
 use super::{draw_err, BADGE, FAIL, GRID, INK, MUTED};
-use crate::report::{is_rate, level_name, BasisMix, Quality, ReportError, WHOLE_LEVEL_MARK};
+use crate::report::{is_rate, BasisMix, Quality, ReportError, Swept, WHOLE_LEVEL_MARK};
 use crate::results::model::Report;
 
 /// Hollow marker of a skipped (partial) level, or one whose host was busy.
@@ -177,9 +177,9 @@ where
     let x_desc = if axis.log2 && is_rate(report) && report.workload.trace.is_none() {
         "request rate (req/s, log2 scale)".to_string()
     } else if axis.log2 {
-        format!("{} (log2 scale)", level_name(report))
+        format!("{} (log2 scale)", Swept::of(report).name())
     } else {
-        level_name(report).to_string()
+        Swept::of(report).name().to_string()
     };
     pen.draw(
         &plot,

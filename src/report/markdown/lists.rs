@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::text::{code, inline};
-use crate::report::{fmt_level, is_rate, level_name};
+use crate::report::{fmt_level, is_rate, Swept};
 use crate::results::model::Report;
 
 /// A line per engine: the highest level that met the SLOs.
@@ -60,7 +60,7 @@ pub(super) fn errors(md: &mut String, report: &Report) {
             lines.push(format!(
                 "- **{}** at {} {}: {classes}",
                 inline(&e.name),
-                level_name(report),
+                Swept::of(report).name(),
                 fmt_level(l.level)
             ));
         }

@@ -8,7 +8,7 @@ use super::intervals::{from_batch_means, half_width, methods, noisy, NOISY_MARK}
 use super::metrics::Metric;
 use super::text::{capitalise, cell, fmt_pm, inline};
 use super::verdict::{level_label, BATCH_MEANS_MARK};
-use crate::report::{fmt_level, is_rate, level_name, quality, BasisMix, Quality};
+use crate::report::{fmt_level, is_rate, quality, BasisMix, Quality, Swept};
 use crate::results::confidence::NOISY_CV;
 use crate::results::model::{LevelSummary, Report};
 
@@ -205,6 +205,6 @@ pub(super) fn level_header(report: &Report) -> String {
     if is_rate(report) {
         "Rate (req/s)".to_string()
     } else {
-        capitalise(level_name(report))
+        capitalise(Swept::of(report).name())
     }
 }
