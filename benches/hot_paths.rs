@@ -34,7 +34,8 @@ fn parse_chunk(bencher: Bencher, shape: &str) {
 }
 
 /// A whole 512-token response, one SSE event per body frame as an engine sends it, through
-/// the client's user-space pipeline: arrival stamp, the SSE splitter, chunk parse.
+/// the client's user-space pipeline: arrival stamp, the SSE splitter, chunk parse (through
+/// the stream's [`chunk::Framing`], as the client parses).
 /// Divide by 512 for the per-token figure. The socket, hyper and the runtime are not in it.
 #[divan::bench]
 fn sse_pipeline_512_tokens(bencher: Bencher) {
@@ -50,12 +51,13 @@ fn sse_pipeline_512_tokens(bencher: Bencher) {
                 .map(Ok::<_, std::convert::Infallible>),
         );
         let mut stamps = 0u64;
+        let mut framing = chunk::Framing::default();
         let events = sse::events(body, || stamps += 1);
         let outputs = events
             .fold(0u32, |outputs, event| {
                 let data = event.expect("event");
                 let output =
-                    matches!(chunk::parse_bytes(&data), Ok(chunk::Parsed::Chunk(i)) if i.output);
+                    matches!(framing.parse(&data), Ok(chunk::Parsed::Chunk(i)) if i.output);
                 std::future::ready(outputs + u32::from(output))
             })
             .now_or_never()

@@ -3,11 +3,19 @@
 bursty (128 events per write), as the difference of 6,400 and 64 requests at C=64 with 512
 output tokens against `llmsweep sim --profile fast`. Two client builds are interleaved:
 
-    BEFORE=/path/to/old/llmsweep python3 scripts/bench-marginal.py [ROUNDS]
+    BEFORE=/path/to/old/llmsweep VLLM_BENCH=/path/to/vllm-bench \
+        python3 scripts/bench-marginal.py [ROUNDS]
 
-(without BEFORE only this checkout's release build is measured). Numbers: BENCHMARKS.md.
+Without BEFORE only this checkout's release build is measured. With VLLM_BENCH, vLLM's Rust
+benchmark client (github.com/vllm-project/vllm-bench, built from its source) runs the same
+shapes against the same simulator as a peer column: `--dataset-name random` with 16-token
+prompts (llmsweep's built-in prompts are 12-20 tokens), `--ignore-eos`, and the tokenizer in
+VLLM_BENCH_TOKENIZER (a directory with a tokenizer.json; default the one
+../shared/realengine/make_model.py trains, ~/.cache/llmsweep-realengine/model; vllm-bench's
+built-in tiktoken encodings panic on some of the random token ids it draws). Its marginal cost includes making its random
+prompts (tokenizer encode/decode per request), as a user of it pays. Numbers: BENCHMARKS.md.
 """
-import os, sys, tempfile, subprocess, re
+import json, os, sys, tempfile, subprocess, re
 import importlib.util
 HERE = os.path.dirname(os.path.abspath(__file__))
 AFTER = os.path.join(os.path.dirname(HERE), "target", "release", "llmsweep")
@@ -15,12 +23,37 @@ spec = importlib.util.spec_from_file_location("bl", os.path.join(HERE, "bench-lo
 bl = importlib.util.module_from_spec(spec); spec.loader.exec_module(bl)
 bl.SIM_BIN = AFTER
 BUILDS = ([("before", os.environ["BEFORE"])] if os.environ.get("BEFORE") else []) + [("after", AFTER)]
+PEER = os.environ.get("VLLM_BENCH")
+TOKENIZER = os.environ.get("VLLM_BENCH_TOKENIZER",
+                           os.path.expanduser("~/.cache/llmsweep-realengine/model"))
+if PEER:
+    if not os.path.exists(os.path.join(TOKENIZER, "tokenizer.json")):
+        sys.exit(f"VLLM_BENCH_TOKENIZER: no tokenizer.json in {TOKENIZER}")
+    BUILDS.append(("vllm-bench", PEER))
 def start(per_write):
     cmd = [bl.SIM_BIN, "sim", "--port", "0", "--profile", "fast", "--events-per-write", str(per_write)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=bl.raise_fd_limit)
     url = re.search(r"(http://\S+/v1/chat/completions)", p.stdout.readline()).group(1)
     return p, url
+def peer_cpu(url, n, work):
+    """vllm-bench's (user+sys, user, maxrss KiB, output tokens) for n requests at C=64."""
+    base = url.split("/v1/")[0]
+    out = os.path.join(work, "peer")
+    cmd = [PEER, "--backend", "openai-chat", "--base-url", base, "--endpoint", "/v1/chat/completions",
+           "--model", "sim", "--tokenizer", TOKENIZER, "--dataset-name", "random",
+           "--random-input-len", "16", "--random-output-len", "512", "--ignore-eos",
+           "--num-prompts", str(n), "--max-concurrency", "64", "--num-warmups", "0", "--disable-tqdm",
+           "--save-result", "--result-dir", out, "--result-filename", "r.json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, preexec_fn=bl.raise_fd_limit)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, f"vllm-bench failed: {cmd}"
+    with open(os.path.join(out, "r.json")) as f:
+        res = json.load(f)
+    assert res["failed"] == 0, res["failed"]
+    return usage.ru_utime + usage.ru_stime, usage.ru_utime, usage.ru_maxrss, res["total_output_tokens"]
 def cpu(binary, url, n, work):
+    if binary is PEER:
+        return peer_cpu(url, n, work)
     bl.BIN = binary
     u, s, rss, wall, res, _ = bl.run_client(url, [64], n, 512, work, extra="warmup_requests = 0")
     toks, done, failed, _ = bl.totals(res)

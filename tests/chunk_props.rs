@@ -318,6 +318,56 @@ proptest! {
         prop_assert_eq!(parse_checked(&data), Ok(Parsed::Chunk(expected)));
     }
 
+    /// A stream whose chunks repeat one framing (random fields before and after `choices`,
+    /// traps such as a nested `choices` or `content` among them) around choices that differ
+    /// in their text (escapes, broken escapes, raw control characters) or entirely: each
+    /// chunk's result through the stream's [`chunk::Framing`] is its whole parse's, errors
+    /// included.
+    #[test]
+    fn framing_gives_every_chunk_its_whole_parse(
+        head in prop::collection::vec((key(), json_value()), 0..4),
+        tail in prop::collection::vec((key(), json_value()), 0..3),
+        key in prop::sample::select(vec!["content", "reasoning_content", "reasoning", "text"]),
+        (role, finish) in (any::<bool>(), any::<bool>()),
+        chunks in prop::collection::vec(
+            prop_oneof![
+                3 => r#"(\\[nrt"\\/bfu]|\\u[0-9a-fA-F]{4}|\\x|[a-z é"\u{1}])*"#.prop_map(Ok),
+                1 => prop::collection::vec(choice(), 0..3).prop_map(Err),
+            ],
+            1..12,
+        ),
+        spaces in prop::sample::select(vec!["", " ", "\n "]),
+    ) {
+        let fields = |fields: &[(String, Value)]| -> Vec<String> {
+            fields.iter().map(|(k, v)| format!("{}:{v}", json!(k))).collect()
+        };
+        let head: String = fields(&head).iter().map(|f| format!("{f},")).collect();
+        let tail: String = fields(&tail).iter().map(|f| format!(",{f}")).collect();
+        let mut framing = chunk::Framing::default();
+        for middle in &chunks {
+            let choices = match middle {
+                // One choice whose text field is `raw` as written (maybe not valid JSON).
+                Ok(raw) => {
+                    let role = if role { r#""role":"assistant","# } else { "" };
+                    let finish = if finish { r#","finish_reason":null"# } else { "" };
+                    let text = format!("\"{key}\":\"{raw}\"");
+                    match key {
+                        "text" => format!(r#"[{{"index":0,{text}{finish}}}]"#),
+                        _ => format!(r#"[{{"index":0,"delta":{{{role}{text}}}{finish}}}]"#),
+                    }
+                }
+                Err(choices) => Value::Array(choices.iter().map(choice_json).collect()).to_string(),
+            };
+            let data = format!("{{{head}\"choices\":{spaces}{choices}{spaces}{tail}}}");
+            prop_assert_eq!(
+                framing.parse(data.as_bytes()),
+                chunk::parse_bytes(data.as_bytes()),
+                "{}",
+                data
+            );
+        }
+    }
+
     /// The same events whatever the chunk boundaries (mid-line, mid-CRLF, mid-character)
     /// and line endings.
     #[test]

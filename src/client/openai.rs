@@ -235,6 +235,7 @@ impl EngineClient {
         let mut finished = false;
         let mut done = false;
         let mut first_chunk = true;
+        let mut framing = chunk::Framing::default();
         // One timer for the whole stream, re-armed only when it fires early: the idle deadline
         // moves with every chunk, and re-registering a timer per chunk costs more than the
         // rest of the chunk's handling.
@@ -287,7 +288,7 @@ impl EngineClient {
             };
             let at_us = arrival_ns.load(Ordering::Relaxed) / 1_000;
             let read = reads.load(Ordering::Relaxed);
-            match chunk::parse_bytes(&data) {
+            match framing.parse(&data) {
                 Ok(Parsed::Done) => {
                     done = true;
                     break;
