@@ -203,8 +203,9 @@ pub struct SimArgs {
     #[arg(long)]
     pub list_profiles: bool,
     /// Write one JSON line per streamed request: its X-Request-Id and the simulator's own
-    /// time from request to first content chunk (`server_ttft_us`), to tell client overhead
-    /// from engine time.
+    /// time from request to first content chunk (`server_ttft_us`) and to its first chunk of
+    /// any kind (`server_first_chunk_us`: the role chunk), to tell client overhead from
+    /// engine time.
     #[arg(long, value_name = "FILE")]
     pub timing_log: Option<std::path::PathBuf>,
     #[arg(long, default_value_t = 0)]

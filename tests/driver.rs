@@ -715,7 +715,14 @@ async fn request_ids_join_the_engine_timing_log() {
         .map(|line| {
             let v: Value = serde_json::from_str(line).expect("timing line");
             let id = v["request_id"].as_str().expect("request_id").to_string();
-            (id, v["server_ttft_us"].as_u64().expect("server_ttft_us"))
+            let ttft = v["server_ttft_us"].as_u64().expect("server_ttft_us");
+            // The role chunk goes out on admission, the first token after the 2 ms prefill.
+            let first = v["server_first_chunk_us"].as_u64().expect("first chunk");
+            assert!(
+                first + 2_000 <= ttft,
+                "{id}: role at {first} us, token at {ttft} us"
+            );
+            (id, ttft)
         })
         .collect();
     // The preflight's probe went too, under its own id; it is in no level.

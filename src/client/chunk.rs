@@ -361,6 +361,16 @@ impl Framing {
     pub fn parse(&mut self, data: &[u8]) -> Result<Parsed, ChunkError> {
         let data = data.trim_ascii();
         if let Some(info) = self.fast(data) {
+            // A choices framing around text (the role chunk's, when its tail is the content
+            // chunks'): the text framing inside it parses less.
+            if self.middle == Middle::Choices
+                && info.output
+                && !info.finished
+                && self.attempts < LEARN_ATTEMPTS
+            {
+                self.attempts += 1;
+                self.learn_text(data, &info);
+            }
             return Ok(Parsed::Chunk(info));
         }
         let parsed = parse_bytes(data)?;
@@ -374,7 +384,9 @@ impl Framing {
         {
             if self.attempts < LEARN_ATTEMPTS {
                 self.attempts += 1;
-                self.learn(data, info);
+                if !self.learn_text(data, info) {
+                    self.learn_choices(data);
+                }
             }
         }
         Ok(parsed)
@@ -402,20 +414,24 @@ impl Framing {
         }
     }
 
-    /// Learns `data`'s framing (`info` is its whole parse), if one checks out; else keeps
-    /// the one learned before.
-    fn learn(&mut self, data: &[u8], info: &ChunkInfo) {
-        if info.output {
-            let key = if info.answer { [0, 3] } else { [1, 2] };
-            for k in key {
-                if let Some(start) = value_after(data, TEXT_KEYS[k], b'"') {
-                    let checks = [(&b"\"\""[..], ChunkInfo::default()), (b"\"x\"", *info)];
-                    if self.try_learn(data, start, Middle::Text(*info), &checks) {
-                        return;
-                    }
-                }
-            }
+    /// Learns the text framing of output chunk `data` (`info`, its parse), if one checks
+    /// out; else keeps the framing learned before.
+    fn learn_text(&mut self, data: &[u8], info: &ChunkInfo) -> bool {
+        if !info.output {
+            return false;
         }
+        let keys = if info.answer { [0, 3] } else { [1, 2] };
+        keys.into_iter().any(|k| {
+            value_after(data, TEXT_KEYS[k], b'"').is_some_and(|start| {
+                let checks = [(&b"\"\""[..], ChunkInfo::default()), (b"\"x\"", *info)];
+                self.try_learn(data, start, Middle::Text(*info), &checks)
+            })
+        })
+    }
+
+    /// Learns the choices framing of `data`, if one checks out; else keeps the framing
+    /// learned before.
+    fn learn_choices(&mut self, data: &[u8]) {
         if let Some(start) = value_after(data, b"\"choices\":", b'[') {
             let finished = ChunkInfo {
                 finished: true,
@@ -444,18 +460,21 @@ impl Framing {
             return false;
         };
         let (head, tail) = (&data[..start], &data[start + values.byte_offset()..]);
+        // Checked in a buffer of its own: a framing that fails leaves the learned one whole.
+        let mut frame = Vec::with_capacity(data.len());
         let checked = checks.iter().all(|(stand_in, expected)| {
-            self.frame.clear();
-            self.frame.extend_from_slice(head);
-            self.frame.extend_from_slice(stand_in);
-            self.frame.extend_from_slice(tail);
-            parse_bytes(&self.frame) == Ok(Parsed::Chunk(*expected))
+            frame.clear();
+            frame.extend_from_slice(head);
+            frame.extend_from_slice(stand_in);
+            frame.extend_from_slice(tail);
+            parse_bytes(&frame) == Ok(Parsed::Chunk(*expected))
         });
         if checked {
-            self.frame.clear();
-            self.frame.extend_from_slice(head);
-            self.frame.extend_from_slice(middle.stand_in());
-            self.frame.extend_from_slice(tail);
+            frame.clear();
+            frame.extend_from_slice(head);
+            frame.extend_from_slice(middle.stand_in());
+            frame.extend_from_slice(tail);
+            self.frame = frame;
             self.head = Some(head.len());
             self.middle = middle;
         }
@@ -776,6 +795,33 @@ mod tests {
             assert!(whole.is_err(), "{bad}");
             assert_eq!(framing.parse(bad.as_bytes()), whole, "{bad}");
         }
+    }
+
+    #[test]
+    fn framing_learns_text_inside_a_choices_framing_and_keeps_it_past_other_chunks() {
+        // The simulator's role chunk has the content chunks' tail: a choices framing first,
+        // then the text framing inside it from the first content chunk.
+        let chunk = |delta: &str| {
+            format!(
+                r#"{{"id":"s","choices":[{{"index":0,"delta":{{{delta}}},"finish_reason":null}}]}}"#
+            )
+        };
+        let (role, a, b) = (
+            chunk(r#""role":"assistant","content":"""#),
+            chunk(r#""content":"a""#),
+            chunk(r#""content":"b""#),
+        );
+        let mut framing = same_as_whole_parses(&[&role]);
+        assert_eq!(framing.middle, Middle::Choices);
+        for data in [&a, &b] {
+            assert_eq!(framing.parse(data.as_bytes()), parse_bytes(data.as_bytes()));
+        }
+        assert!(matches!(framing.middle, Middle::Text(_)), "{framing:?}");
+        let learned = (framing.frame.clone(), framing.head);
+        // A chunk of another framing that cannot be learned (a nested trap) leaves it whole.
+        let trap = r#"{"x":{"choices":[{"text":"t"}]},"choices":[{"text":""}]}"#;
+        assert_eq!(framing.parse(trap.as_bytes()), parse_bytes(trap.as_bytes()));
+        assert_eq!((framing.frame.clone(), framing.head), learned);
     }
 
     #[test]

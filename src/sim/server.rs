@@ -667,6 +667,9 @@ impl SseStream {
                             Phase::Tokens
                         };
                         if self.enc.api == Api::Chat {
+                            if let Some(first) = &mut self.first_token {
+                                first.chunk_before();
+                            }
                             return Some(Ok(self.enc.role()));
                         }
                     }
