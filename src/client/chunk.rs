@@ -313,7 +313,7 @@ pub fn parse_bytes(data: &[u8]) -> Result<Parsed, ChunkError> {
 /// reason are not learned from: they are most often a stream's last.
 #[derive(Debug, Default)]
 pub struct Framing {
-    /// head, a stand-in middle, tail: of the learned framing.
+    /// The learned framing's head, then its tail.
     frame: Vec<u8>,
     /// Length of the head; `None` until a framing is learned.
     head: Option<usize>,
@@ -332,16 +332,6 @@ enum Middle {
     Choices,
     /// One string; a non-empty one gives these flags (an empty one, none).
     Text(ChunkInfo),
-}
-
-impl Middle {
-    /// The stand-in written between head and tail while the framing is in `frame`.
-    fn stand_in(self) -> &'static [u8] {
-        match self {
-            Middle::Choices => b"[]",
-            Middle::Text(_) => b"\"\"",
-        }
-    }
 }
 
 /// Chunks a stream may learn its framing from (vLLM's role chunk has a framing of its own,
@@ -394,8 +384,8 @@ impl Framing {
 
     fn fast(&self, data: &[u8]) -> Option<ChunkInfo> {
         let head = self.head?;
-        let tail = &self.frame[head + self.middle.stand_in().len()..];
-        let middle = data.strip_prefix(&self.frame[..head])?.strip_suffix(tail)?;
+        let (head_bytes, tail) = self.frame.split_at(head);
+        let middle = data.strip_prefix(head_bytes)?.strip_suffix(tail)?;
         match self.middle {
             Middle::Text(filled) => {
                 let NonEmpty(any) = serde_json::from_slice(middle).ok()?;
@@ -472,7 +462,6 @@ impl Framing {
         if checked {
             frame.clear();
             frame.extend_from_slice(head);
-            frame.extend_from_slice(middle.stand_in());
             frame.extend_from_slice(tail);
             self.frame = frame;
             self.head = Some(head.len());
@@ -777,7 +766,7 @@ mod tests {
         };
         let finish = format!(r#"{head}[{{"index":0,"delta":{{}},"finish_reason":"length"}}]}}"#);
         let usage = format!(r#"{head}[],"usage":{{"prompt_tokens":3,"completion_tokens":2}}}}"#);
-        let (a, b, empty) = (content(" a"), content("\"b\""), content(""));
+        let (a, b, empty) = (content(" a"), content(r#"\"b\" \u00e9"#), content(""));
         let framing = same_as_whole_parses(&[&role, &a, &b, &empty, &finish, &usage, "[DONE]"]);
         // Learned from the first content chunk (the role chunk's delta differs).
         let text_head = format!(r#"{head}[{{"index":0,"delta":{{"content":"#);

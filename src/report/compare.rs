@@ -71,11 +71,6 @@ fn empty_report() -> Report {
         seed: 0,
         workload: Workload {
             mode: "concurrency".to_string(),
-            levels: Vec::new(),
-            requests_per_level: 0,
-            warmup_requests: 0,
-            max_tokens: 0,
-            prompt_source: String::new(),
             ..Workload::default()
         },
         engines: Vec::new(),

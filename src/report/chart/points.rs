@@ -221,3 +221,47 @@ pub(super) fn y_range(series: &[Series], panel: &Panel, reserve: f64) -> (f64, f
     }
     (lo, hi + pad)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(y: f64, quality: Quality) -> Point {
+        Point {
+            x: 1.0,
+            level: 1.0,
+            y,
+            band_top: f64::NAN,
+            quality,
+            marked: false,
+            bar: None,
+        }
+    }
+
+    #[test]
+    fn a_marker_for_every_number_and_every_failed_level_but_none_for_a_missing_value() {
+        assert!(point(3.0, Quality::Good).has_marker());
+        assert!(point(f64::NAN, Quality::Failed).has_marker(), "clamped in");
+        assert!(!point(f64::NAN, Quality::Good).has_marker());
+        assert!(!point(f64::NAN, Quality::Partial).has_marker());
+    }
+
+    #[test]
+    fn the_y_range_starts_at_zero_and_pads_below_negative_data() {
+        let panel = &panels(ChartKind::Standard)[0];
+        let series = |ys: &[f64]| {
+            vec![Series {
+                color: RGBColor(0, 0, 0),
+                points: ys.iter().map(|&y| point(y, Quality::Good)).collect(),
+            }]
+        };
+        // Positive data: from 0, 10 % of the span above.
+        assert_eq!(y_range(&series(&[2.0, 10.0]), panel, 0.0), (0.0, 11.0));
+        // Data below 0: 10 % of the span below as well.
+        let (lo, hi) = y_range(&series(&[-10.0, 10.0]), panel, 0.0);
+        assert!(
+            (lo + 12.0).abs() < 1e-9 && (hi - 12.0).abs() < 1e-9,
+            "{lo} {hi}"
+        );
+    }
+}

@@ -126,3 +126,51 @@ impl Pen {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The columns and rows a label inks, drawn by the raster pen at `at` with `anchor`.
+    fn inked(anchor: (HPos, VPos), at: (i32, i32)) -> ((i32, i32), (i32, i32)) {
+        let (w, h) = (400u32, 200u32);
+        let mut buf = vec![255u8; (w * h * 3) as usize];
+        {
+            let area = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            let label = Label::new("Wide label", at, 20.0).anchor(anchor.0, anchor.1);
+            Pen::Raster.draw(&area, label).expect("drawn");
+            area.present().expect("present");
+        }
+        let (mut x0, mut x1, mut y0, mut y1) = (i32::MAX, i32::MIN, i32::MAX, i32::MIN);
+        for (i, px) in buf.chunks(3).enumerate() {
+            if px[0] < 128 {
+                let (x, y) = ((i as u32 % w) as i32, (i as u32 / w) as i32);
+                (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+            }
+        }
+        ((x0, x1), (y0, y1))
+    }
+
+    #[test]
+    fn the_raster_pen_places_a_label_by_its_anchor() {
+        let at = (200, 100);
+        let ((l0, l1), (t0, _)) = inked((HPos::Left, VPos::Top), at);
+        assert!(
+            (at.0..at.0 + 4).contains(&l0) && t0 >= at.1,
+            "left/top {l0} {t0}"
+        );
+        let width = l1 - l0;
+        let ((c0, c1), _) = inked((HPos::Center, VPos::Top), at);
+        assert!(
+            ((c0 + c1) / 2 - at.0).abs() <= 3,
+            "centred on x: {c0}..{c1}"
+        );
+        let ((_, r1), _) = inked((HPos::Right, VPos::Top), at);
+        assert!((at.0 - 4..=at.0).contains(&r1), "right ends at x: {r1}");
+        assert_eq!(c1 - c0, width);
+        let (_, (m0, m1)) = inked((HPos::Left, VPos::Center), at);
+        assert!(m0 < at.1 && m1 > at.1, "centred on y: {m0}..{m1}");
+        let (_, (_, b1)) = inked((HPos::Left, VPos::Bottom), at);
+        assert!(b1 <= at.1, "above its bottom: {b1}");
+    }
+}
