@@ -179,9 +179,9 @@ pub(super) fn draw_footer<DB: DrawingBackend>(
     if let Some(basis) = BasisMix::of_report(report) {
         above.push(basis.explain().to_string());
     }
-    if lines > 1 + above.len() as i32 {
-        above.push(notes(report, kind).unwrap_or_default());
-    }
+    // Only a kind's own notes: the line stays blank for a chart without them (`footer_lines`
+    // counts it when a standard or extended chart has notes, and any kind's notes are theirs).
+    above.extend(notes(report, kind));
     for (i, text) in above.iter().enumerate() {
         let text = fit(text, 14.0, false, layout.width as i32 - 2 * SIDE)?;
         pen.draw(

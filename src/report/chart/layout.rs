@@ -86,3 +86,32 @@ pub(super) fn layout_for(legend_rows: i32, footer_lines: i32) -> ChartLayout {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_tile_the_canvas_without_overlap_and_stay_inside_it() {
+        for (rows, lines) in [(1, 1), (1, 3), (3, 2)] {
+            let l = layout_for(rows, lines);
+            let (w, h) = (l.width as i32, l.height as i32);
+            let inside = |r: &Rect| r.x >= 0 && r.y >= 0 && r.x + r.w <= w && r.y + r.h <= h;
+            let mut all = vec![l.title, l.legend, l.footer];
+            all.extend(l.panels);
+            assert!(
+                all.iter().all(inside),
+                "{rows} rows, {lines} lines: {all:?}"
+            );
+            // The legend keeps the side margins; rows stack title, legend, panels, footer.
+            assert_eq!((l.legend.x, l.legend.w), (SIDE, w - 2 * SIDE));
+            assert_eq!(l.legend.y, l.title.y + l.title.h);
+            assert_eq!(l.panels[0].y, l.legend.y + l.legend.h);
+            assert_eq!(l.footer.y, l.panels[0].y + l.panels[0].h);
+            assert_eq!(l.footer.h, FOOTER_LINE_H * lines.max(2));
+            for pair in l.panels.windows(2) {
+                assert_eq!(pair[0].x + pair[0].w, pair[1].x, "side by side: {pair:?}");
+            }
+        }
+    }
+}
