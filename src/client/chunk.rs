@@ -868,6 +868,13 @@ mod tests {
             (framing.head, framing.middle),
             (Some(r#"{"id":"c","choices":"#.len()), Middle::Choices)
         );
+        // Each tool-call chunk through the choices framing is output a text framing cannot
+        // hold: looked for inside it a bounded number of times, then no more.
+        let calls: Vec<String> = (0..10).map(tool).collect();
+        let calls: Vec<&str> = calls.iter().map(String::as_str).collect();
+        let framing = same_as_whole_parses(&calls);
+        assert_eq!(framing.middle, Middle::Choices);
+        assert_eq!(framing.attempts, LEARN_ATTEMPTS, "{framing:?}");
         // Reasoning, then the answer: each learned in turn.
         let delta =
             |key: &str, text: &str| format!(r#"{{"choices":[{{"delta":{{"{key}":"{text}"}}}}]}}"#);
