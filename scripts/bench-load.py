@@ -36,8 +36,9 @@ def stop_sim(proc):
     proc.wait()
 
 
-def run_client(url, levels, requests, max_tokens, workdir, extra="", threads=None):
-    """Runs one headless sweep; returns (user_s, sys_s, maxrss_kib, wall_s, results, run_dir)."""
+def run_client(url, levels, requests, max_tokens, workdir, extra="", threads=None, prefix=()):
+    """Runs one headless sweep (its command after `prefix`, e.g. `taskset -c 0`); returns
+    (user_s, sys_s, maxrss_kib, wall_s, results, run_dir)."""
     out = os.path.join(workdir, "out")
     shutil.rmtree(out, ignore_errors=True)
     cfg = os.path.join(workdir, "bench.toml")
@@ -58,7 +59,7 @@ timeout_s = 600
 max_tokens = {max_tokens}
 """)
     start = time.monotonic()
-    cmd = [BIN, "run", "--headless", "-c", cfg] + (["--threads", str(threads)] if threads else [])
+    cmd = list(prefix) + [BIN, "run", "--headless", "-c", cfg] + (["--threads", str(threads)] if threads else [])
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, preexec_fn=raise_fd_limit)
     # wait4: this process's own CPU and peak RSS, not those of other children (the simulator).
     _, status, usage = os.wait4(proc.pid, 0)

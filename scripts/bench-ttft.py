@@ -49,34 +49,16 @@ def server_ttft_ms(timing_log):
 
 
 def run_llmsweep(url, c, work, server):
-    out = os.path.join(work, "out")
-    cfg = os.path.join(work, "ttft.toml")
-    with open(cfg, "w") as f:
-        f.write(f"""[run]
-name = "ttft"
-out_dir = "{out}"
-[[engines]]
-name = "sim"
-url = "{url}"
-model = "sim"
-[sweep]
-levels = [{c}]
-duration_s = {SECONDS}
-warmup_requests = {c}
-timeout_s = 600
-[request]
-max_tokens = {TOKENS}
-""")
-    cmd = ["taskset", "-c", "0", LLMSWEEP, "run", "--headless", "--threads", "1", "-c", cfg]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, preexec_fn=bl.raise_fd_limit)
-    [run] = os.listdir(out)
+    bl.BIN = LLMSWEEP
+    *_, run_dir = bl.run_client(url, [c], 1_000_000, TOKENS, work, threads=1,
+                                prefix=["taskset", "-c", "0"],
+                                extra=f"duration_s = {SECONDS}\nwarmup_requests = {c}")
     added = []
-    with open(os.path.join(out, run, "requests.jsonl")) as f:
+    with open(os.path.join(run_dir, "requests.jsonl")) as f:
         for line in f:
             v = json.loads(line)
             if v.get("ok") and v["request_id"] in server():
                 added.append(v["ttft_ms"] - server()[v["request_id"]][0])
-    subprocess.run(["rm", "-rf", out], check=True)
     return added
 
 
