@@ -5,7 +5,7 @@ use bytes::Bytes;
 use divan::{black_box, Bencher};
 use futures_util::{FutureExt, StreamExt};
 use llmsweep::client::Timings;
-use llmsweep::client::{chunk, sse};
+use llmsweep::client::{chunk, framing, sse};
 use llmsweep::metrics::recorder::{LevelRecorder, LevelRun};
 use llmsweep::metrics::sample::Sample;
 
@@ -35,7 +35,7 @@ fn parse_chunk(bencher: Bencher, shape: &str) {
 
 /// A whole 512-token response, one SSE event per body frame as an engine sends it, through
 /// the client's user-space pipeline: arrival stamp, the SSE splitter, chunk parse (through
-/// the stream's [`chunk::Framing`], as the client parses).
+/// the stream's [`framing::Framing`], as the client parses).
 /// Divide by 512 for the per-token figure. The socket, hyper and the runtime are not in it.
 #[divan::bench]
 fn sse_pipeline_512_tokens(bencher: Bencher) {
@@ -51,7 +51,7 @@ fn sse_pipeline_512_tokens(bencher: Bencher) {
                 .map(Ok::<_, std::convert::Infallible>),
         );
         let mut stamps = 0u64;
-        let mut framing = chunk::Framing::default();
+        let mut framing = framing::Framing::default();
         let events = sse::events(body, || stamps += 1);
         let outputs = events
             .fold(0u32, |outputs, event| {

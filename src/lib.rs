@@ -11,7 +11,8 @@
 //!   shared prefix, a Mooncake `trace`) → prompts (and a trace's arrival times); `cache`
 //!   (the busting prefix of `[prompts] cache = "bust"`).
 //! - `client`   — `openai` (reqwest, timings), `sse` (the one-pass SSE splitter: events as
-//!   slices of the body's bytes), `chunk` (pure chunk parser), `answer` (a conversation's
+//!   slices of the body's bytes), `chunk` (pure chunk parser), `framing` (a stream's repeated
+//!   chunk head and tail, learned and skipped), `answer` (a conversation's
 //!   answer text), `reasoning` (a stream's TTFR/TTFA, folded per chunk), `connections`
 //!   (counts connections opened).
 //! - `driver`   — the sweep: `sweep` (run order), `level` (warmup → measured phase → summary),

@@ -13,6 +13,7 @@ use std::path::Path;
 use eventsource_stream::Eventsource;
 use futures_util::{stream, FutureExt, StreamExt};
 use llmsweep::client::chunk::{self, ChunkError, ChunkInfo, Parsed, Usage};
+use llmsweep::client::framing;
 use llmsweep::client::sse::{self, BodyError};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -321,7 +322,7 @@ proptest! {
     /// A stream whose chunks repeat one framing (random fields before and after `choices`,
     /// traps such as a nested `choices` or `content` among them) around choices that differ
     /// in their text (escapes, broken escapes, raw control characters) or entirely: each
-    /// chunk's result through the stream's [`chunk::Framing`] is its whole parse's, errors
+    /// chunk's result through the stream's [`framing::Framing`] is its whole parse's, errors
     /// included.
     #[test]
     fn framing_gives_every_chunk_its_whole_parse(
@@ -343,7 +344,7 @@ proptest! {
         };
         let head: String = fields(&head).iter().map(|f| format!("{f},")).collect();
         let tail: String = fields(&tail).iter().map(|f| format!(",{f}")).collect();
-        let mut framing = chunk::Framing::default();
+        let mut framing = framing::Framing::default();
         for middle in &chunks {
             let choices = match middle {
                 // One choice whose text field is `raw` as written (maybe not valid JSON).

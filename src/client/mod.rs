@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod chunk;
 pub mod connections;
+pub mod framing;
 pub mod openai;
 mod reasoning;
 pub mod sse;

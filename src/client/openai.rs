@@ -17,6 +17,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION,
 use super::answer;
 use super::chunk::{self, ChunkError, Parsed};
 use super::connections::ConnectionCounter;
+use super::framing;
 use super::reasoning::Reasoning;
 use super::sse::{self, BodyError};
 use super::{ErrorClass, RequestError, Timeouts, Timings};
@@ -235,7 +236,7 @@ impl EngineClient {
         let mut finished = false;
         let mut done = false;
         let mut first_chunk = true;
-        let mut framing = chunk::Framing::default();
+        let mut framing = framing::Framing::default();
         // One timer for the whole stream, re-armed only when it fires early: the idle deadline
         // moves with every chunk, and re-registering a timer per chunk costs more than the
         // rest of the chunk's handling.
