@@ -709,6 +709,7 @@ async fn request_ids_join_the_engine_timing_log() {
     server.shutdown().await;
 
     // The simulator's side: every streamed request, warmup included, keyed by X-Request-Id.
+    let mut role_first = 0;
     let server_ttft_us: BTreeMap<String, u64> = std::fs::read_to_string(&log)
         .expect("timing log")
         .lines()
@@ -716,15 +717,18 @@ async fn request_ids_join_the_engine_timing_log() {
             let v: Value = serde_json::from_str(line).expect("timing line");
             let id = v["request_id"].as_str().expect("request_id").to_string();
             let ttft = v["server_ttft_us"].as_u64().expect("server_ttft_us");
-            // The role chunk goes out on admission, the first token after the 2 ms prefill.
+            // The role chunk is handed over before the first token (by the prefill's 2 ms,
+            // unless hyper pulled both late, as on a loaded box).
             let first = v["server_first_chunk_us"].as_u64().expect("first chunk");
             assert!(
-                first + 2_000 <= ttft,
+                first <= ttft,
                 "{id}: role at {first} us, token at {ttft} us"
             );
+            role_first += usize::from(first < ttft);
             (id, ttft)
         })
         .collect();
+    assert!(role_first > 0, "no role chunk went before its first token");
     // The preflight's probe went too, under its own id; it is in no level.
     assert_eq!(server_ttft_us.len(), 1 + 2 * (2 + 4), "{server_ttft_us:?}");
     assert!(server_ttft_us.contains_key("test-run-e0-preflight"));

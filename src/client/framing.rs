@@ -312,9 +312,9 @@ mod tests {
         let framing = same_as_whole_parses(&[&with_usage("a"), &with_usage("b")]);
         assert_eq!((framing.head, framing.attempts), (None, 0));
         // Whitespace around the array, and a tail with fields of its own.
-        let spaced = |text: &str| format!(r#"{{ "choices" : [{{"text":"{text}"}}] ,"u":null }}"#);
+        let spaced = |text: &str| format!(r#"{{ "choices" : [{{"text":  "{text}"}}] ,"u":null }}"#);
         let framing = same_as_whole_parses(&[&spaced("a"), &spaced("b"), &spaced("")]);
-        assert_eq!(framing.head, Some(r#"{ "choices" : [{"text":"#.len()));
+        assert_eq!(framing.head, Some(r#"{ "choices" : [{"text":  "#.len()));
         // Tool calls: the choices array is the middle.
         let tool = |i: u32| {
             format!(r#"{{"id":"c","choices":[{{"delta":{{"tool_calls":[{{"index":{i}}}]}}}}]}}"#)
