@@ -42,7 +42,8 @@
 //!   timeline of level slots, the clock's NTP state, `.hlog` interval logs, `merge`.
 //! - `headless` — the line printer on the same events.
 //! - `live_metrics` — `--metrics-listen`: the client's own live metrics for Prometheus.
-//! - `sim`      — the simulated engine: axum server, continuous-batching scheduler, faults,
+//! - `sim`      — the simulated engine: axum server, its wire format (`encoder`: vLLM's chunk
+//!   framing), continuous-batching scheduler, faults,
 //!   `--timing-log` (its own TTFT per request id, for measuring client overhead), reasoning
 //!   replies (`--reasoning-tokens`), a prefix cache (`--prefix-cache`).
 //! - `demo`     — two simulated engines in-process for `llmsweep demo`.

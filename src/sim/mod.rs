@@ -88,6 +88,7 @@
 //! server-side TTFT), `metrics` (the live statistics), `exposition` (their `/metrics` text).
 
 mod conn;
+mod encoder;
 mod exposition;
 mod faults;
 mod metrics;
