@@ -74,6 +74,31 @@ max_tokens = {max_tokens}
     return usage.ru_utime, usage.ru_stime, usage.ru_maxrss, wall, results, run_dir
 
 
+# vLLM's Rust benchmark client as a peer (scripts/bench-marginal.py, scripts/bench-ttft.py):
+# VLLM_BENCH is its binary, VLLM_BENCH_TOKENIZER a directory with the tokenizer.json its random
+# prompts need (default: the one ../shared/realengine/make_model.py trains).
+PEER = os.environ.get("VLLM_BENCH")
+PEER_TOKENIZER = os.environ.get("VLLM_BENCH_TOKENIZER",
+                                os.path.expanduser("~/.cache/llmsweep-realengine/model"))
+
+
+def check_peer():
+    """Exits with a one-line error when VLLM_BENCH is set but its tokenizer is missing."""
+    if PEER and not os.path.exists(os.path.join(PEER_TOKENIZER, "tokenizer.json")):
+        sys.exit(f"VLLM_BENCH_TOKENIZER: no tokenizer.json in {PEER_TOKENIZER}")
+
+
+def peer_command(url, tokens, prompts, concurrency, warmups, out, extra=()):
+    """vllm-bench against the simulator at `url`: 16-token random prompts, `tokens` output
+    tokens each (`--ignore-eos`), its result in `out`/r.json."""
+    return [PEER, "--backend", "openai-chat", "--base-url", url.split("/v1/")[0],
+            "--endpoint", "/v1/chat/completions", "--model", "sim", "--tokenizer", PEER_TOKENIZER,
+            "--dataset-name", "random", "--random-input-len", "16",
+            "--random-output-len", str(tokens), "--ignore-eos", "--num-prompts", str(prompts),
+            "--max-concurrency", str(concurrency), "--num-warmups", str(warmups), "--disable-tqdm",
+            "--save-result", "--result-dir", out, "--result-filename", "r.json", *extra]
+
+
 def median(values):
     values = sorted(values)
     return values[len(values) // 2]

@@ -23,12 +23,9 @@ spec = importlib.util.spec_from_file_location("bl", os.path.join(HERE, "bench-lo
 bl = importlib.util.module_from_spec(spec); spec.loader.exec_module(bl)
 bl.SIM_BIN = AFTER
 BUILDS = ([("before", os.environ["BEFORE"])] if os.environ.get("BEFORE") else []) + [("after", AFTER)]
-PEER = os.environ.get("VLLM_BENCH")
-TOKENIZER = os.environ.get("VLLM_BENCH_TOKENIZER",
-                           os.path.expanduser("~/.cache/llmsweep-realengine/model"))
+PEER = bl.PEER
+bl.check_peer()
 if PEER:
-    if not os.path.exists(os.path.join(TOKENIZER, "tokenizer.json")):
-        sys.exit(f"VLLM_BENCH_TOKENIZER: no tokenizer.json in {TOKENIZER}")
     BUILDS.append(("vllm-bench", PEER))
 def start(per_write):
     cmd = [bl.SIM_BIN, "sim", "--port", "0", "--profile", "fast", "--events-per-write", str(per_write)]
@@ -37,13 +34,8 @@ def start(per_write):
     return p, url
 def peer_cpu(url, n, work):
     """vllm-bench's (user+sys, user, maxrss KiB, output tokens) for n requests at C=64."""
-    base = url.split("/v1/")[0]
     out = os.path.join(work, "peer")
-    cmd = [PEER, "--backend", "openai-chat", "--base-url", base, "--endpoint", "/v1/chat/completions",
-           "--model", "sim", "--tokenizer", TOKENIZER, "--dataset-name", "random",
-           "--random-input-len", "16", "--random-output-len", "512", "--ignore-eos",
-           "--num-prompts", str(n), "--max-concurrency", "64", "--num-warmups", "0", "--disable-tqdm",
-           "--save-result", "--result-dir", out, "--result-filename", "r.json"]
+    cmd = bl.peer_command(url, 512, n, 64, 0, out)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, preexec_fn=bl.raise_fd_limit)
     _, status, usage = os.wait4(proc.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, f"vllm-bench failed: {cmd}"

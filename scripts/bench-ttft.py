@@ -22,9 +22,7 @@ spec = importlib.util.spec_from_file_location("bl", os.path.join(HERE, "bench-lo
 bl = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bl)
 LLMSWEEP = os.path.join(os.path.dirname(HERE), "target", "release", "llmsweep")
-PEER = os.environ.get("VLLM_BENCH")
-TOKENIZER = os.environ.get("VLLM_BENCH_TOKENIZER",
-                           os.path.expanduser("~/.cache/llmsweep-realengine/model"))
+PEER = bl.PEER
 TOKENS = 16
 SECONDS = 8
 
@@ -65,13 +63,9 @@ def run_llmsweep(url, c, work, server):
 def run_peer(url, c, work, server):
     prefix = f"peer{c}-"
     out = os.path.join(work, "peer")
-    cmd = ["taskset", "-c", "0", PEER, "--backend", "openai-chat", "--base-url", url.split("/v1/")[0],
-           "--endpoint", "/v1/chat/completions", "--model", "sim", "--tokenizer", TOKENIZER,
-           "--dataset-name", "random", "--random-input-len", "16", "--random-output-len", str(TOKENS),
-           "--ignore-eos", "--num-prompts", str(c * SECONDS * 1000 // (TOKENS * 25)),
-           "--max-concurrency", str(c), "--num-warmups", str(c), "--disable-tqdm",
-           "--request-id-prefix", prefix, "--save-result", "--save-detailed",
-           "--result-dir", out, "--result-filename", "r.json"]
+    prompts = c * SECONDS * 1000 // (TOKENS * 25)
+    cmd = ["taskset", "-c", "0"] + bl.peer_command(
+        url, TOKENS, prompts, c, c, out, extra=["--request-id-prefix", prefix, "--save-detailed"])
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, preexec_fn=bl.raise_fd_limit)
     with open(os.path.join(out, "r.json")) as f:
         res = json.load(f)
@@ -88,8 +82,7 @@ def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     levels = [int(c) for c in (sys.argv[2] if len(sys.argv) > 2 else "100,1000").split(",")]
     clients = [("llmsweep", run_llmsweep)] + ([("vllm-bench", run_peer)] if PEER else [])
-    if PEER and not os.path.exists(os.path.join(TOKENIZER, "tokenizer.json")):
-        sys.exit(f"VLLM_BENCH_TOKENIZER: no tokenizer.json in {TOKENIZER}")
+    bl.check_peer()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=os.path.dirname(HERE), check=True)
     print("| client | C | round | requests | client-added TTFT p50 / p99 / max (ms) |")
     print("|---|---|---|---|---|")

@@ -74,9 +74,22 @@ struct RawChunk {
 /// The `choices` array folded into flags as it is read: no `Vec`, no strings kept.
 #[derive(Default)]
 pub(super) struct Choices {
-    pub(super) reasoning: bool,
-    pub(super) answer: bool,
-    pub(super) finished: bool,
+    reasoning: bool,
+    answer: bool,
+    finished: bool,
+}
+
+impl Choices {
+    /// The chunk these choices (and `usage`) make.
+    pub(super) fn info(&self, usage: Option<Usage>) -> ChunkInfo {
+        ChunkInfo {
+            output: self.reasoning || self.answer,
+            reasoning: self.reasoning,
+            answer: self.answer,
+            finished: self.finished,
+            usage,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Choices {
@@ -279,13 +292,9 @@ pub fn parse_bytes(data: &[u8]) -> Result<Parsed, ChunkError> {
         return Err(ChunkError::Engine(snippet(&message)));
     }
     let choices = raw.choices.unwrap_or_default();
-    Ok(Parsed::Chunk(ChunkInfo {
-        output: choices.reasoning || choices.answer,
-        reasoning: choices.reasoning,
-        answer: choices.answer,
-        finished: choices.finished,
-        usage: raw.usage.as_ref().and_then(RawUsage::sane),
-    }))
+    Ok(Parsed::Chunk(
+        choices.info(raw.usage.as_ref().and_then(RawUsage::sane)),
+    ))
 }
 
 /// At most 200 characters of `text`, on one line.

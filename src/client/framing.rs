@@ -56,13 +56,10 @@ enum Middle {
 /// a reasoning model's answer another than its reasoning).
 const LEARN_ATTEMPTS: u8 = 4;
 
-/// The keys whose string is a chunk's output, as a JSON key and its colon.
-const TEXT_KEYS: [&[u8]; 4] = [
-    b"\"content\":",
-    b"\"reasoning_content\":",
-    b"\"reasoning\":",
-    b"\"text\":",
-];
+/// The keys whose string is a chunk's answer, as a JSON key and its colon.
+const ANSWER_KEYS: [&[u8]; 2] = [b"\"content\":", b"\"text\":"];
+/// The keys whose string is a chunk's reasoning.
+const REASONING_KEYS: [&[u8]; 2] = [b"\"reasoning_content\":", b"\"reasoning\":"];
 
 impl Framing {
     /// [`parse_bytes`] of `data`, skipping a learned head and tail.
@@ -111,13 +108,7 @@ impl Framing {
             }
             Middle::Choices => {
                 let choices: Choices = serde_json::from_slice(middle).ok()?;
-                Some(ChunkInfo {
-                    output: choices.reasoning || choices.answer,
-                    reasoning: choices.reasoning,
-                    answer: choices.answer,
-                    finished: choices.finished,
-                    usage: None,
-                })
+                Some(choices.info(None))
             }
         }
     }
@@ -128,9 +119,13 @@ impl Framing {
         if !info.output {
             return false;
         }
-        let keys = if info.answer { [0, 3] } else { [1, 2] };
-        keys.into_iter().any(|k| {
-            value_after(data, TEXT_KEYS[k], b'"').is_some_and(|start| {
+        let keys = if info.answer {
+            ANSWER_KEYS
+        } else {
+            REASONING_KEYS
+        };
+        keys.into_iter().any(|key| {
+            value_after(data, key, b'"').is_some_and(|start| {
                 let checks = [(&b"\"\""[..], ChunkInfo::default()), (b"\"x\"", *info)];
                 self.try_learn(data, start, Middle::Text(*info), &checks)
             })

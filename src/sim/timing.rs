@@ -7,7 +7,7 @@
 //! (the role-only chunk of a chat reply; for clients that stamp TTFT on it, as vLLM's own
 //! benchmark clients do). Joined on `X-Request-Id` with the client's `requests.jsonl`,
 //! `ttft − server_ttft` is the time the client (and the loopback between) added:
-//! `scripts/bench-load.py` reports it.
+//! `scripts/bench-load.py` and `scripts/bench-ttft.py` report it.
 
 use std::fs::File;
 use std::io::{self, LineWriter, Write};
@@ -82,9 +82,12 @@ impl FirstToken {
         self.received
     }
 
-    /// A chunk before the first content chunk (the role chunk) is being handed over now.
+    /// A chunk before the first content chunk (the role chunk) is being handed over now;
+    /// stamped only for the log.
     pub(crate) fn chunk_before(&mut self) {
-        self.first_chunk.get_or_insert_with(Instant::now);
+        if self.log.is_some() {
+            self.first_chunk.get_or_insert_with(Instant::now);
+        }
     }
 
     /// The first content chunk is being handed over now: logs the server-side TTFT (when
