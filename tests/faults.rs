@@ -335,8 +335,9 @@ async fn a_connect_error_names_its_os_cause() {
         client(&url, timeouts(), None).send(body(), "t-1").await,
         ErrorClass::Connect,
     );
-    // reqwest's own top line ("error sending request") says little; the cause is its source.
-    assert!(e.message.starts_with("error sending request"), "{e:?}");
+    // The HTTP client's own top line ("client error (Connect)") says little; the cause is
+    // its source.
+    assert!(e.message.starts_with("client error (Connect)"), "{e:?}");
     assert!(
         e.message
             .to_ascii_lowercase()

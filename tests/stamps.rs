@@ -11,6 +11,7 @@ mod common;
 
 use common::*;
 use llmsweep::client::Timings;
+use std::time::Duration;
 
 /// One step of the stream: sleep `after_ms` (from the previous write), then write `data`
 /// as one SSE event in one write.
@@ -156,4 +157,69 @@ async fn a_last_token_carrying_the_finish_reason_is_output() {
     let t = send_one(&url).await;
     assert_eq!((t.ttft_us, t.e2e_us), (10_000, 35_000), "{t:?}");
     assert_eq!(t.itl_us, vec![25_000], "{t:?}");
+}
+
+/// [`stepped_server`] on a thread and runtime of its own, on the real clock, so it writes on
+/// time while the client's only thread is busy.
+fn stepped_server_elsewhere(steps: Vec<Step>) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            tx.send(stepped_server(steps).await).expect("send the url");
+            std::future::pending::<()>().await
+        })
+    });
+    rx.recv().expect("the server's url")
+}
+
+/// A client busy when the first token arrives still stamps when it arrived (the kernel's
+/// receive stamp), not when it got round to reading it: the token lands at 30 ms while the
+/// client's only thread is blocked from 10 to 310 ms. Stamped on reading, TTFT would be
+/// over 310 ms.
+#[tokio::test]
+async fn a_token_that_waits_in_the_socket_is_stamped_when_it_arrived() {
+    let url = stepped_server_elsewhere(vec![
+        Step {
+            after_ms: 0,
+            data: ROLE,
+        },
+        Step {
+            after_ms: 30,
+            data: TOKEN,
+        },
+        Step {
+            after_ms: 470,
+            data: TOKEN,
+        },
+        Step {
+            after_ms: 0,
+            data: FINISH,
+        },
+        Step {
+            after_ms: 0,
+            data: "[DONE]",
+        },
+    ]);
+    let client = client(&url);
+    let blocker = tokio::spawn(async {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        std::thread::sleep(Duration::from_millis(300));
+    });
+    let t = tokio::time::timeout(GUARD, client.send(body("chat", 2, true), "t-1"))
+        .await
+        .expect("request hung")
+        .unwrap_or_else(|e| panic!("request failed: {e:?}"));
+    blocker.await.expect("the blocker");
+    assert!(
+        (30_000..200_000).contains(&t.ttft_us),
+        "TTFT {} µs: stamped when read, not when it arrived: {t:?}",
+        t.ttft_us
+    );
+    // The second token came after the client was free again: its gap is the server's.
+    assert_eq!(t.itl_us.len(), 1, "{t:?}");
+    assert!(t.itl_us[0] > 300_000, "{t:?}");
 }

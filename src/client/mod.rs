@@ -2,12 +2,13 @@
 //! [`RequestError`]. Every per-request metric of DESIGN §3 is computed here.
 
 pub mod answer;
+pub mod arrivals;
 pub mod chunk;
-pub mod connections;
 pub mod framing;
 pub mod openai;
 mod reasoning;
 pub mod sse;
+pub(crate) mod transport;
 
 use std::time::Duration;
 

@@ -1,8 +1,11 @@
-//! OpenAI-compatible streaming over reqwest and the one-pass SSE splitter of [`super::sse`].
+//! OpenAI-compatible streaming over [`super::transport`] and the one-pass SSE splitter of
+//! [`super::sse`].
 //!
-//! Each chunk's arrival instant is stamped as its bytes come off the socket, before any
-//! parsing, so parse cost never shows up in TTFT or ITL. Times come from `tokio::time::Instant`
-//! (the system clock normally; the virtual one in tests with paused time).
+//! Each chunk's arrival instant is the time its bytes reached the socket (the kernel's receive
+//! stamp of the read that brought them, [`super::arrivals`]), taken before any parsing, so
+//! neither parse cost nor a busy client shows up in TTFT or ITL. Times come from
+//! `tokio::time::Instant` (the system clock normally; the virtual one in tests with paused
+//! time).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,14 +15,18 @@ use tokio::time::Instant;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::{Method, Request, Response, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 
 use super::answer;
+use super::arrivals::Arrivals;
 use super::chunk::{self, ChunkError, Parsed};
-use super::connections::ConnectionCounter;
 use super::framing;
 use super::reasoning::Reasoning;
 use super::sse::{self, BodyError};
+use super::transport::{self, ConnectionCounter, HttpClient};
 use super::{ErrorClass, RequestError, Timeouts, Timings};
 use crate::secret::Secret;
 
@@ -29,8 +36,8 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// A client for one engine: a connection pool, the URL, headers with the key.
 #[derive(Clone)]
 pub struct EngineClient {
-    http: reqwest::Client,
-    url: reqwest::Url,
+    http: HttpClient,
+    uri: Uri,
     headers: HeaderMap,
     timeouts: Timeouts,
     /// To scrub the key from any error text the server echoes back.
@@ -44,7 +51,7 @@ pub struct EngineClient {
 impl std::fmt::Debug for EngineClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineClient")
-            .field("url", &self.url.as_str())
+            .field("url", &self.uri)
             .finish_non_exhaustive()
     }
 }
@@ -61,7 +68,7 @@ pub struct ClientSpec<'a> {
 }
 
 /// Installs ring as rustls's provider once; reqwest is built without a default one, and
-/// every reqwest client (the load's, the scraper's) must be built after it.
+/// every reqwest client (the scraper's) must be built after it.
 pub(crate) fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -73,6 +80,10 @@ impl EngineClient {
     pub fn new(spec: ClientSpec<'_>) -> Result<EngineClient, String> {
         install_crypto_provider();
         let url = reqwest::Url::parse(spec.url)
+            .map_err(|e| format!("invalid url {:?}: {e}", spec.url))?;
+        let uri = url
+            .as_str()
+            .parse::<Uri>()
             .map_err(|e| format!("invalid url {:?}: {e}", spec.url))?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -91,21 +102,14 @@ impl EngineClient {
             headers.insert(AUTHORIZATION, value);
         }
         let connections = ConnectionCounter::default();
-        let http = reqwest::Client::builder()
-            .connector_layer(connections.clone())
-            .no_proxy()
-            .connect_timeout(spec.timeouts.connect)
-            .pool_max_idle_per_host(spec.max_connections.max(1))
-            .tcp_nodelay(true)
-            // A benchmark must see what the engine does: a redirect or a silent retry would
-            // hide latency and errors (and following them costs URL parsing per request).
-            .redirect(reqwest::redirect::Policy::none())
-            .retry(reqwest::retry::never())
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = transport::client(
+            spec.timeouts.connect,
+            spec.max_connections.max(1),
+            connections.clone(),
+        )?;
         Ok(EngineClient {
             http,
-            url,
+            uri,
             headers,
             timeouts: spec.timeouts,
             key: spec.key,
@@ -176,12 +180,16 @@ impl EngineClient {
         ) {
             headers.insert(X_REQUEST_ID, id);
         }
-        let request = self.http.post(self.url.clone()).headers(headers).body(body);
-        let response = match tokio::time::timeout_at(first_deadline, request.send()).await {
-            Err(_) => return Err(phase_timeout(first_deadline, ErrorClass::TimeoutFirstToken)),
-            Ok(Err(e)) => return Err(self.transport_error(&e, true)),
-            Ok(Ok(response)) => response,
-        };
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = headers;
+        let response =
+            match tokio::time::timeout_at(first_deadline, self.http.request(request)).await {
+                Err(_) => return Err(phase_timeout(first_deadline, ErrorClass::TimeoutFirstToken)),
+                Ok(Err(e)) => return Err(self.transport_error(&e, true)),
+                Ok(Ok(response)) => response,
+            };
         let status = response.status();
         if !status.is_success() {
             let snippet =
@@ -210,16 +218,25 @@ impl EngineClient {
         }
 
         // Nanoseconds after t0 at which the latest bytes arrived; every event completed by
-        // those bytes arrived then. `reads` numbers the reads, so events of the same read
-        // (coalesced: their gap is unknowable) are told apart from a real 0 µs gap.
+        // those bytes arrived then. `reads` numbers the connection's reads, so events of the
+        // same read (coalesced: their gap is unknowable) are told apart from a real 0 µs gap.
         let arrival_ns = Arc::new(AtomicU64::new(0));
         let reads = Arc::new(AtomicU64::new(0));
         let (stamp, count) = (arrival_ns.clone(), reads.clone());
+        // The connection's reads, stamped as their bytes arrived (every connection of the
+        // transport has them; without, a chunk is stamped as it reaches the splitter).
+        let arrivals = response.extensions().get::<Arrivals>().cloned();
         // Stamped before any check or parsing; the splitter caps an event at 1 MiB, so a
         // hostile stream cannot grow its buffers.
-        let events = sse::events(response.bytes_stream(), move || {
-            stamp.store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            count.fetch_add(1, Ordering::Relaxed);
+        let body = response.into_body().into_data_stream();
+        let events = sse::events(body, move || {
+            let (at, read) = match &arrivals {
+                Some(arrivals) => arrivals.latest(),
+                None => (Instant::now(), count.load(Ordering::Relaxed) + 1),
+            };
+            let ns = at.saturating_duration_since(t0).as_nanos() as u64;
+            stamp.fetch_max(ns, Ordering::Relaxed);
+            count.store(read, Ordering::Relaxed);
         });
         let mut events = std::pin::pin!(events);
 
@@ -402,8 +419,12 @@ impl EngineClient {
         RequestError::new(class, message)
     }
 
-    fn transport_error(&self, e: &reqwest::Error, before_headers: bool) -> RequestError {
-        let class = if e.is_connect() && e.is_timeout() {
+    fn transport_error(
+        &self,
+        e: &hyper_util::client::legacy::Error,
+        before_headers: bool,
+    ) -> RequestError {
+        let class = if e.is_connect() && transport::is_connect_timeout(e) {
             ErrorClass::TimeoutConnect
         } else if e.is_connect() || before_headers {
             ErrorClass::Connect
@@ -414,7 +435,8 @@ impl EngineClient {
     }
 }
 
-/// The error and its sources on one line (reqwest's top-level message alone says little).
+/// The error and its sources on one line (an HTTP client's top-level message alone says
+/// little).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -435,9 +457,9 @@ const SNIPPET_BYTES: usize = 4096;
 
 /// Up to 4 KiB of an error body (to be redacted, then cut to a snippet); gives up after 2 s
 /// or at `deadline` (the request's total), whichever comes first.
-async fn read_error_body(response: reqwest::Response, deadline: Instant) -> String {
+async fn read_error_body(response: Response<Incoming>, deadline: Instant) -> String {
     let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
+    let mut stream = response.into_body().into_data_stream();
     let read = async {
         while let Some(Ok(bytes)) = stream.next().await {
             let room = SNIPPET_BYTES - body.len();
