@@ -738,13 +738,15 @@ fn knee_labels_are_stacked_and_above_the_data() {
         "concurrency",
     );
     let svg = parse(&chart_svg(&apart, ChartKind::Standard).unwrap());
-    let panel = Panel::new(&svg, chart_layout(&apart).unwrap().panels[0]);
-    let (a, b) = (panel.texts("knee C=1")[0], panel.texts("knee C=32")[0]);
-    assert_eq!(a.y, b.y);
-    // The last level's label turns to the left of its tick, inside the panel.
-    assert_eq!((a.anchor.as_str(), b.anchor.as_str()), ("start", "end"));
-    assert_label_beside(a, panel.knee_tick(BLUE).unwrap().0, "knee C=1");
-    assert_label_beside(b, panel.knee_tick(ORANGE).unwrap().0, "knee C=32");
+    for rect in chart_layout(&apart).unwrap().panels {
+        let panel = Panel::new(&svg, rect);
+        let (a, b) = (panel.texts("knee C=1")[0], panel.texts("knee C=32")[0]);
+        assert_eq!(a.y, b.y);
+        // The last level's label turns to the left of its tick, inside the panel.
+        assert_eq!((a.anchor.as_str(), b.anchor.as_str()), ("start", "end"));
+        assert_label_beside(a, panel.knee_tick(BLUE).unwrap().0, "knee C=1");
+        assert_label_beside(b, panel.knee_tick(ORANGE).unwrap().0, "knee C=32");
+    }
 }
 
 #[test]

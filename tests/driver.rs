@@ -460,6 +460,40 @@ async fn skip_engine_skips_its_remaining_levels_and_moves_on() {
     assert_lines_match_summaries(&report, &run.requests());
 }
 
+/// A key pressed while no level runs (here: before the first, on a single-threaded runtime
+/// where the driver has not yet started) is applied before the next level starts: an engine
+/// skipped there starts none of its levels, rather than starting one to cancel it.
+#[tokio::test]
+async fn an_engine_skipped_between_levels_starts_none_of_them() {
+    let (a, b) = (quick_sim().await, quick_sim().await);
+    let mut run = Run::start_no_check(sweep_plan(
+        &[("first", a.chat_url()), ("second", b.chat_url())],
+        &[1, 2],
+        4,
+        5,
+    ));
+    run.send(Control::SkipEngine).await;
+    let (events, _) = run.finish().await;
+
+    let kinds = lifecycle(&events);
+    assert!(
+        !kinds.iter().any(|k| k.starts_with("LevelStarted(0,")),
+        "{kinds:?}"
+    );
+    assert!(kinds.iter().any(|k| k == "LevelFinished(1,1)"), "{kinds:?}");
+    let report = run.report();
+    assert_eq!(
+        report.engines[0].skipped_reason.as_deref(),
+        Some("skipped by the user")
+    );
+    assert!(
+        report.engines[0].levels.is_empty(),
+        "{:?}",
+        report.engines[0].levels
+    );
+    assert_eq!(report.engines[1].levels.len(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_ends_promptly_and_writes_everything_measured() {
     let (a, b) = (quick_sim().await, quick_sim().await);

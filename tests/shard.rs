@@ -30,12 +30,23 @@ fn paced() -> Profile {
     }
 }
 
-/// Levels `levels`, each 3 s measured after a 0.5 s warmup, 1 s apart.
+/// Levels `levels`, each `duration_s` measured after a 0.5 s warmup, 1 s apart.
 fn write_config(dir: &Path, url: &str, levels: &str, duration_s: f64) -> PathBuf {
+    write_config_warming(dir, url, levels, duration_s, 0.5)
+}
+
+/// [`write_config`] with a warmup of `warmup_s`.
+fn write_config_warming(
+    dir: &Path,
+    url: &str,
+    levels: &str,
+    duration_s: f64,
+    warmup_s: f64,
+) -> PathBuf {
     let path = dir.join("bench.toml");
     let text = format!(
         "[run]\nname = \"sharded\"\nout_dir = {:?}\n\n[sweep]\nlevels = {levels}\nduration_s = {duration_s}\n\
-         warmup_s = 0.5\nsettle_s = 1.0\ntimeout_s = 10.0\n\n[request]\nmax_tokens = 16\nseed = 42\n\n\
+         warmup_s = {warmup_s}\nsettle_s = 1.0\ntimeout_s = 10.0\n\n[request]\nmax_tokens = 16\nseed = 42\n\n\
          [host]\nsample = false\n\n\
          [[engines]]\nname = \"sim\"\nurl = {url:?}\nmodel = \"sim\"\n",
         dir.join("out").display().to_string()
@@ -443,6 +454,37 @@ async fn a_late_shard_joins_the_window_in_progress_and_marks_the_ones_it_missed(
     assert_eq!(level(&missed, 0)["level"], 2.0);
     let stdout = String::from_utf8_lossy(&outputs[1].stdout);
     assert!(stdout.contains("shard 1/2: missed level 2"), "{stdout}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_arriving_in_the_warmup_warms_up_for_what_is_left_and_measures_the_window() {
+    let _serial = common::TIMING.lock().await;
+    let server = common::sim(paced(), Faults::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    // A 3 s warmup, then 1.5 s measured; the shard starts 1 s into the warmup.
+    let config = write_config_warming(tmp.path(), &server.chat_url(), "[2]", 1.5, 3.0);
+    let start = rfc3339(SystemTime::now() - Duration::from_millis(1_000));
+    let child = run(&config, &["--shard", "0/2", "--start-at", &start], &[]);
+    tokio::task::spawn_blocking(move || finished(child))
+        .await
+        .unwrap();
+    let dirs = shard_dirs(&tmp.path().join("out"));
+    let report = results(&dirs[0]);
+    let slot = &report["shard"]["slots"][0];
+    let (window, started) = (
+        slot["window_start_unix_ms"].as_f64().unwrap(),
+        slot["started_unix_ms"].as_f64().unwrap(),
+    );
+    // It warmed up until the window: measuring began at its start, not on arrival ~2 s
+    // before it.
+    assert!(
+        (0.0..300.0).contains(&(started - window)),
+        "measuring began {} ms after the window's start: {slot}",
+        started - window
+    );
+    assert!(slot["late_ms"].as_f64().unwrap() < 300.0, "{slot}");
+    assert!(level(&report, 0)["completed"].as_u64().unwrap() > 0);
     server.shutdown().await;
 }
 

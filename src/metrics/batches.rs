@@ -207,6 +207,9 @@ mod tests {
     #[test]
     fn median_interpolates_between_the_middle_values() {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        // An odd count's middle is at n / 2: the third of five.
+        assert_eq!(median(&mut [5.0, 1.0, 4.0, 2.0, 3.0]), 3.0);
+        assert_eq!(median(&mut [7.0]), 7.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
     }
 }

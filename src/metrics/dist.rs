@@ -184,6 +184,25 @@ mod tests {
     }
 
     #[test]
+    fn a_distribution_from_a_histogram_has_its_count_mean_max_and_percentiles() {
+        let mut hist = Histogram::<u64>::new(3).expect("histogram");
+        for us in 1..=100u64 {
+            hist.record(us * 1_000).expect("record");
+        }
+        let d = Dist::from_histogram(hist);
+        assert_eq!(d.len(), 100);
+        assert!(d.approximate(), "its percentiles are the histogram's");
+        let s = d.stats().expect("values");
+        assert!((s.mean_ms - 50.5).abs() < 0.05, "{s:?}");
+        assert!((s.max_ms - 100.0).abs() < 0.1, "{s:?}");
+        assert!((s.p50_ms - 50.0).abs() < 0.05, "{s:?}");
+        assert!((s.p99_ms - 99.0).abs() < 0.1, "{s:?}");
+        assert!(Dist::from_histogram(Histogram::new(3).expect("histogram"))
+            .stats()
+            .is_none());
+    }
+
+    #[test]
     fn p99_of_fifty_is_not_the_max() {
         let mut d = Dist::default();
         for us in 1..=50u64 {

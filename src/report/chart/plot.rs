@@ -127,13 +127,13 @@ where
             .map_err(draw_err)?;
         let plotting = probe.plotting_area();
         let base = plot.get_base_pixel();
-        let x0 = plotting.get_base_pixel().0 - base.0;
         let (pw, ph) = plotting.dim_in_pixel();
         let columns: Vec<i32> = knees
             .iter()
             .map(|k| plotting.map_coordinate(&(k.x, y_lo)).0 - base.0)
             .collect();
-        labels = knee::place(&knees, &columns, (x0, x0 + pw as i32))?;
+        let area = columns_of(plotting.get_base_pixel().0, base.0, pw);
+        labels = knee::place(&knees, &columns, area)?;
         let reserve = f64::from(knee::rows_height(&labels)) / f64::from(ph.max(1));
         (y_lo, y_hi) = y_range(&series, panel, reserve);
     }
@@ -302,6 +302,13 @@ where
         )?;
     }
     Ok(())
+}
+
+/// The plotting area's columns `left..right` relative to the panel's origin, from the area's
+/// and the panel's left edges on the canvas and the area's width.
+fn columns_of(plotting_x: i32, panel_x: i32, width: u32) -> (i32, i32) {
+    let left = plotting_x - panel_x;
+    (left, left + width as i32)
 }
 
 /// Opacity of a knee's tick: lighter than the data it crosses.
