@@ -347,6 +347,14 @@ async fn four_shards_merge_into_the_run_one_process_makes() {
     assert_eq!(approx["merged"]["latencies_from"], "histograms");
     assert_eq!(a["completed"], l["completed"]);
     assert_eq!(a["total_output_tokens"], l["total_output_tokens"]);
+    // Rates over the shards' measured span (first start to last end), near the lines' own.
+    for field in ["request_throughput", "output_throughput"] {
+        let (got, exact) = (a[field].as_f64().unwrap(), l[field].as_f64().unwrap());
+        assert!(
+            (got / exact - 1.0).abs() < 0.2,
+            "{field}: {got} from histograms vs {exact} from the lines"
+        );
+    }
     // The shards' histograms merged are the histogram of the union's values.
     for (key, field, q) in [
         ("ttft_ms", "median_ttft_ms", 0.5),
@@ -405,9 +413,9 @@ async fn a_late_shard_joins_the_window_in_progress_and_marks_the_ones_it_missed(
     // Slots of 0.5 + 4 + 1 = 5.5 s: level 0's window is 0.5–4.5 s after the start.
     let config = write_config(tmp.path(), &server.chat_url(), "[2, 2]", 4.0);
     let now = SystemTime::now();
-    // Half a second into level 0's window (the late shard runs that level only); and
-    // 4.5 s in, once it is over.
-    let late = rfc3339(now - Duration::from_millis(1_000));
+    // 1.5 s into level 0's window (the late shard runs that level only); and 4.5 s in,
+    // once it is over.
+    let late = rfc3339(now - Duration::from_millis(2_000));
     let missed = rfc3339(now - Duration::from_millis(5_000));
     let children = vec![
         run(
@@ -430,11 +438,11 @@ async fn a_late_shard_joins_the_window_in_progress_and_marks_the_ones_it_missed(
     );
     let slot = &late["shard"]["slots"][0];
     let late_ms = slot["late_ms"].as_f64().unwrap();
-    assert!((400.0..3_500.0).contains(&late_ms), "{slot}");
+    assert!((1_400.0..3_500.0).contains(&late_ms), "{slot}");
     assert!(slot.get("missed").is_none(), "{slot}");
-    // Joined late, it measured what was left of the window: about 3.5 s of its 4.
+    // Joined late, it measured what was left of the window: about 2.5 s of its 4.
     let measured = level(&late, 0)["duration"].as_f64().unwrap();
-    assert!(measured < 3.7, "{measured}");
+    assert!(measured < 2.7, "{measured}");
     assert!(level(&late, 0)["completed"].as_u64().unwrap() > 0);
 
     let missed = results(
@@ -454,6 +462,21 @@ async fn a_late_shard_joins_the_window_in_progress_and_marks_the_ones_it_missed(
     assert_eq!(level(&missed, 0)["level"], 2.0);
     let stdout = String::from_utf8_lossy(&outputs[1].stdout);
     assert!(stdout.contains("shard 1/2: missed level 2"), "{stdout}");
+    // Merged, the level measured by the late shard alone says how late it began (over 1 s).
+    let late_dir = dirs
+        .iter()
+        .find(|d| d.to_string_lossy().contains("shard-0"))
+        .unwrap()
+        .clone();
+    let output = merge(&[late_dir], &tmp.path().join("merged"), &["--partial"]);
+    assert!(output.status.success(), "{output:?}");
+    let merged = results(&tmp.path().join("merged"));
+    let reason = level(&merged, 0)["skipped_reason"].as_str().unwrap_or("");
+    assert!(
+        reason.starts_with("shard 0 began measuring"),
+        "{}",
+        level(&merged, 0)
+    );
     server.shutdown().await;
 }
 

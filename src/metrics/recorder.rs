@@ -196,13 +196,7 @@ impl LevelRecorder {
         } else {
             self.failed as f64 / attempted as f64
         };
-        let status = if self.failed > self.completed {
-            LevelStatus::Failed
-        } else if run.cut_short {
-            LevelStatus::Skipped
-        } else {
-            LevelStatus::Complete
-        };
+        let status = LevelStatus::of(self.completed, self.failed, run.cut_short);
         let per_s = |x: f64| {
             if duration_s > 0.0 {
                 x / duration_s

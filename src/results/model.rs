@@ -250,6 +250,20 @@ pub enum LevelStatus {
     Failed,
 }
 
+impl LevelStatus {
+    /// A level's status from its counts: failed when most requests failed, else skipped when
+    /// it was cut short, else complete.
+    pub fn of(completed: u64, failed: u64, cut_short: bool) -> LevelStatus {
+        if failed > completed {
+            LevelStatus::Failed
+        } else if cut_short {
+            LevelStatus::Skipped
+        } else {
+            LevelStatus::Complete
+        }
+    }
+}
+
 /// Aggregates of one (engine, level), over successful requests unless a field says otherwise.
 /// Latency statistics are `None` (JSON `null`) when no request succeeded (TPOT also when
 /// every reply had one token, ITL when none had two output chunks): never a made-up 0 ms.
@@ -626,6 +640,15 @@ mod tests {
             broken.to_string().starts_with("not a results file: "),
             "{broken}"
         );
+    }
+
+    #[test]
+    fn a_level_fails_when_most_requests_failed_and_else_is_skipped_if_cut_short() {
+        assert_eq!(LevelStatus::of(3, 4, false), LevelStatus::Failed);
+        assert_eq!(LevelStatus::of(3, 4, true), LevelStatus::Failed);
+        assert_eq!(LevelStatus::of(4, 4, false), LevelStatus::Complete);
+        assert_eq!(LevelStatus::of(4, 4, true), LevelStatus::Skipped);
+        assert_eq!(LevelStatus::of(0, 0, false), LevelStatus::Complete);
     }
 
     #[test]

@@ -155,6 +155,11 @@ mod tests {
             slot.position(at(1_015.5)),
             Position::Warmup(Duration::from_millis(1_500))
         );
+        // The warmup begins at its first instant.
+        assert_eq!(
+            slot.position(at(1_015.0)),
+            Position::Warmup(Duration::from_secs(2))
+        );
         assert_eq!(
             slot.position(at(1_017.0)),
             Position::Late {

@@ -312,9 +312,7 @@ fn from_histograms(
     } else {
         out.failed as f64 / attempted as f64
     };
-    if out.failed > out.completed {
-        out.status = LevelStatus::Failed;
-    }
+    out.status = LevelStatus::of(out.completed, out.failed, false);
     let per_s = |x: u64| {
         if duration_s > 0.0 {
             x as f64 / duration_s
