@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Client-added TTFT at high concurrency, the client and the simulator each on a core of its own:
 
-    VLLM_BENCH=/path/to/vllm-bench python3 scripts/bench-ttft.py [ROUNDS] [LEVELS]
+    [BEFORE=/path/to/llmsweep] VLLM_BENCH=/path/to/vllm-bench python3 scripts/bench-ttft.py [ROUNDS] [LEVELS]
 
 Per request, the client's TTFT minus the simulator's own time from request to first token
 (`llmsweep sim --timing-log`, joined on X-Request-Id): what the client adds by sending late and
@@ -23,6 +23,8 @@ bl = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bl)
 LLMSWEEP = os.path.join(os.path.dirname(HERE), "target", "release", "llmsweep")
 PEER = bl.PEER
+# Another llmsweep build as a client column of its own (the simulator is always this tree's).
+BEFORE = os.environ.get("BEFORE")
 TOKENS = 16
 SECONDS = 8
 
@@ -46,8 +48,8 @@ def server_ttft_ms(timing_log):
     return out
 
 
-def run_llmsweep(url, c, work, server):
-    bl.BIN = LLMSWEEP
+def run_llmsweep(url, c, work, server, binary=LLMSWEEP):
+    bl.BIN = binary
     *_, run_dir = bl.run_client(url, [c], 1_000_000, TOKENS, work, threads=1,
                                 prefix=["taskset", "-c", "0"],
                                 extra=f"duration_s = {SECONDS}\nwarmup_requests = {c}")
@@ -81,7 +83,12 @@ def run_peer(url, c, work, server):
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     levels = [int(c) for c in (sys.argv[2] if len(sys.argv) > 2 else "100,1000").split(",")]
-    clients = [("llmsweep", run_llmsweep)] + ([("vllm-bench", run_peer)] if PEER else [])
+    clients = [("llmsweep", run_llmsweep)]
+    if BEFORE:
+        clients.append(("llmsweep before",
+                        lambda url, c, work, server: run_llmsweep(url, c, work, server, BEFORE)))
+    if PEER:
+        clients.append(("vllm-bench", run_peer))
     bl.check_peer()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=os.path.dirname(HERE), check=True)
     print("| client | C | round | requests | client-added TTFT p50 / p99 / max (ms) |")
