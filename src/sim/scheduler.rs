@@ -239,13 +239,15 @@ async fn run(profile: Profile, metrics: &Metrics, mut inbox: mpsc::UnboundedRece
             clock += micros(decode);
             tokio::time::sleep_until(clock).await;
         }
-        let mut emitted = 0u64;
+        // Counted before any token is handed over: a client that has read its last token
+        // and scrapes /metrics at once must find it counted (a stream whose client is gone
+        // still cost this step its token, as in an engine).
+        metrics.generated(running.len() as u64);
         running.retain_mut(|seq| {
             if seq.tx.try_send(Step::Token).is_err() {
                 kv -= seq.kv();
                 return false; // receiver dropped: client gone, free the slot now
             }
-            emitted += 1;
             seq.generated += 1;
             kv += 1;
             if seq.generated < seq.total {
@@ -254,7 +256,6 @@ async fn run(profile: Profile, metrics: &Metrics, mut inbox: mpsc::UnboundedRece
             kv -= seq.kv();
             false // finished: dropping `tx` ends its stream
         });
-        metrics.generated(emitted);
         metrics.set_batch(running.len(), kv);
         if prefill == 0 && decode == 0 {
             // Zero-cost profile: let the response streams (and new requests) run.
