@@ -303,3 +303,46 @@ pub(crate) fn is_connect_timeout(error: &(dyn std::error::Error + 'static)) -> b
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::poll_fn;
+    use std::mem::MaybeUninit;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    async fn read_some(stream: &mut Stamped) -> Vec<u8> {
+        let mut room = [MaybeUninit::<u8>::uninit(); 64];
+        let mut buf = hyper::rt::ReadBuf::uninit(&mut room);
+        poll_fn(|cx| Pin::new(&mut *stream).poll_read(cx, buf.unfilled()))
+            .await
+            .expect("read");
+        buf.filled().to_vec()
+    }
+
+    #[tokio::test]
+    async fn both_reads_hand_over_the_bytes_and_count_an_arrival_but_not_the_end() {
+        for kernel in [true, false] {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let tcp = TcpStream::connect(listener.local_addr().expect("addr"))
+                .await
+                .expect("connect");
+            let mut stream = Stamped::new(tcp).expect("stamped");
+            assert_eq!(stream.kernel, cfg!(target_os = "linux"), "kernel stamps on");
+            // Off: the plain read, as where the kernel gives no stamps.
+            stream.kernel &= kernel;
+            let (mut server, _) = listener.accept().await.expect("accept");
+            server.write_all(b"hello").await.expect("write");
+            assert_eq!(read_some(&mut stream).await, b"hello", "kernel {kernel}");
+            assert_eq!(stream.arrivals.latest().1, 1, "kernel {kernel}");
+            drop(server);
+            assert_eq!(read_some(&mut stream).await, b"", "kernel {kernel}");
+            assert_eq!(
+                stream.arrivals.latest().1,
+                1,
+                "kernel {kernel}: the end is no arrival"
+            );
+        }
+    }
+}
