@@ -10,11 +10,12 @@
 //! - `workload` — prompt sources (`pool`, JSONL `file`, `sharegpt`, `synthetic` with an optional
 //!   shared prefix, a Mooncake `trace`) → prompts (and a trace's arrival times); `cache`
 //!   (the busting prefix of `[prompts] cache = "bust"`).
-//! - `client`   — `openai` (reqwest, timings), `sse` (the one-pass SSE splitter: events as
-//!   slices of the body's bytes), `chunk` (pure chunk parser), `framing` (a stream's repeated
-//!   chunk head and tail, learned and skipped), `answer` (a conversation's
-//!   answer text), `reasoning` (a stream's TTFR/TTFA, folded per chunk), `connections`
-//!   (counts connections opened).
+//! - `client`   — `openai` (one request's stream, timings), `transport` (hyper-util's pool
+//!   over connections of our own, counting the connections it opens), `arrivals` (each read's
+//!   kernel receive stamp), `sse` (the one-pass SSE splitter: events as slices of the body's
+//!   bytes), `chunk` (pure chunk parser), `framing` (a stream's repeated chunk head and tail,
+//!   learned and skipped), `answer` (a conversation's answer text), `reasoning` (a stream's
+//!   TTFR/TTFA, folded per chunk).
 //! - `driver`   — the sweep: `sweep` (run order), `level` (warmup → measured phase → summary),
 //!   `phase` (workers or rate mode's dispatcher, samples in, snapshots out), `pause` (the
 //!   active clock's in-flight rule), `controls` (keys), `arrivals` (the seeded schedule),

@@ -13,9 +13,9 @@ use super::chunk::{parse_bytes, Choices, ChunkError, ChunkInfo, NonEmpty, Parsed
 /// all of that again for every token is most of a chunk's cost on bursty streams. So once a
 /// chunk has parsed, its framing is learned, and a later chunk that starts with the learned
 /// head and ends with the learned tail has only the part between them parsed:
-/// - [`Middle::Text`]: one JSON string, the text of the only output field (`content`,
+/// - `Middle::Text`: one JSON string, the text of the only output field (`content`,
 ///   `reasoning_content`, `reasoning`, completions' `text`); learned from an output chunk;
-/// - [`Middle::Choices`]: the whole `choices` array; learned when the text framing is not
+/// - `Middle::Choices`: the whole `choices` array; learned when the text framing is not
 ///   (tool calls, several choices).
 ///
 /// Anything else (the usage chunk, `[DONE]`, an error, the finish chunk, another framing)

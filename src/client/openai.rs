@@ -1,5 +1,5 @@
-//! OpenAI-compatible streaming over [`super::transport`] and the one-pass SSE splitter of
-//! [`super::sse`].
+//! OpenAI-compatible streaming over the engine transport (`transport`) and the one-pass SSE
+//! splitter of [`super::sse`].
 //!
 //! Each chunk's arrival instant is the time its bytes reached the socket (the kernel's receive
 //! stamp of the read that brought them, [`super::arrivals`]), taken before any parsing, so
@@ -68,7 +68,7 @@ pub struct ClientSpec<'a> {
 }
 
 /// Installs ring as rustls's provider once; reqwest is built without a default one, and
-/// every reqwest client (the scraper's) must be built after it.
+/// every reqwest client (the scraper's, the preflight's) must be built after it.
 pub(crate) fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
