@@ -2,7 +2,7 @@
 //! doubling stops at a throughput plateau, and an SLO break is bisected to within the
 //! resolution.
 
-mod common;
+use crate::common;
 
 use common::{sim, Run};
 use llmsweep::events::Event;

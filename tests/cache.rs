@@ -2,7 +2,7 @@
 //! different across requests, the body otherwise byte-for-byte the plan's), bodies left as
 //! they are with `warm` or unset, and the warning when a prompt reaches an engine twice.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

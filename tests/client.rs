@@ -3,7 +3,7 @@
 //! and the request id. What a misbehaving engine does to a request (every error class) is in
 //! tests/faults.rs.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! level's concurrency is conversations in flight; per-turn TTFT and cache hits and
 //! per-conversation totals reach results.json; a failed turn ends its conversation.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

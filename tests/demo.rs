@@ -1,7 +1,7 @@
 //! The demo pipeline in-process: two simulated engines, a small sweep, every output written,
 //! everything labelled simulated, and `report` re-rendering identical CSV and Markdown.
 
-mod common;
+use crate::common;
 
 use llmsweep::report::{run_report_command, ExportOptions};
 use llmsweep::results::model::{Report, RunStatus};

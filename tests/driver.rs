@@ -1,7 +1,7 @@
 //! Acceptance of the sweep driver, run in-process against simulators on 127.0.0.1: event
 //! order, results files, concurrency, pause, skip, abort, failed levels and signals.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-#[path = "common/schema.rs"]
-mod schema;
+use crate::common::schema;
 
 const BIN: &str = env!("CARGO_BIN_EXE_llmsweep");
 const WIDTH: u16 = 120;
@@ -532,9 +531,10 @@ fn panic_restores_the_terminal_before_printing() {
     }
     let test_binary = std::env::current_exe().expect("the test binary");
     let run = format!(
-        "{} --exact panic_child_with_the_terminal_entered --ignored --nocapture --test-threads=1; \
+        "{} --exact {} --ignored --nocapture --test-threads=1; \
          echo EXIT=$?; PS1='$ ' exec bash --norc --noprofile",
         shell_quote(&test_binary.display().to_string()),
+        test_path("panic_child_with_the_terminal_entered"),
     );
     let tmux = Tmux::start("panic", &run);
     let after = tmux.wait_text("EXIT= after the panic", |s| {
@@ -551,6 +551,14 @@ fn panic_restores_the_terminal_before_printing() {
         "the alternate screen is still showing:\n{after}"
     );
     assert_terminal_cooked(&tmux);
+}
+
+/// A test's name as its binary's `--exact` takes it: its module path inside the test crate.
+fn test_path(test: &str) -> String {
+    match module_path!().split_once("::") {
+        Some((_crate, module)) => format!("{module}::{test}"),
+        None => test.to_string(),
+    }
 }
 
 const PANIC_TEXT: &str = "deliberate panic with the dashboard's terminal entered";

@@ -3,7 +3,7 @@
 //! way), each ending in the right error class; and the driver giving up on an engine that is
 //! down. Real time, short bounds: the whole file runs in a few seconds.
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::sync::Arc;

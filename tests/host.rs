@@ -3,7 +3,7 @@
 //! process on a local port is found by its port, and its CPU while idle during another
 //! engine's level is accounted and warned about.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! level says `running`, and `run --resume DIR` completes the sweep in the same folder with
 //! every level and every request exactly once.
 
-mod common;
+use crate::common;
 
 use common::binary::*;
 

@@ -2,7 +2,7 @@
 //! back with the same exposition parser llmsweep uses on engines, and compared with what the
 //! run's results say.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::sync::Arc;

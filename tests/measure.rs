@@ -5,7 +5,7 @@
 //! Everything runs on tokio's paused clock against the simulator's `fixed` timings (50 ms
 //! prefill, then 10 ms per token, any batch size), so the expected numbers are exact.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! `cached_fraction`). On tokio's paused clock with `fixed`'s 50 ms prefill and 10 ms steps,
 //! plus 1 ms per uncached prompt token, so every number is exact.
 
-mod common;
+use crate::common;
 
 use common::*;
 use llmsweep::sim::{Faults, Profile, FIXED};

@@ -1,7 +1,7 @@
 //! Preflight: `llmsweep check` against healthy and broken engines, and the checks `run`
 //! makes before each engine's first level (skipping an engine that fails them hard).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! Rate mode (open loop): the arrival schedules (pure), achieved send rate against the
 //! simulator, coordinated omission under a cap on a saturated engine, and pause/skip.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! write at a known time, so each stamp is exact; then against the simulator's `fixed`
 //! profile with reasoning (50 ms prefill, 10 ms a token: TTFT 60 ms, TTFA 60 + 10 × N ms).
 
-mod common;
+use crate::common;
 
 use common::*;
 use llmsweep::client::Timings;

@@ -2,7 +2,7 @@
 //! of one name started in the same second; a write error mid-run marks the run failed, keeps
 //! what was saved and exits 1.
 
-mod common;
+use crate::common;
 
 use common::binary::*;
 

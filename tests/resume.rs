@@ -3,7 +3,7 @@
 //! parts is in `requests.jsonl` exactly once; an incompatible config is refused with exit 2.
 //! Through the library, every setting that changes the numbers blocks a resume by name.
 
-mod common;
+use crate::common;
 
 use common::binary::*;
 

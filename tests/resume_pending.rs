@@ -2,7 +2,7 @@
 //! partial, until its re-run has finished — quitting the resumed run before then loses
 //! nothing, and finishing it leaves every request exactly once.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::atomic::AtomicI32;

@@ -1,10 +1,9 @@
 //! results.json's JSON Schema: `docs/results.schema.json` is the one the results types
-//! generate (regenerate it with `UPDATE_SCHEMA=1 cargo test --test schema` after changing
+//! generate (regenerate it with `UPDATE_SCHEMA=1 cargo test --test suite schema::` after changing
 //! one), the report fixtures fit it, and what `schema_version` promises holds: a schema 1
 //! file without any optional field still loads and renders, a newer one is refused by name.
 
-#[path = "common/schema.rs"]
-mod checked;
+use crate::common::schema as checked;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -53,7 +52,7 @@ fn the_committed_schema_is_the_generated_one() {
         panic!(
             "{} is out of date with the results types (first difference at line {}: \
              committed {:?}, generated {:?}): regenerate it with \
-             `UPDATE_SCHEMA=1 cargo test --test schema` and commit it",
+             `UPDATE_SCHEMA=1 cargo test --test suite schema::` and commit it",
             schema::PATH,
             line + 1,
             committed.lines().nth(line).unwrap_or("<end of file>"),

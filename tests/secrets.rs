@@ -5,7 +5,7 @@
 //! Configured header values (often a second credential) are masked in results the same way:
 //! no file of the results folder holds one, and results.json keeps the header names.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

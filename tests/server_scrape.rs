@@ -1,7 +1,7 @@
 //! Server metrics end to end: a sweep against the simulator scrapes its `/metrics` during
 //! every level; a missing or malformed endpoint is one warning and nothing measured is lost.
 
-mod common;
+use crate::common;
 
 use common::*;
 use llmsweep::results::model::{LevelStatus, Report};

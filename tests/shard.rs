@@ -3,7 +3,7 @@
 //! every shard's requests, percentiles computed from their union, and the throughput one
 //! process gets at the same total concurrency.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -2,7 +2,7 @@
 //! headless demo with exit code 128 + signal and every result written; a config error exits 2
 //! with one line on stderr.
 
-mod common;
+use crate::common;
 
 use common::binary::*;
 

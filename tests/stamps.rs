@@ -7,7 +7,7 @@
 //! stamps from the same clock. Loopback writes land in the client's socket before the runtime
 //! idles, so the clock only auto-advances to the server's next sleep and every stamp is exact.
 
-mod common;
+use crate::common;
 
 use common::*;
 use llmsweep::client::Timings;

@@ -3,7 +3,7 @@
 //! rules, busting per level, and the arrival times honoured at speed 1 and 2 (and under a
 //! `max_concurrency` cap) against a local server.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

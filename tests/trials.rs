@@ -1,7 +1,7 @@
 //! `[sweep] trials`: every (engine, level) measured K times in the configured order, every
 //! trial kept, intervals over the trials, and verdicts against simulators of known speed.
 
-mod common;
+use crate::common;
 
 use common::{sim, Run};
 use llmsweep::events::{Control, Event};

@@ -3,7 +3,7 @@
 //! benchmark against the CPU vLLM of ../shared/realengine (tests/fixtures/), and the values
 //! must be the run's, in vLLM's units.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

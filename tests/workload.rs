@@ -2,7 +2,7 @@
 //! engine is sent, the request dump, goodput counting, output-length warnings, duration-bound
 //! levels and interleaved order with skip-engine.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -9,7 +9,7 @@
 //! After changing a results type, regenerate the committed file (one command):
 //!
 //! ```sh
-//! UPDATE_SCHEMA=1 cargo test --test schema
+//! UPDATE_SCHEMA=1 cargo test --test suite schema::
 //! ```
 //!
 //! Without `UPDATE_SCHEMA`, that test fails while the file differs from [`generate`]. A type
@@ -39,7 +39,7 @@ pub fn schema() -> Schema {
     schema.insert(
         "$comment".into(),
         "Generated from llmsweep's results types (src/results/schema.rs): do not edit; \
-         regenerate with `UPDATE_SCHEMA=1 cargo test --test schema`. schema_version rises when \
+         regenerate with `UPDATE_SCHEMA=1 cargo test --test suite schema::`. schema_version rises when \
          a field is removed, renamed or changes meaning; adding an optional field keeps it."
             .into(),
     );
