@@ -623,6 +623,37 @@ async fn rate_mode_shards_send_their_share_on_schedules_of_their_own() {
         level(&merged, 0)["completed"].as_u64().unwrap(),
         sent as u64
     );
+    // A merged request's send time is on the merged run's clock: its shard's start of
+    // measuring, counted from the earliest shard's, plus the shard's own `sent_at_ms`.
+    let mut own = vec![Vec::new(); dirs.len()];
+    let mut started = vec![0.0; dirs.len()];
+    for (dir, sends) in dirs.iter().zip(&sends) {
+        let shard = &results(dir)["shard"];
+        let index = shard["index"].as_u64().unwrap() as usize;
+        started[index] = shard["slots"][0]["started_unix_ms"].as_f64().unwrap();
+        own[index] = sends.clone();
+    }
+    let base = started.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut on_merged = vec![Vec::new(); dirs.len()];
+    for line in requests(&tmp.path().join("merged")) {
+        let index = line["shard"].as_u64().unwrap() as usize;
+        on_merged[index].push(line["sent_at_ms"].as_f64().unwrap());
+    }
+    for index in 0..dirs.len() {
+        let mut expected: Vec<f64> = own[index]
+            .iter()
+            .map(|ms| ms + started[index] - base)
+            .collect();
+        expected.sort_by(f64::total_cmp);
+        on_merged[index].sort_by(f64::total_cmp);
+        assert_eq!(expected.len(), on_merged[index].len(), "shard {index}");
+        for (want, got) in expected.iter().zip(&on_merged[index]) {
+            assert!(
+                (want - got).abs() < 0.002,
+                "shard {index}: {got} ms, not {want}"
+            );
+        }
+    }
     // 40 req/s for 2 s between them: 80 expected (Poisson, sd ≈ 9); each sending the
     // whole rate would make ~160.
     assert!((50..=115).contains(&sent), "{sent} requests");

@@ -16,7 +16,7 @@ use super::window::RateWindow;
 use crate::client::ErrorClass;
 use crate::config::SloConfig;
 use crate::events::Snapshot;
-use crate::results::model::{LevelStatus, LevelSummary, ScheduleStats, LATE_START_MS};
+use crate::results::model::{error_rate, LevelStatus, LevelSummary, ScheduleStats, LATE_START_MS};
 
 /// Aggregates of one level in progress.
 #[derive(Debug, Clone, Default)]
@@ -191,11 +191,7 @@ impl LevelRecorder {
     pub fn summary(&self, run: LevelRun) -> LevelSummary {
         let duration_s = run.duration_s;
         let attempted = self.completed + self.failed;
-        let error_rate = if attempted == 0 {
-            0.0
-        } else {
-            self.failed as f64 / attempted as f64
-        };
+        let error_rate = error_rate(self.completed, self.failed);
         let status = LevelStatus::of(self.completed, self.failed, run.cut_short);
         let per_s = |x: f64| {
             if duration_s > 0.0 {

@@ -264,6 +264,17 @@ impl LevelStatus {
     }
 }
 
+/// Failed requests as a fraction of attempted ones (completed + failed; cancelled ones are
+/// neither), 0 when none was attempted.
+pub fn error_rate(completed: u64, failed: u64) -> f64 {
+    let attempted = completed + failed;
+    if attempted == 0 {
+        0.0
+    } else {
+        failed as f64 / attempted as f64
+    }
+}
+
 /// Aggregates of one (engine, level), over successful requests unless a field says otherwise.
 /// Latency statistics are `None` (JSON `null`) when no request succeeded (TPOT also when
 /// every reply had one token, ITL when none had two output chunks): never a made-up 0 ms.
@@ -640,6 +651,15 @@ mod tests {
             broken.to_string().starts_with("not a results file: "),
             "{broken}"
         );
+    }
+
+    #[test]
+    fn the_error_rate_is_failed_of_attempted_and_zero_when_nothing_was_attempted() {
+        assert_eq!(error_rate(3, 1), 0.25);
+        assert_eq!(error_rate(0, 2), 1.0);
+        // A level cut short before its first request ended has no failures to report: an
+        // auto search must not read it as all-errors.
+        assert_eq!(error_rate(0, 0), 0.0);
     }
 
     #[test]

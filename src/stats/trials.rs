@@ -4,7 +4,7 @@
 use super::interval::CONFIDENCE;
 use super::interval::{cv, mean_interval};
 use crate::results::confidence::{Interval, IntervalMethod, LevelIntervals, NOISY_CV};
-use crate::results::model::{LevelStatus, LevelSummary, ThroughputBasis};
+use crate::results::model::{error_rate, LevelStatus, LevelSummary, ThroughputBasis};
 use crate::results::prefix_cache::PrefixCacheStats;
 use crate::results::reasoning::ReasoningStats;
 
@@ -39,12 +39,7 @@ pub fn combine(trials: &[LevelSummary]) -> LevelSummary {
     out.coalesced_chunks = sum(|t| t.coalesced_chunks);
     out.connections_opened = sum(|t| t.connections_opened);
     out.duration = trials.iter().map(|t| t.duration).sum();
-    let attempted = out.completed + out.failed;
-    out.error_rate = if attempted == 0 {
-        0.0
-    } else {
-        out.failed as f64 / attempted as f64
-    };
+    out.error_rate = error_rate(out.completed, out.failed);
     out.mean_output_tokens = if out.completed == 0 {
         0.0
     } else {

@@ -10,7 +10,7 @@ use crate::results::model::LevelSummary;
 use super::history::EngineHistory;
 use super::keys::KeyInput;
 
-/// What [`App::update`] consumes.
+/// What [`App::update`](super::app::App::update) consumes.
 #[derive(Debug, Clone)]
 pub enum Msg {
     /// Something from the driver.

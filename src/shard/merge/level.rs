@@ -14,7 +14,7 @@ use crate::config::SloConfig;
 use crate::metrics::dist::Dist;
 use crate::metrics::recorder::{LevelRecorder, LevelRun, RecorderOptions};
 use crate::metrics::sample::{round3, Sample};
-use crate::results::model::{LevelStatus, LevelSummary};
+use crate::results::model::{error_rate, LevelStatus, LevelSummary};
 use crate::shard::hlog;
 use crate::shard::timeline::from_unix_ms;
 
@@ -306,12 +306,7 @@ fn from_histograms(
     out.total_input_tokens = sum(|s| s.total_input_tokens);
     out.total_output_tokens = sum(|s| s.total_output_tokens);
     out.output_tokens_estimated = summaries.iter().any(|s| s.output_tokens_estimated);
-    let attempted = out.completed + out.failed;
-    out.error_rate = if attempted == 0 {
-        0.0
-    } else {
-        out.failed as f64 / attempted as f64
-    };
+    out.error_rate = error_rate(out.completed, out.failed);
     out.status = LevelStatus::of(out.completed, out.failed, false);
     let per_s = |x: u64| {
         if duration_s > 0.0 {
