@@ -169,8 +169,33 @@ async fn demo_command(args: RunArgs) -> Result<i32, Failure> {
     Ok(exit_code(&outcome))
 }
 
+/// 128 + the signal that ended the run; else 1 when an engine failed (its preflight, or it went
+/// unreachable): the comparison asked for is missing it, as `llmsweep check` exits 1 for it;
+/// else 0. A quit or a skip by the user is not a failure.
 fn exit_code(outcome: &RunOutcome) -> i32 {
-    outcome.signal.map(|signal| 128 + signal).unwrap_or(0)
+    if let Some(signal) = outcome.signal {
+        return 128 + signal;
+    }
+    let failed: Vec<String> = outcome
+        .report
+        .engines
+        .iter()
+        .filter_map(|e| {
+            let reason = e.skipped_reason.as_deref()?;
+            crate::driver::is_engine_failure(reason).then(|| format!("{}: {reason}", e.name))
+        })
+        .collect();
+    if failed.is_empty() {
+        return 0;
+    }
+    eprintln!(
+        "error: {} of {} engine(s) failed ({}); results: {}",
+        failed.len(),
+        outcome.report.engines.len(),
+        failed.join("; "),
+        outcome.out_dir.display()
+    );
+    1
 }
 
 /// `<name>-<UTC time>`, e.g. `demo-20261128T041500Z`.
@@ -522,4 +547,59 @@ fn print_bytes(bytes: &[u8]) -> Result<i32, Failure> {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(bytes).and_then(|()| out.flush());
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::results::model::{EngineReport, Report};
+
+    fn outcome(reasons: &[Option<&str>], signal: Option<i32>) -> RunOutcome {
+        let engines = reasons
+            .iter()
+            .enumerate()
+            .map(|(i, reason)| EngineReport {
+                name: format!("e{i}"),
+                skipped_reason: reason.map(str::to_string),
+                ..EngineReport::default()
+            })
+            .collect();
+        RunOutcome {
+            report: Arc::new(Report {
+                engines,
+                ..Report::default()
+            }),
+            out_dir: PathBuf::from("out"),
+            signal,
+        }
+    }
+
+    #[test]
+    fn a_run_exits_1_when_an_engine_failed_and_a_signal_wins_over_it() {
+        assert_eq!(exit_code(&outcome(&[None, None], None)), 0);
+        // The user's choices are not failures.
+        assert_eq!(
+            exit_code(&outcome(&[Some("skipped by the user"), None], None)),
+            0
+        );
+        assert_eq!(
+            exit_code(&outcome(&[Some("not run: the run was quit")], None)),
+            0
+        );
+        assert_eq!(
+            exit_code(&outcome(&[None, Some("engine unreachable: refused")], None)),
+            1
+        );
+        assert_eq!(
+            exit_code(&outcome(&[Some("preflight: stream: HTTP 404")], None)),
+            1
+        );
+        assert_eq!(
+            exit_code(&outcome(&[Some("preflight: stream: HTTP 404")], Some(2))),
+            130
+        );
+    }
 }

@@ -42,6 +42,7 @@ mod signals;
 mod sim;
 mod sim_metrics;
 mod stamps;
+mod tls;
 mod trace;
 mod trials;
 mod tui;

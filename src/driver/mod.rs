@@ -29,4 +29,4 @@ mod worker;
 
 pub use level::SKIPPED_DURING_WARMUP;
 pub use repeats::REPEAT_WARNING;
-pub use sweep::{run, RunOptions, RunOutcome};
+pub use sweep::{is_engine_failure, run, RunOptions, RunOutcome};

@@ -70,6 +70,15 @@ pub struct RunOutcome {
     pub signal: Option<i32>,
 }
 
+/// How an engine's `skipped_reason` begins when it went down mid-run.
+const UNREACHABLE: &str = "engine unreachable: ";
+
+/// An engine's `skipped_reason` that is the engine's failure (a hard preflight check, or
+/// unreachable mid-run), not the user's skip or a run cut short.
+pub fn is_engine_failure(reason: &str) -> bool {
+    reason.starts_with(crate::preflight::SKIP_PREFIX) || reason.starts_with(UNREACHABLE)
+}
+
 /// What the sweep loop keeps between steps.
 pub(super) struct Gate {
     /// Per engine: skipped by the user, or failed its preflight.
@@ -488,7 +497,7 @@ impl Driver {
         example: &str,
         cancel: &CancellationToken,
     ) {
-        let reason = format!("engine unreachable: {example}");
+        let reason = format!("{UNREACHABLE}{example}");
         self.report.engines[engine].skipped_reason = Some(reason.clone());
         self.stops.level = true;
         self.stops.engine = true;

@@ -15,6 +15,9 @@ pub mod table;
 
 use std::time::Duration;
 
+/// How an engine's `skipped_reason` begins when a hard check failed.
+pub const SKIP_PREFIX: &str = "preflight: ";
+
 use crate::client::openai::ClientSpec;
 use crate::client::{EngineClient, ErrorClass, RequestError, Timeouts, Timings};
 use crate::config::{Config, EngineConfig, SweepConfig};
@@ -137,7 +140,7 @@ impl EngineChecks {
     /// `preflight: <check>: <detail>` of the first hard failure: why `run` skips the engine.
     pub fn skipped_reason(&self) -> Option<String> {
         self.hard_failure()
-            .map(|c| format!("preflight: {}: {}", c.name, c.detail))
+            .map(|c| format!("{SKIP_PREFIX}{}: {}", c.name, c.detail))
     }
 
     /// `preflight: <check>: <detail> — fix: …` for each warning.
