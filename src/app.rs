@@ -171,7 +171,8 @@ async fn demo_command(args: RunArgs) -> Result<i32, Failure> {
 
 /// 128 + the signal that ended the run; else 1 when an engine failed (its preflight, or it went
 /// unreachable): the comparison asked for is missing it, as `llmsweep check` exits 1 for it;
-/// else 0. A quit or a skip by the user is not a failure.
+/// else 0 (a quit or a skip by the user is not a failure). Failed engines get one line on
+/// stderr, each named with its reason.
 fn exit_code(outcome: &RunOutcome) -> i32 {
     if let Some(signal) = outcome.signal {
         return 128 + signal;

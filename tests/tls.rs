@@ -30,13 +30,22 @@ struct Terminator {
     refused: Arc<AtomicUsize>,
 }
 
-async fn terminator(upstream: std::net::SocketAddr, ca_name: &str) -> Terminator {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, ca_name);
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+impl Terminator {
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/v1/chat/completions", self.port)
+    }
+}
+
+/// A CA named `name` (distinct names: a verifier told another CA reports an unknown issuer).
+fn make_ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+async fn terminator(upstream: std::net::SocketAddr) -> Terminator {
+    let ca = make_ca("llmsweep test CA");
     let key = KeyPair::generate().unwrap();
     let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
         .unwrap()
@@ -85,8 +94,11 @@ async fn terminator(upstream: std::net::SocketAddr, ca_name: &str) -> Terminator
     }
 }
 
-/// `llmsweep run --headless` against `url` with `SSL_CERT_FILE=ca_file`, to its end.
-async fn run_with_roots(dir: &Path, url: &str, ca_file: &Path) -> std::process::Output {
+/// `llmsweep run --headless` against `url` trusting only the CA `ca_pem` (`SSL_CERT_FILE`),
+/// to its end.
+async fn run_with_roots(dir: &Path, url: &str, ca_pem: &str) -> std::process::Output {
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
     let config = dir.join("bench.toml");
     write_sweep_config(&config, "tls", url, &dir.join("out"));
     let mut command = command(&config);
@@ -101,13 +113,10 @@ async fn run_with_roots(dir: &Path, url: &str, ca_file: &Path) -> std::process::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_https_engine_is_measured_through_tls_when_its_ca_is_trusted() {
     let sim = common::sim(quick(), Faults::default()).await;
-    let tls = terminator(sim.addr(), "llmsweep test CA").await;
+    let tls = terminator(sim.addr()).await;
     let tmp = tempfile::tempdir().unwrap();
-    let ca_file = tmp.path().join("ca.pem");
-    std::fs::write(&ca_file, &tls.ca_pem).unwrap();
-    let url = format!("https://127.0.0.1:{}/v1/chat/completions", tls.port);
 
-    let out = run_with_roots(tmp.path(), &url, &ca_file).await;
+    let out = run_with_roots(tmp.path(), &tls.url(), &tls.ca_pem).await;
     assert!(
         out.status.success(),
         "{}",
@@ -124,11 +133,11 @@ async fn an_https_engine_is_measured_through_tls_when_its_ca_is_trusted() {
     }
     // Every request went through the terminator, over pooled connections.
     let handshakes = tls.handshakes.load(Ordering::SeqCst);
+    let sent = requests(&dir).len();
     assert!(handshakes >= 1, "no TLS handshake");
     assert!(
-        handshakes < requests(&dir).len(),
-        "{handshakes} handshakes for {} requests: connections were not reused",
-        requests(&dir).len()
+        handshakes < sent,
+        "{handshakes} handshakes for {sent} requests: connections were not reused"
     );
     assert_eq!(tls.refused.load(Ordering::SeqCst), 0);
     sim.shutdown().await;
@@ -137,15 +146,12 @@ async fn an_https_engine_is_measured_through_tls_when_its_ca_is_trusted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_is_refused_and_named() {
     let sim = common::sim(quick(), Faults::default()).await;
-    let tls = terminator(sim.addr(), "llmsweep test CA").await;
-    // Trusted roots that do not include the terminator's CA.
-    let other = terminator(sim.addr(), "another CA").await;
+    let tls = terminator(sim.addr()).await;
     let tmp = tempfile::tempdir().unwrap();
-    let ca_file = tmp.path().join("other-ca.pem");
-    std::fs::write(&ca_file, &other.ca_pem).unwrap();
-    let url = format!("https://127.0.0.1:{}/v1/chat/completions", tls.port);
 
-    let out = run_with_roots(tmp.path(), &url, &ca_file).await;
+    // Trusted roots that do not include the terminator's CA.
+    let other = make_ca("another CA");
+    let out = run_with_roots(tmp.path(), &tls.url(), &other.pem()).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Both engines failed their preflight: the run exits 1 and says why, naming each.
     assert_eq!(out.status.code(), Some(1), "{stderr}");

@@ -15,14 +15,14 @@ pub mod table;
 
 use std::time::Duration;
 
-/// How an engine's `skipped_reason` begins when a hard check failed.
-pub const SKIP_PREFIX: &str = "preflight: ";
-
 use crate::client::openai::ClientSpec;
 use crate::client::{EngineClient, ErrorClass, RequestError, Timeouts, Timings};
 use crate::config::{Config, EngineConfig, SweepConfig};
 use crate::plan::Plan;
 use crate::server_metrics::schema::Schema;
+
+/// How an engine's `skipped_reason` begins when a hard check failed.
+pub const SKIP_PREFIX: &str = "preflight: ";
 
 /// The check names, as tables, warnings and `skipped_reason` show them.
 pub mod names {

@@ -39,8 +39,9 @@ pub fn schema() -> Schema {
     schema.insert(
         "$comment".into(),
         "Generated from llmsweep's results types (src/results/schema.rs): do not edit; \
-         regenerate with `UPDATE_SCHEMA=1 cargo test --test suite schema::`. schema_version rises when \
-         a field is removed, renamed or changes meaning; adding an optional field keeps it."
+         regenerate with `UPDATE_SCHEMA=1 cargo test --test suite schema::`. schema_version \
+         rises when a field is removed, renamed or changes meaning; adding an optional field \
+         keeps it."
             .into(),
     );
     schema
